@@ -1,0 +1,13 @@
+"""LightningDataModules of the zoo, grouped by kind of data. They never import models."""
+
+from datamodules.base import DatasetUnavailableError, EpochBatchSampler, InMemoryDataModule, TensorBatchDataset
+from datamodules.vision import FashionMNISTDataModule, MNISTDataModule
+
+__all__ = [
+    "DatasetUnavailableError",
+    "EpochBatchSampler",
+    "FashionMNISTDataModule",
+    "InMemoryDataModule",
+    "MNISTDataModule",
+    "TensorBatchDataset",
+]

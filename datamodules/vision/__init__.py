@@ -1,0 +1,3 @@
+from datamodules.vision.mnist import FashionMNISTDataModule, MNISTDataModule
+
+__all__ = ["FashionMNISTDataModule", "MNISTDataModule"]

@@ -1,0 +1,174 @@
+"""MNIST and Fashion-MNIST: one implementation, two datasets, in torchvision's on-disk layout."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+from typing import Literal
+
+import torch
+from pytorch_lightning.utilities import rank_zero_info
+from torch import Tensor
+
+from datamodules.base import (
+    DatasetUnavailableError,
+    InMemoryDataModule,
+    TensorBatchDataset,
+    seeded_split,
+    split_sizes,
+)
+from datamodules.download import ensure_files
+
+IDX_UBYTE = 0x08
+
+
+def read_idx(path: Path, ndim: int) -> Tensor:
+    """Reads an idx file of unsigned bytes (optionally gzipped) into a uint8 tensor, checking its structure."""
+    try:
+        with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError) as err:  # gzip.BadGzipFile is an OSError; a truncated .gz raises EOFError
+        raise DatasetUnavailableError(f"{path} is not a readable idx file ({err}); delete it and run again") from err
+    header = 4 + 4 * ndim
+    if len(data) < header or data[:2] != b"\0\0" or data[2] != IDX_UBYTE or data[3] != ndim:
+        raise DatasetUnavailableError(
+            f"{path} is not an idx file of {ndim}-d unsigned bytes (bad header); delete it and run again"
+        )
+    shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    expected = header + int(torch.tensor(shape).prod())
+    if len(data) != expected:
+        raise DatasetUnavailableError(
+            f"{path} holds {len(data)} bytes, its header promises {expected}: the file is truncated or corrupt; "
+            "delete it and run again"
+        )
+    return torch.frombuffer(bytearray(data[header:]), dtype=torch.uint8).reshape(shape)
+
+
+class MNISTDataModule(InMemoryDataModule):
+    """MNIST: 60,000 training and 10,000 test digits, 28x28 grey, 10 classes.
+
+    Files are torchvision's (``<data_dir>/MNIST/raw/*-ubyte[.gz]``), downloaded with MD5 checks when missing and
+    decoded once into in-memory tensors.
+
+    Args:
+        data_dir: Root folder; default ``$LIGHTNING_ZOO_DATA`` or ``./data``. A read-only copy works.
+        batch_size: Samples per batch (128 in the books).
+        val_size: Validation samples taken from the training pool, as a count or a fraction, with a seeded split.
+            0 (the books' setting) trains on the whole pool and validates on the test set.
+        train_split: ``"train"`` (60,000) or ``"train+test"`` (70,000, as the GAN chapters train).
+        flatten: Deliver (784,) vectors instead of (1, 28, 28) images.
+        padding: Pixels of background added on every side (2 gives the GAN chapters' 32x32).
+        value_range: Pixel values are scaled linearly from [0, 255] to this range: (0, 1) for classifiers,
+            (-1, 1) for tanh generators.
+        split_seed: Seed of the train/validation split (independent of the training seed).
+        download: Download missing files; with False, a missing file is an error that says where to put it.
+        num_workers: DataLoader workers; 0 is fastest for in-memory tensors.
+        pin_memory: Pin batches for faster host-to-GPU copies.
+    """
+
+    folder = "MNIST"
+    mirrors = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")
+    resources = {
+        "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+        "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+        "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+        "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+    }
+    classes: tuple[str, ...] = tuple(str(d) for d in range(10))
+    image_size = 28
+
+    def __init__(
+        self,
+        data_dir: str | None = None,
+        batch_size: int = 128,
+        val_size: int | float = 0,
+        train_split: Literal["train", "train+test"] = "train",
+        flatten: bool = False,
+        padding: int = 0,
+        value_range: tuple[float, float] = (0.0, 1.0),
+        split_seed: int = 0,
+        download: bool = True,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+    ) -> None:
+        super().__init__(batch_size, num_workers, pin_memory)
+        if padding < 0:
+            raise ValueError(f"padding must be >= 0, got {padding}")
+        self.save_hyperparameters()
+        self.data_dir = Path(data_dir or os.environ.get("LIGHTNING_ZOO_DATA", "data"))
+        self.val_size, self.train_split = val_size, train_split
+        self.flatten, self.padding, self.value_range = flatten, padding, value_range
+        self.split_seed, self.download = split_seed, download
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        side = self.image_size + 2 * self.padding
+        return (side * side,) if self.flatten else (1, side, side)
+
+    @property
+    def raw_folder(self) -> Path:
+        return self.data_dir / self.folder / "raw"
+
+    def prepare_data(self) -> None:
+        ensure_files(self.raw_folder, self.resources, self.mirrors, self.folder, self.download)
+
+    def setup(self, stage: str) -> None:
+        if self.splits:  # decoded once, kept for every later stage
+            return
+        ensure_files(self.raw_folder, self.resources, self.mirrors, self.folder, download=False)  # a check only
+        train_x, train_y = self._read("train")
+        test_x, test_y = self._read("t10k")
+        if self.train_split == "train+test":
+            train_x, train_y = torch.cat([train_x, test_x]), torch.cat([train_y, test_y])
+
+        _, n_val = split_sizes(len(train_x), self.val_size)
+        test = TensorBatchDataset(test_x, test_y)
+        if n_val:
+            train_idx, val_idx = seeded_split(len(train_x), n_val, self.split_seed)
+            self.splits["train"] = TensorBatchDataset(train_x[train_idx], train_y[train_idx])
+            self.splits["val"] = TensorBatchDataset(train_x[val_idx], train_y[val_idx])
+        else:
+            rank_zero_info(f"{self.folder}: val_size=0, so validation runs on the test set (as the books do)")
+            self.splits["train"] = TensorBatchDataset(train_x, train_y)
+            self.splits["val"] = test
+        self.splits["test"] = self.splits["predict"] = test
+
+    def _read(self, prefix: str) -> tuple[Tensor, Tensor]:
+        images = read_idx(self._path(f"{prefix}-images-idx3-ubyte"), ndim=3)
+        labels = read_idx(self._path(f"{prefix}-labels-idx1-ubyte"), ndim=1).long()
+        if len(images) != len(labels) or images.shape[1:] != (self.image_size, self.image_size):
+            raise DatasetUnavailableError(
+                f"{self.raw_folder}: {prefix} images {tuple(images.shape)} do not match {len(labels)} labels of "
+                f"{self.image_size}x{self.image_size} images; replace the files"
+            )
+        if self.padding:  # pad with background (0) before scaling; the book pads after, leaving a grey border
+            images = torch.nn.functional.pad(images, (self.padding,) * 4)
+        low, high = self.value_range
+        x = images.unsqueeze(1).float().mul_((high - low) / 255).add_(low)
+        return (x.flatten(1) if self.flatten else x), labels
+
+    def _path(self, stem: str) -> Path:
+        plain = self.raw_folder / stem
+        return plain if plain.is_file() else plain.with_name(stem + ".gz")
+
+
+class FashionMNISTDataModule(MNISTDataModule):
+    """Fashion-MNIST (Zalando): the same format and sizes as MNIST, 10 kinds of clothing.
+
+    Debian ships the files in ``dataset-fashion-mnist``; copy them to ``<data_dir>/FashionMNIST/raw/``.
+    """
+
+    folder = "FashionMNIST"
+    mirrors = ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",)
+    resources = {
+        "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+        "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+        "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+        "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+    }
+    classes = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")

@@ -1,0 +1,96 @@
+"""Callbacks shared by every family: checkpointing by the model's own metric, sample grids, prediction files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import BasePredictionWriter, Callback, ModelCheckpoint
+from pytorch_lightning.utilities import rank_zero_info
+
+from lightning_zoo.core import ZooError
+from lightning_zoo.media import image_grid, log_image
+
+
+class ZooModelCheckpoint(ModelCheckpoint):
+    """``ModelCheckpoint`` that keeps ``last.ckpt`` and, unless told otherwise, the best checkpoint by the metric
+    the model names (``monitor`` / ``monitor_mode`` on the LightningModule). A model that names none keeps
+    ``last.ckpt`` only. Every other ``ModelCheckpoint`` argument works as usual."""
+
+    def __init__(
+        self,
+        monitor: str | None = None,
+        mode: Literal["min", "max"] | None = None,
+        save_last: bool | Literal["link"] | None = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(monitor=monitor, mode=mode or "min", save_last=save_last, **kwargs)
+        self._explicit_mode = mode
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if self.monitor is None and getattr(pl_module, "monitor", None):
+            self.monitor = pl_module.monitor
+            self.mode = self._explicit_mode or pl_module.monitor_mode
+            self.kth_value = torch.tensor(float("inf") if self.mode == "min" else float("-inf"))
+        if self.monitor is None:
+            self.save_top_k = 0  # nothing to rank by: last.ckpt is the checkpoint
+        super().setup(trainer, pl_module, stage)
+
+
+class SampleGrid(Callback):
+    """Logs a grid of the generator's samples from its fixed noise every ``every_n_epochs`` epochs.
+
+    Works with any generative model that has ``fixed_samples()`` and ``output_range``, and any logger
+    (see :func:`lightning_zoo.media.log_image`).
+    """
+
+    def __init__(self, every_n_epochs: int = 1, nrow: int = 10, key: str = "samples") -> None:
+        if every_n_epochs < 1:
+            raise ValueError(f"every_n_epochs must be at least 1, got {every_n_epochs}")
+        self.every_n_epochs, self.nrow, self.key = every_n_epochs, nrow, key
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if not callable(getattr(pl_module, "fixed_samples", None)):
+            raise ZooError(f"SampleGrid needs a generative model with fixed_samples(); {type(pl_module).__name__} has none")
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking or (trainer.current_epoch + 1) % self.every_n_epochs or not trainer.is_global_zero:
+            return
+        grid = image_grid(pl_module.fixed_samples(), self.nrow, pl_module.output_range)
+        log_image(trainer, self.key, grid)
+
+
+class PredictionWriter(BasePredictionWriter):
+    """Writes what ``predict`` produced as the model family's natural artefact (``write_predictions``).
+
+    Args:
+        output_dir: Where to write. Default: ``predictions/`` beside the ``checkpoints/`` folder of the checkpoint
+            given with ``--ckpt_path``, or ``./predictions`` without one.
+    """
+
+    def __init__(self, output_dir: str | None = None) -> None:
+        super().__init__(write_interval="epoch")
+        self.output_dir = output_dir
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if stage != "predict":
+            return
+        if not callable(getattr(pl_module, "write_predictions", None)):
+            raise ZooError(f"{type(pl_module).__name__} has no write_predictions(); PredictionWriter cannot save its output")
+        if trainer.world_size > 1:
+            raise ZooError("predict writes one set of files: run it in one process (--trainer.devices 1)")
+
+    def resolve_dir(self, trainer: pl.Trainer) -> Path:
+        if self.output_dir is not None:
+            return Path(self.output_dir)
+        if trainer.ckpt_path:
+            return Path(trainer.ckpt_path).resolve().parent.parent / "predictions"
+        return Path("predictions")
+
+    def write_on_epoch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, predictions: Any, batch_indices: Any
+    ) -> None:
+        paths = pl_module.write_predictions(predictions, self.resolve_dir(trainer))
+        rank_zero_info("predictions written to " + ", ".join(str(p) for p in paths))

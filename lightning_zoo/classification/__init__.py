@@ -1,0 +1,4 @@
+from lightning_zoo.classification.base import Classifier
+from lightning_zoo.classification.mlp import MLP
+
+__all__ = ["MLP", "Classifier"]

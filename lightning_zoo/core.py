@@ -1,0 +1,135 @@
+"""The base every zoo model inherits: exact resume, per-rank randomness, honest hyperparameters."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import random
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+import torch.distributed as dist
+from pytorch_lightning.utilities import rank_zero_warn
+
+
+class ZooError(RuntimeError):
+    """An error the user caused and can fix (wrong checkpoint, bad argument); the CLI prints only its message."""
+
+
+def capture_rng_state() -> dict[str, Any]:
+    """The global RNG states as tensors and plain values (Lightning loads checkpoints with ``weights_only``)."""
+    kind, keys, pos, has_gauss, cached_gaussian = np.random.get_state()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": {
+            "kind": kind,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached_gaussian),
+        },
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np_state = state["numpy"]
+    np.random.set_state(
+        (
+            np_state["kind"],
+            np_state["keys"].numpy().astype(np.uint32),
+            np_state["pos"],
+            np_state["has_gauss"],
+            np_state["cached_gaussian"],
+        )
+    )
+    version, internal, gauss_next = state["python"]
+    random.setstate((version, tuple(internal), gauss_next))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def seed_rank(seed: int, rank: int) -> None:
+    """Seeds torch, numpy and random with a stream of its own for ``rank`` (not ``seed + rank``, which collides
+    with the next seed's rank 0)."""
+    rank_seed = int(np.random.SeedSequence([seed, rank]).generate_state(1)[0])
+    torch.manual_seed(rank_seed)
+    np.random.seed(rank_seed)
+    random.seed(rank_seed)
+
+
+class ZooModule(pl.LightningModule):
+    """Base class of every model in the zoo.
+
+    It makes three things hold for every model, however it is trained:
+
+    - **Exact resume.** Lightning stores no RNG state; this class stores every rank's torch/numpy/python RNG state
+      in each checkpoint and restores it on resume, so dropout masks and noise continue exactly where they stopped.
+    - **Each DDP rank its own randomness.** ``seed_everything`` gives every rank the same stream (same noise, same
+      dropout masks); ``setup`` re-seeds each rank with a stream derived from the global seed and its rank.
+    - **Honest hyperparameters.** LightningCLI records every data-dependent size it links (e.g. ``num_classes``)
+      even for models that take no such argument; ``save_hyperparameters`` keeps only constructor arguments.
+
+    Subclasses that override ``setup``, ``on_save_checkpoint`` or ``on_load_checkpoint`` must call ``super()``.
+    A model names the metric its best checkpoint is chosen by in ``monitor`` / ``monitor_mode``.
+    """
+
+    monitor: ClassVar[str | None] = None
+    monitor_mode: ClassVar[Literal["min", "max"]] = "min"
+
+    def save_hyperparameters(self, *args: Any, ignore: Any = None, frame: Any = None, logger: bool = True) -> None:
+        frame = frame or inspect.currentframe().f_back  # the caller's __init__, not this override
+        super().save_hyperparameters(*args, ignore=ignore, frame=frame, logger=logger)
+        parameters = inspect.signature(type(self).__init__).parameters
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+            return
+        for key in [k for k in self._hparams if not k.startswith("_") and k not in parameters]:
+            self._hparams.pop(key)
+            self._hparams_initial.pop(key, None)
+
+    def setup(self, stage: str) -> None:
+        if self.trainer.world_size > 1:
+            seed_rank(int(os.environ.get("PL_GLOBAL_SEED", 0)), self.trainer.global_rank)
+
+    @classmethod
+    def qualified_name(cls) -> str:
+        return f"{cls.__module__}.{cls.__qualname__}"
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["zoo_model"] = self.qualified_name()
+        state = capture_rng_state()
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            states: list[Any] = [None] * dist.get_world_size()
+            dist.all_gather_object(states, state)  # every rank runs this hook, so the collective is safe
+        else:
+            states = [state]
+        checkpoint["rng_states"] = states
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        saved_by = checkpoint.get("zoo_model")
+        if saved_by is not None and saved_by != self.qualified_name():
+            source = getattr(self._trainer, "ckpt_path", None) if self._trainer else None
+            raise ZooError(
+                f"the checkpoint {Path(source).name if source else ''} holds a {saved_by}, not a "
+                f"{self.qualified_name()}: pass a checkpoint of this model, or the config of the model it holds"
+            )
+        # Restore RNG only when resuming training; load_from_checkpoint must not reset the caller's RNG.
+        if self._trainer is None or self.trainer.state.fn != "fit":
+            return
+        states = checkpoint.get("rng_states")
+        if states is None:
+            rank_zero_warn("this checkpoint holds no RNG state: the resumed run continues with fresh randomness")
+        elif len(states) != self.trainer.world_size:
+            rank_zero_warn(
+                f"this checkpoint was written by {len(states)} process(es), the run has {self.trainer.world_size}: "
+                "data order is kept, but dropout and noise continue from fresh per-rank seeds"
+            )
+        else:
+            restore_rng_state(states[self.trainer.global_rank])

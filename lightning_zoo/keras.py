@@ -1,0 +1,42 @@
+"""Keras (TF 2) defaults that change results when a book's model is ported naively (specs/keras-to-pytorch.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+KerasOptimizer = Literal["adam", "sgd", "rmsprop"]
+
+# Keras' defaults where they differ from PyTorch's: Adam's epsilon is 1e-7, RMSprop's rho (PyTorch's alpha) is 0.9,
+# SGD's learning rate 0.01.
+KERAS_OPTIMIZERS: dict[str, tuple[type[torch.optim.Optimizer], dict]] = {
+    "adam": (torch.optim.Adam, {"lr": 1e-3, "eps": 1e-7}),
+    "sgd": (torch.optim.SGD, {"lr": 1e-2}),
+    "rmsprop": (torch.optim.RMSprop, {"lr": 1e-3, "alpha": 0.9, "eps": 1e-7}),
+}
+
+
+def keras_optimizer(name: KerasOptimizer, params: Iterable[Tensor], lr: float | None = None) -> torch.optim.Optimizer:
+    """The optimizer Keras builds for ``optimizer=name``, optionally with another learning rate."""
+    if name not in KERAS_OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; choose one of {sorted(KERAS_OPTIMIZERS)}")
+    optimizer_class, defaults = KERAS_OPTIMIZERS[name]
+    return optimizer_class(params, **{**defaults, **({"lr": lr} if lr is not None else {})})
+
+
+def keras_dense_init_(layer: nn.Linear) -> nn.Linear:
+    """Keras' Dense initialisation: glorot_uniform kernel, zero bias (PyTorch: kaiming_uniform and uniform bias)."""
+    nn.init.xavier_uniform_(layer.weight)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
+def l2_penalty(weights: Iterable[Tensor], factor: float) -> Tensor:
+    """Keras' ``kernel_regularizer=l2(factor)``: factor * sum(w^2) over the kernels (not biases), added to the loss.
+
+    It is not ``weight_decay``: Adam and RMSprop scale a decay term by their running moments, Keras does not.
+    """
+    return factor * sum(w.pow(2).sum() for w in weights)

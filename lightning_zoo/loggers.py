@@ -1,0 +1,81 @@
+"""W&B as the default logger, without ever blocking on the network, with the full config in every run."""
+
+from __future__ import annotations
+
+import netrc
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytorch_lightning as pl
+import yaml
+from pytorch_lightning.cli import SaveConfigCallback
+from pytorch_lightning.loggers import WandbLogger
+from pytorch_lightning.utilities import rank_zero_info
+
+from lightning_zoo.files import atomic_path
+
+
+def has_wandb_credentials() -> bool:
+    """Whether W&B could log in: an API key in the environment or a netrc entry for the W&B host."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname
+    try:
+        return netrc.netrc(os.environ.get("NETRC")).authenticators(host) is not None
+    except (OSError, netrc.NetrcParseError):
+        return False
+
+
+class ZooWandbLogger(WandbLogger):
+    """``WandbLogger`` that logs offline when there are no credentials (with and without a key, W&B would
+    otherwise error or hang); ``wandb sync`` uploads the offline run later.
+
+    Args:
+        project: W&B project.
+        save_dir: Folder of the local ``wandb/`` run folders (created if missing).
+        offline: True or False forces the mode; None (default) decides by the credentials. An explicit
+            ``WANDB_MODE`` in the environment (``offline``, ``disabled``) always wins.
+        **kwargs: Any other ``WandbLogger`` argument (``name``, ``log_model``, ``tags`` ...).
+    """
+
+    def __init__(self, project: str = "lightning-zoo", save_dir: str = "logs", offline: bool | None = None, **kwargs: Any):
+        if offline is None:
+            offline = "WANDB_MODE" not in os.environ and not has_wandb_credentials()
+            if offline:
+                rank_zero_info(
+                    f"W&B: no credentials (WANDB_API_KEY or `wandb login`), logging offline to {save_dir}/wandb; "
+                    f"upload later with `wandb sync {save_dir}/wandb/offline-run-*`"
+                )
+        Path(save_dir).mkdir(parents=True, exist_ok=True)  # W&B misreports a missing dir as a git problem
+        super().__init__(project=project, save_dir=save_dir, offline=offline, **kwargs)
+        if kwargs.get("anonymous") is None:
+            self._wandb_init.pop("anonymous", None)  # else W&B warns on every run that the setting has no effect
+
+
+class ConfigToLoggers(SaveConfigCallback):
+    """Records the full resolved CLI config in each run, never in a folder every run shares.
+
+    W&B: the run's config (so runs can be filtered by any setting) and ``lightning_config.yaml`` among the run's
+    files. Loggers with a per-run ``log_dir`` (TensorBoard, CSV): ``config.yaml`` there.
+    """
+
+    def save_config(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if stage == "predict":
+            return
+        text = self.parser.dump(self.config, skip_none=False)
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                run = logger.experiment
+                run.config.update(yaml.safe_load(text), allow_val_change=True)
+                path = Path(run.dir) / "lightning_config.yaml"
+                _write(path, text)
+                run.save(str(path), base_path=run.dir, policy="now")
+            elif getattr(logger, "log_dir", None):
+                _write(Path(logger.log_dir) / self.config_filename, text)
+
+
+def _write(path: Path, text: str) -> None:
+    with atomic_path(path) as partial:
+        partial.write_text(text)

@@ -1,0 +1,50 @@
+"""One logger-agnostic path for images: W&B, TensorBoard, or PNG files when no logger can show them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.loggers import TensorBoardLogger, WandbLogger
+from torch import Tensor
+from torchvision.utils import make_grid, save_image
+
+from lightning_zoo.files import atomic_path
+
+
+def image_grid(images: Tensor, nrow: int, value_range: tuple[float, float]) -> Tensor:
+    """A uint8 (3, H, W) grid of ``images`` (N, C, h, w) whose values lie in ``value_range``.
+
+    uint8 because ``wandb.Image`` casts floats to uint8 without rescaling (a [0, 1] image turns black).
+    """
+    grid = make_grid(images.detach().float().cpu(), nrow=nrow, padding=2, normalize=True, value_range=value_range)
+    return grid.mul(255).round_().clamp_(0, 255).to(torch.uint8)
+
+
+def save_png(image: Tensor, path: str | Path) -> Path:
+    """Writes a uint8 (C, H, W) image to ``path`` atomically."""
+    with atomic_path(path) as partial:
+        save_image(image.float().div(255), partial)
+    return Path(path)
+
+
+def log_image(trainer: pl.Trainer, key: str, image: Tensor) -> Path | None:
+    """Logs a uint8 (3, H, W) image to every logger that shows images; writes a PNG if none does.
+
+    Returns the PNG's path when one was written. Call on global rank zero only.
+    """
+    # The step axis Lightning's own loggers use (it counts batches; trainer.global_step counts optimizer steps).
+    step = trainer.fit_loop.epoch_loop._batches_that_stepped
+    shown = False
+    for logger in trainer.loggers:
+        if isinstance(logger, WandbLogger):
+            logger.log_image(key=key, images=[image.permute(1, 2, 0).numpy()], step=step)
+            shown = True
+        elif isinstance(logger, TensorBoardLogger):
+            logger.experiment.add_image(key, image, global_step=step)
+            shown = True
+    if shown:
+        return None
+    folder = Path(next((lg.log_dir for lg in trainer.loggers if getattr(lg, "log_dir", None)), trainer.default_root_dir))
+    return save_png(image, folder / "images" / key / f"epoch={trainer.current_epoch:03d}-step={step}.png")

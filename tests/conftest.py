@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.idx import write_mnist
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder with tiny MNIST and Fashion-MNIST in the real idx.gz layout (256 train, 64 test images)."""
+    root = tmp_path_factory.mktemp("data")
+    write_mnist(root, "MNIST", seed=0)
+    write_mnist(root, "FashionMNIST", seed=1)
+    return root
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Each test runs in its own folder, with W&B disabled unless the test says otherwise."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.delenv("LIGHTNING_ZOO_DATA", raising=False)
+    monkeypatch.delenv("PL_GLOBAL_SEED", raising=False)
+    yield
+    import wandb
+
+    if wandb.run is not None:
+        wandb.finish()
+
+
+def subprocess_env() -> dict[str, str]:
+    """Environment for CLI subprocesses: the repository importable, W&B disabled."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PL_", "LOCAL_RANK", "MASTER_", "WORLD_SIZE"))}
+    env.update(PYTHONPATH=str(ROOT), WANDB_MODE="disabled", WANDB_SILENT="true")
+    return env
+
+
+PYTHON = sys.executable
+CLI = str(ROOT / "cli.py")

@@ -1,0 +1,190 @@
+from __future__ import annotations
+
+import gzip
+import hashlib
+import http.server
+import threading
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from datamodules import DatasetUnavailableError, EpochBatchSampler, FashionMNISTDataModule, MNISTDataModule
+from datamodules.vision.mnist import read_idx
+from tests.helpers.idx import idx_bytes, write_mnist
+
+
+def setup_dm(**kwargs) -> MNISTDataModule:
+    dm = MNISTDataModule(**kwargs)
+    dm.prepare_data()
+    dm.setup("fit")
+    return dm
+
+
+def test_reads_idx_files_into_memory_with_the_requested_layout(data_root: Path):
+    dm = setup_dm(data_dir=str(data_root), flatten=True)
+    x, y = dm.splits["train"].tensors
+    assert x.shape == (256, 784) and x.dtype == torch.float32
+    assert dm.input_shape == (784,) and dm.num_classes == 10
+    assert 0.0 <= x.min() and x.max() == 1.0
+    raw = read_idx(data_root / "MNIST/raw/train-images-idx3-ubyte.gz", ndim=3)
+    torch.testing.assert_close(x[0], raw[0].flatten().float() / 255)
+    assert y.dtype == torch.int64 and set(y.tolist()) <= set(range(10))
+
+
+def test_padding_and_symmetric_range_give_the_gan_layout_with_a_black_border(data_root: Path):
+    dm = setup_dm(data_dir=str(data_root), padding=2, value_range=(-1.0, 1.0), train_split="train+test")
+    x, _ = dm.splits["train"].tensors
+    assert x.shape == (256 + 64, 1, 32, 32) and dm.input_shape == (1, 32, 32)
+    assert x.min() == -1.0 and x.max() == 1.0
+    # The book pads after scaling (a grey 0 border); we pad with background, which is -1 after scaling.
+    assert torch.all(x[:, :, :2, :] == -1.0) and torch.all(x[:, :, :, -2:] == -1.0)
+
+
+def test_val_size_zero_validates_on_the_test_set_as_the_books_do(data_root: Path):
+    dm = setup_dm(data_dir=str(data_root))
+    assert dm.splits["val"] is dm.splits["test"]
+    assert len(dm.splits["train"]) == 256 and len(dm.splits["test"]) == 64
+
+
+@pytest.mark.parametrize("val_size, n_val", [(32, 32), (0.25, 64)])
+def test_validation_split_is_seeded_and_disjoint(data_root: Path, val_size, n_val):
+    a = setup_dm(data_dir=str(data_root), val_size=val_size, split_seed=3)
+    b = setup_dm(data_dir=str(data_root), val_size=val_size, split_seed=3)
+    c = setup_dm(data_dir=str(data_root), val_size=val_size, split_seed=4)
+    assert len(a.splits["val"]) == n_val and len(a.splits["train"]) == 256 - n_val
+    assert torch.equal(a.splits["val"].tensors[0], b.splits["val"].tensors[0])
+    assert not torch.equal(a.splits["val"].tensors[0], c.splits["val"].tensors[0])
+    train_rows = {r.numpy().tobytes() for r in a.splits["train"].tensors[0]}
+    assert not any(r.numpy().tobytes() in train_rows for r in a.splits["val"].tensors[0])
+
+
+def test_bad_val_size_is_refused(data_root: Path):
+    with pytest.raises(ValueError, match="no training data"):
+        setup_dm(data_dir=str(data_root), val_size=256)
+
+
+def test_fashion_mnist_is_the_same_implementation_on_its_own_folder(data_root: Path):
+    dm = FashionMNISTDataModule(data_dir=str(data_root))
+    dm.prepare_data()
+    dm.setup("fit")
+    mnist = setup_dm(data_dir=str(data_root))
+    assert dm.classes[0] == "T-shirt/top" and dm.num_classes == 10
+    assert not torch.equal(dm.splits["train"].tensors[0], mnist.splits["train"].tensors[0])
+
+
+def test_data_dir_defaults_to_the_environment_variable(data_root: Path, monkeypatch):
+    monkeypatch.setenv("LIGHTNING_ZOO_DATA", str(data_root))
+    assert len(setup_dm().splits["train"]) == 256
+
+
+def test_uncompressed_files_as_torchvision_leaves_them_are_read_too(tmp_path: Path):
+    raw = write_mnist(tmp_path / "d", n_train=20, n_test=10) / "MNIST" / "raw"
+    for gz in raw.glob("*.gz"):
+        gz.with_suffix("").write_bytes(gzip.decompress(gz.read_bytes()))
+        gz.unlink()
+    assert len(setup_dm(data_dir=str(tmp_path / "d")).splits["train"]) == 20
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda b: b[: len(b) // 2], "not a readable idx file"),  # truncated gzip
+        (lambda b: gzip.compress(gzip.decompress(b)[:-100]), "truncated or corrupt"),
+        (lambda b: gzip.compress(b"\x00\x00\x0d\x03" + gzip.decompress(b)[4:]), "bad header"),
+    ],
+)
+def test_a_corrupt_file_gives_a_clear_error(tmp_path: Path, damage, message):
+    raw = write_mnist(tmp_path / "d", n_train=20, n_test=10) / "MNIST" / "raw"
+    path = raw / "train-images-idx3-ubyte.gz"
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(DatasetUnavailableError, match=message):
+        setup_dm(data_dir=str(tmp_path / "d"))
+
+
+def test_missing_dataset_offline_says_which_files_to_place_where_and_leaves_nothing(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(MNISTDataModule, "mirrors", ("http://127.0.0.1:9/",))  # connection refused at once
+    dm = MNISTDataModule(data_dir=str(tmp_path / "data"))
+    with pytest.raises(DatasetUnavailableError) as err:
+        dm.prepare_data()
+    text = str(err.value)
+    raw = (tmp_path / "data" / "MNIST" / "raw").resolve()
+    assert f"{raw}/train-images-idx3-ubyte.gz  (md5 f68b3c2dcbeaaa9fbdd348bbdeb94873)" in text
+    assert "http://127.0.0.1:9/train-images-idx3-ubyte.gz" in text and "--data.data_dir" in text
+    assert not (tmp_path / "data").exists()  # the folders it made are gone again
+
+
+@pytest.fixture
+def file_server(tmp_path: Path):
+    """Serves tmp_path/served over HTTP on a free local port."""
+    served = tmp_path / "served"
+    served.mkdir()
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(served), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield served, f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+
+
+def test_download_verifies_checksums_and_keeps_only_complete_files(tmp_path: Path, monkeypatch, file_server):
+    served, url = file_server
+    source = write_mnist(tmp_path / "src", n_train=30, n_test=10) / "MNIST" / "raw"
+    resources = {}
+    for path in source.iterdir():
+        (served / path.name).write_bytes(path.read_bytes())
+        resources[path.name] = hashlib.md5(path.read_bytes()).hexdigest()
+    monkeypatch.setattr(MNISTDataModule, "mirrors", (url,))
+    monkeypatch.setattr(MNISTDataModule, "resources", resources)
+
+    dm = setup_dm(data_dir=str(tmp_path / "data"))
+    assert len(dm.splits["train"]) == 30
+    assert sorted(p.name for p in dm.raw_folder.iterdir()) == sorted(resources)
+
+    # A corrupted copy on the server: the checksum fails, and no file (not even a partial one) is left.
+    (served / "t10k-labels-idx1-ubyte.gz").write_bytes(b"garbage")
+    with pytest.raises(DatasetUnavailableError, match="checksum mismatch"):
+        MNISTDataModule(data_dir=str(tmp_path / "data2")).prepare_data()
+    leftovers = [p.name for p in (tmp_path / "data2").rglob("*") if p.is_file()] if (tmp_path / "data2").exists() else []
+    assert "t10k-labels-idx1-ubyte.gz" not in leftovers and not any(".part" in n for n in leftovers)
+
+
+def test_idx_writer_and_reader_agree():
+    a = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    path = Path("x-idx3-ubyte")
+    path.write_bytes(idx_bytes(a))
+    assert torch.equal(read_idx(path, 3), torch.from_numpy(a))
+
+
+class TestEpochBatchSampler:
+    def test_order_depends_only_on_seed_and_epoch(self):
+        a, b = EpochBatchSampler(100, 16, shuffle=True, seed=5), EpochBatchSampler(100, 16, shuffle=True, seed=5)
+        a.set_epoch(3)
+        b.set_epoch(3)
+        assert [x.tolist() for x in a] == [x.tolist() for x in b]
+        b.set_epoch(4)
+        assert [x.tolist() for x in a] != [x.tolist() for x in b]
+        assert [x.tolist() for x in a] == [x.tolist() for x in a]  # iterating again repeats the epoch
+
+    def test_keeps_the_last_partial_batch_like_keras(self):
+        batches = list(EpochBatchSampler(100, 16, shuffle=True))
+        assert len(batches) == 7 and [len(b) for b in batches][-1] == 4
+        assert sorted(torch.cat(batches).tolist()) == list(range(100))
+
+    def test_ranks_partition_the_data_with_equal_batch_counts(self):
+        ranks = [EpochBatchSampler(101, 8, shuffle=True, seed=1, num_replicas=3, rank=r) for r in range(3)]
+        for s in ranks:
+            s.set_epoch(2)
+        seen = [torch.cat(list(s)).tolist() for s in ranks]
+        assert len({len(list(s)) for s in ranks}) == 1 and all(len(s) == len(list(s)) for s in ranks)
+        counts = Counter(i for part in seen for i in part)
+        assert set(counts) == set(range(101)) and sum(counts.values()) == 102  # one index padded
+        assert not set(seen[0]) & set(seen[1])
