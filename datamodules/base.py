@@ -101,6 +101,10 @@ class InMemoryDataModule(pl.LightningDataModule):
         if split not in self.splits:
             raise RuntimeError(f"{type(self).__name__}.setup() did not create the {split!r} split")
         dataset = self.splits[split]
+        if self.trainer is not None and self.trainer.overfit_batches:
+            # Lightning swaps the sampler of an overfitting run for a SequentialSampler; give it a loader it can
+            # rebuild (TensorBatchDataset also indexes one sample at a time).
+            return DataLoader(dataset, batch_size=self.batch_size, num_workers=self.num_workers)
         world_size, rank = (self.trainer.world_size, self.trainer.global_rank) if self.trainer else (1, 0)
         seed = int(os.environ.get("PL_GLOBAL_SEED", 0))
         sampler = EpochBatchSampler(len(dataset), self.batch_size, shuffle, False, seed, world_size, rank)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -94,3 +95,18 @@ class PredictionWriter(BasePredictionWriter):
     ) -> None:
         paths = pl_module.write_predictions(predictions, self.resolve_dir(trainer))
         rank_zero_info("predictions written to " + ", ".join(str(p) for p in paths))
+
+
+class EpochTimer(Callback):
+    """Measures the wall time of every training epoch (``durations``, seconds) and logs it as ``time/epoch_s``."""
+
+    def __init__(self) -> None:
+        self.durations: list[float] = []
+        self._start = 0.0
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.durations.append(time.perf_counter() - self._start)
+        pl_module.log("time/epoch_s", self.durations[-1], on_epoch=True, rank_zero_only=True)

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import csv
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from lightning_zoo.classification import MLP
+from lightning_zoo.classification.mlp import TABLE_1_3_3, table_1_3_3_overrides
+from lightning_zoo.cli import ZooCLI
+from tests.conftest import ROOT
+from tests.helpers.train import MetricHistory, mlp_data, trainer
+
+CONFIG = str(ROOT / "configs/classification/mlp_mnist.yaml")
+
+
+def test_listing_1_3_2_has_the_books_269322_parameters():
+    model = MLP()
+    linears = [m for m in model.net if isinstance(m, nn.Linear)]
+    assert [sum(p.numel() for p in m.parameters()) for m in linears] == [200_960, 65_792, 2_570]
+    assert sum(p.numel() for p in model.parameters()) == 269_322
+    assert [type(m).__name__ for m in model.net] == [
+        "Flatten", "Linear", "ReLU", "Dropout", "Linear", "ReLU", "Dropout", "Linear",
+    ]  # fmt: skip
+    assert all(m.p == 0.45 for m in model.net if isinstance(m, nn.Dropout))
+
+
+def test_keras_initialisation_glorot_uniform_kernels_and_zero_biases():
+    torch.manual_seed(0)
+    first = MLP().net[1]
+    bound = math.sqrt(6 / (784 + 256))
+    assert torch.all(first.bias == 0)
+    assert first.weight.abs().max() <= bound and first.weight.abs().max() > 0.95 * bound
+
+
+@pytest.mark.parametrize(
+    "optimizer, expected",
+    [
+        ("adam", {"lr": 1e-3, "eps": 1e-7, "betas": (0.9, 0.999)}),
+        ("sgd", {"lr": 1e-2, "momentum": 0}),
+        ("rmsprop", {"lr": 1e-3, "alpha": 0.9, "eps": 1e-7}),
+    ],
+)
+def test_optimizers_use_keras_defaults(optimizer, expected):
+    group = MLP(optimizer=optimizer).configure_optimizers().param_groups[0]
+    assert {k: group[k] for k in expected} == expected
+    assert MLP(optimizer=optimizer, lr=0.5).configure_optimizers().param_groups[0]["lr"] == 0.5
+
+
+def test_l2_is_keras_kernel_penalty_not_weight_decay():
+    model = MLP(l2=0.01)
+    kernels = [m.weight for m in model.net if isinstance(m, nn.Linear)]
+    expected = 0.01 * sum(float(w.pow(2).sum()) for w in kernels)
+    assert float(model.regularization_loss()) == pytest.approx(expected, rel=1e-5)
+    assert MLP().regularization_loss() == 0.0
+
+
+@pytest.mark.parametrize("row", sorted(TABLE_1_3_3))
+def test_every_row_of_table_1_3_3_is_a_command_line_override(row, data_root):
+    hidden, dropout, l2, optimizer, relu, _, _ = TABLE_1_3_3[row]
+    args = ["--config", CONFIG, "--data.data_dir", str(data_root), *table_1_3_3_overrides(row)]
+    model = ZooCLI(args=args, run=False).model
+    assert tuple(model.hparams.hidden_units) == hidden
+    assert (model.hparams.dropout, model.hparams.l2, model.hparams.optimizer, model.hparams.relu) == (
+        dropout, l2, optimizer, relu,
+    )  # fmt: skip
+    widths = [m.out_features for m in model.net if isinstance(m, nn.Linear)]
+    assert widths == [*hidden, 10]
+    assert any(isinstance(m, nn.ReLU) for m in model.net) == relu
+    assert any(isinstance(m, nn.Dropout) for m in model.net) == (dropout > 0)
+
+
+def test_learns_a_fixed_batch_within_a_few_dozen_steps(data_root, tmp_path):
+    torch.manual_seed(0)
+    history = MetricHistory("train/loss_step")
+    # batch_size 256 = the whole fixture training set: every step sees the same batch
+    trainer(tmp_path, max_epochs=30, callbacks=[history], enable_checkpointing=False, limit_val_batches=0).fit(
+        MLP(input_shape=(784,)), mlp_data(data_root, batch_size=256)
+    )
+    losses = history.history["train/loss_step"]
+    assert len(losses) == 30
+    assert losses[-1] < 0.3 * losses[0], losses
+
+
+def test_overfit_batches_works_with_the_in_memory_loader(data_root, tmp_path):
+    history = MetricHistory("train/loss_step")
+    trainer(tmp_path, max_epochs=3, overfit_batches=1, callbacks=[history], enable_checkpointing=False).fit(
+        MLP(), mlp_data(data_root)
+    )
+    assert len(history.history["train/loss_step"]) == 3
+
+
+def test_predict_writes_class_probabilities_for_the_test_set(data_root, tmp_path):
+    model = MLP()
+    dm = mlp_data(data_root)
+    t = trainer(tmp_path)
+    t.fit(model, dm)  # untrained weights would do, but predict should work on a fitted model
+    outputs = t.predict(model, dm)
+    [path] = model.write_predictions(outputs, tmp_path / "out")
+    rows = list(csv.DictReader(open(path)))
+    assert len(rows) == 64 and list(rows[0])[:3] == ["index", "target", "predicted"]
+    probs = torch.tensor([[float(r[f"prob_{c}"]) for c in range(10)] for r in rows])
+    torch.testing.assert_close(probs.sum(1), torch.ones(64), atol=1e-4, rtol=0)
+    assert [int(r["predicted"]) for r in rows] == probs.argmax(1).tolist()
+    targets = dm.splits["test"].tensors[1].tolist()
+    assert [int(r["target"]) for r in rows] == targets
