@@ -34,6 +34,7 @@ DATA_SIZES = ("num_classes", "input_shape")
 warnings.filterwarnings("ignore", ".*does not have many workers.*")
 warnings.filterwarnings("ignore", ".*LearningRateMonitor.*no learning rate schedulers.*")
 warnings.filterwarnings("ignore", ".*isinstance.treespec, LeafSpec.*")  # Lightning 2.6 on torch 2.14, harmless
+warnings.filterwarnings("ignore", ".*infer the batch indices.*")  # our writers need none
 
 
 def default_callbacks(trainer_config: dict[str, Any], subcommand: str | None) -> list[Callback]:
@@ -79,6 +80,11 @@ class ZooCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         for size in DATA_SIZES:
             parser.link_arguments(f"data.{size}", f"model.init_args.{size}", apply_on="instantiate")
+
+    def _parse_ckpt_path(self) -> None:
+        """Lightning would rebuild the model from the checkpoint's hyperparameters, silently overriding the config and
+        the command line (even the model class). Here the config decides and the checkpoint supplies the weights;
+        ``ZooModule.on_load_checkpoint`` explains any mismatch."""
 
     def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
         config = self.config_init[self.subcommand] if self.subcommand else self.config_init

@@ -112,6 +112,18 @@ class ZooModule(pl.LightningModule):
             states = [state]
         checkpoint["rng_states"] = states
 
+    def _check_weights_fit(self, checkpoint: dict[str, Any]) -> None:
+        saved, own = checkpoint.get("state_dict", {}), self.state_dict()
+        misfits = sorted(k for k in own.keys() | saved.keys() if k not in saved or k not in own or saved[k].shape != own[k].shape)
+        if not misfits:
+            return
+        hparams = {k: v for k, v in checkpoint.get("hyper_parameters", {}).items() if not k.startswith("_")}
+        differing = ", ".join(f"{k}={v!r} (here {self.hparams.get(k)!r})" for k, v in hparams.items() if self.hparams.get(k) != v)
+        raise ZooError(
+            f"the checkpoint's weights do not fit this {type(self).__name__} ({len(misfits)} tensors differ, first "
+            f"{misfits[0]!r}); it was trained with {differing or 'other settings'}: pass the same --model options"
+        )
+
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         saved_by = checkpoint.get("zoo_model")
         if saved_by is not None and saved_by != self.qualified_name():
@@ -120,6 +132,7 @@ class ZooModule(pl.LightningModule):
                 f"the checkpoint {Path(source).name if source else ''} holds a {saved_by}, not a "
                 f"{self.qualified_name()}: pass a checkpoint of this model, or the config of the model it holds"
             )
+        self._check_weights_fit(checkpoint)
         # Restore RNG only when resuming training; load_from_checkpoint must not reset the caller's RNG.
         if self._trainer is None or self.trainer.state.fn != "fit":
             return

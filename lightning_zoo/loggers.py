@@ -48,10 +48,15 @@ class ZooWandbLogger(WandbLogger):
                     f"W&B: no credentials (WANDB_API_KEY or `wandb login`), logging offline to {save_dir}/wandb; "
                     f"upload later with `wandb sync {save_dir}/wandb/offline-run-*`"
                 )
-        Path(save_dir).mkdir(parents=True, exist_ok=True)  # W&B misreports a missing dir as a git problem
         super().__init__(project=project, save_dir=save_dir, offline=offline, **kwargs)
         if kwargs.get("anonymous") is None:
             self._wandb_init.pop("anonymous", None)  # else W&B warns on every run that the setting has no effect
+
+    @property
+    def experiment(self):
+        if self._experiment is None and self.save_dir:
+            Path(self.save_dir).mkdir(parents=True, exist_ok=True)  # W&B misreports a missing dir as a git problem
+        return super().experiment
 
 
 class ConfigToLoggers(SaveConfigCallback):

@@ -1,0 +1,43 @@
+"""A callback that records, on every DDP rank, what that rank saw and drew, without disturbing the run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from pytorch_lightning.callbacks import Callback
+
+
+class RankProbe(Callback):
+    def __init__(self, out_dir: str) -> None:
+        self.out_dir = Path(out_dir)
+        self.samples: list[list[float]] = []
+        self.dropout: list[list[float]] = []
+        self.noise: list[list[float]] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        x = batch[0].flatten(1)
+        weights = torch.arange(1, x.shape[1] + 1, dtype=x.dtype)
+        self.samples.append([round(v, 3) for v in (x * weights).sum(1).tolist()])
+        with torch.random.fork_rng(devices=[]):  # draw as the model would, then put the RNG back
+            self.dropout.append(F.dropout(torch.ones(32), 0.5).tolist())
+            if hasattr(pl_module, "sample_noise"):
+                self.noise.append(pl_module.sample_noise(2).flatten().tolist())
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        digest = hashlib.sha256()
+        # Parameters only: BatchNorm running statistics stay per rank without sync_batchnorm (GPU only), and
+        # DDP broadcasts rank 0's at every step.
+        for value in pl_module.parameters():
+            digest.update(value.detach().cpu().numpy().tobytes())
+        epoch_metrics = {
+            k: float(v) for k, v in trainer.callback_metrics.items() if not k.endswith("_step") and k.startswith(("train/", "val/"))
+        }
+        report = dict(
+            samples=self.samples, dropout=self.dropout, noise=self.noise, metrics=epoch_metrics, parameters=digest.hexdigest()
+        )
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        (self.out_dir / f"rank{trainer.global_rank}.json").write_text(json.dumps(report))

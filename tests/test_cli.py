@@ -1,0 +1,135 @@
+"""The CLI as users run it: every config, every subcommand, and the errors users can cause."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import torch
+
+from lightning_zoo.cli import ZooCLI, main
+from tests.conftest import ROOT
+
+CONFIGS = sorted(p for p in (ROOT / "configs").rglob("*.yaml") if "trainer" not in p.parts)
+PRESETS = sorted((ROOT / "configs" / "trainer").glob("*.yaml"))
+MLP_CONFIG = str(ROOT / "configs/classification/mlp_mnist.yaml")
+DCGAN_CONFIG = str(ROOT / "configs/gan/dcgan_mnist.yaml")
+
+
+def ids(paths):
+    return [str(p.relative_to(ROOT / "configs")) for p in paths]
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=ids(CONFIGS))
+def test_every_config_trains_through_the_cli(config: Path, data_root: Path):
+    cli = ZooCLI(args=["fit", "--config", str(config), "--data.data_dir", str(data_root), "--trainer.fast_dev_run=true"])
+    steps_per_batch = getattr(cli.model, "d_steps", 0) + getattr(cli.model, "g_steps", 0) or 1
+    assert cli.trainer.state.finished and cli.trainer.global_step == steps_per_batch
+
+
+@pytest.mark.parametrize("preset", PRESETS, ids=ids(PRESETS))
+def test_trainer_presets_combine_with_a_model_config(preset: Path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        ZooCLI(args=["fit", "--config", DCGAN_CONFIG, "--config", str(preset), "--print_config"])
+    assert exit_.value.code == 0
+    printed = capsys.readouterr().out
+    assert "accelerator: gpu" in printed and "class_path: lightning_zoo.gan.DCGAN" in printed
+
+
+def test_help_and_print_config(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        ZooCLI(args=["fit", "--help"])
+    assert exit_.value.code == 0 and "--model" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_:
+        ZooCLI(args=["fit", "--config", MLP_CONFIG, "--print_config"])
+    printed = capsys.readouterr().out
+    assert exit_.value.code == 0
+    for expected in ("class_path: lightning_zoo.classification.MLP", "dropout: 0.45", "seed_everything: 0",
+                     "class_path: lightning_zoo.loggers.ZooWandbLogger", "max_epochs: 20", "flatten: true"):  # fmt: skip
+        assert expected in printed
+
+
+def test_data_sizes_are_linked_into_the_model_and_only_where_they_belong(data_root: Path):
+    cli = ZooCLI(args=["--config", DCGAN_CONFIG, "--data.data_dir", str(data_root)], run=False)
+    assert tuple(cli.model.hparams.input_shape) == (1, 32, 32)
+    assert "num_classes" not in cli.model.hparams  # the DataModule has it, the DCGAN takes no such argument
+    cli = ZooCLI(args=["--config", MLP_CONFIG, "--data.data_dir", str(data_root), "--data.padding", "2"], run=False)
+    assert tuple(cli.model.hparams.input_shape) == (1024,) and cli.model.net[1].in_features == 1024
+
+
+def test_a_mistyped_option_ends_with_jsonargparses_message(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        ZooCLI(args=["fit", "--config", MLP_CONFIG, "--model.dropuot", "0.3"])
+    assert exit_.value.code == 2 and "dropuot" in capsys.readouterr().err
+
+
+def test_a_mistyped_config_key_ends_with_jsonargparses_message(tmp_path: Path, capsys):
+    config = tmp_path / "bad.yaml"
+    config.write_text("model:\n  class_path: lightning_zoo.classification.MLP\n  init_args:\n    hiden_units: [8]\n")
+    with pytest.raises(SystemExit) as exit_:
+        ZooCLI(args=["fit", "--config", str(config)])
+    assert exit_.value.code == 2 and "hiden_units" in capsys.readouterr().err
+
+
+def test_a_missing_dataset_offline_ends_with_the_clear_message(tmp_path: Path):
+    missing = tmp_path / "nowhere"
+    with pytest.raises(SystemExit) as exit_:
+        main(["fit", "--config", MLP_CONFIG, "--data.data_dir", str(missing), "--data.download", "false"])
+    message = str(exit_.value.code)
+    assert message.startswith("error: MNIST is not in") and "train-images-idx3-ubyte.gz" in message
+    assert "Traceback" not in message and not missing.exists()
+
+
+def fit_quickly(config: str, data_root: Path, *extra: str) -> ZooCLI:
+    return ZooCLI(args=["fit", "--config", config, "--data.data_dir", str(data_root), "--trainer.max_epochs", "1",
+                        "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1", *extra])  # fmt: skip
+
+
+def test_a_checkpoint_of_another_model_ends_with_a_clear_message(data_root: Path):
+    dcgan = fit_quickly(DCGAN_CONFIG, data_root)
+    checkpoint = dcgan.trainer.checkpoint_callback.last_model_path
+    with pytest.raises(SystemExit) as exit_:
+        main(["test", "--config", MLP_CONFIG, "--data.data_dir", str(data_root), "--ckpt_path", checkpoint])
+    assert str(exit_.value.code) == (
+        "error: the checkpoint last.ckpt holds a lightning_zoo.gan.dcgan.DCGAN, not a "
+        "lightning_zoo.classification.mlp.MLP: pass a checkpoint of this model, or the config of the model it holds"
+    )
+
+
+def test_mlp_validate_test_and_predict_from_a_checkpoint(data_root: Path):
+    fitted = fit_quickly(MLP_CONFIG, data_root)
+    checkpoint = Path(fitted.trainer.checkpoint_callback.last_model_path)
+    common = ["--config", MLP_CONFIG, "--data.data_dir", str(data_root), "--ckpt_path", str(checkpoint)]
+    for subcommand in ("validate", "test"):
+        cli = ZooCLI(args=[subcommand, *common])
+        assert 0 <= float(cli.trainer.callback_metrics[f"{'val' if subcommand == 'validate' else 'test'}/acc"]) <= 1
+    ZooCLI(args=["predict", *common])
+    rows = list(csv.DictReader(open(checkpoint.parent.parent / "predictions" / "predictions.csv")))
+    assert len(rows) == 64 and {"index", "target", "predicted", "prob_9"} <= set(rows[0])
+
+
+def test_dcgan_predict_writes_samples_beside_the_run_and_is_seeded(data_root: Path, tmp_path: Path):
+    fitted = fit_quickly(DCGAN_CONFIG, data_root)
+    checkpoint = Path(fitted.trainer.checkpoint_callback.last_model_path)
+    args = ["predict", "--config", DCGAN_CONFIG, "--data.data_dir", str(data_root), "--ckpt_path", str(checkpoint),
+            "--model.predict_samples", "12"]  # fmt: skip
+    ZooCLI(args=[*args, "--trainer.callbacks+=lightning_zoo.callbacks.PredictionWriter",
+                 "--trainer.callbacks.output_dir", str(tmp_path / "first")])  # fmt: skip
+    ZooCLI(args=args)
+    default_dir = checkpoint.parent.parent / "predictions"
+    first, second = torch.load(tmp_path / "first" / "samples.pt"), torch.load(default_dir / "samples.pt")
+    assert first.shape == (12, 1, 32, 32) and torch.equal(first, second)
+    assert (default_dir / "samples.png").stat().st_size > 0
+
+
+def test_a_checkpoint_of_another_architecture_names_the_settings_to_pass(data_root: Path):
+    fitted = fit_quickly(MLP_CONFIG, data_root, "--model.hidden_units", "[32,16]")
+    checkpoint = fitted.trainer.checkpoint_callback.last_model_path
+    with pytest.raises(SystemExit) as exit_:
+        main(["test", "--config", MLP_CONFIG, "--data.data_dir", str(data_root), "--ckpt_path", checkpoint])
+    message = str(exit_.value.code)
+    assert "do not fit this MLP" in message and "hidden_units=[32, 16] (here [256, 256])" in message
+    cli = ZooCLI(args=["test", "--config", MLP_CONFIG, "--data.data_dir", str(data_root), "--ckpt_path", checkpoint,
+                       "--model.hidden_units", "[32,16]"])  # fmt: skip
+    assert "test/acc" in cli.trainer.callback_metrics
