@@ -48,7 +48,8 @@ class ZooWandbLogger(WandbLogger):
                     f"W&B: no credentials (WANDB_API_KEY or `wandb login`), logging offline to {save_dir}/wandb; "
                     f"upload later with `wandb sync {save_dir}/wandb/offline-run-*`"
                 )
-        super().__init__(project=project, save_dir=save_dir, offline=offline, **kwargs)
+        # Absolute: W&B's service process outlives a run and resolves relative paths against its own start folder.
+        super().__init__(project=project, save_dir=os.path.abspath(save_dir), offline=offline, **kwargs)
         if kwargs.get("anonymous") is None:
             self._wandb_init.pop("anonymous", None)  # else W&B warns on every run that the setting has no effect
 

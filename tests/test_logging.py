@@ -1,0 +1,120 @@
+"""W&B by default (offline without credentials), the full config in each run, images on any logger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import pytorch_lightning as pl
+import torch
+from PIL import Image
+from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
+
+from lightning_zoo.callbacks import ZooModelCheckpoint
+from lightning_zoo.classification import MLP
+from lightning_zoo.cli import ZooCLI
+from lightning_zoo.loggers import ZooWandbLogger, has_wandb_credentials
+from lightning_zoo.media import image_grid, log_image
+from tests.conftest import ROOT
+from tests.helpers.wandb_records import history_and_config
+
+
+@pytest.fixture
+def no_credentials(tmp_path: Path, monkeypatch):
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))
+
+
+def test_credentials_come_from_the_environment_or_netrc(no_credentials, tmp_path, monkeypatch):
+    assert not has_wandb_credentials()
+    (tmp_path / "netrc").write_text("machine api.wandb.ai login user password abc\n")
+    assert has_wandb_credentials()
+    (tmp_path / "netrc").unlink()
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    assert has_wandb_credentials()
+
+
+def test_without_credentials_the_logger_goes_offline_with_a_hint(no_credentials, caplog):
+    with caplog.at_level("INFO"):
+        logger = ZooWandbLogger()
+    assert logger._offline and "wandb sync logs/wandb/offline-run-*" in caplog.text
+
+
+def test_an_explicit_mode_or_credentials_are_respected(no_credentials, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    assert not ZooWandbLogger()._offline  # W&B itself applies WANDB_MODE
+    monkeypatch.delenv("WANDB_MODE")
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    assert not ZooWandbLogger()._offline
+    assert ZooWandbLogger(offline=True)._offline
+
+
+@pytest.mark.parametrize("model", ["mlp", "dcgan"])
+def test_offline_run_folder_holds_metrics_config_and_images(model, data_root, no_credentials):
+    config = {"mlp": "classification/mlp_mnist.yaml", "dcgan": "gan/dcgan_mnist.yaml"}[model]
+    ZooCLI(args=["fit", "--config", str(ROOT / "configs" / config), "--data.data_dir", str(data_root),
+                 "--trainer.max_epochs", "2", "--trainer.limit_train_batches", "2"])  # fmt: skip
+    import wandb
+
+    wandb.finish()
+    [run_dir] = Path("logs/wandb").glob("offline-run-*")
+    history, run_config = history_and_config(run_dir)
+    logged = set().union(*history)
+    # The full resolved CLI config, not only the model's hyperparameters:
+    assert run_config["model"]["class_path"].endswith({"mlp": "MLP", "dcgan": "DCGAN"}[model])
+    assert run_config["trainer"]["max_epochs"] == 2 and run_config["data"]["init_args"]["data_dir"] == str(data_root)
+    assert "seed_everything" in run_config and (run_dir / "files" / "lightning_config.yaml").is_file()
+    if model == "mlp":
+        assert {"train/loss_epoch", "train/acc", "val/acc", "val/loss", "lr-Adam"} <= logged
+        assert run_config["dropout"] == 0.45  # the model's hyperparameters too
+    else:
+        assert {"train/d_loss_epoch", "train/g_loss_epoch", "samples"} <= {k.split("/_type")[0] for k in logged} | logged
+        images = list((run_dir / "files" / "media" / "images").glob("samples_*.png"))
+        assert len(images) == 2  # one grid per epoch
+        grid = np.asarray(Image.open(images[0]))
+        assert grid.shape == (4 * 34 + 2, 10 * 34 + 2, 3) and grid.max() > 100  # 4x10 grid, not black (wandb.Image would truncate floats to 0)
+
+
+def make_trainer(tmp_path: Path, logger) -> pl.Trainer:
+    trainer = pl.Trainer(logger=logger, default_root_dir=tmp_path, enable_progress_bar=False)
+    trainer.strategy.connect(MLP())
+    return trainer
+
+
+def test_image_goes_to_tensorboard(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    logger = TensorBoardLogger(tmp_path)
+    image = image_grid(torch.rand(4, 1, 8, 8) * 2 - 1, nrow=2, value_range=(-1, 1))
+    assert log_image(make_trainer(tmp_path, logger), "grid", image) is None
+    logger.experiment.flush()
+    events = EventAccumulator(logger.log_dir)
+    events.Reload()
+    assert events.Tags()["images"] == ["grid"]
+
+
+def test_image_becomes_a_png_when_no_logger_shows_images(tmp_path):
+    image = image_grid(torch.rand(6, 1, 8, 8), nrow=3, value_range=(0, 1))
+    path = log_image(make_trainer(tmp_path, CSVLogger(tmp_path)), "samples", image)
+    assert path.parent.name == "samples" and path.suffix == ".png"
+    assert np.array_equal(np.asarray(Image.open(path)), image.permute(1, 2, 0).numpy())
+    path = log_image(make_trainer(tmp_path / "none", False), "samples", image)
+    assert path.is_file() and str(tmp_path / "none") in str(path)
+
+
+def test_image_grid_is_uint8_rescaled_from_the_value_range():
+    grid = image_grid(torch.tensor([[[[-1.0, 1.0]]], [[[0.0, 0.0]]]]), nrow=2, value_range=(-1, 1))
+    assert grid.dtype == torch.uint8 and grid.shape == (3, 5, 10)
+    assert grid[:, 2, 2].tolist() == [0] * 3 and grid[:, 2, 3].tolist() == [255] * 3 and grid[0, 2, 6] == 128
+
+
+def test_checkpoint_follows_the_metric_the_model_names(data_root, tmp_path):
+    from tests.helpers.train import mlp_data, trainer
+
+    checkpoint = ZooModelCheckpoint(dirpath=tmp_path / "ckpt")
+    trainer(tmp_path, max_epochs=2, callbacks=[checkpoint]).fit(MLP(), mlp_data(data_root))
+    assert checkpoint.monitor == "val/acc" and checkpoint.mode == "max"
+    assert Path(checkpoint.best_model_path).name.startswith("epoch=") and Path(checkpoint.last_model_path).name == "last.ckpt"
+    assert float(checkpoint.best_model_score) == max(float(s) for s in checkpoint.best_k_models.values())
