@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 from lightning_zoo.callbacks import EpochTimer  # noqa: E402
 from lightning_zoo.cli import ZooCLI  # noqa: E402
 
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
@@ -57,7 +58,7 @@ def main() -> None:
     for i, seconds in enumerate(timer.durations):
         report["epochs"].append({"epoch": first_epoch + i + 1, "seconds": round(seconds, 1)})
     report["epochs"][-1].update(
-        d_loss=round(float(metrics["train/d_loss_epoch"]), 4), g_loss=round(float(metrics["train/g_loss_epoch"]), 4)
+        d_loss=round(float(metrics["train/d_loss"]), 4), g_loss=round(float(metrics["train/g_loss"]), 4)
     )
     grids = sorted((workdir / "csv").rglob("images/samples/*.png"))
     shutil.copy(grids[-1], results / "dcgan_mnist_samples.png")
@@ -67,7 +68,7 @@ def main() -> None:
         book_epochs=50,
         epochs_trained=cli.trainer.current_epoch,
         book_result="sample grids at epochs 25 and 50 only; no number",
-        samples="dcgan_mnist_samples.png (fixed noise, epoch %d)" % cli.trainer.current_epoch,
+        samples=f"dcgan_mnist_samples.png (fixed noise, epoch {cli.trainer.current_epoch})",
         device=f"CPU, {torch.get_num_threads()} threads",
         command=f"python benchmarks/dcgan_mnist.py --epochs {args.epochs}",
         wall_seconds_this_chunk=round(time.time() - start, 1),
@@ -75,6 +76,7 @@ def main() -> None:
     results.mkdir(parents=True, exist_ok=True)
     report_path.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
+
 
 if __name__ == "__main__":
     main()

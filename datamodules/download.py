@@ -51,9 +51,16 @@ def ensure_files(
     if not missing:
         return
     if not download:
-        raise DatasetUnavailableError(_how_to_place(
-            dataset, folder, resources, missing, mirrors, "downloading is off (download=False, or setup() before prepare_data())"
-        ))
+        raise DatasetUnavailableError(
+            _how_to_place(
+                dataset,
+                folder,
+                resources,
+                missing,
+                mirrors,
+                "downloading is off (download=False, or setup() before prepare_data())",
+            )
+        )
 
     created = [p for p in (folder, *folder.parents) if not p.exists()]
     folder.mkdir(parents=True, exist_ok=True)

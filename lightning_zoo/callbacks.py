@@ -54,7 +54,9 @@ class SampleGrid(Callback):
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if not callable(getattr(pl_module, "fixed_samples", None)):
-            raise ZooError(f"SampleGrid needs a generative model with fixed_samples(); {type(pl_module).__name__} has none")
+            raise ZooError(
+                f"SampleGrid needs a generative model with fixed_samples(); {type(pl_module).__name__} has none"
+            )
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or (trainer.current_epoch + 1) % self.every_n_epochs or not trainer.is_global_zero:
@@ -79,7 +81,9 @@ class PredictionWriter(BasePredictionWriter):
         if stage != "predict":
             return
         if not callable(getattr(pl_module, "write_predictions", None)):
-            raise ZooError(f"{type(pl_module).__name__} has no write_predictions(); PredictionWriter cannot save its output")
+            raise ZooError(
+                f"{type(pl_module).__name__} has no write_predictions(); PredictionWriter cannot save its output"
+            )
         if trainer.world_size > 1:
             raise ZooError("predict writes one set of files: run it in one process (--trainer.devices 1)")
 

@@ -7,6 +7,7 @@ import warnings
 from typing import Any
 
 import pytorch_lightning as pl
+from jsonargparse import lazy_instance
 from pytorch_lightning.callbacks import (
     BasePredictionWriter,
     Callback,
@@ -15,7 +16,6 @@ from pytorch_lightning.callbacks import (
     ProgressBar,
     RichProgressBar,
 )
-from jsonargparse import lazy_instance
 from pytorch_lightning.cli import ArgsType, LightningArgumentParser, LightningCLI
 from pytorch_lightning.utilities.model_helpers import is_overridden
 

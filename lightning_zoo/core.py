@@ -98,6 +98,17 @@ class ZooModule(pl.LightningModule):
         if self.trainer.world_size > 1:
             seed_rank(int(os.environ.get("PL_GLOBAL_SEED", 0)), self.trainer.global_rank)
 
+    def log_on_logging_steps(self, metrics: dict[str, Any], prog_bar: bool = True) -> None:
+        """Logs per-step values only on the steps the loggers record (every ``log_every_n_steps``).
+
+        ``self.log`` costs Lightning 2.6 0.3-1 ms a call on a CPU, about a small model's whole step; calling it
+        every step made an MLP epoch 1.5x slower than a plain loop. Epoch values go through torchmetrics objects,
+        updated every step and computed (synced across ranks) once per epoch.
+        """
+        connector = getattr(self._trainer, "_logger_connector", None)
+        if connector is None or connector.should_update_logs:
+            self.log_dict(metrics, prog_bar=prog_bar, on_step=True, on_epoch=False)
+
     @classmethod
     def qualified_name(cls) -> str:
         return f"{cls.__module__}.{cls.__qualname__}"
@@ -114,11 +125,15 @@ class ZooModule(pl.LightningModule):
 
     def _check_weights_fit(self, checkpoint: dict[str, Any]) -> None:
         saved, own = checkpoint.get("state_dict", {}), self.state_dict()
-        misfits = sorted(k for k in own.keys() | saved.keys() if k not in saved or k not in own or saved[k].shape != own[k].shape)
+        misfits = sorted(
+            k for k in own.keys() | saved.keys() if k not in saved or k not in own or saved[k].shape != own[k].shape
+        )
         if not misfits:
             return
         hparams = {k: v for k, v in checkpoint.get("hyper_parameters", {}).items() if not k.startswith("_")}
-        differing = ", ".join(f"{k}={v!r} (here {self.hparams.get(k)!r})" for k, v in hparams.items() if self.hparams.get(k) != v)
+        differing = ", ".join(
+            f"{k}={v!r} (here {self.hparams.get(k)!r})" for k, v in hparams.items() if self.hparams.get(k) != v
+        )
         raise ZooError(
             f"the checkpoint's weights do not fit this {type(self).__name__} ({len(misfits)} tensors differ, first "
             f"{misfits[0]!r}); it was trained with {differing or 'other settings'}: pass the same --model options"

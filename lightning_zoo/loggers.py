@@ -40,7 +40,9 @@ class ZooWandbLogger(WandbLogger):
         **kwargs: Any other ``WandbLogger`` argument (``name``, ``log_model``, ``tags`` ...).
     """
 
-    def __init__(self, project: str = "lightning-zoo", save_dir: str = "logs", offline: bool | None = None, **kwargs: Any):
+    def __init__(
+        self, project: str = "lightning-zoo", save_dir: str = "logs", offline: bool | None = None, **kwargs: Any
+    ):
         if offline is None:
             offline = "WANDB_MODE" not in os.environ and not has_wandb_credentials()
             if offline:

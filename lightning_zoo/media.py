@@ -46,5 +46,7 @@ def log_image(trainer: pl.Trainer, key: str, image: Tensor) -> Path | None:
             shown = True
     if shown:
         return None
-    folder = Path(next((lg.log_dir for lg in trainer.loggers if getattr(lg, "log_dir", None)), trainer.default_root_dir))
+    folder = Path(
+        next((lg.log_dir for lg in trainer.loggers if getattr(lg, "log_dir", None)), trainer.default_root_dir)
+    )
     return save_png(image, folder / "images" / key / f"epoch={trainer.current_epoch:03d}-step={step}.png")

@@ -153,7 +153,9 @@ def test_download_verifies_checksums_and_keeps_only_complete_files(tmp_path: Pat
     (served / "t10k-labels-idx1-ubyte.gz").write_bytes(b"garbage")
     with pytest.raises(DatasetUnavailableError, match="checksum mismatch"):
         MNISTDataModule(data_dir=str(tmp_path / "data2")).prepare_data()
-    leftovers = [p.name for p in (tmp_path / "data2").rglob("*") if p.is_file()] if (tmp_path / "data2").exists() else []
+    leftovers = (
+        [p.name for p in (tmp_path / "data2").rglob("*") if p.is_file()] if (tmp_path / "data2").exists() else []
+    )
     assert "t10k-labels-idx1-ubyte.gz" not in leftovers and not any(".part" in n for n in leftovers)
 
 

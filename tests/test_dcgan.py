@@ -22,7 +22,11 @@ def test_layer_table_shapes_and_parameter_counts():
     assert images.shape == (5, 1, 32, 32) and images.min() >= -1 and images.max() <= 1
     assert model.discriminator(images).shape == (5,)
     convs = [m for m in model.discriminator if isinstance(m, nn.Conv2d)]
-    assert [(c.out_channels, c.kernel_size, c.stride) for c in convs] == [(64, (5, 5), (2, 2)), (128, (5, 5), (2, 2)), (256, (5, 5), (2, 2))]
+    assert [(c.out_channels, c.kernel_size, c.stride) for c in convs] == [
+        (64, (5, 5), (2, 2)),
+        (128, (5, 5), (2, 2)),
+        (256, (5, 5), (2, 2)),
+    ]
     bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
     assert len(bns) == 4 and all(b.eps == 1e-5 and b.momentum == 0.1 for b in bns)
 
@@ -81,7 +85,9 @@ def test_step_ratio_is_a_parameter(data_root, tmp_path):
     t.fit(model, gan_data(data_root))
     opt_g, opt_d = t.optimizers
     assert t.global_step == 6
-    assert {int(s["step"]) for s in opt_d.state.values()} == {4} and {int(s["step"]) for s in opt_g.state.values()} == {2}
+    assert {int(s["step"]) for s in opt_d.state.values()} == {4} and {int(s["step"]) for s in opt_g.state.values()} == {
+        2
+    }
 
 
 def test_both_networks_learn_on_a_fixed_batch(data_root, tmp_path):

@@ -41,12 +41,16 @@ def weights(checkpoint: Path) -> dict[str, torch.Tensor]:
 
 @pytest.mark.parametrize("name", CASES)
 def test_ddp_trains_with_per_rank_data_and_randomness_and_resumes_exactly(name, data_root, tmp_path):
-    probe = ["--trainer.callbacks+=tests.helpers.probe.RankProbe", "--trainer.callbacks.out_dir", str(tmp_path / "probe")]
+    probe = [
+        "--trainer.callbacks+=tests.helpers.probe.RankProbe",
+        "--trainer.callbacks.out_dir",
+        str(tmp_path / "probe"),
+    ]
     ddp_fit(name, data_root, tmp_path / "full", 2, *probe)
     ranks = [json.loads((tmp_path / "probe" / f"rank{r}.json").read_text()) for r in (0, 1)]
 
     # Each rank sees its own half of every epoch's data...
-    for batch0, batch1 in zip(ranks[0]["samples"], ranks[1]["samples"]):
+    for batch0, batch1 in zip(ranks[0]["samples"], ranks[1]["samples"], strict=True):
         assert not set(batch0) & set(batch1)
     # ...and draws its own dropout masks and noise...
     assert ranks[0]["dropout"] != ranks[1]["dropout"]
@@ -59,6 +63,9 @@ def test_ddp_trains_with_per_rank_data_and_randomness_and_resumes_exactly(name, 
     # Stopped after epoch 1 of 2 and resumed: bitwise the uninterrupted run.
     ddp_fit(name, data_root, tmp_path / "part", 1)
     ddp_fit(name, data_root, tmp_path / "resumed", 2, "--ckpt_path", str(tmp_path / "part/checkpoints/last.ckpt"))
-    full, resumed = weights(tmp_path / "full/checkpoints/last.ckpt"), weights(tmp_path / "resumed/checkpoints/last.ckpt")
+    full, resumed = (
+        weights(tmp_path / "full/checkpoints/last.ckpt"),
+        weights(tmp_path / "resumed/checkpoints/last.ckpt"),
+    )
     assert full.keys() == resumed.keys()
     assert all(torch.equal(full[k], resumed[k]) for k in full)

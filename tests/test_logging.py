@@ -22,6 +22,9 @@ from tests.helpers.wandb_records import history_and_config
 
 @pytest.fixture
 def no_credentials(tmp_path: Path, monkeypatch):
+    import wandb
+
+    wandb.teardown()  # W&B keeps process-wide settings (e.g. the disabled mode of earlier tests) until torn down
     monkeypatch.delenv("WANDB_MODE", raising=False)
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))
@@ -67,14 +70,16 @@ def test_offline_run_folder_holds_metrics_config_and_images(model, data_root, no
     assert run_config["trainer"]["max_epochs"] == 2 and run_config["data"]["init_args"]["data_dir"] == str(data_root)
     assert "seed_everything" in run_config and (run_dir / "files" / "lightning_config.yaml").is_file()
     if model == "mlp":
-        assert {"train/loss_epoch", "train/acc", "val/acc", "val/loss", "lr-Adam"} <= logged
+        assert {"train/loss", "train/acc", "val/acc", "val/loss", "lr-Adam"} <= logged
         assert run_config["dropout"] == 0.45  # the model's hyperparameters too
     else:
-        assert {"train/d_loss_epoch", "train/g_loss_epoch", "samples"} <= {k.split("/_type")[0] for k in logged} | logged
+        assert {"train/d_loss", "train/g_loss", "samples"} <= {k.split("/_type")[0] for k in logged} | logged
         images = list((run_dir / "files" / "media" / "images").glob("samples_*.png"))
         assert len(images) == 2  # one grid per epoch
         grid = np.asarray(Image.open(images[0]))
-        assert grid.shape == (4 * 34 + 2, 10 * 34 + 2, 3) and grid.max() > 100  # 4x10 grid, not black (wandb.Image would truncate floats to 0)
+        assert (
+            grid.shape == (4 * 34 + 2, 10 * 34 + 2, 3) and grid.max() > 100
+        )  # 4x10 grid, not black (wandb.Image would truncate floats to 0)
 
 
 def make_trainer(tmp_path: Path, logger) -> pl.Trainer:
@@ -116,5 +121,8 @@ def test_checkpoint_follows_the_metric_the_model_names(data_root, tmp_path):
     checkpoint = ZooModelCheckpoint(dirpath=tmp_path / "ckpt")
     trainer(tmp_path, max_epochs=2, callbacks=[checkpoint]).fit(MLP(), mlp_data(data_root))
     assert checkpoint.monitor == "val/acc" and checkpoint.mode == "max"
-    assert Path(checkpoint.best_model_path).name.startswith("epoch=") and Path(checkpoint.last_model_path).name == "last.ckpt"
+    assert (
+        Path(checkpoint.best_model_path).name.startswith("epoch=")
+        and Path(checkpoint.last_model_path).name == "last.ckpt"
+    )
     assert float(checkpoint.best_model_score) == max(float(s) for s in checkpoint.best_k_models.values())

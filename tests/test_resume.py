@@ -16,7 +16,11 @@ from tests.helpers.train import assert_same_state, gan_data, mlp_data, state_of,
 
 MODELS = {
     "mlp": (lambda: MLP(), mlp_data, {}),
-    "dcgan": (lambda: DCGAN(), lambda root: gan_data(root, batch_size=16), {"limit_train_batches": 2, "limit_val_batches": 0}),
+    "dcgan": (
+        lambda: DCGAN(),
+        lambda root: gan_data(root, batch_size=16),
+        {"limit_train_batches": 2, "limit_val_batches": 0},
+    ),
 }
 
 

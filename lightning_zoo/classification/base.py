@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from lightning_zoo.core import ZooModule
@@ -22,10 +24,11 @@ class Classifier(ZooModule):
 
     def __init__(self, num_classes: int) -> None:
         super().__init__()
-        # One metric object per stage: torchmetrics syncs them across DDP ranks when the epoch value is computed.
-        self.train_acc = MulticlassAccuracy(num_classes, average="micro")
-        self.val_acc = MulticlassAccuracy(num_classes, average="micro")
-        self.test_acc = MulticlassAccuracy(num_classes, average="micro")
+        # Epoch values are torchmetrics objects, updated every step and logged once per epoch: compute() syncs them
+        # across DDP ranks, and it is far cheaper than self.log in every step.
+        for stage in ("train", "val", "test"):
+            setattr(self, f"{stage}_loss", MeanMetric())
+            setattr(self, f"{stage}_acc", MulticlassAccuracy(num_classes, average="micro"))
 
     def regularization_loss(self) -> Tensor | float:
         return 0.0
@@ -34,24 +37,37 @@ class Classifier(ZooModule):
         x, y = batch
         logits = self(x)
         loss = F.cross_entropy(logits, y) + self.regularization_loss()
-        self.train_acc(logits, y)
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, sync_dist=True)
-        self.log("train/acc", self.train_acc, on_step=False, on_epoch=True, prog_bar=True)
+        self.train_loss.update(loss.detach(), weight=len(y))
+        self.train_acc.update(logits, y)
+        self.log_on_logging_steps({"train/loss_step": loss})
         return loss
+
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch_metrics("train")
 
     def _evaluate(self, batch: tuple[Tensor, Tensor], stage: str) -> None:
         x, y = batch
         logits = self(x)
-        accuracy = getattr(self, f"{stage}_acc")
-        accuracy(logits, y)
-        self.log(f"{stage}/loss", F.cross_entropy(logits, y), prog_bar=True, sync_dist=True)
-        self.log(f"{stage}/acc", accuracy, prog_bar=True)
+        getattr(self, f"{stage}_loss").update(F.cross_entropy(logits, y), weight=len(y))
+        getattr(self, f"{stage}_acc").update(logits, y)
+
+    def _log_epoch_metrics(self, stage: str) -> None:
+        loss, accuracy = getattr(self, f"{stage}_loss"), getattr(self, f"{stage}_acc")
+        self.log_dict({f"{stage}/loss": loss.compute(), f"{stage}/acc": accuracy.compute()}, prog_bar=True)
+        loss.reset()
+        accuracy.reset()
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         self._evaluate(batch, "val")
 
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch_metrics("val")
+
     def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         self._evaluate(batch, "test")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch_metrics("test")
 
     def predict_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> dict[str, Tensor]:
         x, *rest = batch
@@ -71,7 +87,7 @@ class Classifier(ZooModule):
         with atomic_path(path) as partial, open(partial, "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(header)
-            for i, (p, pred) in enumerate(zip(probs.tolist(), probs.argmax(1).tolist())):
+            for i, (p, pred) in enumerate(zip(probs.tolist(), probs.argmax(1).tolist(), strict=True)):
                 target = [int(targets[i])] if targets is not None else []
                 writer.writerow([i, *target, pred, *(f"{v:.6f}" for v in p)])
         return [path]

@@ -10,6 +10,7 @@ from pytorch_lightning.core.optimizer import LightningOptimizer
 from pytorch_lightning.strategies import DDPStrategy
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, TensorDataset
+from torchmetrics import MeanMetric
 
 from lightning_zoo.core import ZooError, ZooModule
 from lightning_zoo.files import atomic_path
@@ -61,6 +62,7 @@ class GAN(ZooModule):
         # A buffer: it moves with .to(device), lands in checkpoints and is the same on every DDP rank. Its own
         # generator keeps the grid's noise the same whatever the training seed, so runs can be compared.
         self.register_buffer("fixed_noise", self.sample_noise(num_fixed_samples, torch.Generator().manual_seed(0)))
+        self.d_loss_mean, self.g_loss_mean = MeanMetric(), MeanMetric()  # epoch values, synced across ranks
 
     def setup(self, stage: str) -> None:
         super().setup(stage)
@@ -115,9 +117,16 @@ class GAN(ZooModule):
             d_loss = self.discriminator_step(opt_d, real, z)
         for _ in range(self.g_steps):
             g_loss = self.generator_step(opt_g, z)
+        self.d_loss_mean.update(d_loss, weight=len(real))
+        self.g_loss_mean.update(g_loss, weight=len(real))
+        self.log_on_logging_steps({"train/d_loss_step": d_loss, "train/g_loss_step": g_loss})
+
+    def on_train_epoch_end(self) -> None:
         self.log_dict(
-            {"train/d_loss": d_loss, "train/g_loss": g_loss}, on_step=True, on_epoch=True, prog_bar=True, sync_dist=True
+            {"train/d_loss": self.d_loss_mean.compute(), "train/g_loss": self.g_loss_mean.compute()}, prog_bar=True
         )
+        self.d_loss_mean.reset()
+        self.g_loss_mean.reset()
 
     def configure_optimizers(self):
         opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.lr_g, betas=self.betas)

@@ -34,10 +34,16 @@ class RankProbe(Callback):
         for value in pl_module.parameters():
             digest.update(value.detach().cpu().numpy().tobytes())
         epoch_metrics = {
-            k: float(v) for k, v in trainer.callback_metrics.items() if not k.endswith("_step") and k.startswith(("train/", "val/"))
+            k: float(v)
+            for k, v in trainer.callback_metrics.items()
+            if not k.endswith("_step") and k.startswith(("train/", "val/"))
         }
         report = dict(
-            samples=self.samples, dropout=self.dropout, noise=self.noise, metrics=epoch_metrics, parameters=digest.hexdigest()
+            samples=self.samples,
+            dropout=self.dropout,
+            noise=self.noise,
+            metrics=epoch_metrics,
+            parameters=digest.hexdigest(),
         )
         self.out_dir.mkdir(parents=True, exist_ok=True)
         (self.out_dir / f"rank{trainer.global_rank}.json").write_text(json.dumps(report))

@@ -17,9 +17,7 @@ def mlp_data(data_root: Path, **kwargs: Any) -> MNISTDataModule:
 
 
 def gan_data(data_root: Path, **kwargs: Any) -> MNISTDataModule:
-    return MNISTDataModule(
-        data_dir=str(data_root), padding=2, value_range=(-1.0, 1.0), **{"batch_size": 32, **kwargs}
-    )
+    return MNISTDataModule(data_dir=str(data_root), padding=2, value_range=(-1.0, 1.0), **{"batch_size": 32, **kwargs})
 
 
 def trainer(root: Path, **kwargs: Any) -> pl.Trainer:
@@ -30,6 +28,7 @@ def trainer(root: Path, **kwargs: Any) -> pl.Trainer:
         enable_progress_bar=False,
         enable_model_summary=False,
         default_root_dir=root,
+        log_every_n_steps=1,  # so that every step's values reach callback_metrics
     )
     return pl.Trainer(**{**options, **kwargs})
 
