@@ -43,8 +43,6 @@ def main() -> None:
         "--trainer.callbacks.dirpath", str(workdir / "checkpoints"),
         "--trainer.enable_progress_bar", "false",
     ]  # fmt: skip
-    if last.exists():
-        cli_args += ["--ckpt_path", str(last)]
     timer = EpochTimer()
     start = time.time()
     cli = ZooCLI(args=cli_args, run=False)

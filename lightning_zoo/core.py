@@ -144,7 +144,7 @@ class ZooModule(pl.LightningModule):
         if saved_by is not None and saved_by != self.qualified_name():
             source = getattr(self._trainer, "ckpt_path", None) if self._trainer else None
             raise ZooError(
-                f"the checkpoint {Path(source).name if source else ''} holds a {saved_by}, not a "
+                f"the checkpoint {Path(source).name + ' ' if source else ''}holds a {saved_by}, not a "
                 f"{self.qualified_name()}: pass a checkpoint of this model, or the config of the model it holds"
             )
         self._check_weights_fit(checkpoint)
@@ -157,7 +157,7 @@ class ZooModule(pl.LightningModule):
         elif len(states) != self.trainer.world_size:
             rank_zero_warn(
                 f"this checkpoint was written by {len(states)} process(es), the run has {self.trainer.world_size}: "
-                "data order is kept, but dropout and noise continue from fresh per-rank seeds"
+                "weights and optimizer state are restored, but data shards, dropout and noise continue differently"
             )
         else:
             restore_rng_state(states[self.trainer.global_rank])
