@@ -1,7 +1,8 @@
-"""The book's MLP (listing 1.3.2) on real MNIST through the CLI and its config: 20 epochs, then test accuracy of the
-final weights (as the book evaluates), next to the book's 98.5 %. Writes benchmarks/results/mlp_mnist.json.
+"""The book's MLP (listing 1.3.2) on real data through the CLI and its config: 20 epochs, then test accuracy of the
+final weights (as the book evaluates), next to the book's 98.5 % on MNIST. Writes benchmarks/results/<config>.json.
 
     python benchmarks/mlp_mnist.py --data-dir ../shared/data [--seeds 0 1 2]
+    python benchmarks/mlp_mnist.py --config configs/classification/mlp_fashion_mnist.yaml --data-dir DIR
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def run(data_dir: str, seed: int, workdir: Path) -> dict:
     train_metrics = {k: float(v) for k, v in cli.trainer.callback_metrics.items() if k.startswith("train/")}
     [test] = cli.trainer.test(cli.model, cli.datamodule, verbose=False)  # the final weights, as the book evaluates
     labels = {s: cli.datamodule.splits[s].tensors[1].bincount(minlength=10).tolist() for s in ("train", "test")}
-    assert labels == BOOK_LABEL_COUNTS, f"label counts {labels} differ from the book's (L162-L163)"
+    if cli.datamodule.folder == "MNIST":
+        assert labels == BOOK_LABEL_COUNTS, f"label counts {labels} differ from the book's (L162-L163)"
     return {
         "seed": seed,
         "test_acc_pct": round(100 * test["test/acc"], 2),
@@ -59,20 +61,32 @@ def run(data_dir: str, seed: int, workdir: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, default=ROOT / "configs/classification/mlp_mnist.yaml")
     parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--workdir", default=str(ROOT / "logs" / "bench_mlp"))
     args = parser.parse_args()
-    runs = [run(args.data_dir, seed, Path(args.workdir)) for seed in args.seeds]
+    runs = [run(args.config, args.data_dir, seed, Path(args.workdir)) for seed in args.seeds]
     accuracies = [r["test_acc_pct"] for r in runs]
+    mnist = args.config.stem == "mlp_mnist"
     write_result(
-        "mlp_mnist",
+        args.config.stem,
         {
             "model": "MLP 784-256-256-10, dropout 0.45, Adam (Keras defaults), batch 128, 20 epochs",
-            "data": "MNIST 60,000 train / 10,000 test (label counts checked against the book)",
-            "book_test_acc_pct": 98.5,
-            "book_train_acc_pct": 99.39,
+            "data": "MNIST 60,000 train / 10,000 test (label counts checked against the book)"
+            if mnist
+            else f"{args.config.stem.removeprefix('mlp_')}: 60,000 train / 10,000 test",
+            "book_test_acc_pct": 98.5 if mnist else None,
+            "book_train_acc_pct": 99.39 if mnist else None,
             "test_acc_pct_mean": round(statistics.mean(accuracies), 2),
+            "note": "test accuracy of the final weights after 20 epochs, as the book evaluates; final_train_acc_pct "
+            "is the training-epoch accuracy with dropout active (Keras' progress-bar number)"
+            + (
+                ". The porting spec measured 98.28 % (Keras 3) and 98.39 % (plain PyTorch) at seed 0: the book's "
+                "98.5 % is at the top of the seed spread."
+                if mnist
+                else ""
+            ),
             "runs": runs,
             **machine(),
         },

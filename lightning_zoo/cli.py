@@ -30,8 +30,8 @@ from lightning_zoo.loggers import ConfigToLoggers, ZooWandbLogger
 # Sizes that only the data knows, passed to any model whose constructor takes an argument of the same name.
 DATA_SIZES = ("num_classes", "input_shape")
 
-# In-memory DataModules need no workers; Lightning's advice to add some is noise here.
-warnings.filterwarnings("ignore", ".*does not have many workers.*")
+# Warnings that are only noise here:
+warnings.filterwarnings("ignore", ".*does not have many workers.*")  # in-memory DataModules need none
 warnings.filterwarnings("ignore", ".*LearningRateMonitor.*no learning rate schedulers.*")
 warnings.filterwarnings("ignore", ".*isinstance.treespec, LeafSpec.*")  # Lightning 2.6 on torch 2.14, harmless
 warnings.filterwarnings("ignore", ".*infer the batch indices.*")  # our writers need none

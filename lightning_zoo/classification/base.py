@@ -25,10 +25,11 @@ class Classifier(ZooModule):
     def __init__(self, num_classes: int) -> None:
         super().__init__()
         # Epoch values are torchmetrics objects, updated every step and logged once per epoch: compute() syncs them
-        # across DDP ranks, and it is far cheaper than self.log in every step.
+        # across DDP ranks, and it is far cheaper than self.log in every step. The inputs come from this module, so
+        # argument checks are skipped; a NaN loss shows as a NaN epoch loss instead of being dropped with a warning.
         for stage in ("train", "val", "test"):
-            setattr(self, f"{stage}_loss", MeanMetric())
-            setattr(self, f"{stage}_acc", MulticlassAccuracy(num_classes, average="micro"))
+            setattr(self, f"{stage}_loss", MeanMetric(nan_strategy="disable"))
+            setattr(self, f"{stage}_acc", MulticlassAccuracy(num_classes, average="micro", validate_args=False))
 
     def regularization_loss(self) -> Tensor | float:
         return 0.0

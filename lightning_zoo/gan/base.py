@@ -62,7 +62,8 @@ class GAN(ZooModule):
         # A buffer: it moves with .to(device), lands in checkpoints and is the same on every DDP rank. Its own
         # generator keeps the grid's noise the same whatever the training seed, so runs can be compared.
         self.register_buffer("fixed_noise", self.sample_noise(num_fixed_samples, torch.Generator().manual_seed(0)))
-        self.d_loss_mean, self.g_loss_mean = MeanMetric(), MeanMetric()  # epoch values, synced across ranks
+        # Epoch values, synced across ranks at compute(); a NaN loss stays visible instead of being dropped.
+        self.d_loss_mean, self.g_loss_mean = MeanMetric(nan_strategy="disable"), MeanMetric(nan_strategy="disable")
 
     def setup(self, stage: str) -> None:
         super().setup(stage)
