@@ -2,7 +2,7 @@
 metrics and logging) against a minimal plain-PyTorch loop over the same model, tensors and optimizer, in one process,
 epochs interleaved. Target: Lightning at most 1.10x the plain loop on CPU.
 
-    python benchmarks/mlp_speed.py --data-dir ../shared/data --rounds 5
+    python benchmarks/mlp_speed.py --data-dir ../shared/data --rounds 8 [--threads 1]
 """
 
 from __future__ import annotations
@@ -71,8 +71,11 @@ class PlainEpochAfterEach(Callback):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
-    parser.add_argument("--rounds", type=int, default=5, help="epochs of each, interleaved")
+    parser.add_argument("--rounds", type=int, default=8, help="epochs of each, interleaved")
+    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     pl.seed_everything(0)
     datamodule = MNISTDataModule(data_dir=args.data_dir, flatten=True)
@@ -94,7 +97,7 @@ def main() -> None:
     lightning, plain, plain_metrics = timer.durations[1:], plain_loop.minimal[1:], plain_loop.with_metrics[1:]
     ratio = statistics.median(lightning) / statistics.median(plain)
     write_result(
-        "mlp_speed",
+        f"mlp_speed_{args.threads}_thread" if args.threads else "mlp_speed",
         {
             "what": "seconds per MLP epoch on MNIST (60,000 samples, batch 128, 469 steps); each Lightning epoch (the "
             "zoo's MLP, DataModule and logging; no progress bar, logger or checkpointing) is followed by one plain "

@@ -86,6 +86,17 @@ class ZooCLI(LightningCLI):
         the command line (even the model class). Here the config decides and the checkpoint supplies the weights;
         ``ZooModule.on_load_checkpoint`` explains any mismatch."""
 
+    def instantiate_classes(self) -> None:
+        try:
+            super().instantiate_classes()
+        except ValueError as err:
+            # A constructor refused an argument (a DCGAN given 28x28 images, dropout 1.5): the config's fault, not a
+            # bug. jsonargparse buries the constructor's message in a union-validation report; show it alone.
+            root: BaseException = err
+            while root.__cause__ is not None:
+                root = root.__cause__
+            raise ZooError(f"invalid configuration: {root}") from err
+
     def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
         config = self.config_init[self.subcommand] if self.subcommand else self.config_init
         self.trainer_defaults["callbacks"] = default_callbacks(config.get("trainer", {}), self.subcommand)

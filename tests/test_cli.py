@@ -89,6 +89,21 @@ def test_a_missing_dataset_offline_ends_with_the_clear_message(tmp_path: Path):
     assert "Traceback" not in message and not missing.exists()
 
 
+@pytest.mark.parametrize(
+    "config, option, message",
+    [
+        (DCGAN_CONFIG, ["--data.padding", "0"], "DCGAN's layer table makes 32x32 images, the data has 28x28: pad"),
+        (MLP_CONFIG, ["--model.dropout", "1.5"], "dropout must be in [0, 1), got 1.5"),
+        (MLP_CONFIG, ["--data.batch_size", "0"], "batch_size must be at least 1, got 0"),
+    ],
+)
+def test_an_argument_a_constructor_refuses_ends_with_its_message(config, option, message, data_root):
+    with pytest.raises(SystemExit) as exit_:
+        main(["fit", "--config", config, "--data.data_dir", str(data_root), *option])
+    text = str(exit_.value.code)
+    assert text.startswith(f"error: invalid configuration: {message}") and "Union" not in text
+
+
 def fit_quickly(config: str, data_root: Path, *extra: str) -> ZooCLI:
     return ZooCLI(args=["fit", "--config", config, "--data.data_dir", str(data_root), "--trainer.max_epochs", "1",
                         "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1", *extra])  # fmt: skip
