@@ -1,9 +1,16 @@
 """LightningDataModules of the zoo, grouped by kind of data. They never import models."""
 
-from datamodules.base import DatasetUnavailableError, EpochBatchSampler, InMemoryDataModule, TensorBatchDataset
+from datamodules.base import (
+    DataError,
+    DatasetUnavailableError,
+    EpochBatchSampler,
+    InMemoryDataModule,
+    TensorBatchDataset,
+)
 from datamodules.vision import FashionMNISTDataModule, MNISTDataModule
 
 __all__ = [
+    "DataError",
     "DatasetUnavailableError",
     "EpochBatchSampler",
     "FashionMNISTDataModule",

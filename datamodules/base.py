@@ -14,8 +14,12 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 
-class DatasetUnavailableError(RuntimeError):
-    """A dataset is neither on disk nor downloadable; the message says which files to place where."""
+class DataError(RuntimeError):
+    """A problem with the data, or with what was asked of it, that the user can fix; the message says how."""
+
+
+class DatasetUnavailableError(DataError):
+    """A dataset is neither on disk nor downloadable (or a file is corrupt); the message says what to place where."""
 
 
 class TensorBatchDataset(Dataset):
@@ -137,12 +141,12 @@ def split_sizes(total: int, val_size: int | float) -> tuple[int, int]:
     """(train, val) sizes for a count or a fraction of ``total``."""
     if isinstance(val_size, float):
         if not 0 <= val_size < 1:
-            raise ValueError(f"a fractional val_size must be in [0, 1), got {val_size}")
+            raise DataError(f"a fractional val_size must be in [0, 1), got {val_size}")
         n_val = round(total * val_size)
     else:
         n_val = val_size
     if not 0 <= n_val < total:
-        raise ValueError(f"val_size={val_size} leaves no training data out of {total} samples")
+        raise DataError(f"val_size={val_size} leaves no training data out of {total} samples")
     return total - n_val, n_val
 
 

@@ -22,7 +22,7 @@ from pytorch_lightning.utilities.model_helpers import is_overridden
 import datamodules  # noqa: F401  (imported so that --data accepts short class names)
 import lightning_zoo.classification  # noqa: F401  (likewise for --model)
 import lightning_zoo.gan  # noqa: F401
-from datamodules.base import DatasetUnavailableError
+from datamodules.base import DataError
 from lightning_zoo.callbacks import PredictionWriter, ZooModelCheckpoint
 from lightning_zoo.core import ZooError, ZooModule
 from lightning_zoo.loggers import ConfigToLoggers, ZooWandbLogger
@@ -113,7 +113,7 @@ def main(args: ArgsType = None) -> None:
     """Runs the CLI; errors a user can fix end with their message alone, not a traceback."""
     try:
         ZooCLI(args=args)
-    except (ZooError, DatasetUnavailableError) as err:
+    except (ZooError, DataError) as err:
         sys.exit(f"error: {err}")
 
 

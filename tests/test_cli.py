@@ -96,12 +96,19 @@ def test_a_missing_dataset_offline_ends_with_the_clear_message(tmp_path: Path):
         (MLP_CONFIG, ["--model.dropout", "1.5"], "dropout must be in [0, 1), got 1.5"),
         (MLP_CONFIG, ["--data.batch_size", "0"], "batch_size must be at least 1, got 0"),
     ],
+    ids=["image-size", "dropout", "batch-size"],
 )
 def test_an_argument_a_constructor_refuses_ends_with_its_message(config, option, message, data_root):
     with pytest.raises(SystemExit) as exit_:
         main(["fit", "--config", config, "--data.data_dir", str(data_root), *option])
     text = str(exit_.value.code)
     assert text.startswith(f"error: invalid configuration: {message}") and "Union" not in text
+
+
+def test_a_split_the_data_cannot_give_ends_with_its_message(data_root):
+    with pytest.raises(SystemExit) as exit_:
+        main(["fit", "--config", MLP_CONFIG, "--data.data_dir", str(data_root), "--data.val_size", "1000"])
+    assert str(exit_.value.code) == "error: val_size=1000 leaves no training data out of 256 samples"
 
 
 def fit_quickly(config: str, data_root: Path, *extra: str) -> ZooCLI:

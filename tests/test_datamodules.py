@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from datamodules import DatasetUnavailableError, EpochBatchSampler, FashionMNISTDataModule, MNISTDataModule
+from datamodules import DataError, DatasetUnavailableError, EpochBatchSampler, FashionMNISTDataModule, MNISTDataModule
 from datamodules.vision.mnist import read_idx
 from tests.helpers.idx import idx_bytes, write_mnist
 
@@ -62,7 +62,7 @@ def test_validation_split_is_seeded_and_disjoint(data_root: Path, val_size, n_va
 
 
 def test_bad_val_size_is_refused(data_root: Path):
-    with pytest.raises(ValueError, match="no training data"):
+    with pytest.raises(DataError, match="no training data"):
         setup_dm(data_dir=str(data_root), val_size=256)
 
 
