@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
@@ -67,6 +68,11 @@ class EpochBatchSampler(DistributedSampler):
         self.shuffle, self.drop_last, self.seed = shuffle, drop_last, seed
         self.num_replicas, self.rank, self.epoch = num_replicas, rank, 0
         self.samples_per_rank = self.num_samples = math.ceil(dataset_size / num_replicas)
+        self._resume_at: tuple[int, int] | None = None  # (epoch, batches already trained) of a mid-epoch resume
+
+    def resume_at(self, epoch: int, batches_done: int) -> None:
+        """Makes the next iteration over ``epoch`` skip the batches a checkpointed run had already trained on."""
+        self._resume_at = (epoch, batches_done)
 
     def __len__(self) -> int:
         if self.drop_last:
@@ -83,8 +89,29 @@ class EpochBatchSampler(DistributedSampler):
         if padding:
             order = torch.cat([order, order[:padding]])
         mine = order[self.rank :: self.num_replicas]
-        for start in range(0, len(self) * self.batch_size, self.batch_size):
+        skip = self._resume_at[1] if self._resume_at and self._resume_at[0] == self.epoch else 0
+        self._resume_at = None
+        for start in range(skip * self.batch_size, len(self) * self.batch_size, self.batch_size):
             yield mine[start : start + self.batch_size]
+
+
+class ResumableDataLoader(DataLoader):
+    """A DataLoader over an ``EpochBatchSampler`` whose position Lightning stores in checkpoints, so that a run
+    resumed from a mid-epoch checkpoint trains on the rest of that epoch instead of replaying its start.
+
+    The position is the training loop's count of processed batches (``batches_done``), not the loader's own count,
+    which runs ahead by the batches Lightning prefetches.
+    """
+
+    def __init__(self, *args: Any, batches_done: Callable[[], int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.batches_done = batches_done
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.sampler.epoch, "batches_done": self.batches_done()}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.sampler.resume_at(state["epoch"], state["batches_done"])
 
 
 class InMemoryDataModule(pl.LightningDataModule):
@@ -112,7 +139,11 @@ class InMemoryDataModule(pl.LightningDataModule):
         world_size, rank = (self.trainer.world_size, self.trainer.global_rank) if self.trainer else (1, 0)
         seed = int(os.environ.get("PL_GLOBAL_SEED", 0))
         sampler = EpochBatchSampler(len(dataset), self.batch_size, shuffle, False, seed, world_size, rank)
-        return DataLoader(
+        loader_class, extra = DataLoader, {}
+        if split == "train" and self.trainer is not None:
+            loader_class = ResumableDataLoader
+            extra = {"batches_done": lambda: self.trainer.fit_loop.epoch_loop.batch_progress.current.processed}
+        return loader_class(
             dataset,
             sampler=sampler,
             batch_size=None,  # the sampler yields whole batches
@@ -122,6 +153,7 @@ class InMemoryDataModule(pl.LightningDataModule):
             # Its own generator: iter() would otherwise draw a worker seed from the global RNG, and after a resume
             # that draw happens at a different point than in an uninterrupted run.
             generator=torch.Generator().manual_seed(seed),
+            **extra,
         )
 
     def train_dataloader(self) -> DataLoader:

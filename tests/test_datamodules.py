@@ -176,6 +176,16 @@ class TestEpochBatchSampler:
         assert [x.tolist() for x in a] != [x.tolist() for x in b]
         assert [x.tolist() for x in a] == [x.tolist() for x in a]  # iterating again repeats the epoch
 
+    def test_a_mid_epoch_resume_skips_the_trained_batches_of_that_epoch_only(self):
+        sampler = EpochBatchSampler(100, 16, shuffle=True, seed=5)
+        sampler.set_epoch(3)
+        full = [b.tolist() for b in sampler]
+        sampler.resume_at(epoch=3, batches_done=4)
+        assert [b.tolist() for b in sampler] == full[4:]
+        assert [b.tolist() for b in sampler] == full  # only the first iteration after the resume skips
+        sampler.resume_at(epoch=2, batches_done=4)  # saved at the end of an earlier epoch: nothing to skip
+        assert [b.tolist() for b in sampler] == full
+
     def test_keeps_the_last_partial_batch_like_keras(self):
         batches = list(EpochBatchSampler(100, 16, shuffle=True))
         assert len(batches) == 7 and [len(b) for b in batches][-1] == 4

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 from pytorch_lightning import seed_everything
+from pytorch_lightning.callbacks import ModelCheckpoint
 
 from lightning_zoo.callbacks import ZooModelCheckpoint
 from lightning_zoo.classification import MLP
@@ -39,6 +40,16 @@ def test_resume_after_epoch_1_of_3_matches_an_uninterrupted_run(name, data_root,
     uninterrupted = run(name, data_root, tmp_path / "a", max_epochs=3)
     run(name, data_root, tmp_path / "b", max_epochs=1)
     resumed = run(name, data_root, tmp_path / "c", max_epochs=3, ckpt_path=tmp_path / "b/ckpt/last.ckpt")
+    assert_same_state(state_of(uninterrupted), state_of(resumed))
+
+
+def test_resume_from_a_mid_epoch_checkpoint_matches_an_uninterrupted_run(data_root, tmp_path):
+    """4 batches per epoch; stopped after batch 2 of epoch 2 (step 6), resumed: the loader skips what was trained."""
+    uninterrupted = run("mlp", data_root, tmp_path / "a", max_epochs=2)
+    seed_everything(0)
+    every_2_steps = ModelCheckpoint(dirpath=tmp_path / "b", every_n_train_steps=2, save_top_k=-1)
+    trainer(tmp_path / "b", max_steps=6, callbacks=[every_2_steps]).fit(MLP(), mlp_data(data_root))
+    resumed = run("mlp", data_root, tmp_path / "c", max_epochs=2, ckpt_path=tmp_path / "b/epoch=1-step=6.ckpt")
     assert_same_state(state_of(uninterrupted), state_of(resumed))
 
 
