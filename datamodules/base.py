@@ -139,10 +139,9 @@ class InMemoryDataModule(pl.LightningDataModule):
         world_size, rank = (self.trainer.world_size, self.trainer.global_rank) if self.trainer else (1, 0)
         seed = int(os.environ.get("PL_GLOBAL_SEED", 0))
         sampler = EpochBatchSampler(len(dataset), self.batch_size, shuffle, False, seed, world_size, rank)
-        loader_class, extra = DataLoader, {}
-        if split == "train" and self.trainer is not None:
-            loader_class = ResumableDataLoader
-            extra = {"batches_done": lambda: self.trainer.fit_loop.epoch_loop.batch_progress.current.processed}
+        loader_class, extra = (
+            (ResumableDataLoader, {"batches_done": self._batches_trained}) if shuffle else (DataLoader, {})
+        )
         return loader_class(
             dataset,
             sampler=sampler,
@@ -155,6 +154,9 @@ class InMemoryDataModule(pl.LightningDataModule):
             generator=torch.Generator().manual_seed(seed),
             **extra,
         )
+
+    def _batches_trained(self) -> int:
+        return self.trainer.fit_loop.epoch_loop.batch_progress.current.processed
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)
