@@ -24,11 +24,11 @@ BOOK_LABEL_COUNTS = {
 }
 
 
-def run(data_dir: str, seed: int, workdir: Path) -> dict:
+def run(config: Path, data_dir: str, seed: int, workdir: Path) -> dict:
     cli = ZooCLI(
         args=[
             "--config",
-            str(ROOT / "configs/classification/mlp_mnist.yaml"),
+            str(config),
             "--data.data_dir",
             data_dir,
             "--seed_everything",
