@@ -29,8 +29,8 @@ def has_wandb_credentials() -> bool:
 
 
 class ZooWandbLogger(WandbLogger):
-    """``WandbLogger`` that logs offline when there are no credentials (with and without a key, W&B would
-    otherwise error or hang); ``wandb sync`` uploads the offline run later.
+    """``WandbLogger`` that logs offline when there are no credentials (W&B itself would stop with an error);
+    ``wandb sync`` uploads the offline run later.
 
     Args:
         project: W&B project.

@@ -145,8 +145,8 @@ class GAN(ZooModule):
             self.generator.train(was_training)
 
     def predict_dataloader(self) -> DataLoader:
-        # A GAN's prediction input is noise, drawn from the global RNG (seeded by --seed_everything).
-        noise = torch.rand(self.predict_samples, self.latent_dim).mul_(2).sub_(1)
+        # A GAN's prediction input is noise, drawn on the CPU from the global RNG (seeded by --seed_everything).
+        noise = self.sample_noise(self.predict_samples, generator=torch.default_generator)
         return DataLoader(TensorDataset(noise), batch_size=256)
 
     def predict_step(self, batch: tuple[Tensor], batch_idx: int) -> Tensor:
