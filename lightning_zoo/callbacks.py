@@ -25,17 +25,19 @@ class ZooModelCheckpoint(ModelCheckpoint):
         monitor: str | None = None,
         mode: Literal["min", "max"] | None = None,
         save_last: bool | Literal["link"] | None = True,
+        save_top_k: int | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(monitor=monitor, mode=mode or "min", save_last=save_last, **kwargs)
-        self._explicit_mode = mode
+        top_k = 1 if save_top_k is None else save_top_k
+        super().__init__(monitor=monitor, mode=mode or "min", save_last=save_last, save_top_k=top_k, **kwargs)
+        self._explicit_mode, self._explicit_top_k = mode, save_top_k
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if self.monitor is None and getattr(pl_module, "monitor", None):
             self.monitor = pl_module.monitor
             self.mode = self._explicit_mode or pl_module.monitor_mode
             self.kth_value = torch.tensor(float("inf") if self.mode == "min" else float("-inf"))
-        if self.monitor is None:
+        if self.monitor is None and self._explicit_top_k is None:
             self.save_top_k = 0  # nothing to rank by: last.ckpt is the checkpoint
         super().setup(trainer, pl_module, stage)
 

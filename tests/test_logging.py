@@ -126,3 +126,16 @@ def test_checkpoint_follows_the_metric_the_model_names(data_root, tmp_path):
         and Path(checkpoint.last_model_path).name == "last.ckpt"
     )
     assert float(checkpoint.best_model_score) == max(float(s) for s in checkpoint.best_k_models.values())
+
+
+def test_checkpoint_of_a_model_without_a_metric_keeps_last_only_unless_told(data_root, tmp_path):
+    from lightning_zoo.gan import DCGAN
+    from tests.helpers.train import gan_data, trainer
+
+    for name, options in (("default", {}), ("every", {"save_top_k": -1})):
+        checkpoint = ZooModelCheckpoint(dirpath=tmp_path / name, **options)
+        trainer(tmp_path, max_epochs=2, limit_train_batches=1, callbacks=[checkpoint]).fit(DCGAN(), gan_data(data_root))
+        saved = sorted(p.name for p in (tmp_path / name).iterdir())
+        assert saved == (
+            ["last.ckpt"] if name == "default" else ["epoch=0-step=3.ckpt", "epoch=1-step=6.ckpt", "last.ckpt"]
+        )
