@@ -15,19 +15,19 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import DEFAULT_DATA, RESULTS, ROOT  # noqa: E402
 from lightning_zoo.callbacks import EpochTimer  # noqa: E402
 from lightning_zoo.cli import ZooCLI  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--workdir", default=str(ROOT / "logs" / "bench_dcgan"))
-    parser.add_argument("--results", default=str(ROOT / "benchmarks" / "results"))
+    parser.add_argument("--results", default=str(RESULTS))
     args = parser.parse_args()
 
     workdir, results = Path(args.workdir), Path(args.results)
@@ -49,6 +49,7 @@ def main() -> None:
     cli.trainer.callbacks.append(timer)
     cli.trainer.fit(cli.model, cli.datamodule, ckpt_path=str(last) if last.exists() else None)
 
+    results.mkdir(parents=True, exist_ok=True)
     report_path = results / "dcgan_mnist.json"
     report = json.loads(report_path.read_text()) if report_path.exists() and last.exists() else {"epochs": []}
     metrics = cli.trainer.callback_metrics
@@ -71,7 +72,6 @@ def main() -> None:
         command=f"python benchmarks/dcgan_mnist.py --epochs {args.epochs}",
         wall_seconds_this_chunk=round(time.time() - start, 1),
     )
-    results.mkdir(parents=True, exist_ok=True)
     report_path.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 

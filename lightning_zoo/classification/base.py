@@ -24,8 +24,7 @@ class Classifier(ZooModule):
 
     def __init__(self, num_classes: int) -> None:
         super().__init__()
-        # Epoch values are torchmetrics objects, updated every step and logged once per epoch: compute() syncs them
-        # across DDP ranks, and it is far cheaper than self.log in every step. The inputs come from this module, so
+        # Epoch values, updated every step and logged by log_epoch_metrics. The inputs come from this module, so
         # argument checks are skipped; a NaN loss shows as a NaN epoch loss instead of being dropped with a warning.
         for stage in ("train", "val", "test"):
             setattr(self, f"{stage}_loss", MeanMetric(nan_strategy="disable"))
@@ -53,10 +52,9 @@ class Classifier(ZooModule):
         getattr(self, f"{stage}_acc").update(logits, y)
 
     def _log_epoch_metrics(self, stage: str) -> None:
-        loss, accuracy = getattr(self, f"{stage}_loss"), getattr(self, f"{stage}_acc")
-        self.log_dict({f"{stage}/loss": loss.compute(), f"{stage}/acc": accuracy.compute()}, prog_bar=True)
-        loss.reset()
-        accuracy.reset()
+        self.log_epoch_metrics(
+            {f"{stage}/loss": getattr(self, f"{stage}_loss"), f"{stage}/acc": getattr(self, f"{stage}_acc")}
+        )
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         self._evaluate(batch, "val")

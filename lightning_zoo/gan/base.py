@@ -62,7 +62,7 @@ class GAN(ZooModule):
         # A buffer: it moves with .to(device), lands in checkpoints and is the same on every DDP rank. Its own
         # generator keeps the grid's noise the same whatever the training seed, so runs can be compared.
         self.register_buffer("fixed_noise", self.sample_noise(num_fixed_samples, torch.Generator().manual_seed(0)))
-        # Epoch values, synced across ranks at compute(); a NaN loss stays visible instead of being dropped.
+        # Epoch values (see log_epoch_metrics); a NaN loss stays visible instead of being dropped.
         self.d_loss_mean, self.g_loss_mean = MeanMetric(nan_strategy="disable"), MeanMetric(nan_strategy="disable")
 
     def setup(self, stage: str) -> None:
@@ -123,11 +123,7 @@ class GAN(ZooModule):
         self.log_on_logging_steps({"train/d_loss_step": d_loss, "train/g_loss_step": g_loss})
 
     def on_train_epoch_end(self) -> None:
-        self.log_dict(
-            {"train/d_loss": self.d_loss_mean.compute(), "train/g_loss": self.g_loss_mean.compute()}, prog_bar=True
-        )
-        self.d_loss_mean.reset()
-        self.g_loss_mean.reset()
+        self.log_epoch_metrics({"train/d_loss": self.d_loss_mean, "train/g_loss": self.g_loss_mean})
 
     def configure_optimizers(self):
         opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.lr_g, betas=self.betas)
