@@ -2,6 +2,7 @@
 sample grids). Writes benchmarks/results/dcgan_mnist.json and the latest sample grid beside it.
 
     python benchmarks/dcgan_mnist.py --data-dir ../shared/data --epochs 3    # run (or continue) to epoch 3
+    python benchmarks/dcgan_mnist.py --name dcgan_mnist_gpu --trainer.accelerator gpu    # other options: the CLI's
 """
 
 from __future__ import annotations
@@ -13,11 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import DEFAULT_DATA, RESULTS, ROOT  # noqa: E402
+from benchmarks.common import DEFAULT_DATA, RESULTS, ROOT, machine  # noqa: E402
 from lightning_zoo.callbacks import EpochTimer  # noqa: E402
 from lightning_zoo.cli import ZooCLI  # noqa: E402
 
@@ -28,7 +27,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--workdir", default=str(ROOT / "logs" / "bench_dcgan"))
     parser.add_argument("--results", default=str(RESULTS))
-    args = parser.parse_args()
+    parser.add_argument("--name", default="dcgan_mnist", help="results file name")
+    args, extra_cli_args = parser.parse_known_args()
 
     workdir, results = Path(args.workdir), Path(args.results)
     last = workdir / "checkpoints" / "last.ckpt"
@@ -42,6 +42,7 @@ def main() -> None:
         "--trainer.callbacks+=lightning_zoo.callbacks.ZooModelCheckpoint",
         "--trainer.callbacks.dirpath", str(workdir / "checkpoints"),
         "--trainer.enable_progress_bar", "false",
+        *extra_cli_args,
     ]  # fmt: skip
     timer = EpochTimer()
     start = time.time()
@@ -50,7 +51,7 @@ def main() -> None:
     cli.trainer.fit(cli.model, cli.datamodule, ckpt_path=str(last) if last.exists() else None)
 
     results.mkdir(parents=True, exist_ok=True)
-    report_path = results / "dcgan_mnist.json"
+    report_path = results / f"{args.name}.json"
     report = json.loads(report_path.read_text()) if report_path.exists() and last.exists() else {"epochs": []}
     metrics = cli.trainer.callback_metrics
     first_epoch = cli.trainer.current_epoch - len(timer.durations)
@@ -60,16 +61,16 @@ def main() -> None:
         d_loss=round(float(metrics["train/d_loss"]), 4), g_loss=round(float(metrics["train/g_loss"]), 4)
     )
     grids = sorted((workdir / "csv").rglob("images/samples/*.png"))
-    shutil.copy(grids[-1], results / "dcgan_mnist_samples.png")
+    shutil.copy(grids[-1], results / f"{args.name}_samples.png")
     report.update(
         model="DCGAN (Hands-On DL Architectures, ch. 7)",
         data="MNIST train+test, 70,000 images padded to 32x32, [-1, 1]",
         book_epochs=50,
         epochs_trained=cli.trainer.current_epoch,
         book_result="sample grids at epochs 25 and 50 only; no number",
-        samples=f"dcgan_mnist_samples.png (fixed noise, epoch {cli.trainer.current_epoch})",
-        device=f"CPU, {torch.get_num_threads()} threads",
-        command=f"python benchmarks/dcgan_mnist.py --epochs {args.epochs}",
+        samples=f"{args.name}_samples.png (fixed noise, epoch {cli.trainer.current_epoch})",
+        **machine(),
+        command=" ".join(["python benchmarks/dcgan_mnist.py", *sys.argv[1:]]),
         wall_seconds_this_chunk=round(time.time() - start, 1),
     )
     report_path.write_text(json.dumps(report, indent=2) + "\n")

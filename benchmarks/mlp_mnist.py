@@ -3,6 +3,8 @@ final weights (as the book evaluates), next to the book's 98.5 % on MNIST. Write
 
     python benchmarks/mlp_mnist.py --data-dir ../shared/data [--seeds 0 1 2]
     python benchmarks/mlp_mnist.py --config configs/classification/mlp_fashion_mnist.yaml --data-dir DIR
+    python benchmarks/mlp_mnist.py --name mlp_mnist_gpu_bf16 --trainer.accelerator gpu --trainer.devices 1 \
+        --trainer.precision bf16-mixed --data.data_on_device true    # other options go to the CLI as they are
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ BOOK_LABEL_COUNTS = {
 }
 
 
-def run(config: Path, data_dir: str, seed: int, workdir: Path) -> dict:
+def run(config: Path, data_dir: str, seed: int, workdir: Path, cli_args: list[str]) -> dict:
     cli = ZooCLI(
         args=[
             "--config",
             str(config),
+            *cli_args,
             "--data.data_dir",
             data_dir,
             "--seed_everything",
@@ -65,12 +68,13 @@ def main() -> None:
     parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--workdir", default=str(ROOT / "logs" / "bench_mlp"))
-    args = parser.parse_args()
-    runs = [run(args.config, args.data_dir, seed, Path(args.workdir)) for seed in args.seeds]
+    parser.add_argument("--name", help="results file name (default: the config's)")
+    args, cli_args = parser.parse_known_args()
+    runs = [run(args.config, args.data_dir, seed, Path(args.workdir), cli_args) for seed in args.seeds]
     accuracies = [r["test_acc_pct"] for r in runs]
     mnist = args.config.stem == "mlp_mnist"
     write_result(
-        args.config.stem,
+        args.name or args.config.stem,
         {
             "model": "MLP 784-256-256-10, dropout 0.45, Adam (Keras defaults), batch 128, 20 epochs",
             "data": "MNIST 60,000 train / 10,000 test (label counts checked against the book)"

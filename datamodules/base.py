@@ -38,8 +38,13 @@ class TensorBatchDataset(Dataset):
     def __len__(self) -> int:
         return len(self.tensors[0])
 
-    def __getitem__(self, indices: Tensor) -> tuple[Tensor, ...]:
+    def __getitem__(self, indices: Tensor | int) -> tuple[Tensor, ...]:
+        if isinstance(indices, Tensor):  # one copy of the index to a GPU-resident dataset, not one per tensor
+            indices = indices.to(self.tensors[0].device, non_blocking=True)
         return tuple(t[indices] for t in self.tensors)
+
+    def to(self, device: torch.device) -> TensorBatchDataset:
+        return TensorBatchDataset(*(t.to(device) for t in self.tensors))
 
 
 class EpochBatchSampler(DistributedSampler):
@@ -119,19 +124,26 @@ class InMemoryDataModule(pl.LightningDataModule):
 
     Subclasses fill ``self.splits`` (``"train"``, ``"val"``, ``"test"``, ``"predict"`` -> ``TensorBatchDataset``) in
     ``setup``. The train order is seeded by ``PL_GLOBAL_SEED`` (set by ``seed_everything``, the same on every rank).
+    With ``data_on_device`` the splits move once to the training device (each DDP rank's GPU) and batches are
+    indexed there: no host-to-device copy per batch.
     """
 
-    def __init__(self, batch_size: int, num_workers: int = 0, pin_memory: bool = False) -> None:
+    def __init__(
+        self, batch_size: int, num_workers: int = 0, pin_memory: bool = False, data_on_device: bool = False
+    ) -> None:
         super().__init__()
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if data_on_device and (num_workers or pin_memory):
+            raise ValueError("data_on_device serves batches from the GPU itself: set num_workers=0, pin_memory=false")
         self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
+        self.data_on_device = data_on_device
         self.splits: dict[str, TensorBatchDataset] = {}
 
     def _loader(self, split: str, shuffle: bool = False) -> DataLoader:
         if split not in self.splits:
             raise RuntimeError(f"{type(self).__name__}.setup() did not create the {split!r} split")
-        dataset = self.splits[split]
+        dataset = self._on_training_device(split) if self.data_on_device else self.splits[split]
         if self.trainer is not None and self.trainer.overfit_batches:
             # Lightning swaps the sampler of an overfitting run for a SequentialSampler; give it a loader it can
             # rebuild (TensorBatchDataset also indexes one sample at a time).
@@ -154,6 +166,16 @@ class InMemoryDataModule(pl.LightningDataModule):
             generator=torch.Generator().manual_seed(seed),
             **extra,
         )
+
+    def _on_training_device(self, split: str) -> TensorBatchDataset:
+        """The split, moved to the trainer's device once; splits that are one object (val = test) stay one."""
+        dataset = self.splits[split]
+        device = self.trainer.strategy.root_device if self.trainer is not None else dataset.tensors[0].device
+        if dataset.tensors[0].device != device:
+            moved = dataset.to(device)
+            self.splits = {name: moved if other is dataset else other for name, other in self.splits.items()}
+            dataset = moved
+        return dataset
 
     def _batches_trained(self) -> int:
         return self.trainer.fit_loop.epoch_loop.batch_progress.current.processed

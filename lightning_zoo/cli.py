@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
@@ -85,6 +86,11 @@ class ZooCLI(LightningCLI):
         """Lightning would rebuild the model from the checkpoint's hyperparameters, silently overriding the config and
         the command line (even the model class). Here the config decides and the checkpoint supplies the weights;
         ``ZooModule.on_load_checkpoint`` explains any mismatch."""
+        subcommand = self.config.get("subcommand")
+        path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        special = path in ("last", "best", "hpc", "registry") or "://" in str(path)  # Lightning resolves these itself
+        if path is not None and not special and not Path(path).is_file():
+            raise ZooError(f"--ckpt_path {path}: no such checkpoint file")
 
     def instantiate_classes(self) -> None:
         try:

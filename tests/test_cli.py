@@ -116,6 +116,12 @@ def fit_quickly(config: str, data_root: Path, *extra: str) -> ZooCLI:
                         "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1", *extra])  # fmt: skip
 
 
+def test_a_missing_checkpoint_ends_with_a_clear_message(data_root: Path):
+    with pytest.raises(SystemExit) as exit_:
+        main(["predict", "--config", MLP_CONFIG, "--data.data_dir", str(data_root), "--ckpt_path", "nowhere/last.ckpt"])
+    assert exit_.value.code == "error: --ckpt_path nowhere/last.ckpt: no such checkpoint file"
+
+
 def test_a_checkpoint_of_another_model_ends_with_a_clear_message(data_root: Path):
     dcgan = fit_quickly(DCGAN_CONFIG, data_root)
     checkpoint = dcgan.trainer.checkpoint_callback.last_model_path

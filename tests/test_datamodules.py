@@ -6,6 +6,7 @@ import http.server
 import threading
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -47,6 +48,25 @@ def test_val_size_zero_validates_on_the_test_set_as_the_books_do(data_root: Path
     dm = setup_dm(data_dir=str(data_root))
     assert dm.splits["val"] is dm.splits["test"]
     assert len(dm.splits["train"]) == 256 and len(dm.splits["test"]) == 64
+
+
+def test_data_on_device_moves_each_split_once_and_serves_batches_from_there(data_root: Path):
+    dm = setup_dm(data_dir=str(data_root), data_on_device=True)
+    # The meta device stands in for a GPU: tensors there have shapes but no storage, so any copy back shows.
+    dm.trainer = SimpleNamespace(
+        strategy=SimpleNamespace(root_device=torch.device("meta")), world_size=1, global_rank=0, overfit_batches=0
+    )
+    x, y = next(iter(dm.train_dataloader()))
+    assert x.device.type == y.device.type == "meta" and x.shape == (128, 1, 28, 28)
+    x, _ = next(iter(dm.val_dataloader()))
+    assert x.device.type == "meta"
+    assert dm.splits["val"] is dm.splits["test"] is dm.splits["predict"]  # one copy on the device, not three
+    assert dm.splits["test"].tensors[0].device.type == "meta"
+
+
+def test_data_on_device_refuses_loader_workers_and_pinning(data_root: Path):
+    with pytest.raises(ValueError, match="num_workers=0, pin_memory=false"):
+        MNISTDataModule(data_dir=str(data_root), data_on_device=True, pin_memory=True)
 
 
 @pytest.mark.parametrize("val_size, n_val", [(32, 32), (0.25, 64)])

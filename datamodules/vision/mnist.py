@@ -65,6 +65,7 @@ class MNISTDataModule(InMemoryDataModule):
         download: Download missing files; with False, a missing file is an error that says where to put it.
         num_workers: DataLoader workers; 0 is fastest for in-memory tensors.
         pin_memory: Pin batches for faster host-to-GPU copies.
+        data_on_device: Keep the decoded tensors on the training GPU (220 MB as float32) and index batches there.
     """
 
     folder = "MNIST"
@@ -91,8 +92,9 @@ class MNISTDataModule(InMemoryDataModule):
         download: bool = True,
         num_workers: int = 0,
         pin_memory: bool = False,
+        data_on_device: bool = False,
     ) -> None:
-        super().__init__(batch_size, num_workers, pin_memory)
+        super().__init__(batch_size, num_workers, pin_memory, data_on_device)
         if padding < 0:
             raise ValueError(f"padding must be >= 0, got {padding}")
         self.save_hyperparameters()

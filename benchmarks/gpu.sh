@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The GPU figures in benchmarks/results/*gpu*.json, as run on a lent single-GPU machine with PyTorch and Lightning
+# preinstalled (jsonargparse's wheels carried in .whl/, MNIST in $DATA).
+#   bash benchmarks/gpu.sh [smoke|speed|dcgan]...     results land in benchmarks/results/ (and in $OUT when set)
+set -uo pipefail
+DATA=${DATA:-../shared/data}
+export WANDB_MODE=${WANDB_MODE:-disabled} PYTHONUNBUFFERED=1
+PY=${PYTHON:-python3}
+
+smoke() {  # every config trains on the GPU in bf16 with data on the device; predict runs from a checkpoint
+    for config in configs/*/*.yaml; do
+        case $config in configs/trainer/*) continue ;; esac
+        $PY cli.py fit --config "$config" --config configs/trainer/gpu_bf16.yaml --data.data_dir "$DATA" \
+            --data.data_on_device true --trainer.fast_dev_run true --trainer.logger false || echo "FAILED: $config"
+    done
+    $PY cli.py fit --config configs/classification/mlp_mnist.yaml --config configs/trainer/gpu_bf16.yaml \
+        --data.data_dir "$DATA" --trainer.max_epochs 1 --trainer.logger TensorBoardLogger \
+        --trainer.logger.save_dir logs/gpu_smoke --trainer.enable_progress_bar false &&
+        $PY cli.py predict --config configs/classification/mlp_mnist.yaml --config configs/trainer/gpu_bf16.yaml \
+            --data.data_dir "$DATA" --trainer.logger false \
+            --ckpt_path logs/gpu_smoke/version_0/checkpoints/last.ckpt &&
+        head -3 logs/gpu_smoke/version_0/predictions/*.csv || echo "FAILED: predict"
+}
+
+quiet_cpu() {  # the CPU speed target on a machine with no other load, at this project's 2 threads
+    $PY benchmarks/mlp_speed.py --data-dir "$DATA" --rounds 8 --threads 2 --name mlp_speed_2_thread_quiet_machine
+}
+
+speed() {
+    $PY benchmarks/gpu_throughput.py --data-dir "$DATA"
+    $PY benchmarks/mlp_speed.py --data-dir "$DATA" --accelerator gpu --rounds 6
+    $PY benchmarks/mlp_mnist.py --data-dir "$DATA" --name mlp_mnist_gpu_bf16 --trainer.accelerator gpu \
+        --trainer.devices 1 --trainer.precision bf16-mixed --data.data_on_device true
+}
+
+dcgan() {  # the book's 50 epochs in float32
+    $PY benchmarks/dcgan_mnist.py --data-dir "$DATA" --name dcgan_mnist_gpu --workdir logs/bench_dcgan_gpu \
+        --trainer.accelerator gpu --trainer.devices 1 --data.data_on_device true
+}
+
+steps=("$@")
+[ ${#steps[@]} -gt 0 ] || steps=(smoke speed quiet_cpu)
+stamp=$(mktemp)
+for step in "${steps[@]}"; do $step; done
+if [ -n "${OUT:-}" ]; then find benchmarks/results -type f -newer "$stamp" -exec cp {} "$OUT"/ \; ; fi
