@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import platform
 import sys
+import warnings
 from pathlib import Path
 
 import torch
@@ -12,6 +13,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
+
+# The scripts hand ZooCLI their own argument lists on purpose.
+warnings.filterwarnings("ignore", ".*LightningCLI's args parameter is intended to run from within Python.*")
 
 
 def machine() -> dict:

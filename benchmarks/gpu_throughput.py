@@ -29,24 +29,22 @@ def images_per_second(
     config: str, batches: int | None, data_dir: str, precision: str, on_device: bool, accelerator: str = "gpu"
 ) -> dict:
     """Three epochs; the first warms up (allocator, cuDNN autotuning), the median of the other two counts."""
-    cli = ZooCLI(
-        args=[
-            "--config", str(ROOT / config),
-            "--data.data_dir", data_dir,
-            "--data.data_on_device", str(on_device).lower(),
-            "--trainer.accelerator", accelerator,
-            "--trainer.devices", "1",
-            "--trainer.precision", precision,
-            "--trainer.max_epochs", "3",
-            "--trainer.limit_train_batches", str(batches or 1.0),
-            "--trainer.limit_val_batches", "0",
-            "--trainer.logger", "false",
-            "--trainer.enable_checkpointing", "false",
-            "--trainer.enable_progress_bar", "false",
-            "--trainer.enable_model_summary", "false",
-        ],  # fmt: skip
-        run=False,
-    )
+    cli_args = [
+        "--config", str(ROOT / config),
+        "--data.data_dir", data_dir,
+        "--data.data_on_device", str(on_device).lower(),
+        "--trainer.accelerator", accelerator,
+        "--trainer.devices", "1",
+        "--trainer.precision", precision,
+        "--trainer.max_epochs", "3",
+        "--trainer.limit_train_batches", str(batches or 1.0),
+        "--trainer.limit_val_batches", "0",
+        "--trainer.logger", "false",
+        "--trainer.enable_checkpointing", "false",
+        "--trainer.enable_progress_bar", "false",
+        "--trainer.enable_model_summary", "false",
+    ]  # fmt: skip
+    cli = ZooCLI(args=cli_args, run=False)
     timer = EpochTimer()
     cli.trainer.callbacks.append(timer)
     cli.trainer.fit(cli.model, cli.datamodule)

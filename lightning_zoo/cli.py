@@ -36,6 +36,7 @@ warnings.filterwarnings("ignore", ".*does not have many workers.*")  # in-memory
 warnings.filterwarnings("ignore", ".*LearningRateMonitor.*no learning rate schedulers.*")
 warnings.filterwarnings("ignore", ".*isinstance.treespec, LeafSpec.*")  # Lightning 2.6 on torch 2.14, harmless
 warnings.filterwarnings("ignore", ".*infer the batch indices.*")  # our writers need none
+warnings.filterwarnings("ignore", ".*val_dataloader. but have no .validation_step.*")  # GANs validate nothing (yet)
 
 
 def default_callbacks(trainer_config: dict[str, Any], subcommand: str | None) -> list[Callback]:
