@@ -69,3 +69,14 @@ def test_ddp_trains_with_per_rank_data_and_randomness_and_resumes_exactly(name, 
     )
     assert full.keys() == resumed.keys()
     assert all(torch.equal(full[k], resumed[k]) for k in full)
+
+    if name == "mlp":  # 2 batches per rank and epoch: stopped after the first batch of epoch 2, resumed mid-epoch
+        every_step = [
+            "--trainer.callbacks+=ModelCheckpoint", "--trainer.callbacks.every_n_train_steps", "1",
+            "--trainer.callbacks.save_top_k", "-1", "--trainer.callbacks.dirpath", str(tmp_path / "mid"),
+        ]  # fmt: skip
+        ddp_fit(name, data_root, tmp_path / "mid", 2, "--trainer.max_steps", "3", *every_step)
+        mid_checkpoint = tmp_path / "mid/epoch=1-step=3.ckpt"
+        ddp_fit(name, data_root, tmp_path / "mid_resumed", 2, "--ckpt_path", str(mid_checkpoint))
+        resumed = weights(tmp_path / "mid_resumed/checkpoints/last.ckpt")
+        assert all(torch.equal(full[k], resumed[k]) for k in full)
