@@ -86,7 +86,7 @@ class ZooCLI(LightningCLI):
     def _parse_ckpt_path(self) -> None:
         """Lightning would rebuild the model from the checkpoint's hyperparameters, silently overriding the config and
         the command line (even the model class). Here the config decides and the checkpoint supplies the weights;
-        ``ZooModule.on_load_checkpoint`` explains any mismatch."""
+        ``ZooModule.on_load_checkpoint`` explains any mismatch. A path that is no file ends here, with one line."""
         subcommand = self.config.get("subcommand")
         path = self.config[subcommand].get("ckpt_path") if subcommand else None
         special = path in ("last", "best", "hpc", "registry") or "://" in str(path)  # Lightning resolves these itself
