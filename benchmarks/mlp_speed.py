@@ -93,7 +93,7 @@ def main() -> None:
     datamodule.prepare_data()
     datamodule.setup("fit")
     device = torch.device("cuda" if on_gpu else "cpu")
-    x, y = (t.to(device) for t in datamodule.splits["train"].tensors)  # the very tensors the DataModule serves
+    x, y = (t.to(device) for t in datamodule.splits["train"].tensors)  # the DataModule's tensors (a GPU copy on gpu)
     timer, plain_loop = EpochTimer(), PlainEpochAfterEach(x, y)
     trainer = pl.Trainer(
         max_epochs=args.rounds + 1,  # the first epoch of each is a warm-up
