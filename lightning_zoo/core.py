@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import os
 import random
@@ -172,3 +173,16 @@ class ZooModule(pl.LightningModule):
             )
         else:
             restore_rng_state(states[self.trainer.global_rank])
+
+
+def load_zoo_module(path: str | Path) -> ZooModule:
+    """The module a zoo checkpoint holds, whatever its class (the checkpoint names it), on the CPU."""
+    if not Path(path).is_file():
+        raise ZooError(f"{path}: no such checkpoint file")
+    qualified_name = torch.load(path, map_location="cpu", weights_only=True).get("zoo_model")
+    if qualified_name is None:
+        raise ZooError(f"{path} is not a checkpoint written by a lightning-zoo model")
+    module_name, _, class_name = qualified_name.rpartition(".")
+    module_class = getattr(importlib.import_module(module_name), class_name)
+    with torch.random.fork_rng(devices=[]):  # building the module draws initial weights: not from the caller's RNG
+        return module_class.load_from_checkpoint(path, map_location="cpu")
