@@ -3,11 +3,15 @@ sample grids). Writes benchmarks/results/dcgan_mnist.json and the latest sample 
 
     python benchmarks/dcgan_mnist.py --data-dir ../shared/data --epochs 3    # run (or continue) to epoch 3
     python benchmarks/dcgan_mnist.py --name dcgan_mnist_gpu --trainer.accelerator gpu    # other options: the CLI's
+
+With ``--trainer.callbacks+=lightning_zoo.metrics.ClassifierFID --trainer.callbacks.classifier_ckpt CKPT`` the
+report also holds each epoch's classifier-FID.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import shutil
 import sys
@@ -19,6 +23,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import DEFAULT_DATA, RESULTS, ROOT, machine  # noqa: E402
 from lightning_zoo.callbacks import EpochTimer  # noqa: E402
 from lightning_zoo.cli import ZooCLI  # noqa: E402
+
+
+def logged_per_epoch(csv_dir: Path, key: str) -> dict[int, float]:
+    """{epoch (from 1): value} of an epoch-level metric in the CSV logs of every chunk."""
+    values = {}
+    for path in csv_dir.glob("version_*/metrics.csv"):
+        with path.open() as file:
+            values |= {int(row["epoch"]) + 1: round(float(row[key]), 3) for row in csv.DictReader(file) if row.get(key)}
+    return values
 
 
 def main() -> None:
@@ -55,8 +68,12 @@ def main() -> None:
     report = json.loads(report_path.read_text()) if report_path.exists() and last.exists() else {"epochs": []}
     metrics = cli.trainer.callback_metrics
     first_epoch = cli.trainer.current_epoch - len(timer.durations)
+    fids = logged_per_epoch(workdir / "csv", "val/classifier_fid")
     for i, seconds in enumerate(timer.durations):
-        report["epochs"].append({"epoch": first_epoch + i + 1, "seconds": round(seconds, 1)})
+        epoch = first_epoch + i + 1
+        report["epochs"].append({"epoch": epoch, "seconds": round(seconds, 1)})
+        if epoch in fids:
+            report["epochs"][-1]["classifier_fid"] = fids[epoch]
     report["epochs"][-1].update(
         d_loss=round(float(metrics["train/d_loss"]), 4), g_loss=round(float(metrics["train/g_loss"]), 4)
     )

@@ -20,6 +20,20 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def feature_checkpoint(data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A FeatureCNN (classifier-FID's feature network) trained for one short epoch on the fixture digits in the GAN
+    layout (32x32, [-1, 1])."""
+    from lightning_zoo.classification import FeatureCNN
+    from tests.helpers.train import gan_data, trainer
+
+    root = tmp_path_factory.mktemp("feature_cnn")
+    t = trainer(root, max_epochs=1, limit_val_batches=0, enable_checkpointing=False)
+    t.fit(FeatureCNN(), gan_data(data_root))
+    t.save_checkpoint(root / "feature_cnn.ckpt")
+    return root / "feature_cnn.ckpt"
+
+
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Each test runs in its own folder, with W&B disabled unless the test says otherwise."""

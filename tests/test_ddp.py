@@ -40,12 +40,19 @@ def weights(checkpoint: Path) -> dict[str, torch.Tensor]:
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_ddp_trains_with_per_rank_data_and_randomness_and_resumes_exactly(name, data_root, tmp_path):
+def test_ddp_trains_with_per_rank_data_and_randomness_and_resumes_exactly(
+    name, data_root, tmp_path, feature_checkpoint
+):
     probe = [
         "--trainer.callbacks+=tests.helpers.probe.RankProbe",
         "--trainer.callbacks.out_dir",
         str(tmp_path / "probe"),
     ]
+    if name == "dcgan":  # classifier-FID from both ranks' shares; the resumed runs below, without it, must agree
+        probe += [
+            "--trainer.callbacks+=lightning_zoo.metrics.ClassifierFID", "--trainer.callbacks.num_samples", "32",
+            "--trainer.callbacks.classifier_ckpt", str(feature_checkpoint),
+        ]  # fmt: skip
     ddp_fit(name, data_root, tmp_path / "full", 2, *probe)
     ranks = [json.loads((tmp_path / "probe" / f"rank{r}.json").read_text()) for r in (0, 1)]
 
@@ -59,6 +66,8 @@ def test_ddp_trains_with_per_rank_data_and_randomness_and_resumes_exactly(name, 
     # ...while the parameters and the logged epoch metrics are the same on every rank.
     assert ranks[0]["parameters"] == ranks[1]["parameters"]
     assert ranks[0]["metrics"] == ranks[1]["metrics"] and ranks[0]["metrics"]
+    if name == "dcgan":
+        assert ranks[0]["metrics"]["val/classifier_fid"] > 0
 
     # Stopped after epoch 1 of 2 and resumed: bitwise the uninterrupted run.
     ddp_fit(name, data_root, tmp_path / "part", 1)

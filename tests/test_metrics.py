@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from lightning_zoo.classification import FeatureCNN
-from lightning_zoo.cli import main
+from lightning_zoo.cli import ZooCLI
 from lightning_zoo.core import ZooError
 from lightning_zoo.gan import DCGAN
 from lightning_zoo.metrics import ClassifierFID, classifier_fid
@@ -17,16 +17,6 @@ from tests.conftest import ROOT
 from tests.helpers.train import MetricHistory, gan_data, state_of, trainer
 
 DCGAN_CONFIG = str(ROOT / "configs/gan/dcgan_mnist.yaml")
-
-
-@pytest.fixture(scope="module")
-def feature_checkpoint(data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A FeatureCNN trained for one short epoch on the fixture digits in the GAN layout (32x32, [-1, 1])."""
-    root = tmp_path_factory.mktemp("feature_cnn")
-    t = trainer(root, max_epochs=1, limit_val_batches=0, enable_checkpointing=False)
-    t.fit(FeatureCNN(), gan_data(data_root))
-    t.save_checkpoint(root / "feature_cnn.ckpt")
-    return root / "feature_cnn.ckpt"
 
 
 def real_images(data_root: Path) -> torch.Tensor:
@@ -86,11 +76,12 @@ def test_the_callback_logs_classifier_fid_and_leaves_training_unchanged(feature_
     assert int(measured.fid.real_features_num_samples) == 96  # real features were computed once, not per epoch
 
 
-def test_the_callback_works_through_the_cli(feature_checkpoint, data_root):
-    main(["fit", "--config", DCGAN_CONFIG, "--data.data_dir", str(data_root), "--trainer.max_epochs", "1",
-          "--trainer.limit_train_batches", "1", "--trainer.callbacks+=lightning_zoo.metrics.ClassifierFID",
-          "--trainer.callbacks.classifier_ckpt", str(feature_checkpoint),
-          "--trainer.callbacks.num_samples", "64"])  # fmt: skip
+def test_the_callback_is_configured_from_the_command_line(feature_checkpoint, data_root):
+    cli = ZooCLI(args=["fit", "--config", DCGAN_CONFIG, "--data.data_dir", str(data_root), "--trainer.max_epochs", "1",
+                       "--trainer.limit_train_batches", "1", "--trainer.callbacks+=lightning_zoo.metrics.ClassifierFID",
+                       "--trainer.callbacks.classifier_ckpt", str(feature_checkpoint),
+                       "--trainer.callbacks.num_samples", "64"])  # fmt: skip
+    assert math.isfinite(float(cli.trainer.callback_metrics["val/classifier_fid"]))
 
 
 def test_a_checkpoint_without_features_or_of_another_layout_is_refused(feature_checkpoint, data_root, tmp_path):
