@@ -6,6 +6,7 @@ use its noise seed 0. Writes benchmarks/results/classifier_fid_mnist.json; the n
 --workdir for ClassifierFID (--trainer.callbacks.classifier_ckpt).
 
     python benchmarks/classifier_fid.py --data-dir ../shared/data --dcgan-ckpt logs/bench_dcgan/checkpoints/last.ckpt
+    python benchmarks/classifier_fid.py --feature-ckpt logs/bench_classifier_fid/feature_cnn_mnist.ckpt ...  # reuse
 """
 
 from __future__ import annotations
@@ -29,40 +30,38 @@ from lightning_zoo.metrics import add_generated_images, add_real_images, classif
 SAMPLES = 10_000
 
 
-def train_feature_network(data_dir: str, workdir: Path, epochs: int) -> tuple[Path, float]:
-    cli = ZooCLI(
-        args=[
-            "--config",
-            str(ROOT / "configs/classification/feature_cnn_mnist.yaml"),
-            "--data.data_dir",
-            data_dir,
-            "--trainer.max_epochs",
-            str(epochs),
-            "--trainer.logger",
-            "CSVLogger",
-            "--trainer.logger.save_dir",
-            str(workdir),
-            "--trainer.enable_progress_bar",
-            "false",
-        ],  # fmt: skip
-        run=False,
-    )
-    cli.trainer.fit(cli.model, cli.datamodule)
-    [test] = cli.trainer.test(cli.model, cli.datamodule, verbose=False)
-    checkpoint = workdir / "feature_cnn_mnist.ckpt"
-    shutil.copy(cli.trainer.checkpoint_callback.last_model_path, checkpoint)
-    return checkpoint, round(100 * test["test/acc"], 2)
+def feature_network(data_dir: str, workdir: Path, epochs: int, checkpoint: Path | None) -> tuple[Path, dict]:
+    """Trains the feature network (or takes ``checkpoint``) and tests it on the MNIST test set."""
+    cli_args = [
+        "--config", str(ROOT / "configs/classification/feature_cnn_mnist.yaml"),
+        "--data.data_dir", data_dir,
+        "--trainer.max_epochs", str(epochs),
+        "--trainer.logger", "CSVLogger",
+        "--trainer.logger.save_dir", str(workdir),
+        "--trainer.enable_progress_bar", "false",
+    ]  # fmt: skip
+    cli = ZooCLI(args=cli_args, run=False)
+    if checkpoint is None:
+        cli.trainer.fit(cli.model, cli.datamodule)
+        checkpoint = workdir / "feature_cnn_mnist.ckpt"
+        shutil.copy(cli.trainer.checkpoint_callback.last_model_path, checkpoint)
+    [test] = cli.trainer.test(cli.model, cli.datamodule, ckpt_path=str(checkpoint), verbose=False)
+    steps = torch.load(checkpoint, map_location="cpu", weights_only=True)["global_step"]
+    return checkpoint, {
+        "epochs": steps // len(cli.datamodule.train_dataloader()),
+        "test_acc_pct": round(100 * test["test/acc"], 2),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
     parser.add_argument("--epochs", type=int, default=5, help="of the feature network")
+    parser.add_argument("--feature-ckpt", type=Path, help="a trained feature network, instead of training one")
     parser.add_argument("--dcgan-ckpt", nargs="*", default=[])
     parser.add_argument("--workdir", default=str(ROOT / "logs" / "bench_classifier_fid"))
     args = parser.parse_args()
-    workdir = Path(args.workdir)
-    checkpoint, accuracy = train_feature_network(args.data_dir, workdir, args.epochs)
+    checkpoint, feature_report = feature_network(args.data_dir, Path(args.workdir), args.epochs, args.feature_ckpt)
 
     gan_data = MNISTDataModule(args.data_dir, train_split="train+test", padding=2, value_range=(-1.0, 1.0))
     gan_data.prepare_data()
@@ -79,17 +78,18 @@ def main() -> None:
     def generated(gan: DCGAN) -> float:
         return against(lambda: add_generated_images(fid, gan, SAMPLES, 500, torch.Generator().manual_seed(0)))
 
+    def epochs_trained(dcgan_checkpoint: str) -> int:  # from the step count: Lightning's "epoch" field varies
+        optimizer_steps = torch.load(dcgan_checkpoint, map_location="cpu", weights_only=True)["global_step"]
+        return optimizer_steps // 3 // len(gan_data.train_dataloader())  # 1 D + 2 G steps per batch
+
     torch.manual_seed(0)
     results = {
         "real_vs_real": against(lambda: fid.update(images[SAMPLES : 2 * SAMPLES], real=False)),
         "untrained_dcgan": generated(DCGAN()),
         "dcgan_checkpoints": {
-            path: {
-                "epochs": torch.load(path, map_location="cpu", weights_only=True)["epoch"] + 1,
-                "classifier_fid": generated(load_zoo_module(path)),
-            }
+            path: {"epochs": epochs_trained(path), "classifier_fid": generated(load_zoo_module(path))}
             for path in args.dcgan_ckpt
-        },  # fmt: skip
+        },
     }
     write_result(
         "classifier_fid_mnist",
@@ -99,10 +99,9 @@ def main() -> None:
             "this project only",
             "feature_network": {
                 "config": "configs/classification/feature_cnn_mnist.yaml",
-                "epochs": args.epochs,
-                "test_acc_pct": accuracy,
+                **feature_report,
                 "checkpoint": str(checkpoint),
-            },  # fmt: skip
+            },
             **results,
             **machine(),
         },
