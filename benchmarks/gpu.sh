@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU figures in benchmarks/results/*gpu*.json, as run on a lent single-GPU machine with PyTorch and Lightning
 # preinstalled (jsonargparse's wheels carried in .whl/, MNIST in $DATA).
-#   bash benchmarks/gpu.sh [smoke|speed|dcgan]...     results land in benchmarks/results/ (and in $OUT when set)
+#   bash benchmarks/gpu.sh [smoke|speed|quiet_cpu|dcgan|dcgan_fid]...     results land in benchmarks/results/ (and in $OUT when set)
 set -uo pipefail
 DATA=${DATA:-../shared/data}
 export WANDB_MODE=${WANDB_MODE:-disabled} PYTHONUNBUFFERED=1
@@ -36,6 +36,13 @@ speed() {
 dcgan() {  # the book's 50 epochs in float32
     $PY benchmarks/dcgan_mnist.py --data-dir "$DATA" --name dcgan_mnist_gpu --workdir logs/bench_dcgan_gpu \
         --trainer.accelerator gpu --trainer.devices 1 --data.data_on_device true
+}
+
+dcgan_fid() {  # 25 epochs with classifier-FID after each (feature network from benchmarks/classifier_fid.py)
+    $PY benchmarks/dcgan_mnist.py --data-dir "$DATA" --name dcgan_mnist_gpu_fid --workdir logs/bench_dcgan_gpu_fid \
+        --epochs 25 --trainer.accelerator gpu --trainer.devices 1 --data.data_on_device true \
+        --trainer.callbacks+=lightning_zoo.metrics.ClassifierFID \
+        --trainer.callbacks.classifier_ckpt "${FEATURE_CKPT:-logs/bench_classifier_fid/feature_cnn_mnist.ckpt}"
 }
 
 steps=("$@")
