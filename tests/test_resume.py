@@ -10,7 +10,7 @@ from pytorch_lightning import seed_everything
 from pytorch_lightning.callbacks import ModelCheckpoint
 
 from lightning_zoo.callbacks import ZooModelCheckpoint
-from lightning_zoo.classification import MLP
+from lightning_zoo.classification import MLP, FeatureCNN
 from lightning_zoo.core import ZooModule
 from lightning_zoo.gan import DCGAN
 from tests.helpers.train import assert_same_state, gan_data, mlp_data, state_of, trainer
@@ -22,6 +22,7 @@ MODELS = {
         lambda root: gan_data(root, batch_size=16),
         {"limit_train_batches": 2, "limit_val_batches": 0},
     ),
+    "feature_cnn": (lambda: FeatureCNN(), lambda root: gan_data(root, batch_size=64), {"limit_val_batches": 1}),
 }
 
 
@@ -76,6 +77,9 @@ def test_load_from_checkpoint_gives_identical_outputs(name, data_root, tmp_path)
     if name == "mlp":
         x = torch.rand(8, 784)
         assert torch.equal(model(x), loaded(x))
+    elif name == "feature_cnn":
+        x = torch.rand(8, 1, 32, 32) * 2 - 1
+        assert torch.equal(model(x), loaded(x)) and torch.equal(model.features(x), loaded.features(x))
     else:
         assert torch.equal(model.fixed_samples(), loaded.fixed_samples())
         images = torch.rand(8, 1, 32, 32) * 2 - 1
