@@ -26,7 +26,7 @@ from pytorch_lightning.callbacks import Callback  # noqa: E402
 
 from benchmarks.common import DEFAULT_DATA, machine, write_result  # noqa: E402
 from datamodules import MNISTDataModule  # noqa: E402
-from lightning_zoo.callbacks import EpochTimer  # noqa: E402
+from lightning_zoo.callbacks import EpochTimer, synchronize  # noqa: E402
 from lightning_zoo.classification import MLP  # noqa: E402
 
 BATCH_SIZE = 128
@@ -54,11 +54,6 @@ def plain_epoch(model: MLP, optimizer: torch.optim.Optimizer, x: Tensor, y: Tens
         loss_mean.compute(), accuracy.compute()
     synchronize(x.device)
     return time.perf_counter() - start
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 class PlainEpochAfterEach(Callback):

@@ -111,15 +111,16 @@ class EpochTimer(Callback):
         self._start = 0.0
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._synchronize(pl_module.device)
+        synchronize(pl_module.device)
         self._start = time.perf_counter()
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._synchronize(pl_module.device)
+        synchronize(pl_module.device)
         self.durations.append(time.perf_counter() - self._start)
         pl_module.log("time/epoch_s", self.durations[-1], on_epoch=True, rank_zero_only=True)
 
-    @staticmethod
-    def _synchronize(device: torch.device) -> None:
-        if device.type == "cuda":  # the GPU runs behind the host: wait for it, or the clock reads launch time
-            torch.cuda.synchronize(device)
+
+def synchronize(device: torch.device) -> None:
+    """Waits for a GPU's queued work: it runs behind the host, so a clock read without this measures launch time."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

@@ -6,6 +6,8 @@ import importlib
 import inspect
 import os
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -56,6 +58,19 @@ def restore_rng_state(state: dict[str, Any]) -> None:
     random.setstate((version, tuple(internal), gauss_next))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+@contextmanager
+def inference_mode_of(module: torch.nn.Module) -> Iterator[None]:
+    """``module`` in eval mode (BatchNorm's running statistics, no dropout) and without gradients for the block,
+    then back in the mode it was in."""
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        module.train(was_training)
 
 
 def seed_rank(seed: int, rank: int) -> None:

@@ -14,7 +14,7 @@ from pytorch_lightning.callbacks import Callback
 from torch import Tensor, nn
 from torchmetrics.image.fid import FrechetInceptionDistance
 
-from lightning_zoo.core import ZooError, load_zoo_module
+from lightning_zoo.core import ZooError, inference_mode_of, load_zoo_module
 
 
 class FrozenFeatures(nn.Module):
@@ -121,12 +121,6 @@ def add_generated_images(
     fid: FrechetInceptionDistance, gan: nn.Module, count: int, batch_size: int, noise_source: torch.Generator
 ) -> None:
     """``count`` samples of ``gan.generator`` in eval mode, from ``gan.sample_noise`` drawn with ``noise_source``."""
-    generator = gan.generator
-    was_training = generator.training
-    generator.eval()
-    try:
-        with torch.no_grad():
-            for start in range(0, count, batch_size):
-                fid.update(generator(gan.sample_noise(min(batch_size, count - start), noise_source)), real=False)
-    finally:
-        generator.train(was_training)
+    with inference_mode_of(gan.generator):
+        for start in range(0, count, batch_size):
+            fid.update(gan.generator(gan.sample_noise(min(batch_size, count - start), noise_source)), real=False)

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, TensorDataset
 from torchmetrics import MeanMetric
 
-from lightning_zoo.core import ZooError, ZooModule
+from lightning_zoo.core import ZooError, ZooModule, inference_mode_of
 from lightning_zoo.files import atomic_path
 from lightning_zoo.media import image_grid, save_png
 
@@ -130,15 +130,10 @@ class GAN(ZooModule):
         opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.lr_d, betas=self.betas)
         return opt_g, opt_d
 
-    @torch.no_grad()
     def fixed_samples(self) -> Tensor:
         """Generator output for the fixed noise, with BatchNorm in inference mode (the books' ``training=False``)."""
-        was_training = self.generator.training
-        self.generator.eval()
-        try:
+        with inference_mode_of(self.generator):
             return self.generator(self.fixed_noise)
-        finally:
-            self.generator.train(was_training)
 
     def predict_dataloader(self) -> DataLoader:
         # A GAN's prediction input is noise, drawn on the CPU from the global RNG (seeded by --seed_everything).
