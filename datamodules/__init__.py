@@ -5,7 +5,9 @@ from datamodules.base import (
     DatasetUnavailableError,
     EpochBatchSampler,
     InMemoryDataModule,
+    PerSampleBatches,
     TensorBatchDataset,
+    ZooDataModule,
 )
 from datamodules.vision import FashionMNISTDataModule, MNISTDataModule
 
@@ -16,5 +18,7 @@ __all__ = [
     "FashionMNISTDataModule",
     "InMemoryDataModule",
     "MNISTDataModule",
+    "PerSampleBatches",
     "TensorBatchDataset",
+    "ZooDataModule",
 ]

@@ -1,18 +1,20 @@
-"""What every in-memory DataModule of the zoo shares: tensors indexed a whole batch at a time, and a sampler
-whose order depends only on (seed, epoch) so that a resumed run sees exactly the batches an uninterrupted one
-would, on one process or many."""
+"""What every DataModule of the zoo shares: a sampler whose order depends only on (seed, epoch) and a loader whose
+position travels in checkpoints, so that a resumed run sees exactly the batches an uninterrupted one would, on one
+process or many, whatever the dataset; and tensors indexed a whole batch at a time for data that fits in memory."""
 
 from __future__ import annotations
 
 import math
 import os
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pytorch_lightning as pl
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, default_collate
+
+from lightning_zoo.lightning_private import batches_trained_this_epoch
 
 
 class DataError(RuntimeError):
@@ -119,43 +121,58 @@ class ResumableDataLoader(DataLoader):
         self.sampler.resume_at(state["epoch"], state["batches_done"])
 
 
-class InMemoryDataModule(pl.LightningDataModule):
-    """Base for DataModules whose splits fit in memory as tensors.
+class PerSampleBatches(Dataset):
+    """A map-style dataset of single samples (an image decoded from its file, a window over a series), indexed a
+    whole batch at a time: each DataLoader worker builds one batch from the batch of indices it gets."""
 
-    Subclasses fill ``self.splits`` (``"train"``, ``"val"``, ``"test"``, ``"predict"`` -> ``TensorBatchDataset``) in
-    ``setup``. The train order is seeded by ``PL_GLOBAL_SEED`` (set by ``seed_everything``, the same on every rank).
-    With ``data_on_device`` the splits move once to the training device (each DDP rank's GPU) and batches are
-    indexed there: no host-to-device copy per batch.
+    def __init__(self, dataset: Dataset, collate_fn: Callable[[list[Any]], Any] | None = None) -> None:
+        self.dataset, self.collate_fn = dataset, collate_fn or default_collate
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, indices: Tensor) -> Any:
+        return self.collate_fn([self.dataset[i] for i in indices.tolist()])
+
+
+class ZooDataModule(pl.LightningDataModule):
+    """Base of every DataModule of the zoo: exact resume and DDP sharding for any map-style dataset.
+
+    :meth:`loader` serves a dataset in an order that depends only on ``(seed, epoch)`` (the seed is
+    ``PL_GLOBAL_SEED``, set by ``seed_everything`` and the same on every rank), sharded across DDP ranks by the
+    sampler itself; the training loader's position goes into checkpoints. Datasets that index a whole batch at
+    once (``TensorBatchDataset``) are used as they are; others are read sample by sample, in workers if
+    ``num_workers`` > 0, and collated.
+
+    A subclass lists in ``data_sizes`` the sizes only the data knows (``num_classes``, ``input_shape``,
+    ``vocab_size``, ...), as attributes or properties; the CLI links each into any model whose constructor takes an
+    argument of that name.
     """
 
-    def __init__(
-        self, batch_size: int, num_workers: int = 0, pin_memory: bool = False, data_on_device: bool = False
-    ) -> None:
+    data_sizes: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, batch_size: int, num_workers: int = 0, pin_memory: bool = False) -> None:
         super().__init__()
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        if data_on_device and (num_workers or pin_memory):
-            raise ValueError("data_on_device serves batches from the GPU itself: set num_workers=0, pin_memory=false")
+        if num_workers < 0:
+            raise ValueError(f"num_workers must be >= 0, got {num_workers}")
         self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
-        self.data_on_device = data_on_device
-        self.splits: dict[str, TensorBatchDataset] = {}
 
-    def _loader(self, split: str, shuffle: bool = False) -> DataLoader:
-        if split not in self.splits:
-            raise RuntimeError(f"{type(self).__name__}.setup() did not create the {split!r} split")
-        dataset = self._on_training_device(split) if self.data_on_device else self.splits[split]
+    def loader(self, dataset: Dataset, train: bool = False, collate_fn: Callable | None = None) -> DataLoader:
+        """The DataLoader of a split: shuffled by ``(seed, epoch)`` and resumable when ``train``, in order otherwise."""
         if self.trainer is not None and self.trainer.overfit_batches:
             # Lightning swaps the sampler of an overfitting run for a SequentialSampler; give it a loader it can
             # rebuild (TensorBatchDataset also indexes one sample at a time).
-            return DataLoader(dataset, batch_size=self.batch_size, num_workers=self.num_workers)
+            return DataLoader(dataset, batch_size=self.batch_size, num_workers=self.num_workers, collate_fn=collate_fn)
         world_size, rank = (self.trainer.world_size, self.trainer.global_rank) if self.trainer else (1, 0)
         seed = int(os.environ.get("PL_GLOBAL_SEED", 0))
-        sampler = EpochBatchSampler(len(dataset), self.batch_size, shuffle, False, seed, world_size, rank)
+        sampler = EpochBatchSampler(len(dataset), self.batch_size, train, False, seed, world_size, rank)
         loader_class, extra = (
-            (ResumableDataLoader, {"batches_done": self._batches_trained}) if shuffle else (DataLoader, {})
+            (ResumableDataLoader, {"batches_done": self._batches_trained}) if train else (DataLoader, {})
         )
         return loader_class(
-            dataset,
+            dataset if isinstance(dataset, TensorBatchDataset) else PerSampleBatches(dataset, collate_fn),
             sampler=sampler,
             batch_size=None,  # the sampler yields whole batches
             num_workers=self.num_workers,
@@ -167,6 +184,32 @@ class InMemoryDataModule(pl.LightningDataModule):
             **extra,
         )
 
+    def _batches_trained(self) -> int:
+        return batches_trained_this_epoch(self.trainer)
+
+
+class InMemoryDataModule(ZooDataModule):
+    """Base for DataModules whose splits fit in memory as tensors.
+
+    Subclasses fill ``self.splits`` (``"train"``, ``"val"``, ``"test"``, ``"predict"`` -> ``TensorBatchDataset``) in
+    ``setup``. With ``data_on_device`` the splits move once to the training device (each DDP rank's GPU) and batches
+    are indexed there: no host-to-device copy per batch.
+    """
+
+    def __init__(
+        self, batch_size: int, num_workers: int = 0, pin_memory: bool = False, data_on_device: bool = False
+    ) -> None:
+        super().__init__(batch_size, num_workers, pin_memory)
+        if data_on_device and (num_workers or pin_memory):
+            raise ValueError("data_on_device serves batches from the GPU itself: set num_workers=0, pin_memory=false")
+        self.data_on_device = data_on_device
+        self.splits: dict[str, TensorBatchDataset] = {}
+
+    def _loader(self, split: str, shuffle: bool = False) -> DataLoader:
+        if split not in self.splits:
+            raise RuntimeError(f"{type(self).__name__}.setup() did not create the {split!r} split")
+        return self.loader(self._on_training_device(split) if self.data_on_device else self.splits[split], shuffle)
+
     def _on_training_device(self, split: str) -> TensorBatchDataset:
         """The split, moved to the trainer's device once; splits that are one object (val = test) stay one."""
         dataset = self.splits[split]
@@ -176,9 +219,6 @@ class InMemoryDataModule(pl.LightningDataModule):
             self.splits = {name: moved if other is dataset else other for name, other in self.splits.items()}
             dataset = moved
         return dataset
-
-    def _batches_trained(self) -> int:
-        return self.trainer.fit_loop.epoch_loop.batch_progress.current.processed
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

@@ -8,17 +8,19 @@ from typing import Any, Literal
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import BasePredictionWriter, Callback, ModelCheckpoint
+from pytorch_lightning.callbacks import BasePredictionWriter, Callback, ModelCheckpoint, RichProgressBar
 from pytorch_lightning.utilities import rank_zero_info
 
-from lightning_zoo.core import ZooError
+from lightning_zoo.core import ZooError, inference_mode_of
+from lightning_zoo.lightning_private import save_last_checkpoint_if_skipped
 from lightning_zoo.media import image_grid, log_image
 
 
 class ZooModelCheckpoint(ModelCheckpoint):
-    """``ModelCheckpoint`` that keeps ``last.ckpt`` and, unless told otherwise, the best checkpoint by the metric
-    the model names (``monitor`` / ``monitor_mode`` on the LightningModule). A model that names none keeps
-    ``last.ckpt`` only. Every other ``ModelCheckpoint`` argument works as usual."""
+    """``ModelCheckpoint`` that keeps ``last.ckpt`` (the state after the latest epoch, whether or not it was the best)
+    and, unless told otherwise, the best checkpoint by the metric the model names (``monitor`` / ``monitor_mode`` on
+    the LightningModule). A model that names none keeps ``last.ckpt`` only. Every other ``ModelCheckpoint`` argument
+    works as usual."""
 
     def __init__(
         self,
@@ -41,12 +43,24 @@ class ZooModelCheckpoint(ModelCheckpoint):
             self.save_top_k = 0  # nothing to rank by: last.ckpt is the checkpoint
         super().setup(trainer, pl_module, stage)
 
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_train_epoch_end(trainer, pl_module)
+        save_last_checkpoint_if_skipped(self, trainer, at_train_epoch_end=True)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_validation_end(trainer, pl_module)
+        save_last_checkpoint_if_skipped(self, trainer, at_train_epoch_end=False)
+
+
+class ZooProgressBar(RichProgressBar):
+    """The default progress bar: Rich's."""
+
 
 class SampleGrid(Callback):
-    """Logs a grid of the generator's samples from its fixed noise every ``every_n_epochs`` epochs.
+    """Logs a grid of the generator's samples from its fixed latent every ``every_n_epochs`` epochs.
 
     Works with any generative model that has ``fixed_samples()`` and ``output_range``, and any logger
-    (see :func:`lightning_zoo.media.log_image`).
+    (see :func:`lightning_zoo.media.log_image`). Every GAN gets one by default (``GANBase.family_callbacks``).
     """
 
     def __init__(self, every_n_epochs: int = 1, nrow: int = 10, key: str = "samples") -> None:
@@ -60,11 +74,49 @@ class SampleGrid(Callback):
                 f"SampleGrid needs a generative model with fixed_samples(); {type(pl_module).__name__} has none"
             )
 
+    def due(self, trainer: pl.Trainer) -> bool:
+        return not trainer.sanity_checking and (trainer.current_epoch + 1) % self.every_n_epochs == 0
+
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.sanity_checking or (trainer.current_epoch + 1) % self.every_n_epochs or not trainer.is_global_zero:
+        if self.due(trainer) and trainer.is_global_zero:
+            log_image(trainer, self.key, image_grid(pl_module.fixed_samples(), self.nrow, pl_module.output_range))
+
+
+class InterpolationGrid(SampleGrid):
+    """Logs, every ``every_n_epochs`` epochs, ``rows`` rows of ``steps`` samples each, walking the latent space from
+    one fixed latent to another (a GAN's ``interpolate``): smooth rows mean the generator did not memorise.
+
+    Args:
+        rows: Pairs of fixed latents interpolated (the first ``2 * rows`` of the model's fixed latent batch).
+        steps: Samples per row, both ends included.
+    """
+
+    def __init__(self, every_n_epochs: int = 1, rows: int = 4, steps: int = 10, key: str = "interpolation") -> None:
+        super().__init__(every_n_epochs, nrow=steps, key=key)
+        if rows < 1 or steps < 2:
+            raise ValueError(f"InterpolationGrid needs rows >= 1 and steps >= 2, got {rows} and {steps}")
+        self.rows, self.steps = rows, steps
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if not all(callable(getattr(pl_module, n, None)) for n in ("interpolate", "fixed_latent", "generate")):
+            raise ZooError(
+                f"InterpolationGrid needs a GAN (interpolate, fixed_latent); {type(pl_module).__name__} is not"
+            )
+        available = len(pl_module.fixed_latent()["z"])
+        if 2 * self.rows > available:
+            raise ZooError(
+                f"InterpolationGrid: {self.rows} rows need {2 * self.rows} fixed latents, the model has {available}"
+            )
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not (self.due(trainer) and trainer.is_global_zero):
             return
-        grid = image_grid(pl_module.fixed_samples(), self.nrow, pl_module.output_range)
-        log_image(trainer, self.key, grid)
+        fixed = pl_module.fixed_latent()
+        start = {k: v[0 : 2 * self.rows : 2] for k, v in fixed.items()}
+        end = {k: v[1 : 2 * self.rows : 2] for k, v in fixed.items()}
+        with inference_mode_of(pl_module.generator):
+            images = pl_module.generate(pl_module.interpolate(start, end, self.steps))
+        log_image(trainer, self.key, image_grid(images, self.steps, pl_module.output_range))
 
 
 class PredictionWriter(BasePredictionWriter):

@@ -2,34 +2,32 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 import warnings
-from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
-from jsonargparse import lazy_instance
+from jsonargparse import Namespace, lazy_instance
 from pytorch_lightning.callbacks import (
     BasePredictionWriter,
     Callback,
     LearningRateMonitor,
     ModelCheckpoint,
     ProgressBar,
-    RichProgressBar,
 )
 from pytorch_lightning.cli import ArgsType, LightningArgumentParser, LightningCLI
 from pytorch_lightning.utilities.model_helpers import is_overridden
 
 import datamodules  # noqa: F401  (imported so that --data accepts short class names)
-import lightning_zoo.classification  # noqa: F401  (likewise for --model)
-import lightning_zoo.gan  # noqa: F401
-from datamodules.base import DataError
-from lightning_zoo.callbacks import PredictionWriter, ZooModelCheckpoint
-from lightning_zoo.core import ZooError, ZooModule
+from datamodules.base import DataError, ZooDataModule
+from lightning_zoo.callbacks import PredictionWriter, ZooModelCheckpoint, ZooProgressBar
+from lightning_zoo.cards import markdown_table, plain_table
+from lightning_zoo.core import ZooError, ZooModule, read_checkpoint
 from lightning_zoo.loggers import ConfigToLoggers, ZooWandbLogger
+from lightning_zoo.registry import cards, import_models
 
-# Sizes that only the data knows, passed to any model whose constructor takes an argument of the same name.
-DATA_SIZES = ("num_classes", "input_shape")
+import_models()  # every model registers itself, so --model accepts short class names
 
 # Warnings that are only noise here:
 warnings.filterwarnings("ignore", ".*does not have many workers.*")  # in-memory DataModules need none
@@ -38,12 +36,32 @@ warnings.filterwarnings("ignore", ".*isinstance.treespec, LeafSpec.*")  # Lightn
 warnings.filterwarnings("ignore", ".*infer the batch indices.*")  # our writers need none
 warnings.filterwarnings("ignore", ".*val_dataloader. but have no .validation_step.*")  # GANs validate nothing (yet)
 
+LOG_DIR = "logs"  # where loggers write (and checkpoints go) unless --trainer.default_root_dir says otherwise
 
-def default_callbacks(trainer_config: dict[str, Any], subcommand: str | None) -> list[Callback]:
-    """Checkpointing, learning-rate monitor, rich progress bar and, for predict, the prediction writer, each
-    unless the config turns that feature off or brings its own callback of that kind."""
-    given = trainer_config.get("callbacks") or []
-    given = given if isinstance(given, list) else [given]
+
+def data_sizes() -> list[str]:
+    """Every size some DataModule of the zoo provides (``data_sizes``), in a stable order."""
+    names: list[str] = []
+    pending = [ZooDataModule]
+    while pending:
+        cls = pending.pop()
+        names += [name for name in cls.data_sizes if name not in names]
+        pending += cls.__subclasses__()
+    return sorted(names)
+
+
+def as_list(value: Any) -> list[Any]:
+    if value is None or value is False or value is True:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def default_callbacks(trainer_config: dict[str, Any], subcommand: str | None, model: Any = None) -> list[Callback]:
+    """Checkpointing, learning-rate monitor, progress bar, the model family's own callbacks (a GAN's sample grid)
+    and, for predict, the prediction writer: each unless the config turns that feature off or brings its own
+    callback of that kind. Added here, not in the configs, so that a second ``--config`` with callbacks of its own
+    cannot silently drop them."""
+    given = as_list(trainer_config.get("callbacks"))
 
     def has(kind: type) -> bool:
         return any(isinstance(c, kind) for c in given)
@@ -54,18 +72,34 @@ def default_callbacks(trainer_config: dict[str, Any], subcommand: str | None) ->
     if trainer_config.get("logger") is not False and not has(LearningRateMonitor):
         callbacks.append(LearningRateMonitor())
     if trainer_config.get("enable_progress_bar", True) is not False and not has(ProgressBar):
-        callbacks.append(RichProgressBar())
+        callbacks.append(ZooProgressBar())
+    if subcommand == "fit" and isinstance(model, ZooModule):
+        callbacks += [c for c in model.family_callbacks() if not has(type(c))]
     if subcommand == "predict" and not has(BasePredictionWriter):
         callbacks.append(PredictionWriter())
     return callbacks
 
 
+def place_loggers(trainer_config: Namespace) -> None:
+    """Loggers whose ``save_dir`` the config leaves open write under ``--trainer.default_root_dir`` (or ``logs``),
+    and so do the checkpoints, which Lightning puts in the first logger's run folder."""
+    root = trainer_config.get("default_root_dir") or LOG_DIR
+    for logger in as_list(trainer_config.get("logger")):
+        init_args = logger.get("init_args") if isinstance(logger, Namespace) else None
+        if init_args is not None and "save_dir" in init_args and init_args["save_dir"] is None:
+            init_args["save_dir"] = str(root)
+
+
 class ZooCLI(LightningCLI):
-    """``python cli.py {fit,validate,test,predict} --config configs/<family>/<model>_<dataset>.yaml``."""
+    """``python cli.py {fit,validate,test,predict} --config configs/<family>/<model>_<dataset>.yaml``; ``python
+    cli.py list`` prints the zoo."""
 
     def __init__(self, args: ArgsType = None, run: bool = True, **kwargs: Any) -> None:
         kwargs.setdefault("trainer_defaults", {"logger": lazy_instance(ZooWandbLogger)})
         kwargs.setdefault("seed_everything_default", 0)
+        kwargs.setdefault(
+            "parser_kwargs", {"description": "Train, evaluate and sample the zoo's models. `list` prints the zoo."}
+        )
         super().__init__(
             ZooModule,
             pl.LightningDataModule,
@@ -80,18 +114,31 @@ class ZooCLI(LightningCLI):
         )
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        for size in DATA_SIZES:
+        # A link whose DataModule lacks the size, or whose model takes no such argument, is skipped.
+        for size in data_sizes():
             parser.link_arguments(f"data.{size}", f"model.init_args.{size}", apply_on="instantiate")
 
     def _parse_ckpt_path(self) -> None:
         """Lightning would rebuild the model from the checkpoint's hyperparameters, silently overriding the config and
         the command line (even the model class). Here the config decides and the checkpoint supplies the weights;
-        ``ZooModule.on_load_checkpoint`` explains any mismatch. A path that is no file ends here, with one line."""
+        ``ZooModule.on_load_checkpoint`` explains any mismatch. A path that is no readable checkpoint, or a predict
+        without one, ends here, with one line."""
         subcommand = self.config.get("subcommand")
-        path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if not subcommand:
+            return
+        path = self.config[subcommand].get("ckpt_path")
+        if path is None and subcommand == "predict":
+            raise ZooError(
+                "predict without --ckpt_path would use untrained weights: pass the checkpoint of a trained run, "
+                "e.g. --ckpt_path logs/lightning-zoo/<run>/checkpoints/last.ckpt (the output goes beside that run)"
+            )
         special = path in ("last", "best", "hpc", "registry") or "://" in str(path)  # Lightning resolves these itself
-        if path is not None and not special and not Path(path).is_file():
-            raise ZooError(f"--ckpt_path {path}: no such checkpoint file")
+        if path is not None and not special:
+            read_checkpoint(path)  # tensors mapped, not read: cheap even for large files
+
+    def before_instantiate_classes(self) -> None:
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        place_loggers(config.trainer)
 
     def instantiate_classes(self) -> None:
         try:
@@ -106,20 +153,32 @@ class ZooCLI(LightningCLI):
 
     def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
         config = self.config_init[self.subcommand] if self.subcommand else self.config_init
-        self.trainer_defaults["callbacks"] = default_callbacks(config.get("trainer", {}), self.subcommand)
+        self.trainer_defaults["callbacks"] = default_callbacks(config.get("trainer", {}), self.subcommand, self.model)
         return super().instantiate_trainer(**kwargs)
 
     def predict(self, model: pl.LightningModule, datamodule: pl.LightningDataModule | None = None, **kwargs: Any):
-        # A model that brings its own prediction inputs (a GAN's noise) is not fed the DataModule's samples.
+        # A model that brings its own prediction inputs (a GAN's latent) is not fed the DataModule's samples.
         if is_overridden("predict_dataloader", model):
             datamodule = None
         return self.trainer.predict(model, datamodule=datamodule, **kwargs)
 
 
+def list_zoo(args: list[str]) -> None:
+    """``python cli.py list [--markdown]``: one row per number a card reports, the book's next to ours."""
+    parser = argparse.ArgumentParser(prog="cli.py list", description=list_zoo.__doc__)
+    parser.add_argument("--markdown", action="store_true", help="the README's model table")
+    options = parser.parse_args(args)
+    print((markdown_table if options.markdown else plain_table)(cards()), end="")
+
+
 def main(args: ArgsType = None) -> None:
     """Runs the CLI; errors a user can fix end with their message alone, not a traceback."""
+    argv = sys.argv[1:] if args is None else args
     try:
-        ZooCLI(args=args)
+        if isinstance(argv, list) and argv[:1] == ["list"]:
+            list_zoo(argv[1:])
+        else:
+            ZooCLI(args=args)
     except (ZooError, DataError) as err:
         sys.exit(f"error: {err}")
 

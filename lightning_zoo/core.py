@@ -1,12 +1,12 @@
-"""The base every zoo model inherits: exact resume, per-rank randomness, honest hyperparameters."""
+"""The base every zoo model inherits: exact resume, per-rank randomness, honest hyperparameters, stable names."""
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import os
 import random
-from collections.abc import Iterator
+import zipfile
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -15,12 +15,22 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.distributed as dist
+from pytorch_lightning.callbacks import Callback
 from pytorch_lightning.utilities import rank_zero_warn
-from torchmetrics import Metric
+from torch import Tensor
+from torchmetrics import Metric, MetricCollection
+
+from lightning_zoo.lightning_private import keep_hyperparameters, should_log_this_step
+
+STAGES = ("train", "val", "test")
 
 
 class ZooError(RuntimeError):
     """An error the user caused and can fix (wrong checkpoint, bad argument); the CLI prints only its message."""
+
+
+class NonFiniteLossError(ZooError):
+    """Training produced a NaN or infinite loss; raised before that loss updates any weight."""
 
 
 def capture_rng_state() -> dict[str, Any]:
@@ -82,66 +92,183 @@ def seed_rank(seed: int, rank: int) -> None:
     random.seed(rank_seed)
 
 
+def constructor_arguments(cls: type) -> list[str]:
+    """The named arguments ``cls(...)`` accepts: its own, and, while a constructor forwards ``**kwargs`` to its
+    parent, the parent's (as jsonargparse resolves them for ``--help``)."""
+    names: list[str] = []
+    for klass in cls.__mro__:
+        if "__init__" not in klass.__dict__:
+            continue
+        parameters = list(inspect.signature(klass.__init__).parameters.values())[1:]  # without self
+        names += [p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name not in names]
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters) or klass is ZooModule:
+            break
+    return names
+
+
+class EpochMean(Metric):
+    """A ratio of two sums over an epoch: ``update(total, count)`` adds a batch's total (a loss times the batch size,
+    a count of correct predictions) and its sample count; ``compute()`` is their ratio, summed over DDP ranks.
+
+    Two in-place additions per step: the cheapest epoch value torchmetrics can sync (a ``MulticlassAccuracy`` update
+    costs several times more, for the same number).
+    """
+
+    full_state_update = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("total", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+
+    def update(self, total: Tensor, count: int | Tensor) -> None:
+        self.total += total.detach()
+        self.count += count
+
+    def compute(self) -> Tensor:
+        return (self.total / self.count).float()
+
+
+_MODELS: dict[str, type[ZooModule]] = {}
+
+
 class ZooModule(pl.LightningModule):
     """Base class of every model in the zoo.
 
-    It makes three things hold for every model, however it is trained:
+    It makes these things hold for every model, however it is trained:
 
     - **Exact resume.** Lightning stores no RNG state; this class stores every rank's torch/numpy/python RNG state
       in each checkpoint and restores it on resume, so dropout masks and noise continue exactly where they stopped.
     - **Each DDP rank its own randomness.** ``seed_everything`` gives every rank the same stream (same noise, same
       dropout masks); ``setup`` re-seeds each rank with a stream derived from the global seed and its rank.
-    - **Honest hyperparameters.** LightningCLI records every data-dependent size it links (e.g. ``num_classes``)
-      even for models that take no such argument; ``save_hyperparameters`` keeps only constructor arguments.
+    - **Honest hyperparameters.** The constructor arguments of the whole class hierarchy are recorded with their
+      values (models do not call ``save_hyperparameters``), and nothing else: not the sizes LightningCLI links into
+      models that take no such argument, not its import path.
+    - **Stable names.** Checkpoints name the model (``model_name``, default the class name), not its import path, so
+      moving a class orphans no checkpoint; ``checkpoint_renames`` maps state keys of older checkpoints to new ones.
+    - **No training on a non-finite loss.** :meth:`check_finite` stops the run before a NaN loss updates a weight.
 
-    Subclasses that override ``setup``, ``on_save_checkpoint`` or ``on_load_checkpoint`` must call ``super()``.
-    A model names the metric its best checkpoint is chosen by in ``monitor`` / ``monitor_mode``.
+    A family base sets ``is_family_base = True`` (it cannot be instantiated), its ``family`` name, the DDP strategy
+    its loop needs (``ddp_strategy``), its epoch metrics with
+    :meth:`track_epoch_metrics`, the artefact files ``predict`` writes (``prediction_files``) and its default
+    callbacks (``family_callbacks``). A model names the metric its best checkpoint is chosen by in ``monitor`` /
+    ``monitor_mode``. Subclasses that override ``setup``, ``on_save_checkpoint`` or ``on_load_checkpoint`` must call
+    ``super()``.
     """
 
+    is_family_base: ClassVar[bool] = True
+    family: ClassVar[str] = "zoo"
+    model_name: ClassVar[str] = "ZooModule"
+    ddp_strategy: ClassVar[str] = "ddp"
     monitor: ClassVar[str | None] = None
     monitor_mode: ClassVar[Literal["min", "max"]] = "min"
+    prediction_files: ClassVar[tuple[str, ...]] = ()
+    checkpoint_renames: ClassVar[Mapping[str, str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "is_family_base" not in cls.__dict__:
+            cls.is_family_base = False
+        if "model_name" not in cls.__dict__:
+            cls.model_name = cls.__name__
+        if cls.is_family_base:
+            return
+        known = _MODELS.get(cls.model_name)
+        if known is not None and (known.__module__, known.__qualname__) != (cls.__module__, cls.__qualname__):
+            raise TypeError(
+                f"{cls.__module__}.{cls.__qualname__} and {known.__module__}.{known.__qualname__} are both named "
+                f"{cls.model_name!r}: set model_name on one of them (checkpoints identify models by this name)"
+            )
+        _MODELS[cls.model_name] = cls
+
+    def __init__(self) -> None:
+        if type(self).is_family_base:
+            from lightning_zoo.registry import import_models
+
+            import_models()
+            models = sorted(name for name, cls in _MODELS.items() if issubclass(cls, type(self)))
+            raise ValueError(
+                f"{type(self).__name__} is the base of a family, not a model: choose one of {', '.join(models)}"
+            )
+        super().__init__()
+        # This runs inside the constructor chain of the model, so Lightning collects the arguments of every class
+        # in the hierarchy (the leaf's values win), including defaults of the bases that kwargs forwarding hides.
+        self.save_hyperparameters(frame=inspect.currentframe().f_back)
 
     def save_hyperparameters(self, *args: Any, ignore: Any = None, frame: Any = None, logger: bool = True) -> None:
         frame = frame or inspect.currentframe().f_back  # the caller's __init__, not this override
         super().save_hyperparameters(*args, ignore=ignore, frame=frame, logger=logger)
-        parameters = inspect.signature(type(self).__init__).parameters
-        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        keep_hyperparameters(self, set(constructor_arguments(type(self))))
+
+    # ------------------------------------------------------------------------------------------------ epoch values
+
+    def track_epoch_metrics(self, **stages: Mapping[str, Metric]) -> None:
+        """Declares a stage's epoch values, e.g. ``track_epoch_metrics(train={"loss": EpochMean()})``: a
+        ``MetricCollection`` ``self.train_metrics``, logged as ``train/loss`` at the end of the stage's epoch and
+        reset. Update its metrics directly (``self.train_metrics["loss"].update(...)``): a collection's own
+        ``update`` passes every argument to every metric."""
+        for stage, metrics in stages.items():
+            if stage not in STAGES:
+                raise ValueError(f"unknown stage {stage!r}; choose from {STAGES}")
+            setattr(self, f"{stage}_metrics", MetricCollection(dict(metrics), prefix=f"{stage}/", compute_groups=False))
+
+    def _log_and_reset(self, stage: str) -> None:
+        # compute() syncs across DDP ranks, so every rank logs the same value; call it on every rank (collective).
+        # One log_dict an epoch: self.log costs Lightning 0.3-1 ms a call on a CPU, about a small model's whole step.
+        collection = getattr(self, f"{stage}_metrics", None)
+        if collection is not None:
+            self.log_dict(collection.compute(), prog_bar=True)
+            collection.reset()
+
+    def on_train_epoch_end(self) -> None:
+        self._log_and_reset("train")
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_and_reset("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_and_reset("test")
+
+    def log_on_logging_steps(self, metrics: dict[str, Any], prog_bar: bool = True) -> None:
+        """Logs per-step values only on the steps the loggers record (every ``log_every_n_steps``)."""
+        if should_log_this_step(self._trainer):
+            self.log_dict(metrics, prog_bar=prog_bar, on_step=True, on_epoch=False)
+
+    def check_finite(self, loss: Tensor, name: str = "loss") -> None:
+        """Stops training, before ``loss`` updates any weight, when it is NaN or infinite (on every DDP rank at once,
+        whichever rank saw it)."""
+        finite = bool(torch.isfinite(loss).all())
+        if self._trainer is not None and self.trainer.world_size > 1:
+            finite = self.trainer.strategy.reduce_boolean_decision(finite, all=True)
+        if finite:
             return
-        for key in [k for k in self._hparams if not k.startswith("_") and k not in parameters]:
-            self._hparams.pop(key)
-            self._hparams_initial.pop(key, None)
+        rates = [f"--model.{k} {v}" for k, v in self.hparams.items() if k.startswith("lr") and v is not None]
+        where = ""
+        if self._trainer is not None:
+            where = f" at step {self.trainer.global_step} (epoch {self.trainer.current_epoch})"
+        value = float(loss.detach().float().flatten()[0])
+        raise NonFiniteLossError(
+            f"training stopped{where}: the {name} is {value}; no weight was updated with it and no checkpoint was "
+            "written after it. The run diverged: try a smaller learning rate"
+            + (f" (now {' '.join(rates)})" if rates else "")
+        )
+
+    # -------------------------------------------------------------------------------------------- family defaults
+
+    @classmethod
+    def family_callbacks(cls) -> list[Callback]:
+        """Callbacks every run of this family gets unless its config brings one of the same kind (the GAN sample
+        grid, the language model's text samples)."""
+        return []
+
+    # ------------------------------------------------------------------------------------------------ checkpoints
 
     def setup(self, stage: str) -> None:
         if self.trainer.world_size > 1:
             seed_rank(int(os.environ.get("PL_GLOBAL_SEED", 0)), self.trainer.global_rank)
 
-    def log_on_logging_steps(self, metrics: dict[str, Any], prog_bar: bool = True) -> None:
-        """Logs per-step values only on the steps the loggers record (every ``log_every_n_steps``).
-
-        ``self.log`` costs Lightning 2.6 0.3-1 ms a call on a CPU, about a small model's whole step; calling it
-        every step made an MLP epoch 1.5x slower than a plain loop. Epoch values go through
-        :meth:`log_epoch_metrics` instead.
-        """
-        connector = getattr(self._trainer, "_logger_connector", None)
-        if connector is None or connector.should_update_logs:
-            self.log_dict(metrics, prog_bar=prog_bar, on_step=True, on_epoch=False)
-
-    def log_epoch_metrics(self, metrics: dict[str, Metric]) -> None:
-        """Logs and resets torchmetrics objects that were updated every step of the epoch.
-
-        ``compute()`` syncs them across DDP ranks, so every rank logs the same epoch value; one ``log_dict`` per
-        epoch is far cheaper than ``self.log`` in every step. Call on every rank (``compute`` is collective).
-        """
-        self.log_dict({name: metric.compute() for name, metric in metrics.items()}, prog_bar=True)
-        for metric in metrics.values():
-            metric.reset()
-
-    @classmethod
-    def qualified_name(cls) -> str:
-        return f"{cls.__module__}.{cls.__qualname__}"
-
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["zoo_model"] = self.qualified_name()
+        checkpoint["zoo_model"] = self.model_name
         state = capture_rng_state()
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
             states: list[Any] = [None] * dist.get_world_size()
@@ -157,9 +284,11 @@ class ZooModule(pl.LightningModule):
         )
         if not misfits:
             return
-        hparams = {k: v for k, v in checkpoint.get("hyper_parameters", {}).items() if not k.startswith("_")}
+        hparams = checkpoint.get("hyper_parameters", {})
         differing = ", ".join(
-            f"{k}={v!r} (here {self.hparams.get(k)!r})" for k, v in hparams.items() if self.hparams.get(k) != v
+            f"{k}={v!r} (here {self.hparams.get(k)!r})"
+            for k, v in hparams.items()
+            if k in self.hparams and self.hparams.get(k) != v
         )
         raise ZooError(
             f"the checkpoint's weights do not fit this {type(self).__name__} ({len(misfits)} tensors differ, first "
@@ -167,13 +296,16 @@ class ZooModule(pl.LightningModule):
         )
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        saved_by = checkpoint.get("zoo_model")
-        if saved_by is not None and saved_by != self.qualified_name():
+        # Lightning calls this before it loads the state dict (in fit and in load_from_checkpoint): older key names
+        # can still be renamed here.
+        saved_by = checkpoint_model_name(checkpoint)
+        if saved_by is not None and saved_by != self.model_name:
             source = getattr(self._trainer, "ckpt_path", None) if self._trainer else None
             raise ZooError(
                 f"the checkpoint {Path(source).name + ' ' if source else ''}holds a {saved_by}, not a "
-                f"{self.qualified_name()}: pass a checkpoint of this model, or the config of the model it holds"
+                f"{self.model_name}: pass a checkpoint of this model, or the config of the model it holds"
             )
+        rename_state(checkpoint, self.checkpoint_renames)
         self._check_weights_fit(checkpoint)
         # Restore RNG only when resuming training; load_from_checkpoint must not reset the caller's RNG.
         if self._trainer is None or self.trainer.state.fn != "fit":
@@ -190,14 +322,62 @@ class ZooModule(pl.LightningModule):
             restore_rng_state(states[self.trainer.global_rank])
 
 
-def load_zoo_module(path: str | Path) -> ZooModule:
-    """The module a zoo checkpoint holds, whatever its class (the checkpoint names it), on the CPU."""
-    if not Path(path).is_file():
+def rename_state(checkpoint: dict[str, Any], renames: Mapping[str, str]) -> None:
+    """Renames the state-dict entries of an older checkpoint in place: a key equal to ``old``, or starting with
+    ``old.``, gets ``new`` in its place."""
+    state = checkpoint.get("state_dict")
+    if not renames or state is None:
+        return
+    for key in list(state):
+        for old, new in renames.items():
+            if key == old or key.startswith(old + "."):
+                state[new + key[len(old) :]] = state.pop(key)
+                break
+
+
+def checkpoint_model_name(checkpoint: Mapping[str, Any]) -> str | None:
+    """The model a zoo checkpoint holds; checkpoints before model names stored an import path ending in the class."""
+    saved = checkpoint.get("zoo_model")
+    return saved.rpartition(".")[2] if saved else None
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A checkpoint's contents on the CPU, tensors mapped lazily from disk (so a 1 GB checkpoint costs no 1 GB read).
+    A missing, truncated or corrupt file ends with a :class:`ZooError` naming it."""
+    path = Path(path)
+    if not path.is_file():
         raise ZooError(f"{path}: no such checkpoint file")
-    qualified_name = torch.load(path, map_location="cpu", weights_only=True).get("zoo_model")
-    if qualified_name is None:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
+    except Exception as err:  # torch raises RuntimeError, UnpicklingError, EOFError ... depending on the damage
+        raise ZooError(
+            f"{path} is not a readable checkpoint: the file is incomplete (a copy or save that did not finish) or "
+            f"corrupt ({type(err).__name__}: {str(err).splitlines()[0][:120]})"
+        ) from err
+
+
+def zoo_model_class(name: str) -> type[ZooModule]:
+    """The model class a stable name (or an older checkpoint's import path) refers to."""
+    from lightning_zoo.registry import import_models
+
+    import_models()
+    model = _MODELS.get(name.rpartition(".")[2])
+    if model is None:
+        raise ZooError(f"no model of the zoo is named {name!r}; the zoo has {', '.join(sorted(_MODELS))}")
+    return model
+
+
+def load_zoo_module(path: str | Path) -> ZooModule:
+    """The module a zoo checkpoint holds, whatever its class (the checkpoint names it), on the CPU, in eval mode."""
+    checkpoint = read_checkpoint(path)
+    name = checkpoint_model_name(checkpoint)
+    if name is None:
         raise ZooError(f"{path} is not a checkpoint written by a lightning-zoo model")
-    module_name, _, class_name = qualified_name.rpartition(".")
-    module_class = getattr(importlib.import_module(module_name), class_name)
+    model_class = zoo_model_class(name)
+    arguments = set(constructor_arguments(model_class))
+    hparams = {k: v for k, v in checkpoint.get("hyper_parameters", {}).items() if k in arguments}
     with torch.random.fork_rng(devices=[]):  # building the module draws initial weights: not from the caller's RNG
-        return module_class.load_from_checkpoint(path, map_location="cpu")
+        module = model_class(**hparams)
+    module.on_load_checkpoint(checkpoint)
+    module.load_state_dict(checkpoint["state_dict"])
+    return module.eval()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import netrc
 import os
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -15,6 +17,7 @@ from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_info
 
 from lightning_zoo.files import atomic_path
+from lightning_zoo.lightning_private import drop_wandb_init_setting, wandb_run_started
 
 
 def has_wandb_credentials() -> bool:
@@ -28,36 +31,69 @@ def has_wandb_credentials() -> bool:
         return False
 
 
+def wandb_server_answers(timeout: float) -> bool:
+    """Whether the W&B server (``WANDB_BASE_URL``) answers an HTTP request within ``timeout`` seconds; any answer,
+    an error status included, counts. A cluster node without a route to it times out here, where ``wandb.init``
+    would wait 90 s and then fail."""
+    url = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except (OSError, ValueError):  # URLError, timeouts, refused connections; ValueError: a malformed URL
+        return False
+
+
 class ZooWandbLogger(WandbLogger):
-    """``WandbLogger`` that logs offline when there are no credentials (W&B itself would stop with an error);
-    ``wandb sync`` uploads the offline run later.
+    """``WandbLogger`` that never blocks a run on the network: it logs offline when there are no credentials (W&B
+    itself would stop with an error) or when the server does not answer within ``connect_timeout`` seconds (W&B
+    would hang for 90 s, then fail); ``wandb sync`` uploads the offline run later.
 
     Args:
         project: W&B project.
-        save_dir: Folder of the local ``wandb/`` run folders (created if missing).
-        offline: True or False forces the mode; None (default) decides by the credentials. An explicit
-            ``WANDB_MODE`` in the environment (``offline``, ``disabled``) always wins.
+        save_dir: Folder of the local ``wandb/`` run folders (created if missing). The CLI sets it to
+            ``--trainer.default_root_dir`` (default ``logs``).
+        offline: True or False forces the mode; None (default) decides by the credentials and the server. An
+            explicit ``WANDB_MODE`` in the environment (``offline``, ``disabled``) always wins.
+        connect_timeout: Seconds to wait for the W&B server before going offline.
         **kwargs: Any other ``WandbLogger`` argument (``name``, ``log_model``, ``tags`` ...).
     """
 
     def __init__(
-        self, project: str = "lightning-zoo", save_dir: str = "logs", offline: bool | None = None, **kwargs: Any
+        self,
+        project: str = "lightning-zoo",
+        save_dir: str | None = None,
+        offline: bool | None = None,
+        connect_timeout: float = 5.0,
+        **kwargs: Any,
     ):
-        if offline is None:
-            offline = "WANDB_MODE" not in os.environ and not has_wandb_credentials()
+        save_dir = save_dir or "logs"
+        if os.environ.get("WANDB_MODE") == "":
+            del os.environ["WANDB_MODE"]  # W&B itself fails on the empty value with a settings traceback
+            rank_zero_info("W&B: WANDB_MODE is set but empty, treated as unset")
+        if offline is None and "WANDB_MODE" not in os.environ:
+            why = None
+            if not has_wandb_credentials():
+                why = "no credentials (WANDB_API_KEY or `wandb login`)"
+            elif not wandb_server_answers(connect_timeout):
+                why = (
+                    f"{os.environ.get('WANDB_BASE_URL', 'https://api.wandb.ai')} did not answer in {connect_timeout} s"
+                )
+            offline = why is not None
             if offline:
                 rank_zero_info(
-                    f"W&B: no credentials (WANDB_API_KEY or `wandb login`), logging offline to {save_dir}/wandb; "
+                    f"W&B: {why}, logging offline to {save_dir}/wandb; "
                     f"upload later with `wandb sync {save_dir}/wandb/offline-run-*`"
                 )
         # Absolute: W&B's service process outlives a run and resolves relative paths against its own start folder.
-        super().__init__(project=project, save_dir=os.path.abspath(save_dir), offline=offline, **kwargs)
+        super().__init__(project=project, save_dir=os.path.abspath(save_dir), offline=bool(offline), **kwargs)
         if kwargs.get("anonymous") is None:
-            self._wandb_init.pop("anonymous", None)  # else W&B warns on every run that the setting has no effect
+            drop_wandb_init_setting(self, "anonymous")  # else W&B warns on every run that the setting has no effect
 
     @property
     def experiment(self):
-        if self._experiment is None and self.save_dir:
+        if not wandb_run_started(self) and self.save_dir:
             Path(self.save_dir).mkdir(parents=True, exist_ok=True)  # W&B misreports a missing dir as a git problem
         return super().experiment
 

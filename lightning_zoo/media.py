@@ -11,6 +11,7 @@ from torch import Tensor
 from torchvision.utils import make_grid, save_image
 
 from lightning_zoo.files import atomic_path
+from lightning_zoo.lightning_private import logger_step
 
 
 def image_grid(images: Tensor, nrow: int, value_range: tuple[float, float]) -> Tensor:
@@ -34,8 +35,7 @@ def log_image(trainer: pl.Trainer, key: str, image: Tensor) -> Path | None:
 
     Returns the PNG's path when one was written. Call on global rank zero only.
     """
-    # The step axis Lightning's own loggers use (it counts batches; trainer.global_step counts optimizer steps).
-    step = trainer.fit_loop.epoch_loop._batches_that_stepped
+    step = logger_step(trainer)
     shown = False
     for logger in trainer.loggers:
         if isinstance(logger, WandbLogger):

@@ -56,7 +56,8 @@ class ClassifierFID(Callback):
     """Logs ``val/classifier_fid`` every ``every_n_epochs`` epochs: classifier-FID between ``num_samples`` training
     images and as many samples of the generator (from its own seeded noise, in eval mode), lower is better.
 
-    Works with any model that has ``generator`` and ``sample_noise(n, generator)`` (the GAN base). Under DDP each
+    Works with any model that has ``generator``, ``sample_latent(n, generator)`` and ``generate(latent)`` (the GAN
+    base). Under DDP each
     rank takes its share of both sets and the statistics are summed across ranks. It draws no number from the
     global RNG, so adding it leaves training unchanged.
 
@@ -85,8 +86,8 @@ class ClassifierFID(Callback):
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if stage != "fit":
             return
-        if not hasattr(pl_module, "generator") or not callable(getattr(pl_module, "sample_noise", None)):
-            raise ZooError(f"ClassifierFID needs a GAN (generator, sample_noise); {type(pl_module).__name__} is not")
+        if not all(callable(getattr(pl_module, name, None)) for name in ("sample_latent", "generate")):
+            raise ZooError(f"ClassifierFID needs a GAN (sample_latent, generate); {type(pl_module).__name__} is not")
         self.fid = classifier_fid(self.classifier_ckpt)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -120,7 +121,7 @@ def add_real_images(fid: FrechetInceptionDistance, loader: Iterable, count: int,
 def add_generated_images(
     fid: FrechetInceptionDistance, gan: nn.Module, count: int, batch_size: int, noise_source: torch.Generator
 ) -> None:
-    """``count`` samples of ``gan.generator`` in eval mode, from ``gan.sample_noise`` drawn with ``noise_source``."""
+    """``count`` samples of ``gan`` (generator in eval mode), from latents drawn with ``noise_source``."""
     with inference_mode_of(gan.generator):
         for start in range(0, count, batch_size):
-            fid.update(gan.generator(gan.sample_noise(min(batch_size, count - start), noise_source)), real=False)
+            fid.update(gan.generate(gan.sample_latent(min(batch_size, count - start), noise_source)), real=False)

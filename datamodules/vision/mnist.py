@@ -68,6 +68,7 @@ class MNISTDataModule(InMemoryDataModule):
         data_on_device: Keep the decoded tensors on the training GPU (220 MB as float32) and index batches there.
     """
 
+    data_sizes = ("num_classes", "input_shape")
     folder = "MNIST"
     mirrors = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")
     resources = {

@@ -1,5 +1,5 @@
 from lightning_zoo.classification.base import Classifier
-from lightning_zoo.classification.feature_cnn import FeatureCNN
-from lightning_zoo.classification.mlp import MLP
+from lightning_zoo.classification.feature_cnn import FeatureCNN, FeatureCNNNetwork
+from lightning_zoo.classification.mlp import MLP, MLPNetwork
 
-__all__ = ["MLP", "Classifier", "FeatureCNN"]
+__all__ = ["MLP", "Classifier", "FeatureCNN", "FeatureCNNNetwork", "MLPNetwork"]

@@ -1,72 +1,67 @@
-"""The loop every classifier shares: cross-entropy on logits, torchmetrics accuracy, class probabilities out."""
+"""The loop every classifier shares: cross-entropy on logits, epoch loss and accuracy, class probabilities out."""
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torchmetrics import MeanMetric
-from torchmetrics.classification import MulticlassAccuracy
 
-from lightning_zoo.core import ZooModule
+from lightning_zoo.core import STAGES, EpochMean, ZooModule
 from lightning_zoo.files import atomic_path
 
 
 class Classifier(ZooModule):
-    """Base of the classifiers: subclasses build the network in ``forward`` (logits out) and may add a
-    ``regularization_loss`` (Keras adds kernel penalties to the reported loss; so does this loop)."""
+    """Base of the classifiers: a subclass builds its network and returns logits from ``forward``; it may add a
+    ``regularization_loss`` (Keras adds kernel penalties to the reported loss; so does this loop).
 
+    Logs ``{train,val,test}/loss`` and ``/acc`` per epoch (DDP-synced) and ``train/loss_step`` on logging steps;
+    ``predict`` writes ``predictions.csv``.
+
+    Args:
+        num_classes: Output classes (linked from the DataModule).
+    """
+
+    is_family_base = True
+    family = "classifier"
     monitor = "val/acc"
     monitor_mode = "max"
+    prediction_files = ("predictions.csv",)
 
-    def __init__(self, num_classes: int) -> None:
+    def __init__(self, num_classes: int = 10) -> None:
         super().__init__()
-        # Epoch values, updated every step and logged by log_epoch_metrics. The inputs come from this module, so
-        # argument checks are skipped; a NaN loss shows as a NaN epoch loss instead of being dropped with a warning.
-        for stage in ("train", "val", "test"):
-            setattr(self, f"{stage}_loss", MeanMetric(nan_strategy="disable"))
-            setattr(self, f"{stage}_acc", MulticlassAccuracy(num_classes, average="micro", validate_args=False))
+        self.track_epoch_metrics(**{stage: {"loss": EpochMean(), "acc": EpochMean()} for stage in STAGES})
 
     def regularization_loss(self) -> Tensor | float:
         return 0.0
+
+    def _update(self, stage: str, loss: Tensor, logits: Tensor, y: Tensor) -> None:
+        metrics = getattr(self, f"{stage}_metrics")
+        metrics["loss"].update(loss.detach() * len(y), len(y))
+        metrics["acc"].update((logits.argmax(-1) == y).sum(), len(y))
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         x, y = batch
         logits = self(x)
         loss = F.cross_entropy(logits, y) + self.regularization_loss()
-        self.train_loss.update(loss.detach(), weight=len(y))
-        self.train_acc.update(logits, y)
+        self.check_finite(loss)
+        self._update("train", loss, logits, y)
         self.log_on_logging_steps({"train/loss_step": loss})
         return loss
-
-    def on_train_epoch_end(self) -> None:
-        self._log_epoch_metrics("train")
 
     def _evaluate(self, batch: tuple[Tensor, Tensor], stage: str) -> None:
         x, y = batch
         logits = self(x)
-        getattr(self, f"{stage}_loss").update(F.cross_entropy(logits, y), weight=len(y))
-        getattr(self, f"{stage}_acc").update(logits, y)
-
-    def _log_epoch_metrics(self, stage: str) -> None:
-        self.log_epoch_metrics(
-            {f"{stage}/loss": getattr(self, f"{stage}_loss"), f"{stage}/acc": getattr(self, f"{stage}_acc")}
-        )
+        self._update(stage, F.cross_entropy(logits, y), logits, y)
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         self._evaluate(batch, "val")
 
-    def on_validation_epoch_end(self) -> None:
-        self._log_epoch_metrics("val")
-
     def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         self._evaluate(batch, "test")
-
-    def on_test_epoch_end(self) -> None:
-        self._log_epoch_metrics("test")
 
     def predict_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> dict[str, Tensor]:
         x, *rest = batch
@@ -75,7 +70,7 @@ class Classifier(ZooModule):
             out["target"] = rest[0]
         return out
 
-    def write_predictions(self, outputs: list[dict[str, Tensor]], directory: Path) -> list[Path]:
+    def write_predictions(self, outputs: list[dict[str, Any]], directory: Path) -> list[Path]:
         """``predictions.csv``: one row per sample in dataset order, with its target (when known), the predicted
         class and every class probability."""
         probs = torch.cat([o["probs"] for o in outputs]).float().cpu()

@@ -4,38 +4,29 @@ available offline where the Inception weights of the published FID are not."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
+from lightning_zoo.cards import Card, Result
 from lightning_zoo.classification.base import Classifier
 
 
-class FeatureCNN(Classifier):
-    """Two conv-ReLU-maxpool blocks, a ``feature_dim`` hidden layer (the features), dropout, the class logits.
-
-    Args:
-        input_shape: (channels, height, width); height and width divisible by 4. Train it on the data layout the
-            GAN generates (MNIST for DCGAN: padded to 32x32, values in [-1, 1]).
-        num_classes: Classes of the dataset.
-        channels: Filters of the two conv blocks.
-        feature_dim: Width of the feature layer.
-        dropout: Dropout after the feature layer (training only; features are taken before it).
-        lr: Adam's learning rate.
-    """
+class FeatureCNNNetwork(nn.Module):
+    """Two conv-ReLU-maxpool blocks and a ``feature_dim`` ReLU layer (``extractor``, the features), then dropout and
+    the class logits (``head``). Usable without Lightning."""
 
     def __init__(
         self,
-        input_shape: tuple[int, int, int] = (1, 32, 32),
-        num_classes: int = 10,
-        channels: tuple[int, int] = (32, 64),
+        input_shape: Sequence[int],
+        num_classes: int,
+        channels: Sequence[int] = (32, 64),
         feature_dim: int = 128,
         dropout: float = 0.25,
-        lr: float = 1e-3,
     ) -> None:
-        super().__init__(num_classes)
-        if len(input_shape) != 3 or input_shape[1] % 4 or input_shape[2] % 4:
-            raise ValueError(f"FeatureCNN needs (channels, height, width) with sides divisible by 4, got {input_shape}")
-        self.save_hyperparameters()
+        super().__init__()
         in_channels, height, width = input_shape
         c1, c2 = channels
         self.extractor = nn.Sequential(
@@ -45,12 +36,68 @@ class FeatureCNN(Classifier):
         )  # fmt: skip
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(feature_dim, num_classes))
 
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.extractor(x))
+
+
+class FeatureCNN(Classifier):
+    """The feature network of classifier-FID: :class:`FeatureCNNNetwork`, trained as a classifier.
+
+    Args:
+        input_shape: (channels, height, width); height and width divisible by 4. Train it on the data layout the
+            GAN generates (MNIST for DCGAN: padded to 32x32, values in [-1, 1]).
+        channels: Filters of the two conv blocks.
+        feature_dim: Width of the feature layer.
+        dropout: Dropout after the feature layer (training only; features are taken before it).
+        lr: Adam's learning rate.
+    """
+
+    # Before the network was a class of its own, its two halves were attributes of the module.
+    checkpoint_renames = {"extractor": "net.extractor", "head": "net.head"}
+
+    def __init__(
+        self,
+        input_shape: Sequence[int] = (1, 32, 32),
+        channels: Sequence[int] = (32, 64),
+        feature_dim: int = 128,
+        dropout: float = 0.25,
+        lr: float = 1e-3,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if len(input_shape) != 3 or input_shape[1] % 4 or input_shape[2] % 4:
+            raise ValueError(f"FeatureCNN needs (channels, height, width) with sides divisible by 4, got {input_shape}")
+        self.net = FeatureCNNNetwork(input_shape, self.hparams.num_classes, channels, feature_dim, dropout)
+        self.example_input_array = torch.zeros(2, *input_shape)
+
     def features(self, x: Tensor) -> Tensor:
         """(N, feature_dim) activations of the feature layer."""
-        return self.extractor(x)
+        return self.net.extractor(x)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.features(x))
+        return self.net(x)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+
+
+CARDS = (
+    Card(
+        name="feature_cnn_mnist",
+        family="classifier",
+        source="not a book model: the feature network of classifier-FID for the MNIST GANs",
+        config="configs/classification/feature_cnn_mnist.yaml",
+        dataset="MNIST, padded to 32x32, [-1, 1]",
+        parameters={"": 544_522},
+        parameters_from_book=False,
+        results=(
+            Result(
+                "test accuracy",
+                None,
+                "final weights after 5 epochs, 10,000 test images",
+                ours="classifier_fid_mnist.json:feature_network.test_acc_pct",
+                note="seed 0",
+            ),
+        ),
+    ),
+)

@@ -1,4 +1,4 @@
-from lightning_zoo.gan.base import GAN
-from lightning_zoo.gan.dcgan import DCGAN
+from lightning_zoo.gan.base import GANBase, RealBatch
+from lightning_zoo.gan.dcgan import DCGAN, DCGANDiscriminator, DCGANGenerator
 
-__all__ = ["DCGAN", "GAN"]
+__all__ = ["DCGAN", "DCGANDiscriminator", "DCGANGenerator", "GANBase", "RealBatch"]

@@ -1,44 +1,72 @@
-"""The manual-optimisation loop every GAN shares; a GAN defines only its networks (and, if it differs, its losses)."""
+"""The manual-optimisation loop every GAN shares; a GAN defines its networks and, where they differ, its latent
+and its losses."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
+from pytorch_lightning.callbacks import Callback
 from pytorch_lightning.core.optimizer import LightningOptimizer
-from pytorch_lightning.strategies import DDPStrategy
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, TensorDataset
-from torchmetrics import MeanMetric
+from torch.utils.data import DataLoader, Dataset
 
-from lightning_zoo.core import ZooError, ZooModule, inference_mode_of
+from lightning_zoo.core import EpochMean, ZooError, ZooModule, inference_mode_of
 from lightning_zoo.files import atomic_path
+from lightning_zoo.lightning_private import ddp_finds_unused_parameters
 from lightning_zoo.media import image_grid, save_png
 
+Latent = dict[str, Tensor]
 
-class GAN(ZooModule):
-    """Base of the GANs: per batch, ``d_steps`` discriminator steps then ``g_steps`` generator steps, all on the
-    same noise batch (the books' "1 D step, then 2 G steps").
 
-    Subclasses set ``self.generator`` (noise -> images in ``output_range``) and ``self.discriminator``
-    (images -> one logit each) and may override ``d_loss`` / ``g_loss`` (e.g. a gradient penalty needs both).
-    The default losses are the non-saturating BCE-with-logits losses.
+class RealBatch(NamedTuple):
+    """A batch of training images and, where the data has them, their class labels."""
+
+    images: Tensor
+    labels: Tensor | None = None
+
+
+class GANBase(ZooModule):
+    """Base of the GANs. Per batch: ``d_steps`` discriminator steps, then, on every ``n_critic``-th batch,
+    ``g_steps`` generator steps, all with the batch's latent (the books' "1 D step, then 2 G steps" is
+    ``d_steps=1, g_steps=2``; WGAN's five critic steps per generator step, each on a fresh real batch, are
+    ``n_critic=5``, counted in batches, never in optimizer steps).
+
+    **The latent contract** every GAN of the books fits: :meth:`sample_latent` returns a dict (``z``, and where the
+    model has them class labels or codes), :meth:`generate` turns one into images in ``output_range``. Sample grids,
+    classifier-FID, interpolations and ``predict`` all go through ``generate(sample_latent(...))``. A subclass sets
+    ``self.generator`` and ``self.discriminator`` (named ``nn.Module`` classes) and overrides only what differs:
+    ``sample_latent`` / ``latent_for`` / ``generate`` for conditional or code-based GANs, ``d_loss`` / ``g_loss`` for
+    other objectives (both receive the real batch and the latent), ``after_discriminator_step`` for weight clipping.
+    ``sample_latent`` may read only hyperparameters (``self.hparams``): the base calls it while constructing.
 
     Each step toggles its optimizer, so the other network's parameters get no gradient. Under DDP that leaves
-    parameters unused in every backward: use ``strategy: ddp_find_unused_parameters_true`` (the GAN configs do).
+    parameters unused in every backward: use ``strategy: ddp_find_unused_parameters_true`` (``ddp_gan.yaml``).
     ``trainer.global_step`` counts every optimizer step, so one batch advances it by ``d_steps + g_steps``.
 
     Args:
         latent_dim: Size of the noise vector z ~ U(-1, 1)^latent_dim.
-        lr_g, lr_d: Adam learning rates of generator and discriminator.
+        lr_g: Adam learning rate of the generator.
+        lr_d: Adam learning rate of the discriminator.
         betas: Adam betas (beta1 0.5 as in DCGAN).
-        d_steps, g_steps: Discriminator and generator steps per batch.
-        num_fixed_samples: Size of the fixed noise batch the sample grids are drawn from.
+        d_steps: Discriminator steps per batch, on that same batch.
+        g_steps: Generator steps per generator batch.
+        n_critic: Batches per generator update: the discriminator steps on every batch (a fresh real batch each
+            time), the generator on every ``n_critic``-th.
+        real_label: Target of real images in the discriminator's loss; 0.9 is one-sided label smoothing.
+        num_fixed_samples: Size of the fixed latent batch the sample grids are drawn from.
         predict_samples: Number of samples ``predict`` generates.
     """
 
+    is_family_base = True
+    family = "gan"
+    ddp_strategy = "ddp_find_unused_parameters_true"
     output_range = (-1.0, 1.0)
+    prediction_files = ("samples.pt", "samples.png")
+    checkpoint_renames = {"fixed_noise": "fixed_z"}  # the fixed latent was only z before the latent contract
     generator: nn.Module
     discriminator: nn.Module
 
@@ -49,99 +77,153 @@ class GAN(ZooModule):
         lr_d: float = 2e-4,
         betas: tuple[float, float] = (0.5, 0.999),
         d_steps: int = 1,
-        g_steps: int = 2,
+        g_steps: int = 1,
+        n_critic: int = 1,
+        real_label: float = 1.0,
         num_fixed_samples: int = 40,
         predict_samples: int = 100,
     ) -> None:
         super().__init__()
-        if d_steps < 1 or g_steps < 1:
-            raise ValueError(f"d_steps and g_steps must be at least 1, got {d_steps} and {g_steps}")
+        if min(d_steps, g_steps, n_critic) < 1:
+            raise ValueError(f"d_steps, g_steps and n_critic must be at least 1, got {d_steps}, {g_steps}, {n_critic}")
+        if not 0 < real_label <= 1:
+            raise ValueError(f"real_label must be in (0, 1], got {real_label}")
         self.automatic_optimization = False
-        self.latent_dim, self.lr_g, self.lr_d, self.betas = latent_dim, lr_g, lr_d, tuple(betas)
-        self.d_steps, self.g_steps, self.predict_samples = d_steps, g_steps, predict_samples
-        # A buffer: it moves with .to(device), lands in checkpoints and is the same on every DDP rank. Its own
-        # generator keeps the grid's noise the same whatever the training seed, so runs can be compared.
-        self.register_buffer("fixed_noise", self.sample_noise(num_fixed_samples, torch.Generator().manual_seed(0)))
-        # Epoch values (see log_epoch_metrics); a NaN loss stays visible instead of being dropped.
-        self.d_loss_mean, self.g_loss_mean = MeanMetric(nan_strategy="disable"), MeanMetric(nan_strategy="disable")
+        # Buffers: they move with .to(device), land in checkpoints and are the same on every DDP rank. Their own
+        # generator keeps the grid's latent the same whatever the training seed, so runs can be compared.
+        fixed = self.sample_latent(num_fixed_samples, torch.Generator().manual_seed(0))
+        self.fixed_latent_keys = tuple(fixed)
+        for key, value in fixed.items():
+            self.register_buffer(f"fixed_{key}", value)
+        self.example_input_array = {key: value[:2] for key, value in fixed.items()}  # forward takes the latent
+        self.track_epoch_metrics(train={"d_loss": EpochMean(), "g_loss": EpochMean()})
+
+    @classmethod
+    def family_callbacks(cls) -> list[Callback]:
+        from lightning_zoo.callbacks import SampleGrid
+
+        return [SampleGrid()]
 
     def setup(self, stage: str) -> None:
         super().setup(stage)
-        strategy = self.trainer.strategy
         # Lightning would only fail at the first generator backward, with a traceback; say it up front.
-        if isinstance(strategy, DDPStrategy) and not getattr(strategy, "_ddp_kwargs", {}).get("find_unused_parameters"):
+        if ddp_finds_unused_parameters(self.trainer.strategy) is False:
             raise ZooError(
                 "a GAN step updates one network at a time, so DDP must expect unused parameters: use "
                 "--trainer.strategy ddp_find_unused_parameters_true (or --config configs/trainer/ddp_gan.yaml)"
             )
 
-    def sample_noise(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """z ~ U(-1, 1), as the books' code draws it (their prose says Gaussian)."""
+    # -------------------------------------------------------------------------------------------- latent contract
+
+    def sample_latent(self, n: int, generator: torch.Generator | None = None) -> Latent:
+        """``n`` latents: z ~ U(-1, 1), as the books' code draws it (their prose says Gaussian). Drawn with
+        ``generator`` (on its device) or, without one, from the global RNG on the module's device."""
         device = generator.device if generator is not None else self.device
-        return torch.rand(n, self.latent_dim, generator=generator, device=device).mul_(2).sub_(1)
+        return {"z": torch.rand(n, self.hparams.latent_dim, generator=generator, device=device).mul_(2).sub_(1)}
 
-    def forward(self, z: Tensor) -> Tensor:
-        return self.generator(z)
+    def latent_for(self, batch: RealBatch) -> Latent:
+        """The latent a training batch is paired with (a conditional GAN takes the real batch's labels)."""
+        return self.sample_latent(len(batch.images))
 
-    def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
-        # Two separate calls, as the books do, so BatchNorm never mixes real and fake statistics.
-        real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
-        return F.binary_cross_entropy_with_logits(
-            real_logits, torch.ones_like(real_logits)
-        ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+    def generate(self, latent: Mapping[str, Tensor]) -> Tensor:
+        return self.generator(latent["z"])
 
-    def g_loss(self, fake: Tensor) -> Tensor:
-        fake_logits = self.discriminator(fake)
-        return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+    def forward(self, z: Tensor, **codes: Tensor) -> Tensor:
+        return self.generate({"z": z, **codes})
 
-    def discriminator_step(self, optimizer: LightningOptimizer, real: Tensor, z: Tensor) -> Tensor:
-        with self.toggled_optimizer(optimizer):
-            loss = self.d_loss(real, self.generator(z).detach())
-            optimizer.zero_grad(set_to_none=True)
-            self.manual_backward(loss)
-            optimizer.step()
-        return loss.detach()
-
-    def generator_step(self, optimizer: LightningOptimizer, z: Tensor) -> Tensor:
-        with self.toggled_optimizer(optimizer):
-            loss = self.g_loss(self.generator(z))
-            optimizer.zero_grad(set_to_none=True)
-            self.manual_backward(loss)
-            optimizer.step()
-        return loss.detach()
-
-    def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
-        real = batch[0]
-        opt_g, opt_d = self.optimizers()
-        z = self.sample_noise(real.shape[0])
-        for _ in range(self.d_steps):
-            d_loss = self.discriminator_step(opt_d, real, z)
-        for _ in range(self.g_steps):
-            g_loss = self.generator_step(opt_g, z)
-        self.d_loss_mean.update(d_loss, weight=len(real))
-        self.g_loss_mean.update(g_loss, weight=len(real))
-        self.log_on_logging_steps({"train/d_loss_step": d_loss, "train/g_loss_step": g_loss})
-
-    def on_train_epoch_end(self) -> None:
-        self.log_epoch_metrics({"train/d_loss": self.d_loss_mean, "train/g_loss": self.g_loss_mean})
-
-    def configure_optimizers(self):
-        opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.lr_g, betas=self.betas)
-        opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.lr_d, betas=self.betas)
-        return opt_g, opt_d
+    def fixed_latent(self) -> Latent:
+        return {key: getattr(self, f"fixed_{key}") for key in self.fixed_latent_keys}
 
     def fixed_samples(self) -> Tensor:
-        """Generator output for the fixed noise, with BatchNorm in inference mode (the books' ``training=False``)."""
+        """Generator output for the fixed latent, with BatchNorm in inference mode (the books' ``training=False``)."""
         with inference_mode_of(self.generator):
-            return self.generator(self.fixed_noise)
+            return self.generate(self.fixed_latent())
+
+    def interpolate(self, start: Latent, end: Latent, steps: int) -> Latent:
+        """``steps`` latents on the line from each latent of ``start`` to the one of ``end``, row after row: float
+        entries (z, continuous codes) are interpolated, the others (class labels) kept from ``start``."""
+        weights = torch.linspace(0, 1, steps, device=start["z"].device)
+        out = {}
+        for key, a in start.items():
+            if a.is_floating_point():
+                shape = (-1,) + (1,) * (a.dim() - 1)
+                out[key] = torch.lerp(a.unsqueeze(1), end[key].unsqueeze(1), weights.view(1, *shape)).flatten(0, 1)
+            else:
+                out[key] = a.repeat_interleave(steps, dim=0)
+        return out
+
+    # --------------------------------------------------------------------------------------------------- losses
+
+    def real_targets(self, logits: Tensor) -> Tensor:
+        return torch.full_like(logits, self.hparams.real_label)
+
+    def d_loss(self, batch: RealBatch, latent: Latent) -> Tensor:
+        # Two separate calls, as the books do, so BatchNorm never mixes real and fake statistics.
+        real_logits = self.discriminator(batch.images)
+        fake_logits = self.discriminator(self.generate(latent).detach())
+        return F.binary_cross_entropy_with_logits(
+            real_logits, self.real_targets(real_logits)
+        ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+
+    def g_loss(self, batch: RealBatch, latent: Latent) -> Tensor:
+        fake_logits = self.discriminator(self.generate(latent))
+        return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+
+    def after_discriminator_step(self) -> None:
+        """Runs after every discriminator optimizer step (WGAN clips the critic's weights here)."""
+
+    # ----------------------------------------------------------------------------------------------------- loop
+
+    def discriminator_step(self, optimizer: LightningOptimizer, batch: RealBatch, latent: Latent) -> Tensor:
+        with self.toggled_optimizer(optimizer):
+            loss = self.d_loss(batch, latent)
+            self.check_finite(loss, "discriminator loss")
+            optimizer.zero_grad(set_to_none=True)
+            self.manual_backward(loss)
+            optimizer.step()
+        self.after_discriminator_step()
+        return loss.detach()
+
+    def generator_step(self, optimizer: LightningOptimizer, batch: RealBatch, latent: Latent) -> Tensor:
+        with self.toggled_optimizer(optimizer):
+            loss = self.g_loss(batch, latent)
+            self.check_finite(loss, "generator loss")
+            optimizer.zero_grad(set_to_none=True)
+            self.manual_backward(loss)
+            optimizer.step()
+        return loss.detach()
+
+    def training_step(self, batch: Sequence[Tensor] | Tensor, batch_idx: int) -> None:
+        real = as_real_batch(batch)
+        opt_g, opt_d = self.optimizers()
+        latent = self.latent_for(real)
+        metrics, n = self.train_metrics, len(real.images)
+        for _ in range(self.hparams.d_steps):
+            d_loss = self.discriminator_step(opt_d, real, latent)
+        metrics["d_loss"].update(d_loss * n, n)
+        step_values = {"train/d_loss_step": d_loss}
+        if (batch_idx + 1) % self.hparams.n_critic == 0:
+            for _ in range(self.hparams.g_steps):
+                g_loss = self.generator_step(opt_g, real, latent)
+            metrics["g_loss"].update(g_loss * n, n)
+            step_values["train/g_loss_step"] = g_loss
+        self.log_on_logging_steps(step_values)
+
+    def configure_optimizers(self) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+        betas = tuple(self.hparams.betas)
+        opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.hparams.lr_g, betas=betas)
+        opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.hparams.lr_d, betas=betas)
+        return opt_g, opt_d
+
+    # -------------------------------------------------------------------------------------------------- predict
 
     def predict_dataloader(self) -> DataLoader:
-        # A GAN's prediction input is noise, drawn on the CPU from the global RNG (seeded by --seed_everything).
-        noise = self.sample_noise(self.predict_samples, generator=torch.default_generator)
-        return DataLoader(TensorDataset(noise), batch_size=256)
+        # A GAN's prediction input is its latent, drawn on the CPU from the global RNG (seeded by --seed_everything).
+        latent = self.sample_latent(self.hparams.predict_samples, generator=torch.default_generator)
+        return DataLoader(LatentDataset(latent), batch_size=256)
 
-    def predict_step(self, batch: tuple[Tensor], batch_idx: int) -> Tensor:
-        return self.generator(batch[0])
+    def predict_step(self, batch: Latent, batch_idx: int) -> Tensor:
+        return self.generate(batch)
 
     def write_predictions(self, outputs: list[Tensor], directory: Path) -> list[Path]:
         """``samples.pt`` (the raw N x C x H x W tensor in ``output_range``) and ``samples.png`` (a grid)."""
@@ -150,6 +232,26 @@ class GAN(ZooModule):
         with atomic_path(tensor_path) as partial:
             torch.save(images, partial)
         return [tensor_path, save_png(image_grid(images, 10, self.output_range), directory / "samples.png")]
+
+
+class LatentDataset(Dataset):
+    """The samples of a latent dict, one dict per index (the DataLoader collates them back into batches)."""
+
+    def __init__(self, latent: Latent) -> None:
+        self.latent = latent
+
+    def __len__(self) -> int:
+        return len(self.latent["z"])
+
+    def __getitem__(self, index: int) -> dict[str, Tensor]:
+        return {key: value[index] for key, value in self.latent.items()}
+
+
+def as_real_batch(batch: Any) -> RealBatch:
+    """The DataModule's batch, ``images`` or ``(images,)`` or ``(images, labels)``, as a :class:`RealBatch`."""
+    if isinstance(batch, Tensor):
+        return RealBatch(batch)
+    return RealBatch(batch[0], batch[1] if len(batch) > 1 else None)
 
 
 def normal_init_(module: nn.Module, std: float = 0.02) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from torch import nn
 
-from lightning_zoo.gan.base import GAN, normal_init_
+from lightning_zoo.cards import Card, Result
+from lightning_zoo.gan.base import GANBase, normal_init_
 
 
 def down(in_channels: int, out_channels: int) -> nn.Conv2d:
@@ -19,7 +21,37 @@ def up(in_channels: int, out_channels: int) -> nn.ConvTranspose2d:
     return nn.ConvTranspose2d(in_channels, out_channels, 5, stride=2, padding=2, output_padding=1)
 
 
-class DCGAN(GAN):
+class DCGANGenerator(nn.Sequential):
+    """z (N, latent_dim) -> images (N, channels, 32, 32) in [-1, 1]: Dense 4x4x256, then three 5x5 stride-2
+    transposed convolutions (BatchNorm and ReLU between them, tanh at the end)."""
+
+    def __init__(self, latent_dim: int = 100, channels: int = 1) -> None:
+        super().__init__(
+            nn.Linear(latent_dim, 256 * 4 * 4),
+            nn.ReLU(),
+            nn.Unflatten(1, (256, 4, 4)),
+            up(256, 128), nn.BatchNorm2d(128), nn.ReLU(),
+            up(128, 64), nn.BatchNorm2d(64), nn.ReLU(),
+            up(64, channels), nn.Tanh(),
+        )  # fmt: skip
+
+
+class DCGANDiscriminator(nn.Sequential):
+    """Images (N, channels, 32, 32) -> one logit each (N,): three 5x5 stride-2 convolutions with LeakyReLU(0.2)
+    (BatchNorm after the second and third), then a dense layer."""
+
+    def __init__(self, channels: int = 1) -> None:
+        super().__init__(
+            down(channels, 64), nn.LeakyReLU(0.2),
+            down(64, 128), nn.BatchNorm2d(128), nn.LeakyReLU(0.2),
+            down(128, 256), nn.BatchNorm2d(256), nn.LeakyReLU(0.2),
+            nn.Flatten(),
+            nn.Linear(256 * 4 * 4, 1),
+            nn.Flatten(0),  # one logit per image
+        )  # fmt: skip
+
+
+class DCGAN(GANBase):
     """DCGAN with the book's layer table; images 32x32 in [-1, 1].
 
     ============================================  ==========================================
@@ -37,43 +69,45 @@ class DCGAN(GAN):
 
     Args:
         input_shape: (channels, 32, 32), linked from the DataModule (MNIST with ``padding: 2``).
-        Others: see :class:`~lightning_zoo.gan.base.GAN`; the defaults are the book's.
+        g_steps: Generator steps per batch: the book's 2, after one discriminator step.
+        **kwargs: Any argument of :class:`~lightning_zoo.gan.base.GANBase`; their defaults are the book's.
     """
 
-    def __init__(
-        self,
-        input_shape: Sequence[int] = (1, 32, 32),
-        latent_dim: int = 100,
-        lr_g: float = 2e-4,
-        lr_d: float = 2e-4,
-        betas: tuple[float, float] = (0.5, 0.999),
-        d_steps: int = 1,
-        g_steps: int = 2,
-        num_fixed_samples: int = 40,
-        predict_samples: int = 100,
-    ) -> None:
-        super().__init__(latent_dim, lr_g, lr_d, betas, d_steps, g_steps, num_fixed_samples, predict_samples)
+    def __init__(self, input_shape: Sequence[int] = (1, 32, 32), g_steps: int = 2, **kwargs: Any) -> None:
+        super().__init__(g_steps=g_steps, **kwargs)
         channels, height, width = input_shape
         if (height, width) != (32, 32):
             raise ValueError(
                 f"DCGAN's layer table makes 32x32 images, the data has {height}x{width}: "
                 "pad 28x28 MNIST with --data.padding 2"
             )
-        self.save_hyperparameters()
-        self.generator = nn.Sequential(
-            nn.Linear(latent_dim, 256 * 4 * 4),
-            nn.ReLU(),
-            nn.Unflatten(1, (256, 4, 4)),
-            up(256, 128), nn.BatchNorm2d(128), nn.ReLU(),
-            up(128, 64), nn.BatchNorm2d(64), nn.ReLU(),
-            up(64, channels), nn.Tanh(),
-        )  # fmt: skip
-        self.discriminator = nn.Sequential(
-            down(channels, 64), nn.LeakyReLU(0.2),
-            down(64, 128), nn.BatchNorm2d(128), nn.LeakyReLU(0.2),
-            down(128, 256), nn.BatchNorm2d(256), nn.LeakyReLU(0.2),
-            nn.Flatten(),
-            nn.Linear(256 * 4 * 4, 1),
-            nn.Flatten(0),  # one logit per image
-        )  # fmt: skip
+        self.generator = DCGANGenerator(self.hparams.latent_dim, channels)
+        self.discriminator = DCGANDiscriminator(channels)
         normal_init_(self)
+
+
+CARDS = (
+    Card(
+        name="dcgan_mnist",
+        family="gan",
+        source='"Hands-On Deep Learning Architectures with Python", ch. 7',
+        config="configs/gan/dcgan_mnist.yaml",
+        dataset="MNIST train+test (70,000), padded to 32x32",
+        parameters={"generator": 1_439_873, "discriminator": 1_030_913},
+        results=(
+            Result(
+                "classifier-FID",
+                None,
+                "10,000 training images vs 10,000 samples (the book shows sample grids at epochs 25 and 50 only)",
+                ours="dcgan_mnist_gpu_fid.json:epochs.-1.classifier_fid",
+                unit="",
+                lower_is_better=True,
+                note="after 25 of the book's 50 epochs, one H100",
+            ),
+        ),
+        deviations=(
+            "MNIST is padded with background (-1); the book pads after scaling, leaving a grey border",
+            "TF's asymmetric 'same' padding is PyTorch's symmetric padding (same shapes and parameter counts)",
+        ),
+    ),
+)

@@ -16,7 +16,7 @@ class RankProbe(Callback):
         self.out_dir = Path(out_dir)
         self.samples: list[list[float]] = []
         self.dropout: list[list[float]] = []
-        self.noise: list[list[float]] = []
+        self.latent: list[list[float]] = []
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         x = batch[0].flatten(1)
@@ -24,8 +24,8 @@ class RankProbe(Callback):
         self.samples.append([round(v, 3) for v in (x * weights).sum(1).tolist()])
         with torch.random.fork_rng(devices=[]):  # draw as the model would, then put the RNG back
             self.dropout.append(F.dropout(torch.ones(32), 0.5).tolist())
-            if hasattr(pl_module, "sample_noise"):
-                self.noise.append(pl_module.sample_noise(2).flatten().tolist())
+            if hasattr(pl_module, "sample_latent"):
+                self.latent.append(pl_module.sample_latent(2)["z"].flatten().tolist())
 
     def on_train_end(self, trainer, pl_module) -> None:
         digest = hashlib.sha256()
@@ -41,7 +41,7 @@ class RankProbe(Callback):
         report = dict(
             samples=self.samples,
             dropout=self.dropout,
-            noise=self.noise,
+            latent=self.latent,
             metrics=epoch_metrics,
             parameters=digest.hexdigest(),
         )

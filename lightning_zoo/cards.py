@@ -1,0 +1,166 @@
+"""Experiment cards: what each experiment of the zoo reproduces, from which book, and how close we came.
+
+An experiment is one config. Its card lives beside its model class (a module-level ``CARDS`` tuple in the model's
+file) and states everything the rest of the project derives: ``python cli.py list``, the README's model table, the
+contract tests parametrised over every card, and the parameter counts they check.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+@dataclass(frozen=True)
+class Result:
+    """One number of an experiment: the book's value, how it is evaluated, and where ours is recorded.
+
+    Args:
+        metric: What is measured, e.g. ``"test accuracy"``.
+        book: The book's value; None where the book reports no number (then ours is the first one).
+        evaluated: How the book evaluates it (which split, which weights, after how many epochs), which is how
+            ours is evaluated too; a second ``Result`` reports an honest protocol where the book's is not.
+        ours: ``"<file>.json:<key>"`` in ``benchmarks/results``; dots in the key descend into the JSON (an integer
+            indexes a list, ``-1`` is the last entry). None: not measured yet.
+        unit: Unit of both values, e.g. ``"%"``.
+        tolerance: How far ours may fall short of the book's value (below it, or above it when
+            ``lower_is_better``) and still count as reproduced. Doing better always counts.
+        lower_is_better: For losses and distances.
+        note: One line on how ours was obtained (seeds, epochs run, machine).
+    """
+
+    metric: str
+    book: float | None
+    evaluated: str
+    ours: str | None
+    unit: str = "%"
+    tolerance: float | None = None
+    lower_is_better: bool = False
+    note: str = ""
+
+    def our_value(self, results: Path = RESULTS) -> float | None:
+        """Our value from its results file, or None when that run has not been made (no file, no key)."""
+        if self.ours is None:
+            return None
+        file, _, key = self.ours.partition(":")
+        path = results / file
+        if not path.is_file():
+            return None
+        value: Any = json.loads(path.read_text())
+        for part in key.split("."):
+            try:
+                value = value[int(part)] if isinstance(value, list) else value[part]
+            except (KeyError, IndexError, ValueError, TypeError):
+                return None
+        return float(value) if isinstance(value, (int, float)) else None
+
+    def status(self, results: Path = RESULTS) -> Literal["yes", "no", "not run", "no book number"]:
+        """Whether ours reproduces the book's number within the tolerance."""
+        ours = self.our_value(results)
+        if ours is None:
+            return "not run"
+        if self.book is None or self.tolerance is None:
+            return "no book number"
+        shortfall = (ours - self.book) if self.lower_is_better else (self.book - ours)
+        return "yes" if shortfall <= self.tolerance + 1e-9 else "no"
+
+
+@dataclass(frozen=True)
+class Card:
+    """One experiment of the zoo.
+
+    Args:
+        name: Short unique name, e.g. ``"mlp_mnist"`` (the config's file name).
+        family: The family base the model belongs to (``"classifier"``, ``"gan"``, ...).
+        source: Book (or script), chapter, listing.
+        config: Path of the config, relative to the repository root.
+        dataset: What it trains on.
+        results: The numbers the book reports, each with ours.
+        parameters: Parameter counts by submodule (``""`` is the whole model), as the book states them (or, where
+            it states none, as we count them, marked by ``parameters_from_book=False``).
+        parameters_from_book: Whether ``parameters`` are the book's numbers.
+        parameter_sizes: Data-dependent constructor arguments the counts assume (e.g. the book's vocabulary size),
+            where the test fixtures give other sizes.
+        deviations: Where the experiment knowingly differs from the book, and why.
+    """
+
+    name: str
+    family: str
+    source: str
+    config: str
+    dataset: str
+    results: tuple[Result, ...]
+    parameters: Mapping[str, int] = field(default_factory=dict)
+    parameters_from_book: bool = True
+    parameter_sizes: Mapping[str, Any] = field(default_factory=dict)
+    deviations: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not (ROOT / self.config).is_file():
+            raise ValueError(f"card {self.name!r}: no config at {self.config}")
+
+    @property
+    def config_path(self) -> Path:
+        return ROOT / self.config
+
+
+def format_value(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    text = f"{value:.2f}".rstrip("0").rstrip(".") if abs(value) < 1000 else f"{value:,.0f}"
+    return f"{text} %" if unit == "%" else f"{text} {unit}".rstrip()
+
+
+def table_rows(cards: list[Card], results: Path = RESULTS) -> list[list[str]]:
+    """One row per reported number: name, config, dataset, source, metric, the book's, ours, reproduced."""
+    rows = []
+    for card in cards:
+        for result in card.results:
+            book = format_value(result.book, result.unit)
+            if result.book is not None and result.tolerance is not None:
+                book += f" (±{format_value(result.tolerance, result.unit)})"
+            rows.append(
+                [
+                    card.name,
+                    f"`{card.config}`",
+                    card.dataset,
+                    card.source,
+                    f"{result.metric}: {result.evaluated}",
+                    book,
+                    format_value(result.our_value(results), result.unit) + (f" ({result.note})" if result.note else ""),
+                    result.status(results),
+                ]
+            )
+    return rows
+
+
+HEADER = ["name", "config", "dataset", "source", "metric", "book", "ours", "reproduced"]
+
+
+def markdown_table(cards: list[Card], results: Path = RESULTS) -> str:
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in table_rows(cards, results)]
+    return "\n".join(lines) + "\n"
+
+
+def plain_table(cards: list[Card], results: Path = RESULTS) -> str:
+    """The zoo as a terminal table: name, config, dataset, the book's number, ours, reproduced."""
+    columns = [0, 1, 2, 5, 6, 7]
+    rows = [[HEADER[c] for c in columns]] + [[row[c].strip("`") for c in columns] for row in table_rows(cards, results)]
+    widths = [min(max(len(row[c]) for row in rows), 48) for c in range(len(columns))]
+
+    def fit(text: str, width: int) -> str:
+        return text if len(text) <= width else text[: width - 1] + "…"
+
+    return (
+        "\n".join(
+            "  ".join(fit(cell, w).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
+        )
+        + "\n"
+    )

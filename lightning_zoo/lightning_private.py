@@ -1,0 +1,74 @@
+"""Every private Lightning API the zoo relies on, in one place.
+
+Lightning may change any of these in a minor release. Each function here has a test in
+``tests/test_lightning_private.py`` that fails when the attribute or behaviour it reads is gone, so an upgrade breaks
+one test with a name, not a training run at step 3,000.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytorch_lightning as pl
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.loggers import WandbLogger
+from pytorch_lightning.strategies import DDPStrategy
+
+
+def should_log_this_step(trainer: pl.Trainer | None) -> bool:
+    """Whether the loggers record the current training step (every ``log_every_n_steps`` batches).
+
+    Lightning decides this in its logger connector; without a trainer (a bare forward) the answer is yes.
+    """
+    connector = getattr(trainer, "_logger_connector", None)
+    return connector is None or connector.should_update_logs
+
+
+def logger_step(trainer: pl.Trainer) -> int:
+    """The step axis Lightning's loggers use: batches that stepped, not ``global_step`` (which counts every optimizer
+    step, so a GAN with 1 D + 2 G steps per batch advances it by 3)."""
+    return trainer.fit_loop.epoch_loop._batches_that_stepped
+
+
+def batches_trained_this_epoch(trainer: pl.Trainer) -> int:
+    """Training batches of the current epoch that the loop has finished (the loader itself runs ahead by the batches
+    Lightning prefetches)."""
+    return trainer.fit_loop.epoch_loop.batch_progress.current.processed
+
+
+def ddp_finds_unused_parameters(strategy: Any) -> bool | None:
+    """For a DDP strategy, whether it was built with ``find_unused_parameters=True``; None for other strategies."""
+    if not isinstance(strategy, DDPStrategy):
+        return None
+    return bool(strategy._ddp_kwargs.get("find_unused_parameters"))
+
+
+def keep_hyperparameters(module: pl.LightningModule, names: set[str]) -> None:
+    """Drops every recorded hyperparameter not in ``names`` (LightningCLI records the whole config it was given,
+    including sizes it links into models that take no such argument, and its own ``_class_path``)."""
+    for key in [k for k in module._hparams if k not in names]:
+        module._hparams.pop(key)
+        module._hparams_initial.pop(key, None)
+
+
+def drop_wandb_init_setting(logger: WandbLogger, name: str) -> None:
+    """Removes a setting ``WandbLogger`` passes to ``wandb.init`` (it sets ``anonymous`` even when not asked to, and
+    W&B then warns on every run that the setting has no effect)."""
+    logger._wandb_init.pop(name, None)
+
+
+def wandb_run_started(logger: WandbLogger) -> bool:
+    """Whether ``logger.experiment`` was already created (reading the property would create it)."""
+    return logger._experiment is not None
+
+
+def save_last_checkpoint_if_skipped(callback: ModelCheckpoint, trainer: pl.Trainer, at_train_epoch_end: bool) -> None:
+    """Writes ``last.ckpt`` now if ``callback`` would checkpoint at this point (the end of the training epoch, or of
+    validation) but skipped it. Lightning 2.6 writes ``last.ckpt`` only when it also writes a top-k checkpoint, so
+    with a monitored metric that stopped improving, ``last.ckpt`` silently stays at the best epoch."""
+    if (
+        callback.save_last
+        and not callback._should_skip_saving_checkpoint(trainer)
+        and callback._should_save_on_train_epoch_end(trainer) == at_train_epoch_end
+    ):
+        callback._save_last_checkpoint(trainer, callback._monitor_candidates(trainer))

@@ -1,0 +1,97 @@
+"""What the contract tests need to run any card's config on fixture data, and to tell families apart by what their
+bases declare (never by a model's name)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import yaml
+from pytorch_lightning.callbacks import Callback
+
+from lightning_zoo.cards import Card
+from lightning_zoo.cli import ZooCLI
+from lightning_zoo.registry import cards
+from tests.conftest import CLI, PYTHON, subprocess_env
+
+# Command-line options that point a DataModule at the fixture data of tests/conftest.py's data_root, by class name.
+# A new DataModule adds one entry (and its fixture writer); the contract tests then cover every card that uses it.
+DATA_FIXTURES: dict[str, Callable[[Path], list[str]]] = {
+    "MNISTDataModule": lambda root: ["--data.data_dir", str(root), "--data.batch_size", "8"],
+    "FashionMNISTDataModule": lambda root: ["--data.data_dir", str(root), "--data.batch_size", "8"],
+}
+
+CARDS = cards()
+
+
+def one_card_per_family() -> list[Card]:
+    first: dict[str, Card] = {}
+    for card in CARDS:
+        first.setdefault(card.family, card)
+    return list(first.values())
+
+
+def data_class_name(card: Card) -> str:
+    return yaml.safe_load(card.config_path.read_text())["data"]["class_path"].rpartition(".")[2]
+
+
+def cli_args(card: Card, data_root: Path, workdir: Path, *extra: str) -> list[str]:
+    """The card's config on fixture data: two training batches and one validation batch an epoch, no logger."""
+    return [
+        "--config", str(card.config_path), *DATA_FIXTURES[data_class_name(card)](data_root),
+        "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
+        "--trainer.enable_model_summary", "false", "--trainer.default_root_dir", str(workdir),
+        "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1", "--trainer.log_every_n_steps", "1",
+        *extra,
+    ]  # fmt: skip
+
+
+def fit(card: Card, data_root: Path, workdir: Path, *extra: str) -> ZooCLI:
+    return ZooCLI(args=["fit", *cli_args(card, data_root, workdir, *extra)])
+
+
+def build(card: Card, data_root: Path, *extra: str) -> ZooCLI:
+    """The card's model and DataModule as the CLI builds them, without running anything."""
+    return ZooCLI(args=cli_args(card, data_root, data_root.parent / "unused", *extra), run=False)
+
+
+def weights(checkpoint: Path) -> dict[str, torch.Tensor]:
+    return torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
+
+
+def forward(model: torch.nn.Module, example) -> torch.Tensor:
+    """The model's output for its ``example_input_array`` (a tensor, a tuple of arguments or a dict of keywords)."""
+    if isinstance(example, dict):
+        return model(**example)
+    return model(*example) if isinstance(example, (tuple, list)) else model(example)
+
+
+class SaveAfterBatch(Callback):
+    """Saves a checkpoint (as ``ModelCheckpoint(every_n_train_steps)`` does, after the batch) once the run has
+    trained ``batches`` batches in all: a generic mid-epoch checkpoint, whatever a batch's optimizer steps."""
+
+    def __init__(self, batches: int, path: str) -> None:
+        self.batches, self.path, self.seen = batches, path, 0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.seen += 1
+        if self.seen == self.batches:
+            trainer.save_checkpoint(self.path)
+
+
+def ddp_fit(card: Card, data_root: Path, root: Path, max_epochs: int, strategy: str, *extra: str) -> None:
+    """The card's config under DDP with 2 CPU processes, launched as users launch it (DDP re-runs the script)."""
+    command = [
+        PYTHON, CLI, "fit", *cli_args(card, data_root, root, *extra),
+        "--trainer.strategy", strategy, "--trainer.devices", "2", "--trainer.accelerator", "cpu",
+        "--trainer.max_epochs", str(max_epochs),
+    ]  # fmt: skip
+    done = subprocess.run(command, env=subprocess_env(), cwd=root.parent, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def rank_reports(folder: Path) -> list[dict]:
+    return [json.loads((folder / f"rank{r}.json").read_text()) for r in (0, 1)]

@@ -1,0 +1,220 @@
+"""The contract every experiment card gets, with nothing listed per model: it trains through the real CLI, its
+parameter counts are the card's, it learns, its checkpoints round-trip and resume bitwise, and predict writes its
+family's artefact. Per family (not per model): a mid-epoch resume, and DDP with 2 CPU processes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from lightning_zoo.classification import Classifier
+from lightning_zoo.core import load_zoo_module
+from lightning_zoo.gan import GANBase
+from tests.helpers.contract import (
+    CARDS,
+    DATA_FIXTURES,
+    build,
+    data_class_name,
+    ddp_fit,
+    fit,
+    forward,
+    one_card_per_family,
+    rank_reports,
+    weights,
+)
+from tests.helpers.train import MetricHistory, assert_same_state, state_of, trainer
+
+FAMILIES = one_card_per_family()
+
+
+@pytest.fixture(params=CARDS, ids=[c.name for c in CARDS])
+def card(request):
+    return request.param
+
+
+@pytest.fixture(params=FAMILIES, ids=[c.family for c in FAMILIES])
+def family_card(request):
+    return request.param
+
+
+@pytest.fixture
+def one_epoch(card, data_root, tmp_path) -> Path:
+    """The card's config trained for one (two-batch) epoch through the CLI; its last checkpoint."""
+    fit(card, data_root, tmp_path / "run", "--trainer.max_epochs", "1")
+    return tmp_path / "run" / "checkpoints" / "last.ckpt"
+
+
+def test_every_card_has_fixture_data_and_a_family_base(card):
+    assert data_class_name(card) in DATA_FIXTURES, f"add a fixture for {data_class_name(card)} to DATA_FIXTURES"
+    assert card.config_path.is_file() and card.results
+
+
+def test_trains_through_the_cli(card, data_root, tmp_path):
+    cli = fit(card, data_root, tmp_path, "--trainer.fast_dev_run", "true")
+    assert cli.trainer.state.finished and cli.trainer.global_step >= 1
+    assert cli.trainer.fit_loop.epoch_loop.batch_progress.total.completed == 1
+    assert cli.model.family == card.family, (
+        f"{card.name}: the card says {card.family}, the model is a {cli.model.family}"
+    )
+
+
+def test_parameter_counts_are_the_cards(card, data_root):
+    model = build(card, data_root).model
+    if card.parameter_sizes:
+        model = type(model)(**{**model.hparams, **card.parameter_sizes})
+    counted = {
+        part: sum(p.numel() for p in (model.get_submodule(part) if part else model).parameters())
+        for part in card.parameters
+    }
+    assert card.parameters, f"card {card.name} states no parameter count"
+    assert counted == dict(card.parameters)
+
+
+def classifier_learns(model: Classifier, cli, workdir: Path) -> None:
+    """The loss on one fixed batch falls to under a third within 30 steps."""
+    history = MetricHistory("train/loss_step")
+    trainer(workdir, max_steps=30, overfit_batches=1, callbacks=[history], limit_val_batches=0).fit(
+        model, cli.datamodule
+    )
+    losses = history.history["train/loss_step"]
+    assert len(losses) == 30 and losses[-1] < 0.3 * losses[0], losses
+
+
+def gan_learns(model: GANBase, cli, workdir: Path) -> None:
+    """On one fixed batch: every discriminator step changes the discriminator only and lowers its loss on that
+    batch and latent, every generator step likewise for the generator; after a few batches every parameter moved."""
+    events: list[tuple[str, bool, bool, bool]] = []
+
+    def probed(kind: str, step, loss):
+        def wrapper(optimizer, batch, latent):
+            g, d = state_of(model.generator), state_of(model.discriminator)
+            loss_before = step(optimizer, batch, latent)
+            with torch.no_grad():
+                lowered = float(loss(batch, latent)) < float(loss_before)
+            g_moved = any(not torch.equal(p, g[k]) for k, p in model.generator.named_parameters())
+            d_moved = any(not torch.equal(p, d[k]) for k, p in model.discriminator.named_parameters())
+            events.append((kind, g_moved, d_moved, lowered))
+            return loss_before
+
+        return wrapper
+
+    before = state_of(model)
+    model.discriminator_step = probed("D", model.discriminator_step, model.d_loss)
+    model.generator_step = probed("G", model.generator_step, model.g_loss)
+    batches = 6 * model.hparams.n_critic
+    trainer(workdir, max_epochs=batches, overfit_batches=1, limit_val_batches=0).fit(model, cli.datamodule)
+    assert {e[:3] for e in events} == {("D", False, True), ("G", True, False)}
+    assert sum(e[3] for e in events) >= 0.8 * len(events), events
+    after = state_of(model)
+    assert all(not torch.equal(before[k], after[k]) for k, _ in model.named_parameters())
+
+
+LEARNING_CHECKS = {Classifier: classifier_learns, GANBase: gan_learns}
+
+
+def test_learns_on_a_fixed_batch(card, data_root, tmp_path):
+    torch.manual_seed(0)
+    cli = build(card, data_root)
+    checks = [check for base, check in LEARNING_CHECKS.items() if isinstance(cli.model, base)]
+    assert checks, f"no learning check for the family of {type(cli.model).__name__}: add one to LEARNING_CHECKS"
+    checks[0](cli.model, cli, tmp_path)
+
+
+def test_checkpoint_round_trip_gives_identical_outputs(card, one_epoch):
+    model = load_zoo_module(one_epoch)
+    again = type(model).load_from_checkpoint(one_epoch).eval()
+    example = model.example_input_array
+    assert example is not None, f"{type(model).__name__} sets no example_input_array"
+    assert_same_state(state_of(model), state_of(again))
+    assert torch.equal(forward(model, example), forward(again, example))
+    assert_same_state(weights(one_epoch), state_of(model))
+
+
+def test_resume_after_epoch_1_of_3_is_bitwise_the_uninterrupted_run(card, data_root, tmp_path):
+    every_epoch = ["--trainer.callbacks+=ModelCheckpoint", "--trainer.callbacks.save_top_k", "-1",
+                   "--trainer.callbacks.dirpath", str(tmp_path / "epochs")]  # fmt: skip
+    fit(card, data_root, tmp_path / "full", "--trainer.max_epochs", "3", *every_epoch)
+    resume_from = epoch_checkpoint(tmp_path / "epochs", 1)
+    fit(card, data_root, tmp_path / "resumed", "--trainer.max_epochs", "3", "--ckpt_path", str(resume_from))
+    assert_same_state(
+        weights(epoch_checkpoint(tmp_path / "epochs", 3)), weights(tmp_path / "resumed/checkpoints/last.ckpt")
+    )
+
+
+def test_predict_writes_the_familys_artefact_beside_the_run(card, data_root, one_epoch):
+    from lightning_zoo.cli import ZooCLI
+    from tests.helpers.contract import cli_args
+
+    run = one_epoch.parent.parent
+    cli = ZooCLI(args=["predict", *cli_args(card, data_root, run), "--ckpt_path", str(one_epoch)])
+    expected = type(cli.model).prediction_files
+    assert expected, f"{type(cli.model).__name__}'s family declares no prediction_files"
+    for name in expected:
+        assert (run / "predictions" / name).stat().st_size > 0
+
+
+def epoch_checkpoint(folder: Path, epochs: int) -> Path:
+    """The checkpoint ModelCheckpoint wrote at the end of the ``epochs``-th epoch."""
+    [path] = folder.glob(f"epoch={epochs - 1}-*.ckpt")
+    return path
+
+
+def checkpoints_every_epoch_and_after_batch(folder: Path, batches: int) -> list[str]:
+    """CLI options that keep a checkpoint of every epoch (``epoch=N-step=M.ckpt``) and one after ``batches``
+    batches (``mid.ckpt``) in ``folder``."""
+    return [
+        "--trainer.callbacks+=ModelCheckpoint", "--trainer.callbacks.save_top_k", "-1",
+        "--trainer.callbacks.dirpath", str(folder),
+        "--trainer.callbacks+=tests.helpers.contract.SaveAfterBatch", "--trainer.callbacks.batches", str(batches),
+        "--trainer.callbacks.path", str(folder / "mid.ckpt"),
+    ]  # fmt: skip
+
+
+def test_mid_epoch_resume_is_bitwise_the_uninterrupted_run(family_card, data_root, tmp_path):
+    """Four batches an epoch; a checkpoint after batch 2 of epoch 2, resumed: the loader skips what was trained."""
+    four_batches = ["--trainer.max_epochs", "2", "--trainer.limit_train_batches", "4"]
+    fit(
+        family_card,
+        data_root,
+        tmp_path / "full",
+        *four_batches,
+        *checkpoints_every_epoch_and_after_batch(tmp_path / "ckpt", 6),
+    )
+    mid = tmp_path / "ckpt" / "mid.ckpt"
+    loops = torch.load(mid, weights_only=True)["loops"]["fit_loop"]
+    assert loops["epoch_progress"]["current"]["completed"] == 1  # in the second epoch...
+    assert loops["epoch_loop.batch_progress"]["current"]["processed"] == 2  # ...after its second batch
+    fit(family_card, data_root, tmp_path / "resumed", *four_batches, "--ckpt_path", str(mid))
+    assert_same_state(
+        weights(epoch_checkpoint(tmp_path / "ckpt", 2)), weights(tmp_path / "resumed/checkpoints/last.ckpt")
+    )
+
+
+@pytest.mark.ddp
+def test_ddp_shards_data_draws_per_rank_randomness_and_resumes_exactly(family_card, data_root, tmp_path):
+    strategy = type(build(family_card, data_root).model).ddp_strategy
+    probe = [
+        "--trainer.callbacks+=tests.helpers.probe.RankProbe",
+        "--trainer.callbacks.out_dir",
+        str(tmp_path / "probe"),
+    ]
+    four_batches = ["--trainer.limit_train_batches", "4"]
+    ckpt = tmp_path / "ckpt"
+    ddp_fit(family_card, data_root, tmp_path / "full", 2, strategy, *four_batches, *probe,
+            *checkpoints_every_epoch_and_after_batch(ckpt, 6))  # fmt: skip
+    ranks = rank_reports(tmp_path / "probe")
+    # Each rank sees its own half of every epoch's data and draws its own dropout masks and latents...
+    for batch0, batch1 in zip(ranks[0]["samples"], ranks[1]["samples"], strict=True):
+        assert not set(batch0) & set(batch1)
+    assert ranks[0]["dropout"] != ranks[1]["dropout"]
+    assert ranks[0]["latent"] != ranks[1]["latent"] or not ranks[0]["latent"]
+    # ...while the parameters and the logged epoch metrics are the same on every rank.
+    assert ranks[0]["parameters"] == ranks[1]["parameters"]
+    assert ranks[0]["metrics"] == ranks[1]["metrics"] and ranks[0]["metrics"]
+
+    # Resumed after epoch 1 of 2, and after batch 2 of epoch 2: both bitwise the uninterrupted run.
+    for name, checkpoint in (("epoch", epoch_checkpoint(ckpt, 1)), ("mid", ckpt / "mid.ckpt")):
+        ddp_fit(family_card, data_root, tmp_path / name, 2, strategy, *four_batches, "--ckpt_path", str(checkpoint))
+        assert_same_state(weights(epoch_checkpoint(ckpt, 2)), weights(tmp_path / name / "checkpoints/last.ckpt"))
