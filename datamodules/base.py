@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import math
 import os
+import random
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch import Tensor
@@ -55,7 +58,8 @@ class EpochBatchSampler(DistributedSampler):
     Lightning calls ``set_epoch`` before every epoch, so a run resumed at epoch k draws exactly the order the
     uninterrupted run drew, without touching the global RNG. It shards across ranks itself (padding like
     ``DistributedSampler`` so that every rank gets the same number of batches), which is also why it subclasses
-    ``DistributedSampler``: Lightning then leaves it in place instead of wrapping it.
+    ``DistributedSampler``: Lightning then leaves it in place instead of wrapping it. With ``tag_epoch`` it yields
+    ``(epoch, indices)``, for datasets whose samples are random functions of the epoch (augmentation).
     """
 
     def __init__(
@@ -67,10 +71,12 @@ class EpochBatchSampler(DistributedSampler):
         seed: int = 0,
         num_replicas: int = 1,
         rank: int = 0,
+        tag_epoch: bool = False,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         # No call to DistributedSampler.__init__: it wants a dataset and may query torch.distributed.
+        self.tag_epoch = tag_epoch
         self.dataset_size, self.batch_size = dataset_size, batch_size
         self.shuffle, self.drop_last, self.seed = shuffle, drop_last, seed
         self.num_replicas, self.rank, self.epoch = num_replicas, rank, 0
@@ -99,7 +105,8 @@ class EpochBatchSampler(DistributedSampler):
         skip = self._resume_at[1] if self._resume_at and self._resume_at[0] == self.epoch else 0
         self._resume_at = None
         for start in range(skip * self.batch_size, len(self) * self.batch_size, self.batch_size):
-            yield mine[start : start + self.batch_size]
+            batch = mine[start : start + self.batch_size]
+            yield (self.epoch, batch) if self.tag_epoch else batch
 
 
 class ResumableDataLoader(DataLoader):
@@ -114,6 +121,15 @@ class ResumableDataLoader(DataLoader):
         super().__init__(*args, **kwargs)
         self.batches_done = batches_done
 
+    def __iter__(self) -> Iterator[Any]:
+        # A resumed run creates its iterator before Lightning sets the epoch (in FitLoop.setup_data), and an
+        # iterator with workers draws its first indices at once: they would come from the wrong epoch. Start it
+        # at the first batch instead, as an in-process iterator does.
+        return self._started_at_first_batch()
+
+    def _started_at_first_batch(self) -> Iterator[Any]:
+        yield from super().__iter__()
+
     def state_dict(self) -> dict[str, int]:
         return {"epoch": self.sampler.epoch, "batches_done": self.batches_done()}
 
@@ -122,17 +138,47 @@ class ResumableDataLoader(DataLoader):
 
 
 class PerSampleBatches(Dataset):
-    """A map-style dataset of single samples (an image decoded from its file, a window over a series), indexed a
-    whole batch at a time: each DataLoader worker builds one batch from the batch of indices it gets."""
+    """A map-style dataset of single samples (an image decoded from its file and augmented, a window over a
+    series), indexed a whole batch at a time: each DataLoader worker builds one batch from the ``(epoch, indices)``
+    it gets.
 
-    def __init__(self, dataset: Dataset, collate_fn: Callable[[list[Any]], Any] | None = None) -> None:
-        self.dataset, self.collate_fn = dataset, collate_fn or default_collate
+    Each sample is made with the torch, numpy and python RNGs seeded from ``(seed, epoch, index)``: random
+    augmentation then depends on nothing else, not on the number of workers, their order, the DDP rank or where a
+    run was resumed. The caller's RNG state is restored afterwards.
+    """
+
+    def __init__(self, dataset: Dataset, collate_fn: Callable[[list[Any]], Any] | None = None, seed: int = 0) -> None:
+        self.dataset, self.collate_fn, self.seed = dataset, collate_fn or default_collate, seed
 
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def __getitem__(self, indices: Tensor) -> Any:
-        return self.collate_fn([self.dataset[i] for i in indices.tolist()])
+    def __getitem__(self, key: tuple[int, Tensor]) -> Any:
+        epoch, indices = key
+        samples = []
+        with preserved_rng():
+            for index in indices.tolist():
+                seed_everything_quietly(int(np.random.SeedSequence([self.seed, epoch, index]).generate_state(1)[0]))
+                samples.append(self.dataset[index])
+        return self.collate_fn(samples)
+
+
+@contextmanager
+def preserved_rng() -> Iterator[None]:
+    """The torch (CPU), numpy and python RNG states as they were before the block."""
+    states = torch.get_rng_state(), np.random.get_state(), random.getstate()
+    try:
+        yield
+    finally:
+        torch.set_rng_state(states[0])
+        np.random.set_state(states[1])
+        random.setstate(states[2])
+
+
+def seed_everything_quietly(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
 
 
 class ZooDataModule(pl.LightningDataModule):
@@ -167,12 +213,15 @@ class ZooDataModule(pl.LightningDataModule):
             return DataLoader(dataset, batch_size=self.batch_size, num_workers=self.num_workers, collate_fn=collate_fn)
         world_size, rank = (self.trainer.world_size, self.trainer.global_rank) if self.trainer else (1, 0)
         seed = int(os.environ.get("PL_GLOBAL_SEED", 0))
-        sampler = EpochBatchSampler(len(dataset), self.batch_size, train, False, seed, world_size, rank)
+        whole_batches = isinstance(dataset, TensorBatchDataset)
+        sampler = EpochBatchSampler(
+            len(dataset), self.batch_size, train, False, seed, world_size, rank, tag_epoch=not whole_batches
+        )
         loader_class, extra = (
             (ResumableDataLoader, {"batches_done": self._batches_trained}) if train else (DataLoader, {})
         )
         return loader_class(
-            dataset if isinstance(dataset, TensorBatchDataset) else PerSampleBatches(dataset, collate_fn),
+            dataset if whole_batches else PerSampleBatches(dataset, collate_fn, seed),
             sampler=sampler,
             batch_size=None,  # the sampler yields whole batches
             num_workers=self.num_workers,

@@ -134,7 +134,10 @@ class ZooCLI(LightningCLI):
             )
         special = path in ("last", "best", "hpc", "registry") or "://" in str(path)  # Lightning resolves these itself
         if path is not None and not special:
-            read_checkpoint(path)  # tensors mapped, not read: cheap even for large files
+            try:
+                read_checkpoint(path)  # tensors mapped, not read: cheap even for large files
+            except ZooError as err:
+                raise ZooError(f"--ckpt_path {err}") from err
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config

@@ -350,9 +350,10 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         return torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
     except Exception as err:  # torch raises RuntimeError, UnpicklingError, EOFError ... depending on the damage
+        detail = (str(err).splitlines() or [""])[0][:120]
         raise ZooError(
             f"{path} is not a readable checkpoint: the file is incomplete (a copy or save that did not finish) or "
-            f"corrupt ({type(err).__name__}: {str(err).splitlines()[0][:120]})"
+            f"corrupt ({type(err).__name__}{': ' + detail if detail else ''})"
         ) from err
 
 

@@ -11,7 +11,6 @@ import torch
 from lightning_zoo.cli import ZooCLI, main
 from tests.conftest import ROOT
 
-CONFIGS = sorted(p for p in (ROOT / "configs").rglob("*.yaml") if "trainer" not in p.parts)
 PRESETS = sorted((ROOT / "configs" / "trainer").glob("*.yaml"))
 MLP_CONFIG = str(ROOT / "configs/classification/mlp_mnist.yaml")
 DCGAN_CONFIG = str(ROOT / "configs/gan/dcgan_mnist.yaml")
@@ -19,15 +18,6 @@ DCGAN_CONFIG = str(ROOT / "configs/gan/dcgan_mnist.yaml")
 
 def ids(paths):
     return [str(p.relative_to(ROOT / "configs")) for p in paths]
-
-
-@pytest.mark.parametrize("config", CONFIGS, ids=ids(CONFIGS))
-def test_every_config_trains_through_the_cli(config: Path, data_root: Path):
-    cli = ZooCLI(
-        args=["fit", "--config", str(config), "--data.data_dir", str(data_root), "--trainer.fast_dev_run=true"]
-    )
-    steps_per_batch = getattr(cli.model, "d_steps", 0) + getattr(cli.model, "g_steps", 0) or 1
-    assert cli.trainer.state.finished and cli.trainer.global_step == steps_per_batch
 
 
 @pytest.mark.parametrize("preset", PRESETS, ids=ids(PRESETS))
@@ -128,8 +118,8 @@ def test_a_checkpoint_of_another_model_ends_with_a_clear_message(data_root: Path
     with pytest.raises(SystemExit) as exit_:
         main(["test", "--config", MLP_CONFIG, "--data.data_dir", str(data_root), "--ckpt_path", checkpoint])
     assert str(exit_.value.code) == (
-        "error: the checkpoint last.ckpt holds a lightning_zoo.gan.dcgan.DCGAN, not a "
-        "lightning_zoo.classification.mlp.MLP: pass a checkpoint of this model, or the config of the model it holds"
+        "error: the checkpoint last.ckpt holds a DCGAN, not a MLP: pass a checkpoint of this model, or the config of "
+        "the model it holds"
     )
 
 

@@ -220,3 +220,70 @@ class TestEpochBatchSampler:
         counts = Counter(i for part in seen for i in part)
         assert set(counts) == set(range(101)) and sum(counts.values()) == 102  # one index padded
         assert not set(seen[0]) & set(seen[1])
+
+
+class TestPerSampleData:
+    """Any map-style dataset (decoded per sample, randomly augmented, in workers) gets the same guarantees as the
+    in-memory tensors: an order and an augmentation that depend only on (seed, epoch, index)."""
+
+    @staticmethod
+    def epoch(dm, epoch: int, state: dict | None = None) -> list[torch.Tensor]:
+        loader = dm.train_dataloader()
+        if state:
+            loader.load_state_dict(state)
+        loader.sampler.set_epoch(epoch)
+        return [x for x, _ in loader]
+
+    def test_batches_are_the_same_with_any_number_of_workers_and_differ_between_epochs(self):
+        from tests.helpers.toys import AugmentedDataModule
+
+        in_process, in_workers = AugmentedDataModule(num_workers=0), AugmentedDataModule(num_workers=2)
+        for epoch in (0, 1):
+            a, b = self.epoch(in_process, epoch), self.epoch(in_workers, epoch)
+            assert len(a) == 12 and all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+        first, second = self.epoch(in_process, 0), self.epoch(in_process, 1)
+        assert not torch.equal(torch.cat(first).sort(0).values, torch.cat(second).sort(0).values)  # new noise
+
+    def test_a_mid_epoch_position_resumes_with_the_same_samples_and_noise(self):
+        from tests.helpers.toys import AugmentedDataModule
+
+        full = self.epoch(AugmentedDataModule(num_workers=2), 3)
+        rest = self.epoch(AugmentedDataModule(num_workers=2), 3, {"epoch": 3, "batches_done": 5})
+        assert len(rest) == 7 and all(torch.equal(x, y) for x, y in zip(full[5:], rest, strict=True))
+
+    def test_loading_in_the_main_process_leaves_the_global_rng_alone(self):
+        from tests.helpers.toys import AugmentedDataModule
+
+        torch.manual_seed(0)
+        before = torch.get_rng_state()
+        self.epoch(AugmentedDataModule(num_workers=0), 0)
+        assert torch.equal(torch.get_rng_state(), before)
+
+    @pytest.mark.parametrize("batches", [17, 12], ids=["mid-epoch", "last-batch-of-an-epoch"])
+    def test_training_with_augmentation_in_workers_resumes_bitwise(self, batches, tmp_path):
+        """Lightning creates a resumed run's iterator before it sets the epoch, and workers draw indices at once:
+        unless the loader starts its workers at the first batch, the resumed epoch replays another epoch's order
+        (or, resumed after an epoch's last batch, trains on nothing)."""
+        from pytorch_lightning import seed_everything
+        from pytorch_lightning.callbacks import LambdaCallback
+
+        from tests.helpers.contract import SaveAfterBatch, weights
+        from tests.helpers.toys import AugmentedDataModule, ToyRegressor
+        from tests.helpers.train import assert_same_state, state_of, trainer
+
+        def run(root, ckpt_path=None, callbacks=()):
+            seed_everything(0)
+            model = ToyRegressor()
+            trainer(root, max_epochs=2, callbacks=list(callbacks), limit_val_batches=0, enable_checkpointing=False).fit(
+                model, AugmentedDataModule(num_workers=2), ckpt_path=ckpt_path
+            )
+            return model
+
+        full = run(tmp_path / "a", callbacks=[SaveAfterBatch(batches, str(tmp_path / "mid.ckpt"))])  # 12 an epoch
+        trained = []
+        resumed = run(
+            tmp_path / "b", tmp_path / "mid.ckpt", [LambdaCallback(on_train_batch_end=lambda *_: trained.append(1))]
+        )
+        assert len(trained) == 24 - batches
+        assert_same_state(state_of(full), state_of(resumed))
+        assert not torch.equal(weights(tmp_path / "mid.ckpt")["net.1.weight"], state_of(full)["net.1.weight"])

