@@ -60,8 +60,9 @@ def test_checkpoints_of_the_code_before_model_names_still_load(data_root):
     assert torch.equal(cnn.net.extractor[0].weight, saved["extractor.0.weight"])
     assert torch.equal(cnn.net.head[1].bias, saved["head.1.bias"])
     # ...and through the CLI, as a user would test an old run.
+    legacy = str(LEGACY / "mlp_75931a4.ckpt")
     cli = ZooCLI(args=["test", "--config", MLP_CONFIG, "--data.data_dir", str(data_root), "--model.hidden_units",
-                       "[4]", "--trainer.logger", "false", "--ckpt_path", str(LEGACY / "mlp_75931a4.ckpt")])  # fmt: skip
+                       "[4]", "--trainer.logger", "false", "--ckpt_path", legacy])  # fmt: skip
     assert 0 <= float(cli.trainer.callback_metrics["test/acc"]) <= 1
 
 
