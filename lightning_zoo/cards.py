@@ -124,7 +124,7 @@ def table_rows(cards: list[Card], results: Path = RESULTS) -> list[list[str]]:
         for result in card.results:
             book = format_value(result.book, result.unit)
             if result.book is not None and result.tolerance is not None:
-                book += f" (±{format_value(result.tolerance, result.unit)})"
+                book += f" (within {format_value(result.tolerance, '')})"
             rows.append(
                 [
                     card.name,

@@ -24,7 +24,7 @@ from datamodules.base import DataError, ZooDataModule
 from lightning_zoo.callbacks import PredictionWriter, ZooModelCheckpoint, ZooProgressBar
 from lightning_zoo.cards import markdown_table, plain_table
 from lightning_zoo.core import ZooError, ZooModule, read_checkpoint
-from lightning_zoo.loggers import ConfigToLoggers, ZooWandbLogger
+from lightning_zoo.loggers import LOG_DIR, ConfigToLoggers, ZooWandbLogger
 from lightning_zoo.registry import cards, import_models
 
 import_models()  # every model registers itself, so --model accepts short class names
@@ -35,8 +35,6 @@ warnings.filterwarnings("ignore", ".*LearningRateMonitor.*no learning rate sched
 warnings.filterwarnings("ignore", ".*isinstance.treespec, LeafSpec.*")  # Lightning 2.6 on torch 2.14, harmless
 warnings.filterwarnings("ignore", ".*infer the batch indices.*")  # our writers need none
 warnings.filterwarnings("ignore", ".*val_dataloader. but have no .validation_step.*")  # GANs validate nothing (yet)
-
-LOG_DIR = "logs"  # where loggers write (and checkpoints go) unless --trainer.default_root_dir says otherwise
 
 
 def data_sizes() -> list[str]:
@@ -73,7 +71,7 @@ def default_callbacks(trainer_config: dict[str, Any], subcommand: str | None, mo
         callbacks.append(LearningRateMonitor())
     if trainer_config.get("enable_progress_bar", True) is not False and not has(ProgressBar):
         callbacks.append(ZooProgressBar())
-    if subcommand == "fit" and isinstance(model, ZooModule):
+    if subcommand in (None, "fit") and isinstance(model, ZooModule):  # None: built with run=False, to fit
         callbacks += [c for c in model.family_callbacks() if not has(type(c))]
     if subcommand == "predict" and not has(BasePredictionWriter):
         callbacks.append(PredictionWriter())
@@ -81,12 +79,13 @@ def default_callbacks(trainer_config: dict[str, Any], subcommand: str | None, mo
 
 
 def place_loggers(trainer_config: Namespace) -> None:
-    """Loggers whose ``save_dir`` the config leaves open write under ``--trainer.default_root_dir`` (or ``logs``),
-    and so do the checkpoints, which Lightning puts in the first logger's run folder."""
-    root = trainer_config.get("default_root_dir") or LOG_DIR
-    for logger in as_list(trainer_config.get("logger")):
+    """With ``--trainer.default_root_dir DIR``, loggers whose ``save_dir`` is the zoo's default (``logs``, which
+    jsonargparse also carries over to another logger class given on the command line) write under ``DIR``, and so
+    do the checkpoints, which Lightning puts in the first logger's run folder."""
+    root = trainer_config.get("default_root_dir")
+    for logger in as_list(trainer_config.get("logger")) if root else []:
         init_args = logger.get("init_args") if isinstance(logger, Namespace) else None
-        if init_args is not None and "save_dir" in init_args and init_args["save_dir"] is None:
+        if init_args is not None and init_args.get("save_dir") == LOG_DIR:
             init_args["save_dir"] = str(root)
 
 

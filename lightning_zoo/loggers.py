@@ -45,6 +45,9 @@ def wandb_server_answers(timeout: float) -> bool:
         return False
 
 
+LOG_DIR = "logs"  # the default save_dir of the zoo's loggers; the CLI moves it under --trainer.default_root_dir
+
+
 class ZooWandbLogger(WandbLogger):
     """``WandbLogger`` that never blocks a run on the network: it logs offline when there are no credentials (W&B
     itself would stop with an error) or when the server does not answer within ``connect_timeout`` seconds (W&B
@@ -52,8 +55,8 @@ class ZooWandbLogger(WandbLogger):
 
     Args:
         project: W&B project.
-        save_dir: Folder of the local ``wandb/`` run folders (created if missing). The CLI sets it to
-            ``--trainer.default_root_dir`` (default ``logs``).
+        save_dir: Folder of the local ``wandb/`` run folders (created if missing). Left at ``logs``, the CLI
+            puts it under ``--trainer.default_root_dir`` when that is given.
         offline: True or False forces the mode; None (default) decides by the credentials and the server. An
             explicit ``WANDB_MODE`` in the environment (``offline``, ``disabled``) always wins.
         connect_timeout: Seconds to wait for the W&B server before going offline.
@@ -63,12 +66,11 @@ class ZooWandbLogger(WandbLogger):
     def __init__(
         self,
         project: str = "lightning-zoo",
-        save_dir: str | None = None,
+        save_dir: str = LOG_DIR,
         offline: bool | None = None,
         connect_timeout: float = 5.0,
         **kwargs: Any,
     ):
-        save_dir = save_dir or "logs"
         if os.environ.get("WANDB_MODE") == "":
             del os.environ["WANDB_MODE"]  # W&B itself fails on the empty value with a settings traceback
             rank_zero_info("W&B: WANDB_MODE is set but empty, treated as unset")

@@ -39,8 +39,9 @@ class GANBase(ZooModule):
     model has them class labels or codes), :meth:`generate` turns one into images in ``output_range``. Sample grids,
     classifier-FID, interpolations and ``predict`` all go through ``generate(sample_latent(...))``. A subclass sets
     ``self.generator`` and ``self.discriminator`` (named ``nn.Module`` classes) and overrides only what differs:
-    ``sample_latent`` / ``latent_for`` / ``generate`` for conditional or code-based GANs, ``d_loss`` / ``g_loss`` for
-    other objectives (both receive the real batch and the latent), ``after_discriminator_step`` for weight clipping.
+    ``sample_latent`` / ``latent_for`` / ``generate`` / ``discriminate`` for conditional or code-based GANs,
+    ``d_loss`` / ``g_loss`` for other objectives (both receive the real batch and the latent),
+    ``after_discriminator_step`` for weight clipping.
     ``sample_latent`` may read only hyperparameters (``self.hparams``): the base calls it while constructing.
 
     Each step toggles its optimizer, so the other network's parameters get no gradient. Under DDP that leaves
@@ -157,16 +158,21 @@ class GANBase(ZooModule):
     def real_targets(self, logits: Tensor) -> Tensor:
         return torch.full_like(logits, self.hparams.real_label)
 
+    def discriminate(self, images: Tensor, latent: Latent) -> Tensor:
+        """The discriminator's logits for ``images``, real or generated, paired with ``latent`` (a conditional
+        discriminator reads its labels: the real batch's, as ``latent_for`` put them there)."""
+        return self.discriminator(images)
+
     def d_loss(self, batch: RealBatch, latent: Latent) -> Tensor:
         # Two separate calls, as the books do, so BatchNorm never mixes real and fake statistics.
-        real_logits = self.discriminator(batch.images)
-        fake_logits = self.discriminator(self.generate(latent).detach())
+        real_logits = self.discriminate(batch.images, latent)
+        fake_logits = self.discriminate(self.generate(latent).detach(), latent)
         return F.binary_cross_entropy_with_logits(
             real_logits, self.real_targets(real_logits)
         ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
 
     def g_loss(self, batch: RealBatch, latent: Latent) -> Tensor:
-        fake_logits = self.discriminator(self.generate(latent))
+        fake_logits = self.discriminate(self.generate(latent), latent)
         return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
 
     def after_discriminator_step(self) -> None:

@@ -3,6 +3,8 @@ that provides a size no DataModule of the zoo has yet, and models that take it."
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -12,6 +14,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from datamodules import ZooDataModule
 from lightning_zoo.core import ZooModule
+from lightning_zoo.gan import DCGAN, GANBase, RealBatch
 
 
 class AugmentedSeries(Dataset):
@@ -61,3 +64,63 @@ class ToyRegressor(ZooModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
+
+
+class ToyConditionalGenerator(nn.Module):
+    def __init__(self, latent_dim: int, num_classes: int, image_shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.image_shape = tuple(image_shape)
+        self.embed = nn.Embedding(num_classes, 8)
+        self.net = nn.Sequential(nn.Linear(latent_dim + 8, 32), nn.ReLU(), nn.Linear(32, math.prod(image_shape)))
+
+    def forward(self, z: Tensor, labels: Tensor) -> Tensor:
+        return torch.tanh(self.net(torch.cat([z, self.embed(labels)], 1))).view(-1, *self.image_shape)
+
+
+class ToyConditionalDiscriminator(nn.Module):
+    def __init__(self, num_classes: int, image_shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(num_classes, 8)
+        self.net = nn.Sequential(nn.Linear(math.prod(image_shape) + 8, 32), nn.LeakyReLU(0.2), nn.Linear(32, 1))
+
+    def forward(self, images: Tensor, labels: Tensor) -> Tensor:
+        return self.net(torch.cat([images.flatten(1), self.embed(labels)], 1)).flatten()
+
+
+class ToyConditionalGAN(GANBase):
+    """A conditional GAN in miniature, declaring only what the latent contract leaves to a model: the class label in
+    its latent, the real batch's labels for training, and networks that read them."""
+
+    def __init__(self, input_shape: tuple[int, ...] = (1, 32, 32), num_classes: int = 10, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.generator = ToyConditionalGenerator(self.hparams.latent_dim, num_classes, input_shape)
+        self.discriminator = ToyConditionalDiscriminator(num_classes, input_shape)
+        self.paired_labels: list[Tensor] = []
+
+    def sample_latent(self, n: int, generator: torch.Generator | None = None) -> dict[str, Tensor]:
+        latent = super().sample_latent(n, generator)
+        device = latent["z"].device
+        return {**latent, "labels": torch.randint(self.hparams.num_classes, (n,), generator=generator, device=device)}
+
+    def latent_for(self, batch: RealBatch) -> dict[str, Tensor]:
+        self.paired_labels.append(batch.labels)
+        return {**self.sample_latent(len(batch.images)), "labels": batch.labels}
+
+    def generate(self, latent: Mapping[str, Tensor]) -> Tensor:
+        return self.generator(latent["z"], latent["labels"])
+
+    def discriminate(self, images: Tensor, latent: Mapping[str, Tensor]) -> Tensor:
+        return self.discriminator(images, latent["labels"])
+
+
+class ClippedDCGAN(DCGAN):
+    """WGAN's weight clipping on the book's DCGAN: the hook after each discriminator step, and nothing else."""
+
+    def __init__(self, clip: float = 0.01, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.clipped = 0
+
+    def after_discriminator_step(self) -> None:
+        self.clipped += 1
+        for parameter in self.discriminator.parameters():
+            parameter.data.clamp_(-self.hparams.clip, self.hparams.clip)

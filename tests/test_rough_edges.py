@@ -1,0 +1,125 @@
+"""What a new user hit when trying the zoo, each fixed and kept fixed: an unreachable W&B server, a diverging run,
+predict without weights, loggers that ignored default_root_dir, an empty WANDB_MODE. (A truncated checkpoint is
+in test_checkpoints.py.)"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+import torch
+
+from lightning_zoo.callbacks import ZooModelCheckpoint
+from lightning_zoo.classification import MLP
+from lightning_zoo.cli import ZooCLI, main
+from lightning_zoo.core import NonFiniteLossError
+from lightning_zoo.gan import DCGAN
+from tests.conftest import ROOT
+from tests.helpers.train import gan_data, mlp_data, state_of, trainer
+
+MLP_CONFIG = str(ROOT / "configs/classification/mlp_mnist.yaml")
+DCGAN_CONFIG = str(ROOT / "configs/gan/dcgan_mnist.yaml")
+
+
+def short_fit(data_root: Path, *extra: str) -> list[str]:
+    return ["fit", "--config", MLP_CONFIG, "--data.data_dir", str(data_root), "--trainer.max_epochs", "1",
+            "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1", *extra]  # fmt: skip
+
+
+@pytest.fixture
+def wandb_unset(tmp_path, monkeypatch):
+    import wandb
+
+    wandb.teardown()  # W&B keeps process-wide settings (e.g. the disabled mode of earlier tests) until torn down
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))
+
+
+@pytest.fixture
+def silent_server():
+    """A W&B server on a route that accepts connections and never answers, like a firewalled cluster node."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+
+
+def test_a_wandb_key_without_a_route_to_the_server_falls_back_to_offline(
+    wandb_unset, silent_server, data_root, monkeypatch, caplog
+):
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    monkeypatch.setenv("WANDB_BASE_URL", silent_server)
+    with caplog.at_level("INFO"):
+        cli = ZooCLI(args=short_fit(data_root, "--trainer.logger.connect_timeout", "1"))
+    assert cli.trainer.state.finished and cli.trainer.logger._offline
+    assert f"W&B: {silent_server} did not answer in 1.0 s, logging offline" in caplog.text
+    assert "wandb sync logs/wandb/offline-run-*" in caplog.text
+    assert list(Path("logs/wandb").glob("offline-run-*"))
+
+
+def test_an_empty_wandb_mode_counts_as_unset(wandb_unset, data_root, monkeypatch, caplog):
+    monkeypatch.setenv("WANDB_MODE", "")
+    with caplog.at_level("INFO"):
+        cli = ZooCLI(args=short_fit(data_root))
+    assert cli.trainer.state.finished and "WANDB_MODE is set but empty, treated as unset" in caplog.text
+    assert list(Path("logs/wandb").glob("offline-run-*"))  # no credentials here: offline, as without the variable
+
+
+def test_a_diverging_run_stops_at_the_first_non_finite_loss_with_one_line(data_root, tmp_path):
+    with pytest.raises(SystemExit) as exit_:
+        main(short_fit(data_root, "--trainer.logger", "false", "--trainer.default_root_dir", str(tmp_path),
+                       "--trainer.limit_train_batches", "8", "--data.batch_size", "32", "--model.optimizer", "sgd",
+                       "--model.lr", "1e8"))  # fmt: skip
+    message = str(exit_.value.code)  # sys.exit with a message: exit status 1
+    assert message.startswith("error: training stopped at step ") and "\n" not in message
+    assert "the loss is nan" in message or "the loss is inf" in message
+    assert "try a smaller learning rate (now --model.lr 100000000.0)" in message
+    assert not list(tmp_path.rglob("*.ckpt"))  # nothing was checkpointed, let alone marked best
+
+
+def test_the_non_finite_loss_never_reaches_the_weights(data_root, tmp_path):
+    model = MLP(optimizer="sgd", lr=1e8)
+    checkpoint = ZooModelCheckpoint(dirpath=tmp_path / "ckpt")
+    weights_before_each_step = []
+
+    class Recorder(torch.nn.Module):
+        def forward(self, x):
+            weights_before_each_step.append(state_of(model.net))
+            return x
+
+    model.net.insert(0, Recorder())
+    t = trainer(tmp_path, max_epochs=3, callbacks=[checkpoint])
+    with pytest.raises(NonFiniteLossError) as raised:
+        t.fit(model, mlp_data(data_root, batch_size=8))
+    assert f"training stopped at step {t.global_step} (epoch 0)" in str(raised.value)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert all(torch.equal(p, weights_before_each_step[-1][k]) for k, p in model.net.state_dict().items())
+    assert checkpoint.best_model_path == "" and not (tmp_path / "ckpt").exists()
+
+
+def test_a_gan_stops_before_a_non_finite_discriminator_loss_updates_it(data_root, tmp_path, monkeypatch):
+    model = DCGAN()
+    monkeypatch.setattr(model, "d_loss", lambda batch, latent: torch.tensor(float("nan"), requires_grad=True))
+    before = state_of(model.discriminator)
+    with pytest.raises(NonFiniteLossError, match="at step 0 .*the discriminator loss is nan.* --model.lr_d 0.0002"):
+        trainer(tmp_path, max_epochs=1, limit_val_batches=0).fit(model, gan_data(data_root))
+    assert all(torch.equal(p, before[k]) for k, p in model.discriminator.state_dict().items())
+
+
+def test_predict_without_a_checkpoint_is_refused_with_the_fix(data_root):
+    with pytest.raises(SystemExit) as exit_:
+        main(["predict", "--config", DCGAN_CONFIG, "--data.data_dir", str(data_root)])
+    assert str(exit_.value.code).startswith("error: predict without --ckpt_path would use untrained weights: pass")
+    assert not Path("predictions").exists()
+
+
+@pytest.mark.parametrize("logger", ["CSVLogger", "TensorBoardLogger", "ZooWandbLogger"])
+def test_every_logger_and_the_checkpoints_go_under_default_root_dir(logger, wandb_unset, data_root, tmp_path):
+    root = tmp_path / "DIR"
+    cli = ZooCLI(args=short_fit(data_root, "--trainer.logger", logger, "--trainer.default_root_dir", str(root)))
+    written = [p for p in Path.cwd().rglob("*") if p.is_file()]
+    assert written and all(root in p.parents for p in written), [str(p) for p in written if root not in p.parents]
+    assert Path(cli.trainer.checkpoint_callback.last_model_path).is_relative_to(root)
+    assert not Path("logs").exists()
