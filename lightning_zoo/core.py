@@ -106,27 +106,35 @@ def constructor_arguments(cls: type) -> list[str]:
     return names
 
 
-class EpochMean(Metric):
-    """A ratio of two sums over an epoch: ``update(total, count)`` adds a batch's total (a loss times the batch size,
-    a count of correct predictions) and its sample count; ``compute()`` is their ratio, summed over DDP ranks.
+class EpochMeans(Metric):
+    """Per-sample means over an epoch of several values, kept as sums: ``update(n, loss=l, acc=c)`` adds ``l`` and ``c``
+    (a batch's summed loss, its count of correct predictions) and ``n`` to each one's sample count; ``compute()``
+    gives ``{"loss": ..., "acc": ...}``, summed over DDP ranks. A value may skip batches (a GAN's generator loss).
 
-    Two in-place additions per step: the cheapest epoch value torchmetrics can sync (a ``MulticlassAccuracy`` update
-    costs several times more, for the same number).
+    One update call and in-place additions per step: every ``torchmetrics`` update costs a wrapper call and every
+    state reassignment an ``nn.Module.__setattr__``, which on a small model's CPU step add up to percents.
     """
 
     full_state_update = False
 
-    def __init__(self) -> None:
+    def __init__(self, *names: str) -> None:
         super().__init__()
-        self.add_state("total", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
-        self.add_state("count", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.names = names
+        for name in names:
+            self.add_state(f"{name}_sum", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+            self.add_state(f"{name}_count", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
 
-    def update(self, total: Tensor, count: int | Tensor) -> None:
-        self.total += total.detach()
-        self.count += count
+    def update(self, n: int, **totals: Tensor) -> None:
+        for name, total in totals.items():
+            getattr(self, f"{name}_sum").add_(total.detach())
+            getattr(self, f"{name}_count").add_(n)
 
-    def compute(self) -> Tensor:
-        return (self.total / self.count).float()
+    def compute(self) -> dict[str, Tensor]:
+        return {
+            name: (getattr(self, f"{name}_sum") / getattr(self, f"{name}_count")).float()
+            for name in self.names
+            if getattr(self, f"{name}_count") > 0
+        }
 
 
 _MODELS: dict[str, type[ZooModule]] = {}
@@ -203,10 +211,11 @@ class ZooModule(pl.LightningModule):
     # ------------------------------------------------------------------------------------------------ epoch values
 
     def track_epoch_metrics(self, **stages: Mapping[str, Metric]) -> None:
-        """Declares a stage's epoch values, e.g. ``track_epoch_metrics(train={"loss": EpochMean()})``: a
-        ``MetricCollection`` ``self.train_metrics``, logged as ``train/loss`` at the end of the stage's epoch and
-        reset. Update its metrics directly (``self.train_metrics["loss"].update(...)``): a collection's own
-        ``update`` passes every argument to every metric."""
+        """Declares a stage's epoch values, e.g. ``track_epoch_metrics(train={"means": EpochMeans("loss")})``: a
+        ``MetricCollection`` ``self.train_metrics``, logged as ``train/loss`` (a metric that returns a dict gives
+        one value per key) at the end of the stage's epoch, and reset. Update the metrics themselves, held in an
+        attribute of their own: a collection's ``update`` passes every argument to every metric, and even its item
+        lookup costs more than a small model's step can spare."""
         for stage, metrics in stages.items():
             if stage not in STAGES:
                 raise ValueError(f"unknown stage {stage!r}; choose from {STAGES}")
@@ -238,7 +247,7 @@ class ZooModule(pl.LightningModule):
         """Stops training, before ``loss`` updates any weight, when it is NaN or infinite (on every DDP rank at once,
         whichever rank saw it)."""
         finite = bool(torch.isfinite(loss).all())
-        if self._trainer is not None and self.trainer.world_size > 1:
+        if self._distributed:
             finite = self.trainer.strategy.reduce_boolean_decision(finite, all=True)
         if finite:
             return
@@ -253,6 +262,14 @@ class ZooModule(pl.LightningModule):
             + (f" (now {' '.join(rates)})" if rates else "")
         )
 
+    def networks(self) -> dict[str, torch.nn.Module]:
+        """The model's networks: its direct submodules that hold parameters (not its metrics)."""
+        return {
+            name: module
+            for name, module in self.named_children()
+            if not isinstance(module, (Metric, MetricCollection)) and any(True for _ in module.parameters())
+        }
+
     # -------------------------------------------------------------------------------------------- family defaults
 
     @classmethod
@@ -263,8 +280,11 @@ class ZooModule(pl.LightningModule):
 
     # ------------------------------------------------------------------------------------------------ checkpoints
 
+    _distributed = False  # set in setup: more than one process
+
     def setup(self, stage: str) -> None:
-        if self.trainer.world_size > 1:
+        self._distributed = self.trainer.world_size > 1
+        if self._distributed:
             seed_rank(int(os.environ.get("PL_GLOBAL_SEED", 0)), self.trainer.global_rank)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

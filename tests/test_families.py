@@ -222,3 +222,18 @@ def test_the_gan_training_step_takes_images_alone_or_with_labels():
     images, labels = torch.zeros(2, 1, 4, 4), torch.tensor([1, 2])
     assert as_real_batch(images).labels is None and as_real_batch([images]).labels is None
     assert torch.equal(as_real_batch((images, labels)).labels, labels)
+
+
+def test_compile_networks_compiles_the_networks_in_place_and_checkpoints_keep_their_keys(data_root, tmp_path):
+    """torch.compile of each network, never of the LightningModule; the eager backend traces without codegen."""
+    from lightning_zoo.callbacks import CompileNetworks
+
+    model = DCGAN()
+    t = trainer(tmp_path, max_steps=6, limit_val_batches=0, callbacks=[CompileNetworks(backend="eager")])
+    t.fit(model, gan_data(data_root, batch_size=8))
+    assert set(model.networks()) == {"generator", "discriminator"}
+    assert all(network._compiled_call_impl is not None for network in model.networks().values())
+    assert model._compiled_call_impl is None and t.global_step == 6
+    t.save_checkpoint(tmp_path / "compiled.ckpt")
+    assert set(torch.load(tmp_path / "compiled.ckpt", weights_only=True)["state_dict"]) == set(DCGAN().state_dict())
+    assert set(MLP().networks()) == {"net"}

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from lightning_zoo.core import STAGES, EpochMean, ZooModule
+from lightning_zoo.core import STAGES, EpochMeans, ZooModule
 from lightning_zoo.files import atomic_path
 
 
@@ -33,20 +33,22 @@ class Classifier(ZooModule):
 
     def __init__(self, num_classes: int = 10) -> None:
         super().__init__()
-        self.track_epoch_metrics(**{stage: {"loss": EpochMean(), "acc": EpochMean()} for stage in STAGES})
+        self.epoch_means = {stage: EpochMeans("loss", "acc") for stage in STAGES}  # updated every step
+        self.track_epoch_metrics(**{stage: {"means": means} for stage, means in self.epoch_means.items()})
 
     def regularization_loss(self) -> Tensor | float:
         return 0.0
 
     def _update(self, stage: str, loss: Tensor, logits: Tensor, y: Tensor) -> None:
-        metrics = getattr(self, f"{stage}_metrics")
-        metrics["loss"].update(loss.detach() * len(y), len(y))
-        metrics["acc"].update((logits.argmax(-1) == y).sum(), len(y))
+        self.epoch_means[stage].update(len(y), loss=loss * len(y), acc=(logits.argmax(-1) == y).sum())
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         x, y = batch
         logits = self(x)
-        loss = F.cross_entropy(logits, y) + self.regularization_loss()
+        loss = F.cross_entropy(logits, y)
+        penalty = self.regularization_loss()
+        if isinstance(penalty, Tensor):
+            loss = loss + penalty
         self.check_finite(loss)
         self._update("train", loss, logits, y)
         self.log_on_logging_steps({"train/loss_step": loss})

@@ -14,7 +14,7 @@ from pytorch_lightning.core.optimizer import LightningOptimizer
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
-from lightning_zoo.core import EpochMean, ZooError, ZooModule, inference_mode_of
+from lightning_zoo.core import EpochMeans, ZooError, ZooModule, inference_mode_of
 from lightning_zoo.files import atomic_path
 from lightning_zoo.lightning_private import ddp_finds_unused_parameters
 from lightning_zoo.media import image_grid, save_png
@@ -97,7 +97,8 @@ class GANBase(ZooModule):
         for key, value in fixed.items():
             self.register_buffer(f"fixed_{key}", value)
         self.example_input_array = {key: value[:2] for key, value in fixed.items()}  # forward takes the latent
-        self.track_epoch_metrics(train={"d_loss": EpochMean(), "g_loss": EpochMean()})
+        self.train_means = EpochMeans("d_loss", "g_loss")  # updated every step
+        self.track_epoch_metrics(train={"means": self.train_means})
 
     @classmethod
     def family_callbacks(cls) -> list[Callback]:
@@ -203,16 +204,17 @@ class GANBase(ZooModule):
         real = as_real_batch(batch)
         opt_g, opt_d = self.optimizers()
         latent = self.latent_for(real)
-        metrics, n = self.train_metrics, len(real.images)
+        n = len(real.images)
         for _ in range(self.hparams.d_steps):
             d_loss = self.discriminator_step(opt_d, real, latent)
-        metrics["d_loss"].update(d_loss * n, n)
         step_values = {"train/d_loss_step": d_loss}
         if (batch_idx + 1) % self.hparams.n_critic == 0:
             for _ in range(self.hparams.g_steps):
                 g_loss = self.generator_step(opt_g, real, latent)
-            metrics["g_loss"].update(g_loss * n, n)
             step_values["train/g_loss_step"] = g_loss
+            self.train_means.update(n, d_loss=d_loss * n, g_loss=g_loss * n)
+        else:
+            self.train_means.update(n, d_loss=d_loss * n)
         self.log_on_logging_steps(step_values)
 
     def configure_optimizers(self) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
