@@ -16,6 +16,7 @@ import pstats
 import statistics
 import sys
 import time
+import timeit
 from collections.abc import Callable
 from pathlib import Path
 
@@ -136,6 +137,19 @@ def main() -> None:
     profile.runcall(plain_epoch, model, model.configure_optimizers(), x, y, datamodule.batch_size)
     calls["plain"] = round(pstats.Stats(profile).total_calls / steps)
 
+    # What the zoo adds to a training step, timed alone (noise-free next to whole epochs): the epoch metrics' update
+    # and the non-finite-loss check, on a real batch.
+    zoo = MLP()
+    features, labels = next(iter(datamodule.train_dataloader()))
+    logits = zoo(features)
+    loss = F.cross_entropy(logits, labels)
+
+    def zoo_additions() -> None:
+        zoo.check_finite(loss)
+        zoo.epoch_means["train"].update(len(labels), loss=loss * len(labels), acc=(logits.argmax(-1) == labels).sum())
+
+    zoo_us = min(timeit.repeat(zoo_additions, number=1000, repeat=5)) / 1000 * 1e6
+
     write_result(
         f"lightning_overhead_{args.threads}_thread",
         {
@@ -153,6 +167,7 @@ def main() -> None:
                 round(z / b, 3) for z, b in zip(ms_per_step["zoo_mlp"], ms_per_step["bare_lightning"], strict=True)
             ],
             "python_calls_per_step": calls,
+            "zoo_additions_us_per_step_timed_alone": round(zoo_us, 1),
             **machine(),
         },
     )

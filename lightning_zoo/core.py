@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 import os
 import random
 import zipfile
@@ -246,7 +247,8 @@ class ZooModule(pl.LightningModule):
     def check_finite(self, loss: Tensor, name: str = "loss") -> None:
         """Stops training, before ``loss`` updates any weight, when it is NaN or infinite (on every DDP rank at once,
         whichever rank saw it)."""
-        finite = bool(torch.isfinite(loss).all())
+        # item() of a one-element tensor is a tenth of isfinite().all() on a CPU; on a GPU both wait for the step.
+        finite = math.isfinite(loss.item()) if loss.numel() == 1 else bool(torch.isfinite(loss).all())
         if self._distributed:
             finite = self.trainer.strategy.reduce_boolean_decision(finite, all=True)
         if finite:
