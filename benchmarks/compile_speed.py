@@ -26,9 +26,21 @@ from lightning_zoo.cli import ZooCLI  # noqa: E402
 def run(config: Path, data_dir: str, epochs: int, compiled: bool, cli_args: list[str]) -> list[float]:
     cli = ZooCLI(
         args=[
-            "--config", str(config), "--data.data_dir", data_dir, "--trainer.max_epochs", str(epochs),
-            "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
-            "--trainer.enable_checkpointing", "false", "--trainer.enable_model_summary", "false", *cli_args,
+            "--config",
+            str(config),
+            "--data.data_dir",
+            data_dir,
+            "--trainer.max_epochs",
+            str(epochs),
+            "--trainer.logger",
+            "false",
+            "--trainer.enable_progress_bar",
+            "false",
+            "--trainer.enable_checkpointing",
+            "false",
+            "--trainer.enable_model_summary",
+            "false",
+            *cli_args,
         ],  # fmt: skip
         run=False,
     )

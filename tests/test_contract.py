@@ -193,6 +193,7 @@ def test_mid_epoch_resume_is_bitwise_the_uninterrupted_run(family_card, data_roo
 
 
 @pytest.mark.ddp
+@pytest.mark.slow
 def test_ddp_shards_data_draws_per_rank_randomness_and_resumes_exactly(family_card, data_root, tmp_path):
     strategy = type(build(family_card, data_root).model).ddp_strategy
     probe = [

@@ -55,6 +55,7 @@ def test_an_explicit_mode_or_credentials_are_respected(no_credentials, monkeypat
     assert ZooWandbLogger(offline=True)._offline
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["mlp", "dcgan"])
 def test_offline_run_folder_holds_metrics_config_and_images(model, data_root, no_credentials):
     config = {"mlp": "classification/mlp_mnist.yaml", "dcgan": "gan/dcgan_mnist.yaml"}[model]

@@ -95,7 +95,7 @@ def test_overfit_batches_works_with_the_in_memory_loader(data_root, tmp_path):
 def test_predict_writes_class_probabilities_for_the_test_set(data_root, tmp_path):
     model = MLP()
     dm = mlp_data(data_root)
-    t = trainer(tmp_path)
+    t = trainer(tmp_path, max_epochs=1)
     t.fit(model, dm)  # untrained weights would do, but predict should work on a fitted model
     outputs = t.predict(model, dm)
     [path] = model.write_predictions(outputs, tmp_path / "out")
