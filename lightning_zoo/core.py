@@ -158,11 +158,10 @@ class ZooModule(pl.LightningModule):
     - **No training on a non-finite loss.** :meth:`check_finite` stops the run before a NaN loss updates a weight.
 
     A family base sets ``is_family_base = True`` (it cannot be instantiated), its ``family`` name, the DDP strategy
-    its loop needs (``ddp_strategy``), its epoch metrics with
-    :meth:`track_epoch_metrics`, the artefact files ``predict`` writes (``prediction_files``) and its default
-    callbacks (``family_callbacks``). A model names the metric its best checkpoint is chosen by in ``monitor`` /
-    ``monitor_mode``. Subclasses that override ``setup``, ``on_save_checkpoint`` or ``on_load_checkpoint`` must call
-    ``super()``.
+    its loop needs (``ddp_strategy``), its epoch metrics (:meth:`track_epoch_metrics`), the files ``predict`` writes
+    (``prediction_files``) and its default callbacks (``family_callbacks``). A model names the metric its best
+    checkpoint is chosen by in ``monitor`` / ``monitor_mode``. Subclasses that override ``setup``,
+    ``on_save_checkpoint`` or ``on_load_checkpoint`` must call ``super()``.
     """
 
     is_family_base: ClassVar[bool] = True
