@@ -196,6 +196,7 @@ class ZooDataModule(pl.LightningDataModule):
     """
 
     data_sizes: ClassVar[tuple[str, ...]] = ()
+    dataset_name: ClassVar[str | None] = None  # names the zoo's feature network for it (classifier-FID), if any
 
     def __init__(self, batch_size: int, num_workers: int = 0, pin_memory: bool = False) -> None:
         super().__init__()

@@ -1,117 +1,221 @@
-"""Generative quality measured, not only looked at: the Frechet distance between real and generated images in the
-feature space of a classifier this project trained on the same data ("classifier-FID", after the Inception FID).
-Available offline, and comparable between runs of this project; not on the scale of published Inception FIDs."""
+"""Generative quality measured, not only looked at: the Frechet distance (FID) and kernel distance (KID) between
+real and generated images in the feature space of a classifier this project trained on the same dataset
+("classifier-FID", after the Inception FID), and, for GANs that take a class or a category, how often the samples
+are of the class asked for. Available offline, comparable between runs of this project; not on the scale of
+published Inception FIDs.
+
+The zoo ships one feature network per dataset in ``lightning_zoo/feature_networks/`` (``python
+benchmarks/feature_networks.py`` makes them, and records their checksums and test accuracy); a GAN's images are
+brought to the network's layout (flattened -> 1x28x28, a 2-pixel border cropped, the value range mapped).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback
 from torch import Tensor, nn
 from torchmetrics.image.fid import FrechetInceptionDistance
+from torchmetrics.image.kid import KernelInceptionDistance
 
 from lightning_zoo.core import ZooError, inference_mode_of, load_zoo_module
 
+FEATURE_NETWORKS = Path(__file__).parent / "feature_networks"
+MAKE_FEATURE_NETWORKS = "python benchmarks/feature_networks.py --data-dir DIR --datasets {dataset}"
+
 
 class FrozenFeatures(nn.Module):
-    """A trained classifier's ``features()``, frozen and always in eval mode (dropout off, BatchNorm fixed)."""
+    """A trained classifier's ``features()`` (or, with ``logits=True``, its class logits), frozen and always in eval
+    mode, on images brought to the classifier's layout: ``input_shape`` and ``value_range``. Images whose values lie
+    in ``source_range`` are mapped to ``value_range``; flat images are unflattened and a border is cropped where
+    that gives ``input_shape`` (MNIST padded to 32x32 becomes 28x28 again)."""
 
-    def __init__(self, classifier: nn.Module, num_features: int, input_shape: tuple[int, ...]) -> None:
+    def __init__(
+        self,
+        classifier: nn.Module,
+        num_features: int,
+        input_shape: tuple[int, ...],
+        value_range: tuple[float, float] = (-1.0, 1.0),
+        source_range: tuple[float, float] | None = None,
+        logits: bool = False,
+    ) -> None:
         super().__init__()
         self.classifier = classifier.eval().requires_grad_(False)
         self.num_features = num_features  # read by torchmetrics instead of probing with a dummy image
-        self.input_shape = tuple(input_shape)
+        self.input_shape, self.value_range = tuple(input_shape), tuple(value_range)
+        self.source_range, self.logits = tuple(source_range or value_range), logits
 
     def train(self, mode: bool = True) -> FrozenFeatures:
         return self  # whoever calls .train() on a parent, the features stay those of the trained classifier
 
+    def to_layout(self, images: Tensor) -> Tensor:
+        if tuple(images.shape[1:]) != self.input_shape:
+            if images.dim() == 2 and images.shape[1] == math.prod(self.input_shape):
+                images = images.view(-1, *self.input_shape)
+            elif images.dim() == 4 and images.shape[1] == self.input_shape[0]:
+                top, left = ((images.shape[i + 2] - self.input_shape[i + 1]) // 2 for i in range(2))
+                if min(top, left) >= 0:
+                    images = images[..., top : top + self.input_shape[1], left : left + self.input_shape[2]]
+            if tuple(images.shape[1:]) != self.input_shape:
+                raise ZooError(
+                    f"the feature classifier takes {self.input_shape} images, it was given "
+                    f"{tuple(images.shape[1:])}: train one on the GAN's data layout (same size and value range)"
+                )
+        if self.source_range != self.value_range:
+            (a, b), (c, d) = self.source_range, self.value_range
+            images = (images - a) * ((d - c) / (b - a)) + c
+        return images
+
     @torch.no_grad()
     def forward(self, images: Tensor) -> Tensor:
-        if tuple(images.shape[1:]) != self.input_shape:
-            raise ZooError(
-                f"the feature classifier takes {self.input_shape} images, it was given {tuple(images.shape[1:])}: "
-                "train it on the GAN's data layout (same size and value range)"
-            )
-        return self.classifier.features(images)
+        images = self.to_layout(images)
+        return self.classifier(images) if self.logits else self.classifier.features(images)
 
 
-def classifier_fid(checkpoint: str | Path) -> FrechetInceptionDistance:
-    """A torchmetrics FID over the features of the classifier in ``checkpoint`` (e.g. a trained ``FeatureCNN``).
-    Real features persist across ``reset()``: compute them once, then compare each new set of samples."""
-    classifier = load_zoo_module(checkpoint)
+def shipped_feature_network(dataset: str) -> tuple[nn.Module, dict[str, Any]]:
+    """The zoo's feature network for ``dataset`` (``mnist``, ``fashion_mnist``), checked against its recorded
+    checksum, and its entry of ``feature_networks/index.json`` (layout, test accuracy)."""
+    index_path = FEATURE_NETWORKS / "index.json"
+    index = json.loads(index_path.read_text()) if index_path.is_file() else {}
+    if dataset not in index:
+        raise ZooError(
+            f"the zoo has no feature network for {dataset!r} (it has {', '.join(sorted(index)) or 'none'}): make one "
+            f"with `{MAKE_FEATURE_NETWORKS.format(dataset=dataset)}`, or pass the checkpoint of a FeatureCNN trained "
+            "on the GAN's data as --trainer.callbacks.classifier_ckpt"
+        )
+    entry = index[dataset]
+    path = FEATURE_NETWORKS / entry["file"]
+    digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
+    if digest != entry["sha256"]:
+        raise ZooError(
+            f"{path} does not match its recorded checksum ({digest[:12]} vs {entry['sha256'][:12]}): remake it with "
+            f"`{MAKE_FEATURE_NETWORKS.format(dataset=dataset)}`"
+        )
+    return load_zoo_module(path), entry
+
+
+def feature_extractor(
+    classifier_ckpt: str | Path | None,
+    dataset: str | None,
+    source_range: tuple[float, float] | None = None,
+    logits: bool = False,
+) -> FrozenFeatures:
+    """Features (or logits) of the classifier in ``classifier_ckpt`` (used on images of its own layout), or of the
+    zoo's network for ``dataset`` (images brought to its layout from ``source_range``)."""
+    if classifier_ckpt is not None:
+        classifier = load_zoo_module(classifier_ckpt)
+        value_range = source_range
+    else:
+        if dataset is None:
+            raise ZooError("a DataModule that names no dataset: pass a feature network's checkpoint (classifier_ckpt)")
+        classifier, entry = shipped_feature_network(dataset)
+        value_range = tuple(entry["value_range"])
     if not callable(getattr(classifier, "features", None)):
         raise ZooError(
-            f"{checkpoint} holds a {type(classifier).__name__}, which has no features(): train a FeatureCNN on the "
-            "GAN's data (configs/classification/feature_cnn_mnist.yaml) and pass its checkpoint"
+            f"{classifier_ckpt} holds a {type(classifier).__name__}, which has no features(): train a FeatureCNN on "
+            "the GAN's data (configs/classification/feature_cnn_mnist.yaml) and pass its checkpoint"
         )
-    features = FrozenFeatures(classifier, classifier.hparams.feature_dim, classifier.hparams.input_shape)
-    return FrechetInceptionDistance(feature=features, reset_real_features=False)
+    hparams = classifier.hparams
+    width = hparams.num_classes if logits else hparams.feature_dim
+    return FrozenFeatures(classifier, width, hparams.input_shape, value_range or (-1.0, 1.0), source_range, logits)
+
+
+def classifier_fid(checkpoint: str | Path | None = None, dataset: str | None = None, **kwargs: Any):
+    """A torchmetrics FID over a classifier's features (see :func:`feature_extractor`). Real features persist across
+    ``reset()``: compute them once, then compare each new set of samples."""
+    return FrechetInceptionDistance(feature=feature_extractor(checkpoint, dataset, **kwargs), reset_real_features=False)
 
 
 class ClassifierFID(Callback):
-    """Logs ``val/classifier_fid`` every ``every_n_epochs`` epochs: classifier-FID between ``num_samples`` training
-    images and as many samples of the generator (from its own seeded noise, in eval mode), lower is better.
+    """Logs ``val/classifier_fid`` and ``val/classifier_kid`` (with ``val/classifier_kid_std``) every
+    ``every_n_epochs`` epochs: the distances between ``num_samples`` training images and as many samples of the
+    generator (from its own seeded latents, in eval mode), in a classifier's feature space; lower is better.
 
-    Works with any model that has ``generator``, ``sample_latent(n, generator)`` and ``generate(latent)`` (the GAN
-    base). Under DDP each
-    rank takes its share of both sets and the statistics are summed across ranks. It draws no number from the
-    global RNG, so adding it leaves training unchanged.
+    ``--trainer.callbacks+=lightning_zoo.metrics.ClassifierFID`` alone works on MNIST and Fashion-MNIST: the zoo's
+    feature network for the DataModule's dataset (``dataset_name``) is used. Works with any GAN of the zoo
+    (``sample_latent``, ``generate``, ``output_range``). Under DDP each rank takes its share of both sets and the
+    statistics are gathered. It draws no number from the global RNG, so adding it leaves training unchanged.
 
     Args:
-        classifier_ckpt: A ``FeatureCNN`` checkpoint trained on the same data layout as the GAN's.
+        classifier_ckpt: A FeatureCNN checkpoint trained on the GAN's exact data layout, instead of the zoo's network.
         num_samples: Real and generated images compared (10,000 is the usual FID sample size).
         batch_size: Images per generator/classifier forward pass.
         every_n_epochs: How often to measure.
-        seed: Seed of the generated samples' noise (the same samples' noise at every measurement).
+        seed: Seed of the generated samples' latents (the same samples' latents at every measurement).
+        kid_subset_size: Size of KID's random subsets (capped by the samples each process has).
     """
 
     def __init__(
         self,
-        classifier_ckpt: str,
+        classifier_ckpt: str | None = None,
         num_samples: int = 10_000,
         batch_size: int = 500,
         every_n_epochs: int = 1,
         seed: int = 0,
+        kid_subset_size: int = 1000,
     ) -> None:
-        if num_samples < 2 or batch_size < 1 or every_n_epochs < 1:
-            raise ValueError("ClassifierFID needs num_samples >= 2, batch_size >= 1 and every_n_epochs >= 1")
+        if num_samples < 2 or batch_size < 1 or every_n_epochs < 1 or kid_subset_size < 2:
+            raise ValueError("ClassifierFID needs num_samples >= 2, batch_size >= 1, every_n_epochs >= 1")
         self.classifier_ckpt, self.num_samples, self.batch_size = classifier_ckpt, num_samples, batch_size
-        self.every_n_epochs, self.seed = every_n_epochs, seed
+        self.every_n_epochs, self.seed, self.kid_subset_size = every_n_epochs, seed, kid_subset_size
         self.fid: FrechetInceptionDistance | None = None
+        self.kid: KernelInceptionDistance | None = None
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if stage != "fit":
             return
-        if not all(callable(getattr(pl_module, name, None)) for name in ("sample_latent", "generate")):
-            raise ZooError(f"ClassifierFID needs a GAN (sample_latent, generate); {type(pl_module).__name__} is not")
-        self.fid = classifier_fid(self.classifier_ckpt)
+        check_generative(pl_module, "ClassifierFID")
+        dataset = getattr(trainer.datamodule, "dataset_name", None)
+        features = feature_extractor(self.classifier_ckpt, dataset, tuple(pl_module.output_range))
+        share = math.ceil(self.num_samples / trainer.world_size)
+        self.fid = FrechetInceptionDistance(feature=features, reset_real_features=False)
+        subset = min(self.kid_subset_size, share * trainer.world_size)
+        self.kid = KernelInceptionDistance(feature=features, subset_size=subset, reset_real_features=False)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or (trainer.current_epoch + 1) % self.every_n_epochs:
             return
-        fid = self.fid.to(pl_module.device)
+        metrics = [self.fid.to(pl_module.device), self.kid.to(pl_module.device)]
         share = math.ceil(self.num_samples / trainer.world_size)
-        if int(fid.real_features_num_samples) == 0:  # real features: once per run
+        if int(metrics[0].real_features_num_samples) == 0:  # real features: once per run
             loader = trainer.datamodule.train_dataloader() if trainer.datamodule else trainer.train_dataloader
-            add_real_images(fid, loader, share, pl_module.device)  # this rank's shard of the training data
+            add_real_images(metrics, loader, share, pl_module.device)  # this rank's shard of the training data
         noise_source = torch.Generator(device=pl_module.device).manual_seed(self.seed + trainer.global_rank)
-        add_generated_images(fid, pl_module, share, self.batch_size, noise_source)
-        value = fid.compute()  # sums every rank's statistics
-        fid.reset()
-        pl_module.log("val/classifier_fid", value, on_epoch=True)
+        add_generated_images(metrics, pl_module, share, self.batch_size, noise_source)
+        fid = metrics[0].compute()  # gathers every rank's statistics
+        # KID draws random subsets from the global RNG: from a seeded copy of it, so training is not disturbed.
+        cuda = [pl_module.device.index or 0] if pl_module.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):
+            torch.manual_seed(self.seed)
+            kid_mean, kid_std = metrics[1].compute()
+        for metric in metrics:
+            metric.reset()
+        pl_module.log_dict(
+            {"val/classifier_fid": fid, "val/classifier_kid": kid_mean, "val/classifier_kid_std": kid_std},
+            on_epoch=True,
+        )
 
 
-def add_real_images(fid: FrechetInceptionDistance, loader: Iterable, count: int, device: torch.device) -> None:
+def check_generative(pl_module: pl.LightningModule, who: str) -> None:
+    if not all(callable(getattr(pl_module, name, None)) for name in ("sample_latent", "generate")):
+        raise ZooError(f"{who} needs a GAN (sample_latent, generate); {type(pl_module).__name__} is not")
+
+
+def add_real_images(metrics: list[Any], loader: Iterable, count: int, device: torch.device) -> None:
     """The first ``count`` images of ``loader`` (batches of images, or of (images, labels)) as real images."""
     seen = 0
     for batch in loader:
         images = batch[0] if isinstance(batch, (list, tuple)) else batch
         images = images[: count - seen].to(device)
-        fid.update(images, real=True)
+        for metric in metrics:
+            metric.update(images, real=True)
         seen += len(images)
         if seen >= count:
             return
@@ -119,9 +223,119 @@ def add_real_images(fid: FrechetInceptionDistance, loader: Iterable, count: int,
 
 
 def add_generated_images(
-    fid: FrechetInceptionDistance, gan: nn.Module, count: int, batch_size: int, noise_source: torch.Generator
+    metrics: list[Any], gan: nn.Module, count: int, batch_size: int, noise_source: torch.Generator
 ) -> None:
     """``count`` samples of ``gan`` (generator in eval mode), from latents drawn with ``noise_source``."""
     with inference_mode_of(gan.generator):
         for start in range(0, count, batch_size):
-            fid.update(gan.generate(gan.sample_latent(min(batch_size, count - start), noise_source)), real=False)
+            images = gan.generate(gan.sample_latent(min(batch_size, count - start), noise_source))
+            for metric in metrics:
+                metric.update(images, real=False)
+
+
+# ------------------------------------------------------------------------------------------------ class fidelity
+
+
+def class_confusion(
+    gan: nn.Module, classifier: FrozenFeatures, key: str, per_value: int, generator: torch.Generator, batch: int = 500
+) -> Tensor:
+    """(values of the latent's ``key``) x (classes) counts: how the classifier labels ``per_value`` samples generated
+    with each value of ``key`` (``labels`` for a conditional GAN, ``category`` for InfoGAN)."""
+    values = int(gan.hparams["num_classes" if key == "labels" else "num_categories"])
+    counts = torch.zeros(values, classifier.num_features, dtype=torch.long)
+    with inference_mode_of(gan.generator):
+        for value in range(values):
+            for start in range(0, per_value, batch):
+                latent = gan.sample_latent(min(batch, per_value - start), generator)
+                latent[key] = torch.full_like(latent[key], value)
+                predicted = classifier(gan.generate(latent)).argmax(1).cpu()
+                counts[value] += torch.bincount(predicted, minlength=classifier.num_features)
+    return counts
+
+
+def best_assignment(counts: Tensor) -> list[int]:
+    """The one-to-one mapping of rows to columns with the most counts (exact, by dynamic programming over subsets
+    of columns; fine for 10 classes)."""
+    rows, columns = counts.shape
+    table = counts.tolist()
+    best: dict[int, tuple[int, list[int]]] = {0: (0, [])}
+    for row in range(rows):
+        nxt: dict[int, tuple[int, list[int]]] = {}
+        for used, (score, chosen) in best.items():
+            for column in range(columns):
+                if not used >> column & 1:
+                    key, value = used | 1 << column, (score + table[row][column], [*chosen, column])
+                    if key not in nxt or value[0] > nxt[key][0]:
+                        nxt[key] = value
+        best = nxt
+    return max(best.values())[1]
+
+
+def class_fidelity(counts: Tensor) -> dict[str, Any]:
+    """From a confusion of requested value x predicted class: the accuracy (value i should give class i), per class;
+    the majority class of each value and the purity (samples in their value's majority class), and the best
+    one-to-one mapping and its accuracy (for InfoGAN, whose categories come in no order)."""
+    total = int(counts.sum())
+    per_value = counts.sum(1).clamp(min=1)
+    mapping = best_assignment(counts)
+    return {
+        "accuracy_pct": round(100 * float(counts.diagonal().sum()) / total, 2),
+        "accuracy_per_class_pct": [round(100 * float(v), 2) for v in counts.diagonal() / per_value],
+        "majority_class": counts.argmax(1).tolist(),
+        "purity_pct": round(100 * float(counts.max(1).values.sum()) / total, 2),
+        "one_to_one_mapping": mapping,
+        "one_to_one_accuracy_pct": round(100 * sum(int(counts[i, c]) for i, c in enumerate(mapping)) / total, 2),
+    }
+
+
+class ConditionalAccuracy(Callback):
+    """For a GAN whose latent has class ``labels`` (CGAN, ACGAN): logs ``val/conditional_acc``, the fraction of
+    samples the dataset's feature network classifies as the class asked for. For one with a ``category`` code
+    (InfoGAN): logs ``val/category_purity``, the fraction of samples in their category's majority class.
+
+    Args:
+        per_class: Samples generated for each class (or category).
+        every_n_epochs: How often to measure.
+        seed: Seed of the latents (the same at every measurement).
+        classifier_ckpt: A FeatureCNN checkpoint for the GAN's data, instead of the zoo's network.
+    """
+
+    def __init__(
+        self, per_class: int = 1000, every_n_epochs: int = 1, seed: int = 0, classifier_ckpt: str | None = None
+    ) -> None:
+        self.per_class, self.every_n_epochs, self.seed = per_class, every_n_epochs, seed
+        self.classifier_ckpt = classifier_ckpt
+        self.classifier: FrozenFeatures | None = None
+        self.key = ""
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if stage != "fit":
+            return
+        check_generative(pl_module, "ConditionalAccuracy")
+        keys = set(pl_module.sample_latent(1, torch.Generator().manual_seed(0)))
+        self.key = next((k for k in ("labels", "category") if k in keys), "")
+        if not self.key:
+            raise ZooError(f"ConditionalAccuracy needs a latent with labels or a category; {sorted(keys)} has neither")
+        dataset = getattr(trainer.datamodule, "dataset_name", None)
+        self.classifier = feature_extractor(self.classifier_ckpt, dataset, tuple(pl_module.output_range), logits=True)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking or (trainer.current_epoch + 1) % self.every_n_epochs:
+            return
+        self.classifier.to(pl_module.device)
+        noise_source = torch.Generator(device=pl_module.device).manual_seed(self.seed)
+        fidelity = class_fidelity(class_confusion(pl_module, self.classifier, self.key, self.per_class, noise_source))
+        name, value = (
+            ("val/conditional_acc", fidelity["accuracy_pct"])
+            if self.key == "labels"
+            else ("val/category_purity", fidelity["purity_pct"])
+        )
+        pl_module.log(name, value / 100, on_epoch=True, rank_zero_only=True)
+
+
+def fidelity_report(gan: nn.Module, dataset: str, per_class: int = 1000, seed: int = 0) -> Mapping[str, Any]:
+    """:func:`class_fidelity` of a conditional or code-based GAN, with the zoo's feature network for ``dataset``."""
+    keys = set(gan.sample_latent(1, torch.Generator().manual_seed(0)))
+    key = "labels" if "labels" in keys else "category"
+    classifier = feature_extractor(None, dataset, tuple(gan.output_range), logits=True)
+    return class_fidelity(class_confusion(gan, classifier, key, per_class, torch.Generator().manual_seed(seed)))

@@ -29,7 +29,7 @@ def feature_checkpoint(data_root: Path, tmp_path_factory: pytest.TempPathFactory
 
     root = tmp_path_factory.mktemp("feature_cnn")
     t = trainer(root, max_epochs=1, limit_val_batches=0, enable_checkpointing=False)
-    t.fit(FeatureCNN(), gan_data(data_root))
+    t.fit(FeatureCNN(input_shape=(1, 32, 32)), gan_data(data_root))
     t.save_checkpoint(root / "feature_cnn.ckpt")
     return root / "feature_cnn.ckpt"
 

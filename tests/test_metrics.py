@@ -1,50 +1,86 @@
-"""Classifier-FID: the feature network, the metric's behaviour, and the callback inside a GAN run."""
+"""Generative quality: the feature networks (shipped and trained), classifier-FID/KID as a callback that needs no
+setup, layouts brought to the network's, and the class fidelity of conditional and code-based GANs."""
 
 from __future__ import annotations
 
+import json
 import math
+import shutil
 from pathlib import Path
 
 import pytest
 import torch
 
+from lightning_zoo import metrics
 from lightning_zoo.classification import FeatureCNN
 from lightning_zoo.cli import ZooCLI
 from lightning_zoo.core import ZooError
-from lightning_zoo.gan import DCGAN
-from lightning_zoo.metrics import ClassifierFID, classifier_fid
+from lightning_zoo.gan import ACGAN, DCGAN, ConditionalGAN, InfoGAN, VanillaGAN
+from lightning_zoo.metrics import (
+    ClassifierFID,
+    ConditionalAccuracy,
+    FrozenFeatures,
+    best_assignment,
+    class_fidelity,
+    classifier_fid,
+    shipped_feature_network,
+)
 from tests.conftest import ROOT
-from tests.helpers.train import MetricHistory, gan_data, state_of, trainer
+from tests.helpers.train import gan_data, state_of, trainer
 
 DCGAN_CONFIG = str(ROOT / "configs/gan/dcgan_mnist.yaml")
 
 
-def real_images(data_root: Path) -> torch.Tensor:
-    data = gan_data(data_root, train_split="train+test")
+def real_images(data_root: Path, **kwargs) -> torch.Tensor:
+    data = gan_data(data_root, train_split="train+test", **kwargs)
     data.setup("fit")
     return data.splits["train"].tensors[0]
 
 
 def test_feature_cnn_gives_features_and_logits_and_refuses_odd_sizes():
     model = FeatureCNN()
-    x = torch.rand(3, 1, 32, 32) * 2 - 1
-    assert model.features(x).shape == (3, 128) and model(x).shape == (3, 10)
+    x = torch.rand(3, 1, 28, 28) * 2 - 1
+    assert model.features(x).shape == (3, 64) and model(x).shape == (3, 10)
     with pytest.raises(ValueError, match="divisible by 4"):
         FeatureCNN(input_shape=(1, 30, 30))
 
 
-def test_feature_cnn_learns_a_fixed_batch(data_root: Path, tmp_path: Path):
-    history = MetricHistory("train/loss_step")
-    trainer(tmp_path, max_steps=30, overfit_batches=1, limit_val_batches=0, callbacks=[history]).fit(
-        FeatureCNN(), gan_data(data_root)
-    )
-    losses = history.history["train/loss_step"]
-    assert losses[-1] < 0.3 * losses[0]
+@pytest.mark.parametrize("dataset", ["mnist", "fashion_mnist"])
+def test_the_shipped_feature_networks_load_match_their_checksums_and_classify(dataset, data_root):
+    network, entry = shipped_feature_network(dataset)
+    recorded = json.loads((ROOT / "benchmarks/results/feature_networks.json").read_text())[dataset]
+    assert entry["sha256"] == recorded["sha256"] and entry["test_acc_pct"] == recorded["test_acc_pct"] > 85
+    assert isinstance(network, FeatureCNN) and tuple(network.hparams.input_shape) == (1, 28, 28)
+    # The fixture digits (class c lights up row band c) are not MNIST, but a network that learned digits gives
+    # finite features of its width for them.
+    features = network.features(real_images(data_root, padding=0))
+    assert features.shape[1] == 64 and torch.isfinite(features).all()
 
 
-def test_classifier_fid_is_zero_for_the_same_images_and_grows_with_their_distortion(feature_checkpoint, data_root):
-    images = real_images(data_root)
-    fid = classifier_fid(feature_checkpoint)
+def test_a_missing_or_altered_feature_network_ends_with_the_command_that_makes_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(metrics, "FEATURE_NETWORKS", tmp_path)
+    with pytest.raises(ZooError, match="no feature network for 'cifar10'.*python benchmarks/feature_networks.py"):
+        shipped_feature_network("cifar10")
+    shutil.copy(ROOT / "lightning_zoo/feature_networks/index.json", tmp_path / "index.json")
+    (tmp_path / "mnist.pt").write_bytes(b"not the network")
+    with pytest.raises(ZooError, match="does not match its recorded checksum"):
+        shipped_feature_network("mnist")
+
+
+def test_images_are_brought_to_the_networks_layout():
+    features = FrozenFeatures(FeatureCNN(), 64, (1, 28, 28), (-1.0, 1.0), source_range=(0.0, 1.0))
+    image = torch.rand(2, 1, 28, 28)
+    torch.testing.assert_close(features.to_layout(image), image * 2 - 1)  # [0, 1] -> [-1, 1]
+    torch.testing.assert_close(features.to_layout(image.flatten(1)), image * 2 - 1)  # flat -> 1x28x28
+    padded = torch.nn.functional.pad(image, (2, 2, 2, 2))
+    torch.testing.assert_close(features.to_layout(padded), image * 2 - 1)  # 32x32 -> the inner 28x28
+    with pytest.raises(ZooError, match=r"takes \(1, 28, 28\) images, it was given \(3, 28, 28\)"):
+        features.to_layout(torch.rand(2, 3, 28, 28))
+
+
+def test_classifier_fid_is_zero_for_the_same_images_and_grows_with_their_distortion(data_root):
+    images = real_images(data_root, padding=0)
+    fid = classifier_fid(dataset="mnist")
     fid.update(images, real=True)
 
     def against(fake: torch.Tensor) -> float:
@@ -58,7 +94,7 @@ def test_classifier_fid_is_zero_for_the_same_images_and_grows_with_their_distort
     assert 0 < slight < strong < unrelated
 
 
-def test_the_callback_logs_classifier_fid_and_leaves_training_unchanged(feature_checkpoint, data_root, tmp_path):
+def test_the_callback_needs_no_setup_logs_fid_and_kid_and_leaves_training_unchanged(data_root, tmp_path):
     def fit(*callbacks) -> DCGAN:
         torch.manual_seed(0)
         model = DCGAN()
@@ -67,24 +103,25 @@ def test_the_callback_logs_classifier_fid_and_leaves_training_unchanged(feature_
         )
         return model
 
-    measured = ClassifierFID(str(feature_checkpoint), num_samples=96, batch_size=40)
+    measured = ClassifierFID(num_samples=96, batch_size=40, kid_subset_size=50)  # the shipped MNIST network
     with_fid, without = fit(measured), fit()
     assert state_of(with_fid).keys() == state_of(without).keys()
     assert all(torch.equal(state_of(with_fid)[k], state_of(without)[k]) for k in state_of(without))
-    value = float(with_fid.trainer.callback_metrics["val/classifier_fid"])
-    assert math.isfinite(value) and value > 0
+    logged = with_fid.trainer.callback_metrics
+    assert math.isfinite(float(logged["val/classifier_fid"])) and float(logged["val/classifier_fid"]) > 0
+    assert math.isfinite(float(logged["val/classifier_kid"])) and float(logged["val/classifier_kid_std"]) >= 0
     assert int(measured.fid.real_features_num_samples) == 96  # real features were computed once, not per epoch
 
 
-def test_the_callback_is_configured_from_the_command_line(feature_checkpoint, data_root):
+def test_the_callback_is_added_from_the_command_line_alone(data_root):
+    fid = ["--trainer.callbacks+=lightning_zoo.metrics.ClassifierFID", "--trainer.callbacks.num_samples", "64",
+           "--trainer.callbacks.kid_subset_size", "32"]  # fmt: skip
     cli = ZooCLI(args=["fit", "--config", DCGAN_CONFIG, "--data.data_dir", str(data_root), "--trainer.max_epochs", "1",
-                       "--trainer.limit_train_batches", "1", "--trainer.callbacks+=lightning_zoo.metrics.ClassifierFID",
-                       "--trainer.callbacks.classifier_ckpt", str(feature_checkpoint),
-                       "--trainer.callbacks.num_samples", "64"])  # fmt: skip
+                       "--trainer.limit_train_batches", "1", *fid])  # fmt: skip
     assert math.isfinite(float(cli.trainer.callback_metrics["val/classifier_fid"]))
 
 
-def test_a_checkpoint_without_features_or_of_another_layout_is_refused(feature_checkpoint, data_root, tmp_path):
+def test_a_checkpoint_without_features_or_of_another_layout_is_refused(data_root, tmp_path):
     t = trainer(tmp_path, max_epochs=1, limit_train_batches=1)
     t.fit(DCGAN(), gan_data(data_root))
     t.save_checkpoint(tmp_path / "dcgan.ckpt")
@@ -92,6 +129,62 @@ def test_a_checkpoint_without_features_or_of_another_layout_is_refused(feature_c
         classifier_fid(tmp_path / "dcgan.ckpt")
     with pytest.raises(ZooError, match="no such checkpoint file"):
         classifier_fid(tmp_path / "missing.ckpt")
-    fid = classifier_fid(feature_checkpoint)
-    with pytest.raises(ZooError, match=r"takes \(1, 32, 32\) images, it was given \(1, 28, 28\)"):
-        fid.update(torch.zeros(2, 1, 28, 28), real=True)
+    fid = classifier_fid(dataset="mnist")
+    with pytest.raises(ZooError, match=r"takes \(1, 28, 28\) images, it was given \(1, 27, 27\)"):
+        fid.update(torch.zeros(2, 1, 27, 27), real=True)
+
+
+def test_best_assignment_is_the_one_to_one_mapping_with_the_most_counts():
+    counts = torch.tensor([[5, 9, 0], [6, 8, 0], [0, 1, 7]])  # greedy (row 0 takes column 1) would score 9+6+7=22
+    assert best_assignment(counts) == [1, 0, 2] and sum(counts[i, c] for i, c in enumerate([0, 1, 2])) == 20
+    counts = torch.tensor([[9, 1], [8, 2]])
+    assert best_assignment(counts) == [0, 1]
+
+
+def test_class_fidelity_reports_accuracy_purity_and_the_mapping():
+    counts = torch.tensor([[8, 2, 0], [0, 0, 10], [1, 9, 0]])  # categories come in another order than the classes
+    fidelity = class_fidelity(counts)
+    assert fidelity["accuracy_pct"] == round(100 * 8 / 30, 2)
+    assert fidelity["majority_class"] == [0, 2, 1] and fidelity["purity_pct"] == round(100 * 27 / 30, 2)
+    assert fidelity["one_to_one_mapping"] == [0, 2, 1] and fidelity["one_to_one_accuracy_pct"] == 90.0
+
+
+@pytest.mark.parametrize(
+    "model_class, key", [(ConditionalGAN, "val/conditional_acc"), (InfoGAN, "val/category_purity")]
+)
+def test_conditional_accuracy_is_measured_for_labels_and_for_categories(model_class, key, data_root, tmp_path):
+    model = model_class()
+    data = gan_data(data_root, batch_size=16, padding=2 if model_class is InfoGAN else 0)
+    trainer(tmp_path, max_epochs=1, limit_train_batches=1, callbacks=[ConditionalAccuracy(per_class=8)]).fit(
+        model, data
+    )
+    value = float(model.trainer.callback_metrics[key])
+    assert 0 <= value <= 1
+    with pytest.raises(ZooError, match="needs a latent with labels or a category"):
+        trainer(tmp_path, max_epochs=1, limit_train_batches=1, callbacks=[ConditionalAccuracy()]).fit(
+            VanillaGAN(), gan_data(data_root, padding=0)
+        )
+
+
+def test_class_fidelity_of_a_generator_that_draws_the_requested_class_is_perfect():
+    """A 'generator' that paints the fixture pattern of the requested class (row band c): accuracy 100 %."""
+
+    class Painter(ACGAN):
+        def generate(self, latent):
+            images = torch.full((len(latent["labels"]), 1, 28, 28), -1.0)
+            for i, c in enumerate(latent["labels"].tolist()):
+                images[i, 0, 2 + 2 * c : 4 + 2 * c, 4:24] = 1.0
+            return images
+
+    classifier = FeatureCNN()  # learn the fixture's pattern in a few steps
+    optimizer = torch.optim.Adam(classifier.parameters(), lr=1e-2)
+    painter = Painter()
+    for _ in range(60):
+        latent = painter.sample_latent(64)
+        loss = torch.nn.functional.cross_entropy(classifier(painter.generate(latent)), latent["labels"])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    judge = FrozenFeatures(classifier, 10, (1, 28, 28), logits=True)
+    counts = metrics.class_confusion(painter, judge, "labels", 20, torch.Generator().manual_seed(0))
+    assert class_fidelity(counts)["accuracy_pct"] == 100.0

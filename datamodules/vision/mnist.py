@@ -69,6 +69,7 @@ class MNISTDataModule(InMemoryDataModule):
     """
 
     data_sizes = ("num_classes", "input_shape")
+    dataset_name = "mnist"
     folder = "MNIST"
     mirrors = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")
     resources = {
@@ -166,6 +167,7 @@ class FashionMNISTDataModule(MNISTDataModule):
     Debian ships the files in ``dataset-fashion-mnist``; copy them to ``<data_dir>/FashionMNIST/raw/``.
     """
 
+    dataset_name = "fashion_mnist"
     folder = "FashionMNIST"
     mirrors = ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",)
     resources = {

@@ -1,6 +1,7 @@
-"""A small CNN that this project trains on a GAN's own dataset, so that its penultimate layer can serve as the
-feature space of "classifier-FID" (see ``lightning_zoo.metrics``). Not a book model: a measuring instrument,
-available offline where the Inception weights of the published FID are not."""
+"""A small CNN that this project trains on a GAN's dataset, so that its penultimate layer can serve as the feature
+space of "classifier-FID" and its class logits can judge conditional samples (see ``lightning_zoo.metrics``). Not a
+book model: a measuring instrument, available offline where the Inception weights of the published FID are not.
+The zoo ships one per dataset (``lightning_zoo/feature_networks/``, made by ``benchmarks/feature_networks.py``)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ class FeatureCNNNetwork(nn.Module):
         self,
         input_shape: Sequence[int],
         num_classes: int,
-        channels: Sequence[int] = (32, 64),
-        feature_dim: int = 128,
+        channels: Sequence[int] = (16, 32),
+        feature_dim: int = 64,
         dropout: float = 0.25,
     ) -> None:
         super().__init__()
@@ -44,8 +45,8 @@ class FeatureCNN(Classifier):
     """The feature network of classifier-FID: :class:`FeatureCNNNetwork`, trained as a classifier.
 
     Args:
-        input_shape: (channels, height, width); height and width divisible by 4. Train it on the data layout the
-            GAN generates (MNIST for DCGAN: padded to 32x32, values in [-1, 1]).
+        input_shape: (channels, height, width); height and width divisible by 4 (linked from the DataModule). The
+            shipped networks take 28x28 images in [-1, 1]; classifier-FID brings a GAN's images to that layout.
         channels: Filters of the two conv blocks.
         feature_dim: Width of the feature layer.
         dropout: Dropout after the feature layer (training only; features are taken before it).
@@ -57,9 +58,9 @@ class FeatureCNN(Classifier):
 
     def __init__(
         self,
-        input_shape: Sequence[int] = (1, 32, 32),
-        channels: Sequence[int] = (32, 64),
-        feature_dim: int = 128,
+        input_shape: Sequence[int] = (1, 28, 28),
+        channels: Sequence[int] = (16, 32),
+        feature_dim: int = 64,
         dropout: float = 0.25,
         lr: float = 1e-3,
         **kwargs: Any,
@@ -81,23 +82,25 @@ class FeatureCNN(Classifier):
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
 
 
-CARDS = (
-    Card(
-        name="feature_cnn_mnist",
+def feature_network_card(dataset: str, title: str) -> Card:
+    return Card(
+        name=f"feature_cnn_{dataset}",
         family="classifier",
-        source="not a book model: the feature network of classifier-FID for the MNIST GANs",
-        config="configs/classification/feature_cnn_mnist.yaml",
-        dataset="MNIST, padded to 32x32, [-1, 1]",
-        parameters={"": 544_522},
+        source=f"not a book model: the feature network of classifier-FID for the {title} GANs",
+        config=f"configs/classification/feature_cnn_{dataset}.yaml",
+        dataset=f"{title} (28x28, [-1, 1])",
+        parameters={"": 105_866},
         parameters_from_book=False,
         results=(
             Result(
                 "test accuracy",
                 None,
                 "final weights after 5 epochs, 10,000 test images",
-                ours="classifier_fid_mnist.json:feature_network.test_acc_pct",
-                note="seed 0",
+                ours=f"feature_networks.json:{dataset}.test_acc_pct",
+                note="seed 0; shipped in lightning_zoo/feature_networks",
             ),
         ),
-    ),
-)
+    )
+
+
+CARDS = (feature_network_card("mnist", "MNIST"), feature_network_card("fashion_mnist", "Fashion-MNIST"))

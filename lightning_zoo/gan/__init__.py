@@ -1,4 +1,21 @@
-from lightning_zoo.gan.base import GANBase, RealBatch
+from lightning_zoo.gan.acgan import ACGAN
+from lightning_zoo.gan.base import ClassConditionedGAN, GANBase, RealBatch
+from lightning_zoo.gan.cgan import ConditionalGAN
 from lightning_zoo.gan.dcgan import DCGAN, DCGANDiscriminator, DCGANGenerator
+from lightning_zoo.gan.fashion_gan import FashionGAN
+from lightning_zoo.gan.infogan import InfoGAN
+from lightning_zoo.gan.vanilla import VanillaGAN
 
-__all__ = ["DCGAN", "DCGANDiscriminator", "DCGANGenerator", "GANBase", "RealBatch"]
+__all__ = [
+    "ACGAN",
+    "DCGAN",
+    "ClassConditionedGAN",
+    "ConditionalGAN",
+    "DCGANDiscriminator",
+    "DCGANGenerator",
+    "FashionGAN",
+    "GANBase",
+    "InfoGAN",
+    "RealBatch",
+    "VanillaGAN",
+]

@@ -92,7 +92,7 @@ class GANBase(ZooModule):
         self.automatic_optimization = False
         # Buffers: they move with .to(device), land in checkpoints and are the same on every DDP rank. Their own
         # generator keeps the grid's latent the same whatever the training seed, so runs can be compared.
-        fixed = self.sample_latent(num_fixed_samples, torch.Generator().manual_seed(0))
+        fixed = self.make_fixed_latent(num_fixed_samples, torch.Generator().manual_seed(0))
         self.fixed_latent_keys = tuple(fixed)
         for key, value in fixed.items():
             self.register_buffer(f"fixed_{key}", value)
@@ -122,6 +122,10 @@ class GANBase(ZooModule):
         ``generator`` (on its device) or, without one, from the global RNG on the module's device."""
         device = generator.device if generator is not None else self.device
         return {"z": torch.rand(n, self.hparams.latent_dim, generator=generator, device=device).mul_(2).sub_(1)}
+
+    def make_fixed_latent(self, n: int, generator: torch.Generator) -> Latent:
+        """The latents the sample grids show (a conditional GAN orders their classes); called while constructing."""
+        return self.sample_latent(n, generator)
 
     def latent_for(self, batch: RealBatch) -> Latent:
         """The latent a training batch is paired with (a conditional GAN takes the real batch's labels)."""
@@ -240,6 +244,33 @@ class GANBase(ZooModule):
         with atomic_path(tensor_path) as partial:
             torch.save(images, partial)
         return [tensor_path, save_png(image_grid(images, 10, self.output_range), directory / "samples.png")]
+
+
+class ClassConditionedGAN(GANBase):
+    """Base of the GANs whose latent holds a class label (``labels``, integers in [0, num_classes)): drawn
+    uniformly, and in order 0, 1, ..., num_classes - 1, 0, 1, ... in the fixed latent, so each column of a grid of
+    ``num_classes`` columns shows one class. Subclasses decide what the networks do with the label.
+
+    Args:
+        num_classes: Classes (linked from the DataModule).
+    """
+
+    is_family_base = True
+
+    def __init__(self, num_classes: int = 10, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+
+    def sample_latent(self, n: int, generator: torch.Generator | None = None) -> Latent:
+        latent = super().sample_latent(n, generator)
+        device = latent["z"].device
+        labels = torch.randint(self.hparams.num_classes, (n,), generator=generator, device=device)
+        return {**latent, "labels": labels}
+
+    def make_fixed_latent(self, n: int, generator: torch.Generator) -> Latent:
+        return {**self.sample_latent(n, generator), "labels": torch.arange(n) % self.hparams.num_classes}
+
+    def generate(self, latent: Mapping[str, Tensor]) -> Tensor:
+        return self.generator(latent["z"], latent["labels"])
 
 
 class LatentDataset(Dataset):

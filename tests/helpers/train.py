@@ -17,7 +17,9 @@ def mlp_data(data_root: Path, **kwargs: Any) -> MNISTDataModule:
 
 
 def gan_data(data_root: Path, **kwargs: Any) -> MNISTDataModule:
-    return MNISTDataModule(data_dir=str(data_root), padding=2, value_range=(-1.0, 1.0), **{"batch_size": 32, **kwargs})
+    return MNISTDataModule(
+        data_dir=str(data_root), **{"padding": 2, "value_range": (-1.0, 1.0), "batch_size": 32, **kwargs}
+    )
 
 
 def trainer(root: Path, **kwargs: Any) -> pl.Trainer:
