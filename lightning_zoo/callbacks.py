@@ -112,18 +112,27 @@ class SampleGrid(Callback):
 
 class InterpolationGrid(SampleGrid):
     """Logs, every ``every_n_epochs`` epochs, ``rows`` rows of ``steps`` samples each, walking the latent space from
-    one fixed latent to another (a GAN's ``interpolate``): smooth rows mean the generator did not memorise.
+    one fixed latent to another (a GAN's ``interpolate``; a conditional GAN's rows keep their class): smooth rows
+    mean the generator did not memorise.
 
     Args:
         rows: Pairs of fixed latents interpolated (the first ``2 * rows`` of the model's fixed latent batch).
         steps: Samples per row, both ends included.
+        spherical: Along the great circle between the noise vectors (slerp) instead of the straight line.
     """
 
-    def __init__(self, every_n_epochs: int = 1, rows: int = 4, steps: int = 10, key: str = "interpolation") -> None:
-        super().__init__(every_n_epochs, nrow=steps, key=key)
+    def __init__(
+        self,
+        every_n_epochs: int = 1,
+        rows: int = 4,
+        steps: int = 10,
+        spherical: bool = False,
+        key: str | None = None,
+    ) -> None:
+        super().__init__(every_n_epochs, nrow=steps, key=key or ("slerp" if spherical else "interpolation"))
         if rows < 1 or steps < 2:
             raise ValueError(f"InterpolationGrid needs rows >= 1 and steps >= 2, got {rows} and {steps}")
-        self.rows, self.steps = rows, steps
+        self.rows, self.steps, self.spherical = rows, steps, spherical
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if not all(callable(getattr(pl_module, n, None)) for n in ("interpolate", "fixed_latent", "generate")):
@@ -143,7 +152,7 @@ class InterpolationGrid(SampleGrid):
         start = {k: v[0 : 2 * self.rows : 2] for k, v in fixed.items()}
         end = {k: v[1 : 2 * self.rows : 2] for k, v in fixed.items()}
         with inference_mode_of(pl_module.generator):
-            images = pl_module.generate(pl_module.interpolate(start, end, self.steps))
+            images = pl_module.generate(pl_module.interpolate(start, end, self.steps, self.spherical))
         log_image(trainer, self.key, image_grid(images, self.steps, pl_module.output_range))
 
 

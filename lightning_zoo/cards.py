@@ -88,6 +88,7 @@ class Card:
         parameter_sizes: Data-dependent constructor arguments the counts assume (e.g. the book's vocabulary size),
             where the test fixtures give other sizes.
         deviations: Where the experiment knowingly differs from the book, and why.
+        ddp: Also run the 2-process DDP contract test for this card (the first card of each family always is).
     """
 
     name: str
@@ -100,6 +101,7 @@ class Card:
     parameters_from_book: bool = True
     parameter_sizes: Mapping[str, Any] = field(default_factory=dict)
     deviations: tuple[str, ...] = ()
+    ddp: bool = False
 
     def __post_init__(self) -> None:
         if not (ROOT / self.config).is_file():

@@ -17,6 +17,7 @@ from tests.helpers.contract import (
     DATA_FIXTURES,
     build,
     data_class_name,
+    ddp_cards,
     ddp_fit,
     fit,
     forward,
@@ -27,6 +28,7 @@ from tests.helpers.contract import (
 from tests.helpers.train import MetricHistory, assert_same_state, state_of, trainer
 
 FAMILIES = one_card_per_family()
+UNDER_DDP = ddp_cards()
 
 
 @pytest.fixture(params=CARDS, ids=[c.name for c in CARDS])
@@ -194,6 +196,7 @@ def test_mid_epoch_resume_is_bitwise_the_uninterrupted_run(family_card, data_roo
 
 @pytest.mark.ddp
 @pytest.mark.slow
+@pytest.mark.parametrize("family_card", UNDER_DDP, ids=[c.name for c in UNDER_DDP])
 def test_ddp_shards_data_draws_per_rank_randomness_and_resumes_exactly(family_card, data_root, tmp_path):
     strategy = type(build(family_card, data_root).model).ddp_strategy
     probe = [

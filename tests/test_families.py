@@ -237,3 +237,18 @@ def test_compile_networks_compiles_the_networks_in_place_and_checkpoints_keep_th
     t.save_checkpoint(tmp_path / "compiled.ckpt")
     assert set(torch.load(tmp_path / "compiled.ckpt", weights_only=True)["state_dict"]) == set(DCGAN().state_dict())
     assert set(MLP().networks()) == {"net"}
+
+
+def test_spherical_interpolation_keeps_the_norm_and_the_class_and_ends_at_both_latents():
+    model = toys.ToyConditionalGAN()
+    fixed = model.fixed_latent()
+    start, end = ({k: v[i : i + 2] for k, v in fixed.items()} for i in (0, 2))
+    end["z"] = end["z"] / end["z"].norm(dim=1, keepdim=True) * start["z"].norm(dim=1, keepdim=True)  # equal norms
+    path = model.interpolate(start, end, 5, spherical=True)
+    z = path["z"].view(2, 5, -1)
+    torch.testing.assert_close(z[:, 0], start["z"])
+    torch.testing.assert_close(z[:, -1], end["z"])
+    torch.testing.assert_close(z.norm(dim=2), start["z"].norm(dim=1, keepdim=True).expand(2, 5))  # on the sphere
+    linear = model.interpolate(start, end, 5)["z"].view(2, 5, -1)
+    assert (linear[:, 2].norm(dim=1) < z[:, 2].norm(dim=1)).all()  # the straight line cuts inside
+    assert path["labels"].tolist() == [int(start["labels"][0])] * 5 + [int(start["labels"][1])] * 5

@@ -145,17 +145,25 @@ class GANBase(ZooModule):
         with inference_mode_of(self.generator):
             return self.generate(self.fixed_latent())
 
-    def interpolate(self, start: Latent, end: Latent, steps: int) -> Latent:
-        """``steps`` latents on the line from each latent of ``start`` to the one of ``end``, row after row: float
-        entries (z, continuous codes) are interpolated, the others (class labels) kept from ``start``."""
-        weights = torch.linspace(0, 1, steps, device=start["z"].device)
+    def interpolate(self, start: Latent, end: Latent, steps: int, spherical: bool = False) -> Latent:
+        """``steps`` latents from each latent of ``start`` to the one of ``end``, row after row: float entries (z,
+        continuous codes) are interpolated, the others (class labels, categories) kept from ``start``, so a
+        conditional GAN walks its latent space at a fixed class. ``spherical`` follows the great circle between
+        vectors of more than one element (slerp), which keeps a high-dimensional z at a typical norm."""
+        weights = torch.linspace(0, 1, steps, device=start["z"].device).view(1, steps, 1)
         out = {}
         for key, a in start.items():
-            if a.is_floating_point():
-                shape = (-1,) + (1,) * (a.dim() - 1)
-                out[key] = torch.lerp(a.unsqueeze(1), end[key].unsqueeze(1), weights.view(1, *shape)).flatten(0, 1)
-            else:
+            if not a.is_floating_point():
                 out[key] = a.repeat_interleave(steps, dim=0)
+                continue
+            a, b = a.flatten(1).unsqueeze(1), end[key].flatten(1).unsqueeze(1)  # (n, 1, d)
+            if spherical and a.shape[-1] > 1:
+                cos = F.cosine_similarity(a, b, dim=-1).clamp(-1 + 1e-7, 1 - 1e-7).unsqueeze(-1)
+                angle = torch.acos(cos)
+                path = (torch.sin((1 - weights) * angle) * a + torch.sin(weights * angle) * b) / torch.sin(angle)
+            else:
+                path = torch.lerp(a, b, weights)
+            out[key] = path.flatten(0, 1).view(-1, *start[key].shape[1:])
         return out
 
     # --------------------------------------------------------------------------------------------------- losses

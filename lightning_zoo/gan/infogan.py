@@ -152,12 +152,13 @@ CARDS = (
                 "1,000 samples per category classified by the zoo's MNIST feature network; the book maps categories "
                 "0-9 to 3,0,2,6,4,7,5,8,9,1 by eye (our target: at least 80 %)",
                 ours="infogan_mnist.json:category_purity_pct",
-            ),
+    ),
         ),
         deviations=(
             "the book's continuous information loss ignores the sampled code and its info loss names an undefined "
             "cat_loss: fixed (MSE against the code, cross-entropy on the category)",
             "MNIST is padded with background (-1), as for the DCGAN",
         ),
+        ddp=True,
     ),
 )

@@ -126,6 +126,7 @@ CARDS = (
         parameters_from_book=False,
         results=fid_results("gan_mnist", "the book's 100 epochs, 2 CPU cores"),
         deviations=("images stay 1x28x28 and the networks flatten them; the book flattens the data (same layers)",),
+        ddp=True,
     ),
     Card(
         name="gan_label_smoothing_mnist",

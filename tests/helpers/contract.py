@@ -34,6 +34,11 @@ def one_card_per_family() -> list[Card]:
     return list(first.values())
 
 
+def ddp_cards() -> list[Card]:
+    """The first card of each family, and every card that asks for the DDP test itself."""
+    return one_card_per_family() + [c for c in CARDS if c.ddp and c not in one_card_per_family()]
+
+
 def data_class_name(card: Card) -> str:
     return yaml.safe_load(card.config_path.read_text())["data"]["class_path"].rpartition(".")[2]
 

@@ -1,0 +1,149 @@
+"""What is special about each GAN of the books, beyond the contract every card gets: step counts, what each step
+may change, the losses the books (and their bugs) define, and what conditioning does."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lightning_zoo.gan import ACGAN, ConditionalGAN, FashionGAN, InfoGAN, VanillaGAN
+from lightning_zoo.gan.base import RealBatch, as_real_batch
+from tests.helpers.train import gan_data, state_of, trainer
+
+LAYOUTS = {VanillaGAN: 0, ConditionalGAN: 0, ACGAN: 0, InfoGAN: 2}  # MNIST padding each model's layout needs
+
+
+def fixed_batch(data_root, padding: int, n: int = 16) -> RealBatch:
+    data = gan_data(data_root, padding=padding, batch_size=n)
+    data.setup("fit")
+    return as_real_batch(next(iter(data.train_dataloader())))
+
+
+@pytest.mark.parametrize(
+    "model, d_per_batch, g_per_batch",
+    [(VanillaGAN(), 1, 2), (ConditionalGAN(), 1, 2), (InfoGAN(), 1, 2), (ACGAN(), 1, 1)],
+    ids=["vanilla", "cgan", "infogan", "acgan"],
+)
+def test_steps_per_batch_and_each_step_changes_only_its_own_network(
+    model, d_per_batch, g_per_batch, data_root, tmp_path
+):
+    events = []
+    for kind, name in (("D", "discriminator_step"), ("G", "generator_step")):
+        step = getattr(model, name)
+
+        def recorded(optimizer, batch, latent, kind=kind, step=step):
+            g, d = state_of(model.generator), state_of(model.discriminator)
+            loss = step(optimizer, batch, latent)
+            moved = {
+                "G": [k for k, p in model.generator.named_parameters() if not torch.equal(p, g[k])],
+                "D": [k for k, p in model.discriminator.named_parameters() if not torch.equal(p, d[k])],
+            }
+            events.append((kind, moved))
+            return loss
+
+        setattr(model, name, recorded)
+    padding = LAYOUTS[type(model)]
+    t = trainer(tmp_path, max_epochs=1, limit_train_batches=2, limit_val_batches=0, enable_checkpointing=False)
+    t.fit(model, gan_data(data_root, padding=padding, batch_size=8))
+    assert [kind for kind, _ in events] == (["D"] * d_per_batch + ["G"] * g_per_batch) * 2
+    assert t.global_step == 2 * (d_per_batch + g_per_batch)
+    for kind, moved in events:
+        other = "G" if kind == "D" else "D"
+        assert moved[kind] and not moved[other], (kind, moved)
+    if isinstance(model, InfoGAN):  # the Q heads are the discriminator's: its steps train them, G's never do
+        d_moved = set().union(*(set(m["D"]) for k, m in events if k == "D"))
+        assert {"continuous.weight", "categorical.weight", "adversarial.weight"} <= d_moved
+
+
+def test_label_smoothing_changes_the_discriminator_loss_by_the_expected_amount(data_root):
+    """BCE(l, t) = softplus(l) - t * l, so lowering the real target from 1 to 0.9 adds 0.1 * mean(real logits)."""
+    torch.manual_seed(0)
+    model = VanillaGAN()
+    batch = fixed_batch(data_root, padding=0)
+    latent = model.sample_latent(len(batch.images))
+    plain = model.d_loss(batch, latent)
+    model.hparams.real_label = 0.9
+    smoothed = model.d_loss(batch, latent)
+    real_logits = model.discriminator(batch.images)
+    torch.testing.assert_close(smoothed - plain, 0.1 * real_logits.mean())
+
+
+def test_infogan_continuous_loss_is_zero_when_q_recovers_the_sampled_code_and_positive_otherwise():
+    """The book's bug: its loss ``sum(Q_cont^2)`` never looked at the sampled code."""
+    model = InfoGAN()
+    latent = model.sample_latent(64, torch.Generator().manual_seed(0))
+    exact_category = F.one_hot(latent["category"], 10).float() * 50  # (near) certain, right category
+    recovered = model.information_loss(latent["code"].clone(), exact_category, latent)
+    assert float(recovered) < 1e-6
+    wrong_code = model.information_loss(latent["code"] + 1.0, exact_category, latent)
+    assert float(wrong_code) == pytest.approx(0.1 * 1.0, rel=1e-4)  # lambda_cont * mean((1.0)^2)
+    zero_q = model.information_loss(torch.zeros_like(latent["code"]), exact_category, latent)
+    assert float(zero_q) > 0.05  # the book's loss would have called Q's output 0 perfect
+    wrong_category = model.information_loss(latent["code"], exact_category.roll(1, dims=1), latent)
+    assert float(wrong_category) > 10  # lambda_cat * cross-entropy of a confident wrong category
+
+
+def test_infogan_grid_has_the_books_rows_and_columns():
+    model = InfoGAN()
+    assert model.fixed_code.flatten().tolist() == [float(-3 + 2 * (i // 10)) for i in range(40)]
+    assert model.fixed_category.tolist() == [i % 10 for i in range(40)]
+
+
+@pytest.mark.parametrize("model_class", [ConditionalGAN, ACGAN])
+def test_a_conditional_generators_output_depends_on_the_label(model_class):
+    model = model_class().eval()
+    latent = model.sample_latent(8, torch.Generator().manual_seed(0))
+    other = {**latent, "labels": (latent["labels"] + 1) % 10}
+    assert not torch.allclose(model.generate(latent), model.generate(other))
+    assert model.fixed_labels.tolist()[:12] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]  # a class per grid column
+
+
+def test_cgan_scores_real_and_fake_with_the_real_batchs_labels(data_root):
+    model = ConditionalGAN()
+    batch = fixed_batch(data_root, padding=0)
+    latent = model.latent_for(batch)
+    assert torch.equal(latent["labels"], batch.labels)
+    seen = []
+    model.discriminator.forward = lambda images, labels, f=model.discriminator.forward: (
+        seen.append(labels) or f(images, labels)
+    )
+    model.d_loss(batch, latent)
+    assert len(seen) == 2 and all(torch.equal(labels, batch.labels) for labels in seen)
+
+
+def test_acgan_class_head_loss_uses_logits_not_probabilities(data_root, monkeypatch):
+    """Other collections put a softmax before cross-entropy (a second softmax); here the head's logits go in."""
+    model = ACGAN()
+    batch = fixed_batch(data_root, padding=0)
+    latent = model.sample_latent(len(batch.images))
+    received = []
+    monkeypatch.setattr(F, "cross_entropy", lambda logits, target, **kw: received.append(logits) or logits.sum() * 0)
+    model.d_loss(batch, latent)
+    _, class_logits = model.discriminator(torch.cat([batch.images, model.generate(latent)]))
+    assert len(received) == 1 and received[0].shape == (32, 10)
+    assert not torch.allclose(received[0].softmax(1).sum(1), received[0].sum(1))  # raw logits, not probabilities
+    assert received[0].min() < 0 or received[0].max() > 1
+
+
+def test_acgan_generator_step_draws_twice_the_batch_of_fresh_latents(data_root):
+    model = ACGAN()
+    batch = fixed_batch(data_root, padding=0, n=8)
+    sizes = []
+    model.generate = lambda latent, f=model.generate: sizes.append(len(latent["z"])) or f(latent)
+    model.g_loss(batch, model.sample_latent(8))
+    assert sizes == [16]
+
+
+def test_the_sigmoid_gans_work_in_zero_one():
+    assert FashionGAN.output_range == (0.0, 1.0) and VanillaGAN(output="sigmoid").output_range == (0.0, 1.0)
+    images = FashionGAN().generate(FashionGAN().sample_latent(4))
+    assert images.shape == (4, 1, 28, 28) and 0 <= images.min() and images.max() <= 1
+
+
+def test_the_minimax_generator_loss_is_log_one_minus_d(data_root):
+    model = VanillaGAN(generator_loss="minimax")
+    batch = fixed_batch(data_root, padding=0)
+    latent = model.sample_latent(len(batch.images))
+    logits = model.discriminator(model.generate(latent))
+    torch.testing.assert_close(model.g_loss(batch, latent), torch.log1p(-torch.sigmoid(logits)).mean())
