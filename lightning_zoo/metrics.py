@@ -135,8 +135,9 @@ def classifier_fid(checkpoint: str | Path | None = None, dataset: str | None = N
 
 class ClassifierFID(Callback):
     """Logs ``val/classifier_fid`` and ``val/classifier_kid`` (with ``val/classifier_kid_std``) every
-    ``every_n_epochs`` epochs: the distances between ``num_samples`` training images and as many samples of the
-    generator (from its own seeded latents, in eval mode), in a classifier's feature space; lower is better.
+    ``every_n_epochs`` epochs and after the last one: the distances between ``num_samples`` training images and as
+    many samples of the generator (from its own seeded latents, in eval mode), in a classifier's feature space;
+    lower is better.
 
     ``--trainer.callbacks+=lightning_zoo.metrics.ClassifierFID`` alone works on MNIST and Fashion-MNIST: the zoo's
     feature network for the DataModule's dataset (``dataset_name``) is used. Works with any GAN of the zoo
@@ -180,7 +181,7 @@ class ClassifierFID(Callback):
         self.kid = KernelInceptionDistance(feature=features, subset_size=subset, reset_real_features=False)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.sanity_checking or (trainer.current_epoch + 1) % self.every_n_epochs:
+        if not due(trainer, self.every_n_epochs):
             return
         metrics = [self.fid.to(pl_module.device), self.kid.to(pl_module.device)]
         share = math.ceil(self.num_samples / trainer.world_size)
@@ -201,6 +202,12 @@ class ClassifierFID(Callback):
             {"val/classifier_fid": fid, "val/classifier_kid": kid_mean, "val/classifier_kid_std": kid_std},
             on_epoch=True,
         )
+
+
+def due(trainer: pl.Trainer, every_n_epochs: int) -> bool:
+    """Every ``every_n_epochs`` epochs, and after the run's last epoch."""
+    epoch = trainer.current_epoch + 1
+    return not trainer.sanity_checking and (epoch % every_n_epochs == 0 or epoch == trainer.max_epochs)
 
 
 def check_generative(pl_module: pl.LightningModule, who: str) -> None:
@@ -320,7 +327,7 @@ class ConditionalAccuracy(Callback):
         self.classifier = feature_extractor(self.classifier_ckpt, dataset, tuple(pl_module.output_range), logits=True)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.sanity_checking or (trainer.current_epoch + 1) % self.every_n_epochs:
+        if not due(trainer, self.every_n_epochs):
             return
         self.classifier.to(pl_module.device)
         noise_source = torch.Generator(device=pl_module.device).manual_seed(self.seed)

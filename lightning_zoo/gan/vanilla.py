@@ -110,8 +110,8 @@ def fid_results(name: str, epochs: str) -> tuple[Result, ...]:
     return (
         Result("classifier-FID", None, FID_TRAIN, ours=f"{name}.json:classifier_fid", unit="", lower_is_better=True,
                note=epochs),
-        Result("classifier-KID x1000", None, FID_TRAIN, ours=f"{name}.json:classifier_kid_x1000", unit="",
-               lower_is_better=True, note=epochs),
+        Result("classifier-KID", None, FID_TRAIN, ours=f"{name}.json:classifier_kid", unit="", lower_is_better=True,
+               note=epochs),
     )  # fmt: skip
 
 

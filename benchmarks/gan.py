@@ -1,0 +1,124 @@
+"""A GAN of the zoo on real data through the CLI and its config, in chunks that resume exactly, measured as it
+trains: classifier-FID and KID (the zoo's feature network for the dataset) every --measure-every epochs and at the
+last one, and, for GANs with class labels or a category code, how often the samples are of the class asked for
+(per class, and InfoGAN's category -> digit mapping). Writes benchmarks/results/<name>.json and the sample grid.
+
+    python benchmarks/gan.py --config configs/gan/gan_mnist.yaml --data-dir DIR --epochs 100
+    python benchmarks/gan.py --config configs/gan/infogan_mnist.yaml --data-dir DIR --epochs 3   # continue: --epochs 5
+    python benchmarks/gan.py ... --trainer.accelerator gpu --trainer.devices 1     # other options go to the CLI
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import DEFAULT_DATA, RESULTS, ROOT, machine  # noqa: E402
+from lightning_zoo.callbacks import EpochTimer  # noqa: E402
+from lightning_zoo.cli import ZooCLI  # noqa: E402
+from lightning_zoo.core import inference_mode_of  # noqa: E402
+from lightning_zoo.metrics import ClassifierFID, ConditionalAccuracy, fidelity_report  # noqa: E402
+from lightning_zoo.registry import cards  # noqa: E402
+
+LOGGED = {
+    "val/classifier_fid": ("classifier_fid", 1.0),
+    "val/classifier_kid": ("classifier_kid", 1.0),
+    "val/conditional_acc": ("conditional_accuracy_pct", 100.0),
+    "val/category_purity": ("category_purity_pct", 100.0),
+    "train/d_loss": ("d_loss", 1.0),
+    "train/g_loss": ("g_loss", 1.0),
+}
+
+
+def logged_per_epoch(csv_dir: Path) -> dict[int, dict[str, float]]:
+    """{epoch (from 1): {name: value}} of the epoch-level values in the CSV logs of every chunk."""
+    values: dict[int, dict[str, float]] = {}
+    for path in csv_dir.glob("version_*/metrics.csv"):
+        with path.open() as file:
+            for row in csv.DictReader(file):
+                for key, (name, scale) in LOGGED.items():
+                    if row.get(key):
+                        values.setdefault(int(row["epoch"]) + 1, {})[name] = round(float(row[key]) * scale, 3)
+    return values
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
+    parser.add_argument("--epochs", type=int, required=True, help="train (or continue) to this epoch")
+    parser.add_argument("--measure-every", type=int, default=10, help="epochs between quality measurements")
+    parser.add_argument("--name", help="results file name (default: the config's)")
+    parser.add_argument("--workdir", help="default: logs/bench_<name>")
+    args, extra_cli_args = parser.parse_known_args()
+    name = args.name or args.config.stem
+    workdir = Path(args.workdir or ROOT / "logs" / f"bench_{name}")
+    last = workdir / "checkpoints" / "last.ckpt"
+    cli = ZooCLI(
+        args=[
+            "--config", str(args.config), "--data.data_dir", args.data_dir,
+            "--trainer.max_epochs", str(args.epochs), "--trainer.logger", "CSVLogger",
+            "--trainer.logger.save_dir", str(workdir), "--trainer.logger.name", "csv",
+            "--trainer.callbacks+=lightning_zoo.callbacks.ZooModelCheckpoint",
+            "--trainer.callbacks.dirpath", str(workdir / "checkpoints"), "--trainer.enable_progress_bar", "false",
+            *extra_cli_args,
+        ],  # fmt: skip
+        run=False,
+    )
+    timer = EpochTimer()
+    measured = [ClassifierFID(every_n_epochs=args.measure_every)]
+    latent_keys = set(cli.model.sample_latent(1))
+    if {"labels", "category"} & latent_keys:
+        measured.append(ConditionalAccuracy(every_n_epochs=args.measure_every))
+    cli.trainer.callbacks += [timer, *measured]
+    start = time.time()
+    cli.trainer.fit(cli.model, cli.datamodule, ckpt_path=str(last) if last.exists() else None)
+    epochs = cli.trainer.current_epoch  # the callbacks measure the last epoch too
+
+    report_path = RESULTS / f"{name}.json"
+    report = json.loads(report_path.read_text()) if report_path.exists() and last.exists() else {"epochs": []}
+    first_epoch = epochs - len(timer.durations)
+    report["epochs"] = [e for e in report["epochs"] if e["epoch"] <= first_epoch]
+    report["epochs"] += [{"epoch": first_epoch + i + 1, "seconds": round(s, 1)} for i, s in enumerate(timer.durations)]
+    per_epoch = logged_per_epoch(workdir / "csv")
+    for entry in report["epochs"]:
+        entry.update(per_epoch.get(entry["epoch"], {}))
+    final = {name: float(cli.trainer.callback_metrics[key]) * scale for key, (name, scale) in LOGGED.items()
+             if key in cli.trainer.callback_metrics}  # fmt: skip
+    if len(measured) > 1:
+        with inference_mode_of(cli.model.generator):
+            final["fidelity"] = fidelity_report(cli.model, cli.datamodule.dataset_name)
+    grids = sorted((workdir / "csv").rglob("images/samples/*.png"))
+    if grids:
+        shutil.copy(grids[-1], RESULTS / f"{name}_samples.png")
+    card = next((c for c in cards() if c.config == str(args.config.resolve().relative_to(ROOT))), None)
+    report.update(
+        {key: round(value, 3) for key, value in final.items() if key != "fidelity"},
+        fidelity=final.get("fidelity"),
+        config=str(args.config),
+        card=card.name if card else None,
+        epochs_trained=epochs,
+        book_epochs=yaml.safe_load(args.config.read_text())["trainer"]["max_epochs"],
+        seconds_per_epoch_median=round(statistics.median(e["seconds"] for e in report["epochs"]), 1),
+        samples=f"{name}_samples.png (fixed latent, epoch {epochs})" if grids else None,
+        **machine(),
+        command=" ".join(["python benchmarks/gan.py", *sys.argv[1:]]),
+        wall_seconds_this_chunk=round(time.time() - start, 1),
+    )
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    report_path.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in report.items() if k != "epochs"}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
