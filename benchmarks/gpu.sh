@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU figures in benchmarks/results/*gpu*.json, as run on a lent single-GPU machine with PyTorch and Lightning
 # preinstalled (jsonargparse's wheels carried in .whl/, MNIST in $DATA).
-#   bash benchmarks/gpu.sh [smoke|speed|quiet_cpu|dcgan|dcgan_fid]...     results land in benchmarks/results/ (and in $OUT when set)
+#   bash benchmarks/gpu.sh [smoke|speed|quiet_cpu|dcgan|gans]...     results land in benchmarks/results/ (and in $OUT when set)
 set -uo pipefail
 DATA=${DATA:-../shared/data}
 export WANDB_MODE=${WANDB_MODE:-disabled} PYTHONUNBUFFERED=1
@@ -38,11 +38,14 @@ dcgan() {  # the book's 50 epochs in float32
         --trainer.accelerator gpu --trainer.devices 1 --data.data_on_device true
 }
 
-dcgan_fid() {  # 25 epochs with classifier-FID after each (feature network from benchmarks/classifier_fid.py)
-    $PY benchmarks/dcgan_mnist.py --data-dir "$DATA" --name dcgan_mnist_gpu_fid --workdir logs/bench_dcgan_gpu_fid \
-        --epochs 25 --trainer.accelerator gpu --trainer.devices 1 --data.data_on_device true \
-        --trainer.callbacks+=lightning_zoo.metrics.ClassifierFID \
-        --trainer.callbacks.classifier_ckpt "${FEATURE_CKPT:-logs/bench_classifier_fid/feature_cnn_mnist.ckpt}"
+gans() {  # the books' full schedules that a CPU cannot run, measured with the shipped feature networks; the most
+    # expensive first (ACGAN's generator is 8 M parameters of 5x5 convolutions at 14x14 and 28x28)
+    for name in ${GANS:-acgan_mnist infogan_mnist cgan_mnist gan_mnist fashion_gan_fashion_mnist}; do
+        epochs=$(sed -n 's/^  max_epochs: //p' configs/gan/$name.yaml)
+        $PY benchmarks/gan.py --config configs/gan/$name.yaml --data-dir "$DATA" --epochs "$epochs" \
+            --name ${name}_gpu --workdir logs/bench_${name}_gpu --trainer.accelerator gpu --trainer.devices 1 \
+            --data.data_on_device true || echo "FAILED: $name"
+    done
 }
 
 steps=("$@")

@@ -56,27 +56,35 @@ class FrozenFeatures(nn.Module):
         return self  # whoever calls .train() on a parent, the features stay those of the trained classifier
 
     def to_layout(self, images: Tensor) -> Tensor:
-        if tuple(images.shape[1:]) != self.input_shape:
-            if images.dim() == 2 and images.shape[1] == math.prod(self.input_shape):
-                images = images.view(-1, *self.input_shape)
-            elif images.dim() == 4 and images.shape[1] == self.input_shape[0]:
-                top, left = ((images.shape[i + 2] - self.input_shape[i + 1]) // 2 for i in range(2))
-                if min(top, left) >= 0:
-                    images = images[..., top : top + self.input_shape[1], left : left + self.input_shape[2]]
-            if tuple(images.shape[1:]) != self.input_shape:
-                raise ZooError(
-                    f"the feature classifier takes {self.input_shape} images, it was given "
-                    f"{tuple(images.shape[1:])}: train one on the GAN's data layout (same size and value range)"
-                )
-        if self.source_range != self.value_range:
-            (a, b), (c, d) = self.source_range, self.value_range
-            images = (images - a) * ((d - c) / (b - a)) + c
-        return images
+        return to_layout(images, self.input_shape, self.source_range, self.value_range)
 
     @torch.no_grad()
     def forward(self, images: Tensor) -> Tensor:
         images = self.to_layout(images)
         return self.classifier(images) if self.logits else self.classifier.features(images)
+
+
+def to_layout(
+    images: Tensor, shape: tuple[int, ...], source_range: tuple[float, float], value_range: tuple[float, float]
+) -> Tensor:
+    """``images`` as (N, *shape) in ``value_range``: flat images unflattened, a border cropped (MNIST padded to 32x32
+    becomes 28x28 again), values mapped linearly from ``source_range``."""
+    if tuple(images.shape[1:]) != tuple(shape):
+        if images.dim() == 2 and images.shape[1] == math.prod(shape):
+            images = images.view(-1, *shape)
+        elif images.dim() == 4 and images.shape[1] == shape[0]:
+            top, left = ((images.shape[i + 2] - shape[i + 1]) // 2 for i in range(2))
+            if min(top, left) >= 0:
+                images = images[..., top : top + shape[1], left : left + shape[2]]
+        if tuple(images.shape[1:]) != tuple(shape):
+            raise ZooError(
+                f"the feature classifier takes {tuple(shape)} images, it was given {tuple(images.shape[1:])}: train "
+                "one on the GAN's data layout (same size and value range)"
+            )
+    if tuple(source_range) != tuple(value_range):
+        (a, b), (c, d) = source_range, value_range
+        images = (images - a) * ((d - c) / (b - a)) + c
+    return images
 
 
 def shipped_feature_network(dataset: str) -> tuple[nn.Module, dict[str, Any]]:

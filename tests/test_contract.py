@@ -198,13 +198,17 @@ def test_mid_epoch_resume_is_bitwise_the_uninterrupted_run(family_card, data_roo
 @pytest.mark.slow
 @pytest.mark.parametrize("family_card", UNDER_DDP, ids=[c.name for c in UNDER_DDP])
 def test_ddp_shards_data_draws_per_rank_randomness_and_resumes_exactly(family_card, data_root, tmp_path):
-    strategy = type(build(family_card, data_root).model).ddp_strategy
+    model_class = type(build(family_card, data_root).model)
     probe = [
         "--trainer.callbacks+=tests.helpers.probe.RankProbe",
         "--trainer.callbacks.out_dir",
         str(tmp_path / "probe"),
     ]
-    four_batches = ["--trainer.limit_train_batches", "4"]
+    generative = hasattr(model_class, "sample_latent")
+    if generative:  # classifier-FID/KID from both ranks' shares; the resumed runs below, without it, must agree
+        probe += ["--trainer.callbacks+=lightning_zoo.metrics.ClassifierFID", "--trainer.callbacks.num_samples", "32",
+                  "--trainer.callbacks.kid_subset_size", "16"]  # fmt: skip
+    strategy, four_batches = model_class.ddp_strategy, ["--trainer.limit_train_batches", "4"]
     ckpt = tmp_path / "ckpt"
     ddp_fit(family_card, data_root, tmp_path / "full", 2, strategy, *four_batches, *probe,
             *checkpoints_every_epoch_and_after_batch(ckpt, 6))  # fmt: skip
@@ -217,6 +221,7 @@ def test_ddp_shards_data_draws_per_rank_randomness_and_resumes_exactly(family_ca
     # ...while the parameters and the logged epoch metrics are the same on every rank.
     assert ranks[0]["parameters"] == ranks[1]["parameters"]
     assert ranks[0]["metrics"] == ranks[1]["metrics"] and ranks[0]["metrics"]
+    assert not generative or ranks[0]["metrics"]["val/classifier_fid"] > 0
 
     # Resumed after epoch 1 of 2, and after batch 2 of epoch 2: both bitwise the uninterrupted run.
     for name, checkpoint in (("epoch", epoch_checkpoint(ckpt, 1)), ("mid", ckpt / "mid.ckpt")):
