@@ -52,9 +52,18 @@ def main() -> None:
     images, labels = generated_set(args.gan_ckpt, args.per_class, args.seed)
     cli = ZooCLI(
         args=[
-            "--config", str(ROOT / "configs/classification/feature_cnn_mnist.yaml"), "--data.data_dir", args.data_dir,
-            "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
-            "--trainer.enable_checkpointing", "false", "--seed_everything", str(args.seed),
+            "--config",
+            str(ROOT / "configs/classification/feature_cnn_mnist.yaml"),
+            "--data.data_dir",
+            args.data_dir,
+            "--trainer.logger",
+            "false",
+            "--trainer.enable_progress_bar",
+            "false",
+            "--trainer.enable_checkpointing",
+            "false",
+            "--seed_everything",
+            str(args.seed),
         ],  # fmt: skip
         run=False,
     )

@@ -35,9 +35,18 @@ def train(dataset: str, data_dir: str, epochs: int, workdir: Path) -> tuple[dict
     """Trains and tests the network; ships it; returns its index entry and the training images (for the scale)."""
     cli = ZooCLI(
         args=[
-            "--config", str(ROOT / f"configs/classification/feature_cnn_{dataset}.yaml"), "--data.data_dir", data_dir,
-            "--trainer.max_epochs", str(epochs), "--trainer.logger", "CSVLogger",
-            "--trainer.logger.save_dir", str(workdir / dataset), "--trainer.enable_progress_bar", "false",
+            "--config",
+            str(ROOT / f"configs/classification/feature_cnn_{dataset}.yaml"),
+            "--data.data_dir",
+            data_dir,
+            "--trainer.max_epochs",
+            str(epochs),
+            "--trainer.logger",
+            "CSVLogger",
+            "--trainer.logger.save_dir",
+            str(workdir / dataset),
+            "--trainer.enable_progress_bar",
+            "false",
         ],  # fmt: skip
         run=False,
     )

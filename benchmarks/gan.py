@@ -66,11 +66,23 @@ def main() -> None:
     last = workdir / "checkpoints" / "last.ckpt"
     cli = ZooCLI(
         args=[
-            "--config", str(args.config), "--data.data_dir", args.data_dir,
-            "--trainer.max_epochs", str(args.epochs), "--trainer.logger", "CSVLogger",
-            "--trainer.logger.save_dir", str(workdir), "--trainer.logger.name", "csv",
+            "--config",
+            str(args.config),
+            "--data.data_dir",
+            args.data_dir,
+            "--trainer.max_epochs",
+            str(args.epochs),
+            "--trainer.logger",
+            "CSVLogger",
+            "--trainer.logger.save_dir",
+            str(workdir),
+            "--trainer.logger.name",
+            "csv",
             "--trainer.callbacks+=lightning_zoo.callbacks.ZooModelCheckpoint",
-            "--trainer.callbacks.dirpath", str(workdir / "checkpoints"), "--trainer.enable_progress_bar", "false",
+            "--trainer.callbacks.dirpath",
+            str(workdir / "checkpoints"),
+            "--trainer.enable_progress_bar",
+            "false",
             *extra_cli_args,
         ],  # fmt: skip
         run=False,

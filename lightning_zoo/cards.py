@@ -32,7 +32,8 @@ class Result:
         tolerance: How far ours may fall short of the book's value (below it, or above it when
             ``lower_is_better``) and still count as reproduced. Doing better always counts.
         lower_is_better: For losses and distances.
-        note: One line on how ours was obtained (seeds, epochs run, machine).
+        note: One line on how ours was obtained (seeds, epochs run, machine); ``{key}`` fields are filled from the
+            top level of the same results file (e.g. ``{epochs_trained}``).
     """
 
     metric: str
@@ -44,16 +45,26 @@ class Result:
     lower_is_better: bool = False
     note: str = ""
 
-    def our_value(self, results: Path = RESULTS) -> float | None:
-        """Our value from its results file, or None when that run has not been made (no file, no key)."""
+    def _results_file(self, results: Path) -> dict[str, Any] | None:
         if self.ours is None:
             return None
-        file, _, key = self.ours.partition(":")
-        path = results / file
-        if not path.is_file():
+        path = results / self.ours.partition(":")[0]
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def note_text(self, results: Path = RESULTS) -> str:
+        """The note, its ``{key}`` fields filled from the results file (left as they are while it is missing)."""
+        recorded = self._results_file(results)
+        try:
+            return self.note.format(**recorded) if recorded else self.note
+        except (KeyError, IndexError, ValueError):
+            return self.note
+
+    def our_value(self, results: Path = RESULTS) -> float | None:
+        """Our value from its results file, or None when that run has not been made (no file, no key)."""
+        value: Any = self._results_file(results)
+        if value is None:
             return None
-        value: Any = json.loads(path.read_text())
-        for part in key.split("."):
+        for part in self.ours.partition(":")[2].split("."):
             try:
                 value = value[int(part)] if isinstance(value, list) else value[part]
             except (KeyError, IndexError, ValueError, TypeError):
@@ -165,4 +176,16 @@ def plain_table(cards: list[Card], results: Path = RESULTS) -> str:
             "  ".join(fit(cell, w).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
         )
         + "\n"
+    )
+
+
+FID_EVALUATED = "10,000 training images vs 10,000 samples (the books show sample grids, no number)"
+
+
+def classifier_fid_results(name: str, note: str) -> tuple[Result, ...]:
+    """The two numbers every GAN card gets, ours alone (the books report none): classifier-FID and -KID against the
+    training images, from ``benchmarks/results/<name>.json`` (written by ``benchmarks/gan.py``)."""
+    return tuple(
+        Result(metric, None, FID_EVALUATED, ours=f"{name}.json:{key}", unit="", lower_is_better=True, note=note)
+        for metric, key in (("classifier-FID", "classifier_fid"), ("classifier-KID", "classifier_kid"))
     )

@@ -76,3 +76,10 @@ def test_result_keys_descend_into_lists_and_objects(tmp_path):
 def test_a_card_must_point_at_a_config():
     with pytest.raises(ValueError, match="no config at configs/nowhere.yaml"):
         Card("x", "classifier", "book", "configs/nowhere.yaml", "MNIST", results=())
+
+
+def test_a_note_is_filled_from_its_results_file(tmp_path):
+    folder = write_results(tmp_path, mean=98.3, epochs_trained=7)
+    result = Result("fid", None, "x", ours="r.json:mean", unit="", note="{epochs_trained} of 100 epochs")
+    assert result.note_text(folder) == "7 of 100 epochs"
+    assert result.note_text(tmp_path / "nowhere") == "{epochs_trained} of 100 epochs"  # not run yet: as written

@@ -11,9 +11,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lightning_zoo.cards import Card, Result
+from lightning_zoo.cards import Card, Result, classifier_fid_results
 from lightning_zoo.gan.base import ClassConditionedGAN, Latent, RealBatch, normal_init_
-from lightning_zoo.gan.vanilla import HANDS_ON, MLPDiscriminator, MLPGenerator, fid_results
+from lightning_zoo.gan.vanilla import HANDS_ON, MLPDiscriminator, MLPGenerator
 
 
 class ConditionalMLPGenerator(nn.Module):
@@ -87,13 +87,13 @@ CARDS = (
         parameters={"generator": 1_488_912, "discriminator": 1_470_465},
         parameters_from_book=False,
         results=(
-            *fid_results("cgan_mnist", "the book's 100 epochs, 2 CPU cores"),
+            *classifier_fid_results("cgan_mnist", "{epochs_trained} of the book's 100 epochs, 2 CPU cores"),
             Result(
                 "samples classified as the requested digit",
                 None,
                 "1,000 samples per digit, classified by the zoo's MNIST feature network (our target: at least 90 %)",
                 ours="cgan_mnist.json:conditional_accuracy_pct",
-                note="100 epochs",
+                note="{epochs_trained} of 100 epochs",
             ),
             Result(
                 "classification accuracy score",

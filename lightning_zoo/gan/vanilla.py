@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lightning_zoo.cards import Card, Result
+from lightning_zoo.cards import Card, classifier_fid_results
 from lightning_zoo.gan.base import GANBase, Latent, RealBatch, normal_init_
 
 Activation = Literal["leaky_relu", "relu"]
@@ -102,19 +102,6 @@ class VanillaGAN(GANBase):
 
 
 HANDS_ON = '"Hands-On Deep Learning Architectures with Python", ch. 7'
-FID_TRAIN = "10,000 training images vs 10,000 samples after the stated epochs (the book shows sample grids only)"
-
-
-def fid_results(name: str, epochs: str) -> tuple[Result, ...]:
-    """The two numbers every MNIST GAN of the books gets: classifier-FID and classifier-KID, measured by us."""
-    return (
-        Result("classifier-FID", None, FID_TRAIN, ours=f"{name}.json:classifier_fid", unit="", lower_is_better=True,
-               note=epochs),
-        Result("classifier-KID", None, FID_TRAIN, ours=f"{name}.json:classifier_kid", unit="", lower_is_better=True,
-               note=epochs),
-    )  # fmt: skip
-
-
 CARDS = (
     Card(
         name="gan_mnist",
@@ -124,7 +111,7 @@ CARDS = (
         dataset="MNIST train+test (70,000)",
         parameters={"generator": 1_486_352, "discriminator": 1_460_225},
         parameters_from_book=False,
-        results=fid_results("gan_mnist", "the book's 100 epochs, 2 CPU cores"),
+        results=classifier_fid_results("gan_mnist", "{epochs_trained} of the book's 100 epochs, 2 CPU cores"),
         deviations=("images stay 1x28x28 and the networks flatten them; the book flattens the data (same layers)",),
         ddp=True,
     ),
@@ -136,7 +123,7 @@ CARDS = (
         dataset="MNIST train+test (70,000)",
         parameters={"generator": 1_486_352, "discriminator": 1_460_225},
         parameters_from_book=False,
-        results=fid_results("gan_label_smoothing_mnist", "100 epochs, 2 CPU cores"),
+        results=classifier_fid_results("gan_label_smoothing_mnist", "{epochs_trained} of 100 epochs, 2 CPU cores"),
     ),
     Card(
         name="gan_small_mnist",
@@ -146,7 +133,7 @@ CARDS = (
         dataset="MNIST train (60,000)",
         parameters={"generator": 130_576, "discriminator": 117_121},
         parameters_from_book=False,
-        results=fid_results("gan_small_mnist", "the code's 100 epochs, 2 CPU cores"),
+        results=classifier_fid_results("gan_small_mnist", "{epochs_trained} of the code's 100 epochs, 2 CPU cores"),
         deviations=("MNIST's 60,000 training images; the article's TF tutorial loader has 55,000",),
     ),
     Card(
@@ -157,7 +144,7 @@ CARDS = (
         dataset="MNIST train (60,000) in [0, 1]",
         parameters={"generator": 114_064, "discriminator": 100_609},
         parameters_from_book=False,
-        results=fid_results("gan_one_hidden_mnist", "100 epochs, 2 CPU cores"),
+        results=classifier_fid_results("gan_one_hidden_mnist", "{epochs_trained} of 100 epochs, 2 CPU cores"),
         deviations=(
             "the article's X and O glyphs are not available: MNIST digits instead",
             "hidden width 128 (the article gives none); optimizer Adam 2e-4 / 0.5 and 100 epochs (none given)",
