@@ -142,9 +142,9 @@ class PerSampleBatches(Dataset):
     series), indexed a whole batch at a time: each DataLoader worker builds one batch from the ``(epoch, indices)``
     it gets.
 
-    Each sample is made with the torch, numpy and python RNGs seeded from ``(seed, epoch, index)``: random
+    Each sample is made with the torch (CPU), numpy and python RNGs seeded from ``(seed, epoch, index)``: random
     augmentation then depends on nothing else, not on the number of workers, their order, the DDP rank or where a
-    run was resumed. The caller's RNG state is restored afterwards.
+    run was resumed. Those RNG states are restored afterwards; a GPU's RNG is never touched.
     """
 
     def __init__(self, dataset: Dataset, collate_fn: Callable[[list[Any]], Any] | None = None, seed: int = 0) -> None:
@@ -165,7 +165,8 @@ class PerSampleBatches(Dataset):
 
 @contextmanager
 def preserved_rng() -> Iterator[None]:
-    """The torch (CPU), numpy and python RNG states as they were before the block."""
+    """The torch (CPU), numpy and python RNG states as they were before the block (the states a sample is seeded
+    with; the GPU's are never changed here, unlike by core.capture_rng_state's wider set)."""
     states = torch.get_rng_state(), np.random.get_state(), random.getstate()
     try:
         yield
@@ -176,7 +177,8 @@ def preserved_rng() -> Iterator[None]:
 
 
 def seed_everything_quietly(seed: int) -> None:
-    torch.manual_seed(seed)
+    """Seeds the CPU RNGs only (``torch.manual_seed`` would also reseed every GPU, the training's noise with them)."""
+    torch.default_generator.manual_seed(seed)
     np.random.seed(seed)
     random.seed(seed)
 

@@ -84,6 +84,12 @@ class ZooProgressBar(RichProgressBar):
             super().on_validation_batch_end(trainer, pl_module, outputs, batch, batch_idx, dataloader_idx)
 
 
+def due(trainer: pl.Trainer, every_n_epochs: int) -> bool:
+    """Whether an every-n-epochs callback acts now: every ``every_n_epochs`` epochs, and after the run's last."""
+    epoch = trainer.current_epoch + 1
+    return not trainer.sanity_checking and (epoch % every_n_epochs == 0 or epoch == trainer.max_epochs)
+
+
 class SampleGrid(Callback):
     """Logs a grid of the generator's samples from its fixed latent every ``every_n_epochs`` epochs.
 
@@ -102,11 +108,8 @@ class SampleGrid(Callback):
                 f"SampleGrid needs a generative model with fixed_samples(); {type(pl_module).__name__} has none"
             )
 
-    def due(self, trainer: pl.Trainer) -> bool:
-        return not trainer.sanity_checking and (trainer.current_epoch + 1) % self.every_n_epochs == 0
-
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self.due(trainer) and trainer.is_global_zero:
+        if due(trainer, self.every_n_epochs) and trainer.is_global_zero:
             log_image(trainer, self.key, image_grid(pl_module.fixed_samples(), self.nrow, pl_module.output_range))
 
 
@@ -146,7 +149,7 @@ class InterpolationGrid(SampleGrid):
             )
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if not (self.due(trainer) and trainer.is_global_zero):
+        if not (due(trainer, self.every_n_epochs) and trainer.is_global_zero):
             return
         fixed = pl_module.fixed_latent()
         start = {k: v[0 : 2 * self.rows : 2] for k, v in fixed.items()}

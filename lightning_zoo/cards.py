@@ -114,10 +114,6 @@ class Card:
     deviations: tuple[str, ...] = ()
     ddp: bool = False
 
-    def __post_init__(self) -> None:
-        if not (ROOT / self.config).is_file():
-            raise ValueError(f"card {self.name!r}: no config at {self.config}")
-
     @property
     def config_path(self) -> Path:
         return ROOT / self.config

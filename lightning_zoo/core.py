@@ -247,16 +247,17 @@ class ZooModule(pl.LightningModule):
         """Stops training, before ``loss`` updates any weight, when it is NaN or infinite (on every DDP rank at once,
         whichever rank saw it)."""
         # item() of a one-element tensor is a tenth of isfinite().all() on a CPU; on a GPU both wait for the step.
-        finite = math.isfinite(loss.item()) if loss.numel() == 1 else bool(torch.isfinite(loss).all())
+        finite_here = math.isfinite(loss.item()) if loss.numel() == 1 else bool(torch.isfinite(loss).all())
+        finite = finite_here
         if self._distributed:
-            finite = self.trainer.strategy.reduce_boolean_decision(finite, all=True)
+            finite = self.trainer.strategy.reduce_boolean_decision(finite_here, all=True)
         if finite:
             return
         rates = [f"--model.{k} {v}" for k, v in self.hparams.items() if k.startswith("lr") and v is not None]
         where = ""
         if self._trainer is not None:
             where = f" at step {self.trainer.global_step} (epoch {self.trainer.current_epoch})"
-        value = float(loss.detach().float().flatten()[0])
+        value = "non-finite in another process" if finite_here else f"{float(loss.detach().float().flatten()[0])}"
         raise NonFiniteLossError(
             f"training stopped{where}: the {name} is {value}; no weight was updated with it and no checkpoint was "
             "written after it. The run diverged: try a smaller learning rate"
@@ -309,7 +310,7 @@ class ZooModule(pl.LightningModule):
         differing = ", ".join(
             f"{k}={v!r} (here {self.hparams.get(k)!r})"
             for k, v in hparams.items()
-            if k in self.hparams and self.hparams.get(k) != v
+            if k in self.hparams and comparable(self.hparams.get(k)) != comparable(v)
         )
         raise ZooError(
             f"the checkpoint's weights do not fit this {type(self).__name__} ({len(misfits)} tensors differ, first "
@@ -341,6 +342,11 @@ class ZooModule(pl.LightningModule):
             )
         else:
             restore_rng_state(states[self.trainer.global_rank])
+
+
+def comparable(value: Any) -> Any:
+    """A hyperparameter as compared: lists and tuples alike (the config gives lists, defaults are tuples)."""
+    return list(value) if isinstance(value, (list, tuple)) else value
 
 
 def rename_state(checkpoint: dict[str, Any], renames: Mapping[str, str]) -> None:

@@ -36,6 +36,11 @@ def batches_trained_this_epoch(trainer: pl.Trainer) -> int:
     return trainer.fit_loop.epoch_loop.batch_progress.current.processed
 
 
+def batch_index_of_run(trainer: pl.Trainer) -> int:
+    """The index of the current training batch counted over the whole run (every epoch, and across a resume)."""
+    return trainer.fit_loop.epoch_loop.total_batch_idx
+
+
 def ddp_finds_unused_parameters(strategy: Any) -> bool | None:
     """For a DDP strategy, whether it was built with ``find_unused_parameters=True``; None for other strategies."""
     if not isinstance(strategy, DDPStrategy):

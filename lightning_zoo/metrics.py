@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.kid import KernelInceptionDistance
 
+from lightning_zoo.callbacks import due
 from lightning_zoo.core import ZooError, inference_mode_of, load_zoo_module
 
 FEATURE_NETWORKS = Path(__file__).parent / "feature_networks"
@@ -158,7 +159,7 @@ class ClassifierFID(Callback):
         batch_size: Images per generator/classifier forward pass.
         every_n_epochs: How often to measure.
         seed: Seed of the generated samples' latents (the same samples' latents at every measurement).
-        kid_subset_size: Size of KID's random subsets (capped by the samples each process has).
+        kid_subset_size: Size of KID's random subsets (capped by ``num_samples``).
     """
 
     def __init__(
@@ -171,7 +172,9 @@ class ClassifierFID(Callback):
         kid_subset_size: int = 1000,
     ) -> None:
         if num_samples < 2 or batch_size < 1 or every_n_epochs < 1 or kid_subset_size < 2:
-            raise ValueError("ClassifierFID needs num_samples >= 2, batch_size >= 1, every_n_epochs >= 1")
+            raise ValueError(
+                "ClassifierFID needs num_samples >= 2, batch_size >= 1, every_n_epochs >= 1 and kid_subset_size >= 2"
+            )
         self.classifier_ckpt, self.num_samples, self.batch_size = classifier_ckpt, num_samples, batch_size
         self.every_n_epochs, self.seed, self.kid_subset_size = every_n_epochs, seed, kid_subset_size
         self.fid: FrechetInceptionDistance | None = None
@@ -193,14 +196,16 @@ class ClassifierFID(Callback):
             return
         metrics = [self.fid.to(pl_module.device), self.kid.to(pl_module.device)]
         share = math.ceil(self.num_samples / trainer.world_size)
+        cuda = [pl_module.device.index or 0] if pl_module.device.type == "cuda" else []
         if int(metrics[0].real_features_num_samples) == 0:  # real features: once per run
-            loader = trainer.datamodule.train_dataloader() if trainer.datamodule else trainer.train_dataloader
-            add_real_images(metrics, loader, share, pl_module.device)  # this rank's shard of the training data
+            if trainer.datamodule is None:
+                raise ZooError("ClassifierFID takes its real images from a DataModule; fit with one")
+            with torch.random.fork_rng(devices=cuda):  # a loader's workers may draw their seeds from the global RNG
+                add_real_images(metrics, trainer.datamodule.train_dataloader(), share, pl_module.device)
         noise_source = torch.Generator(device=pl_module.device).manual_seed(self.seed + trainer.global_rank)
         add_generated_images(metrics, pl_module, share, self.batch_size, noise_source)
         fid = metrics[0].compute()  # gathers every rank's statistics
         # KID draws random subsets from the global RNG: from a seeded copy of it, so training is not disturbed.
-        cuda = [pl_module.device.index or 0] if pl_module.device.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda):
             torch.manual_seed(self.seed)
             kid_mean, kid_std = metrics[1].compute()
@@ -210,12 +215,6 @@ class ClassifierFID(Callback):
             {"val/classifier_fid": fid, "val/classifier_kid": kid_mean, "val/classifier_kid_std": kid_std},
             on_epoch=True,
         )
-
-
-def due(trainer: pl.Trainer, every_n_epochs: int) -> bool:
-    """Every ``every_n_epochs`` epochs, and after the run's last epoch."""
-    epoch = trainer.current_epoch + 1
-    return not trainer.sanity_checking and (epoch % every_n_epochs == 0 or epoch == trainer.max_epochs)
 
 
 def check_generative(pl_module: pl.LightningModule, who: str) -> None:
@@ -269,10 +268,19 @@ def class_confusion(
 
 
 def best_assignment(counts: Tensor) -> list[int]:
-    """The one-to-one mapping of rows to columns with the most counts (exact, by dynamic programming over subsets
-    of columns; fine for 10 classes)."""
+    """The one-to-one mapping of rows to columns with the most counts, exact (dynamic programming over subsets of
+    columns: up to about 16 columns; beyond, each row takes its best free column in turn). With more rows than
+    columns, the extra rows map to columns past the last (that is, to nothing)."""
     rows, columns = counts.shape
+    if rows > columns:
+        counts = torch.cat([counts, counts.new_zeros(rows, rows - columns)], 1)
+        columns = rows
     table = counts.tolist()
+    if columns > 16:
+        taken: list[int] = []
+        for row in table:
+            taken.append(max((c for c in range(columns) if c not in taken), key=lambda c: row[c]))
+        return taken
     best: dict[int, tuple[int, list[int]]] = {0: (0, [])}
     for row in range(rows):
         nxt: dict[int, tuple[int, list[int]]] = {}
@@ -299,7 +307,9 @@ def class_fidelity(counts: Tensor) -> dict[str, Any]:
         "majority_class": counts.argmax(1).tolist(),
         "purity_pct": round(100 * float(counts.max(1).values.sum()) / total, 2),
         "one_to_one_mapping": mapping,
-        "one_to_one_accuracy_pct": round(100 * sum(int(counts[i, c]) for i, c in enumerate(mapping)) / total, 2),
+        "one_to_one_accuracy_pct": round(
+            100 * sum(int(counts[i, c]) for i, c in enumerate(mapping) if c < counts.shape[1]) / total, 2
+        ),
     }
 
 
@@ -327,10 +337,7 @@ class ConditionalAccuracy(Callback):
         if stage != "fit":
             return
         check_generative(pl_module, "ConditionalAccuracy")
-        keys = set(pl_module.sample_latent(1, torch.Generator().manual_seed(0)))
-        self.key = next((k for k in ("labels", "category") if k in keys), "")
-        if not self.key:
-            raise ZooError(f"ConditionalAccuracy needs a latent with labels or a category; {sorted(keys)} has neither")
+        self.key = conditioning_key(pl_module)
         dataset = getattr(trainer.datamodule, "dataset_name", None)
         self.classifier = feature_extractor(self.classifier_ckpt, dataset, tuple(pl_module.output_range), logits=True)
 
@@ -345,12 +352,20 @@ class ConditionalAccuracy(Callback):
             if self.key == "labels"
             else ("val/category_purity", fidelity["purity_pct"])
         )
-        pl_module.log(name, value / 100, on_epoch=True, rank_zero_only=True)
+        pl_module.log(name, value / 100, on_epoch=True)  # the same value on every rank (the same latents)
+
+
+def conditioning_key(gan: nn.Module) -> str:
+    """The latent entry that asks for a class: ``labels`` (CGAN, ACGAN) or ``category`` (InfoGAN)."""
+    keys = set(gan.sample_latent(1, torch.Generator().manual_seed(0)))
+    key = next((k for k in ("labels", "category") if k in keys), None)
+    if key is None:
+        raise ZooError(f"class fidelity needs a GAN whose latent has labels or a category; {sorted(keys)} has neither")
+    return key
 
 
 def fidelity_report(gan: nn.Module, dataset: str, per_class: int = 1000, seed: int = 0) -> Mapping[str, Any]:
     """:func:`class_fidelity` of a conditional or code-based GAN, with the zoo's feature network for ``dataset``."""
-    keys = set(gan.sample_latent(1, torch.Generator().manual_seed(0)))
-    key = "labels" if "labels" in keys else "category"
+    key = conditioning_key(gan)
     classifier = feature_extractor(None, dataset, tuple(gan.output_range), logits=True)
     return class_fidelity(class_confusion(gan, classifier, key, per_class, torch.Generator().manual_seed(seed)))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lightning_zoo.cards import Card, Result, markdown_table
+from lightning_zoo.cards import Result, markdown_table
 from lightning_zoo.registry import cards
 from tests.conftest import CLI, PYTHON, ROOT, subprocess_env
 
@@ -71,11 +71,6 @@ def test_result_keys_descend_into_lists_and_objects(tmp_path):
     folder = write_results(tmp_path, mean=98.3, last=96.5)
     assert Result("acc", None, "test", ours="r.json:runs.-1.acc").our_value(folder) == 96.5
     assert Result("acc", None, "test", ours="r.json:runs.0.acc").our_value(folder) == 1.0
-
-
-def test_a_card_must_point_at_a_config():
-    with pytest.raises(ValueError, match="no config at configs/nowhere.yaml"):
-        Card("x", "classifier", "book", "configs/nowhere.yaml", "MNIST", results=())
 
 
 def test_a_note_is_filled_from_its_results_file(tmp_path):

@@ -252,3 +252,23 @@ def test_spherical_interpolation_keeps_the_norm_and_the_class_and_ends_at_both_l
     linear = model.interpolate(start, end, 5)["z"].view(2, 5, -1)
     assert (linear[:, 2].norm(dim=1) < z[:, 2].norm(dim=1)).all()  # the straight line cuts inside
     assert path["labels"].tolist() == [int(start["labels"][0])] * 5 + [int(start["labels"][1])] * 5
+
+
+def test_n_critic_counts_batches_across_epochs_and_resumes_exactly(data_root, tmp_path):
+    """With two batches an epoch and n_critic 3, a count that restarted each epoch would never step the generator."""
+    from pytorch_lightning import seed_everything
+
+    from tests.helpers.contract import SaveAfterBatch
+
+    def run(root, ckpt_path=None, callbacks=()):
+        seed_everything(0)
+        model = DCGAN(n_critic=3, g_steps=1)
+        t = trainer(root, max_epochs=3, limit_train_batches=2, limit_val_batches=0, callbacks=list(callbacks))
+        t.fit(model, gan_data(data_root, batch_size=8), ckpt_path=ckpt_path)
+        return model, t
+
+    model, t = run(tmp_path / "a", callbacks=[SaveAfterBatch(4, str(tmp_path / "mid.ckpt"))])
+    assert t.global_step == 6 + 2  # six critic steps, generator steps after batches 3 and 6
+    assert {int(s["step"]) for s in t.optimizers[0].state.values()} == {2}
+    resumed, _ = run(tmp_path / "b", ckpt_path=tmp_path / "mid.ckpt")
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), resumed.parameters(), strict=True))

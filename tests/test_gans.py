@@ -147,3 +147,13 @@ def test_the_minimax_generator_loss_is_log_one_minus_d(data_root):
     latent = model.sample_latent(len(batch.images))
     logits = model.discriminator(model.generate(latent))
     torch.testing.assert_close(model.g_loss(batch, latent), torch.log1p(-torch.sigmoid(logits)).mean())
+
+
+@pytest.mark.parametrize("model_class", [ConditionalGAN, ACGAN])
+def test_class_conditioned_gans_refuse_unlabelled_images_with_one_line(model_class):
+    from lightning_zoo.core import ZooError
+
+    model = model_class()
+    batch = RealBatch(torch.zeros(4, 1, 28, 28))
+    with pytest.raises(ZooError, match="trains on labelled images; the DataModule gives images alone"):
+        model.d_loss(batch, model.latent_for(batch))

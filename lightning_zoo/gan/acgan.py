@@ -93,7 +93,8 @@ class ACGAN(ClassConditionedGAN):
         n = len(batch.images)
         fakes = self.generate(latent).detach()
         targets = torch.cat([torch.full((n,), self.hparams.real_label), torch.zeros(n)]).to(fakes)
-        return self.losses(torch.cat([batch.images, fakes]), targets, torch.cat([batch.labels, latent["labels"]]))
+        labels = torch.cat([self.real_labels(batch), latent["labels"]])
+        return self.losses(torch.cat([batch.images, fakes]), targets, labels)
 
     def g_loss(self, batch: RealBatch, latent: Latent) -> Tensor:
         fresh = self.sample_latent(2 * len(batch.images))  # the script's generator step: 2 x batch new latents

@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from lightning_zoo.core import EpochMeans, ZooError, ZooModule, inference_mode_of
 from lightning_zoo.files import atomic_path
-from lightning_zoo.lightning_private import ddp_finds_unused_parameters
+from lightning_zoo.lightning_private import batch_index_of_run, ddp_finds_unused_parameters
 from lightning_zoo.media import image_grid, save_png
 
 Latent = dict[str, Tensor]
@@ -112,7 +112,7 @@ class GANBase(ZooModule):
         if ddp_finds_unused_parameters(self.trainer.strategy) is False:
             raise ZooError(
                 "a GAN step updates one network at a time, so DDP must expect unused parameters: use "
-                "--trainer.strategy ddp_find_unused_parameters_true (or --config configs/trainer/ddp_gan.yaml)"
+                f"--trainer.strategy {self.ddp_strategy} (or --config configs/trainer/ddp_gan.yaml)"
             )
 
     # -------------------------------------------------------------------------------------------- latent contract
@@ -220,7 +220,9 @@ class GANBase(ZooModule):
         for _ in range(self.hparams.d_steps):
             d_loss = self.discriminator_step(opt_d, real, latent)
         step_values = {"train/d_loss_step": d_loss}
-        if (batch_idx + 1) % self.hparams.n_critic == 0:
+        # n_critic counts batches over the whole run, so a generator step is not lost at each epoch's end
+        run_batch = batch_index_of_run(self.trainer) if self._trainer is not None else batch_idx
+        if (run_batch + 1) % self.hparams.n_critic == 0:
             for _ in range(self.hparams.g_steps):
                 g_loss = self.generator_step(opt_g, real, latent)
             step_values["train/g_loss_step"] = g_loss
@@ -276,6 +278,12 @@ class ClassConditionedGAN(GANBase):
 
     def make_fixed_latent(self, n: int, generator: torch.Generator) -> Latent:
         return {**self.sample_latent(n, generator), "labels": torch.arange(n) % self.hparams.num_classes}
+
+    @staticmethod
+    def real_labels(batch: RealBatch) -> Tensor:
+        if batch.labels is None:
+            raise ZooError("a class-conditioned GAN trains on labelled images; the DataModule gives images alone")
+        return batch.labels
 
     def generate(self, latent: Mapping[str, Tensor]) -> Tensor:
         return self.generator(latent["z"], latent["labels"])

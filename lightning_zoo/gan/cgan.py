@@ -69,9 +69,7 @@ class ConditionalGAN(ClassConditionedGAN):
         normal_init_(self)
 
     def latent_for(self, batch: RealBatch) -> Latent:
-        if batch.labels is None:
-            raise ValueError("a conditional GAN trains on labelled images; the DataModule gave images alone")
-        return {**self.sample_latent(len(batch.images)), "labels": batch.labels}
+        return {**self.sample_latent(len(batch.images)), "labels": self.real_labels(batch)}
 
     def discriminate(self, images: Tensor, latent: Mapping[str, Tensor]) -> Tensor:
         return self.discriminator(images, latent["labels"])

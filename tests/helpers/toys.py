@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from datamodules import ZooDataModule
 from lightning_zoo.core import ZooModule
-from lightning_zoo.gan import DCGAN, GANBase, RealBatch
+from lightning_zoo.gan import DCGAN, ClassConditionedGAN, RealBatch
 
 
 class AugmentedSeries(Dataset):
@@ -87,27 +87,20 @@ class ToyConditionalDiscriminator(nn.Module):
         return self.net(torch.cat([images.flatten(1), self.embed(labels)], 1)).flatten()
 
 
-class ToyConditionalGAN(GANBase):
-    """A conditional GAN in miniature, declaring only what the latent contract leaves to a model: the class label in
-    its latent, the real batch's labels for training, and networks that read them."""
+class ToyConditionalGAN(ClassConditionedGAN):
+    """A conditional GAN in miniature, declaring only what the latent contract leaves to a model: networks that read
+    the class label, the real batch's labels for training, and a discriminator that sees them."""
 
-    def __init__(self, input_shape: tuple[int, ...] = (1, 32, 32), num_classes: int = 10, **kwargs: Any) -> None:
+    def __init__(self, input_shape: tuple[int, ...] = (1, 32, 32), **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        num_classes = self.hparams.num_classes
         self.generator = ToyConditionalGenerator(self.hparams.latent_dim, num_classes, input_shape)
         self.discriminator = ToyConditionalDiscriminator(num_classes, input_shape)
         self.paired_labels: list[Tensor] = []
 
-    def sample_latent(self, n: int, generator: torch.Generator | None = None) -> dict[str, Tensor]:
-        latent = super().sample_latent(n, generator)
-        device = latent["z"].device
-        return {**latent, "labels": torch.randint(self.hparams.num_classes, (n,), generator=generator, device=device)}
-
     def latent_for(self, batch: RealBatch) -> dict[str, Tensor]:
         self.paired_labels.append(batch.labels)
-        return {**self.sample_latent(len(batch.images)), "labels": batch.labels}
-
-    def generate(self, latent: Mapping[str, Tensor]) -> Tensor:
-        return self.generator(latent["z"], latent["labels"])
+        return {**self.sample_latent(len(batch.images)), "labels": self.real_labels(batch)}
 
     def discriminate(self, images: Tensor, latent: Mapping[str, Tensor]) -> Tensor:
         return self.discriminator(images, latent["labels"])
