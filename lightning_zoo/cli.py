@@ -38,7 +38,8 @@ warnings.filterwarnings("ignore", ".*val_dataloader. but have no .validation_ste
 
 
 def data_sizes() -> list[str]:
-    """Every size some DataModule of the zoo provides (``data_sizes``), in a stable order."""
+    """Every size some imported DataModule provides (``data_sizes``), in a stable order: the zoo's, and those of any
+    DataModule imported before the parser is built."""
     names: list[str] = []
     pending = [ZooDataModule]
     while pending:
