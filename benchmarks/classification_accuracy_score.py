@@ -79,7 +79,11 @@ def main() -> None:
         args.name or f"cas_{checkpoint['zoo_model'].lower()}",
         {
             "what": __doc__.split("\n\n")[0],
-            "gan": {"checkpoint": str(args.gan_ckpt), "model": checkpoint["zoo_model"], "epoch": checkpoint["epoch"]},
+            "gan": {
+                "checkpoint": str(args.gan_ckpt),
+                "model": checkpoint["zoo_model"],
+                "epochs_trained": checkpoint["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"],
+            },
             "generated_samples": len(images),
             "classifier": "configs/classification/feature_cnn_mnist.yaml",
             "epochs": cli.trainer.current_epoch,
