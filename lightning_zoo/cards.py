@@ -134,6 +134,11 @@ def table_rows(cards: list[Card], results: Path = RESULTS) -> list[list[str]]:
             book = format_value(result.book, result.unit)
             if result.book is not None and result.tolerance is not None:
                 book += f" (within {format_value(result.tolerance, '')})"
+            ours = result.our_value(results)
+            if ours is not None and result.note:
+                ours_text = f"{format_value(ours, result.unit)} ({result.note_text(results)})"
+            else:
+                ours_text = format_value(ours, result.unit)
             rows.append(
                 [
                     card.name,
@@ -142,7 +147,7 @@ def table_rows(cards: list[Card], results: Path = RESULTS) -> list[list[str]]:
                     card.source,
                     f"{result.metric}: {result.evaluated}",
                     book,
-                    format_value(result.our_value(results), result.unit) + (f" ({result.note})" if result.note else ""),
+                    ours_text,
                     result.status(results),
                 ]
             )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lightning_zoo.cards import Result, markdown_table
+from lightning_zoo.cards import Card, Result, markdown_table, table_rows
 from lightning_zoo.registry import cards
 from tests.conftest import CLI, PYTHON, ROOT, subprocess_env
 
@@ -78,3 +78,6 @@ def test_a_note_is_filled_from_its_results_file(tmp_path):
     result = Result("fid", None, "x", ours="r.json:mean", unit="", note="{epochs_trained} of 100 epochs")
     assert result.note_text(folder) == "7 of 100 epochs"
     assert result.note_text(tmp_path / "nowhere") == "{epochs_trained} of 100 epochs"  # not run yet: as written
+    card = Card("x", "gan", "a book", "configs/gan/gan_mnist.yaml", "MNIST", results=(result,))
+    assert table_rows([card], folder)[0][6] == "98.3 (7 of 100 epochs)"
+    assert table_rows([card], tmp_path / "nowhere")[0][6] == "-"  # no number, no note

@@ -99,6 +99,7 @@ CARDS = (
                 "the zoo's small CNN trained on 60,000 generated labelled samples, tested on the 10,000 real test "
                 "images (the same CNN trained on real images: see feature_cnn_mnist; our target: at least 95 %)",
                 ours="cas_cgan_mnist.json:cas_test_acc_pct",
+                note="the CGAN after {gan[epochs_trained]} epochs",
             ),
         ),
         deviations=("the book drops each epoch's last partial batch (its batch generator); the zoo's loader keeps it",),
