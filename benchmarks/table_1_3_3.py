@@ -1,0 +1,95 @@
+"""Table 1.3.3 of "Advanced Deep Learning with TensorFlow 2 and Keras" offline: the 18 values of the W&B grid sweep
+configs/sweeps/mlp_table_1_3_3.yaml, run one after another through the CLI as its agent would (20 epochs each), with
+the test accuracy of the final weights (the book's protocol) and their accuracy on the training images, next to the
+book's numbers. Rows already in benchmarks/results/table_1_3_3.json are kept unless run again.
+
+    python benchmarks/table_1_3_3.py --data-dir ../shared/data [--rows 1 2 3]
+    python benchmarks/table_1_3_3.py --markdown        # the README's table, from the JSON
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import DEFAULT_DATA, RESULTS, ROOT, machine, write_result  # noqa: E402
+from lightning_zoo.callbacks import EpochTimer  # noqa: E402
+from lightning_zoo.classification.mlp import TABLE_1_3_3  # noqa: E402
+from lightning_zoo.cli import ZooCLI  # noqa: E402
+
+SWEEP = ROOT / "configs/sweeps/mlp_table_1_3_3.yaml"
+REPORT = RESULTS / "table_1_3_3.json"
+
+
+def run_row(row: int, override: str, data_dir: str, workdir: Path) -> dict:
+    cli = ZooCLI(
+        args=[
+            "--config",
+            str(ROOT / "configs/classification/mlp_mnist.yaml"),
+            f"--config={override}",
+            "--data.data_dir",
+            data_dir,
+            "--trainer.logger",
+            "CSVLogger",
+            "--trainer.logger.save_dir",
+            str(workdir),
+            "--trainer.logger.name",
+            f"row_{row}",
+            "--trainer.enable_progress_bar",
+            "false",
+        ],  # fmt: skip
+        run=False,
+    )
+    timer = EpochTimer()
+    cli.trainer.callbacks.append(timer)
+    cli.trainer.fit(cli.model, cli.datamodule)
+    [test] = cli.trainer.test(cli.model, cli.datamodule, verbose=False)  # the final weights, as the book evaluates
+    train_loader = cli.datamodule.loader(cli.datamodule.splits["train"])
+    [train] = cli.trainer.test(cli.model, dataloaders=train_loader, verbose=False)
+    return {
+        "override": override,
+        "test_acc_pct": round(100 * test["test/acc"], 2),
+        "train_acc_pct": round(100 * train["test/acc"], 2),
+        "epochs": cli.trainer.current_epoch,
+        "seconds_per_epoch": round(statistics.median(timer.durations), 2),
+        "command": "python " + " ".join(["benchmarks/table_1_3_3.py", *sys.argv[1:]]),
+    }
+
+
+def markdown(report: dict) -> str:
+    header = "| row | the book's settings (hidden units, dropout, l2, optimizer, ReLU) | book train / test % |"
+    lines = [header + " ours train / test % |", "|---|---|---|---|"]
+    for row, (hidden, dropout, l2, optimizer, relu, book_train, book_test) in TABLE_1_3_3.items():
+        ours = report.get("rows", {}).get(str(row))
+        measured = f"{ours['train_acc_pct']} / {ours['test_acc_pct']}" if ours else "not run"
+        settings = f"{'-'.join(map(str, hidden))}, {dropout}, {l2}, {optimizer}, {'yes' if relu else 'no'}"
+        lines.append(f"| {row} | {settings} | {book_train} / {book_test} | {measured} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
+    parser.add_argument("--rows", type=int, nargs="+", default=sorted(TABLE_1_3_3))
+    parser.add_argument("--workdir", default=str(ROOT / "logs" / "bench_table_1_3_3"))
+    parser.add_argument("--markdown", action="store_true", help="print the README's table from the JSON and stop")
+    args = parser.parse_args()
+    report = json.loads(REPORT.read_text()) if REPORT.is_file() else {"rows": {}}
+    if args.markdown:
+        print(markdown(report), end="")
+        return
+    overrides = yaml.safe_load(SWEEP.read_text())["parameters"]["config"]["values"]
+    for row in args.rows:
+        report["rows"][str(row)] = run_row(row, overrides[row - 1], args.data_dir, Path(args.workdir))
+        write_result("table_1_3_3", {**report, "sweep": str(SWEEP.relative_to(ROOT)), **machine()})
+
+
+if __name__ == "__main__":
+    main()
