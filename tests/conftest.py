@@ -50,9 +50,10 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def subprocess_env() -> dict[str, str]:
-    """Environment for CLI subprocesses: the repository importable, W&B disabled."""
+    """Environment for CLI subprocesses: the repository importable, W&B disabled, one intra-op thread (torchrun sets
+    it too: processes compared bitwise must sum in the same order, whoever launched them)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PL_", "LOCAL_RANK", "MASTER_", "WORLD_SIZE"))}
-    env.update(PYTHONPATH=str(ROOT), WANDB_MODE="disabled", WANDB_SILENT="true")
+    env.update(PYTHONPATH=str(ROOT), WANDB_MODE="disabled", WANDB_SILENT="true", OMP_NUM_THREADS="1")
     return env
 
 
