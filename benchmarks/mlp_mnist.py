@@ -16,53 +16,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.classifier import run  # noqa: E402
 from benchmarks.common import DEFAULT_DATA, ROOT, machine, write_result  # noqa: E402
-from lightning_zoo.callbacks import EpochTimer  # noqa: E402
-from lightning_zoo.cli import ZooCLI  # noqa: E402
 
 BOOK_LABEL_COUNTS = {
     "train": [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949],
     "test": [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009],
 }
-
-
-def run(config: Path, data_dir: str, seed: int, workdir: Path, cli_args: list[str]) -> dict:
-    cli = ZooCLI(
-        args=[
-            "--config",
-            str(config),
-            *cli_args,
-            "--data.data_dir",
-            data_dir,
-            "--seed_everything",
-            str(seed),
-            "--trainer.logger",
-            "CSVLogger",
-            "--trainer.logger.save_dir",
-            str(workdir),
-            "--trainer.enable_progress_bar",
-            "false",
-        ],  # fmt: skip
-        run=False,
-    )
-    timer = EpochTimer()
-    cli.trainer.callbacks.append(timer)
-    cli.trainer.fit(cli.model, cli.datamodule)
-    train_metrics = {k: float(v) for k, v in cli.trainer.callback_metrics.items() if k.startswith("train/")}
-    [test] = cli.trainer.test(cli.model, cli.datamodule, verbose=False)  # the final weights, as the book evaluates
-    train_loader = cli.datamodule.loader(cli.datamodule.splits["train"])  # in order, no shuffling
-    [train_eval] = cli.trainer.test(cli.model, dataloaders=train_loader, verbose=False)
-    labels = {s: cli.datamodule.splits[s].tensors[1].bincount(minlength=10).tolist() for s in ("train", "test")}
-    if cli.datamodule.folder == "MNIST":
-        assert labels == BOOK_LABEL_COUNTS, f"label counts {labels} differ from the book's (L162-L163)"
-    return {
-        "seed": seed,
-        "test_acc_pct": round(100 * test["test/acc"], 2),
-        "test_loss": round(test["test/loss"], 4),
-        "final_train_acc_pct": round(100 * train_metrics["train/acc"], 2),
-        "train_eval_acc_pct": round(100 * train_eval["test/acc"], 2),
-        "seconds_per_epoch": round(statistics.median(timer.durations), 2),
-    }
 
 
 def main() -> None:
@@ -73,7 +33,13 @@ def main() -> None:
     parser.add_argument("--workdir", default=str(ROOT / "logs" / "bench_mlp"))
     parser.add_argument("--name", help="results file name (default: the config's)")
     args, cli_args = parser.parse_known_args()
-    runs = [run(args.config, args.data_dir, seed, Path(args.workdir), cli_args) for seed in args.seeds]
+    runs = []
+    for seed in args.seeds:
+        result, cli = run(args.config, args.data_dir, seed, Path(args.workdir), cli_args)
+        labels = {s: cli.datamodule.splits[s].tensors[1].bincount(minlength=10).tolist() for s in ("train", "test")}
+        if cli.datamodule.folder == "MNIST":
+            assert labels == BOOK_LABEL_COUNTS, f"label counts {labels} differ from the book's (L162-L163)"
+        runs.append(result)
     accuracies = [r["test_acc_pct"] for r in runs]
     train_accuracies = [r["train_eval_acc_pct"] for r in runs]
     mnist = args.config.stem == "mlp_mnist"

@@ -100,6 +100,8 @@ class Card:
             where the test fixtures give other sizes.
         deviations: Where the experiment knowingly differs from the book, and why.
         ddp: Also run the 2-process DDP contract test for this card (the first card of each family always is).
+        starts_from: The card whose trained checkpoint this experiment starts from, passed as the model's
+            ``init_from`` argument (a transfer phase 2, a fine-tuning stage).
     """
 
     name: str
@@ -113,6 +115,7 @@ class Card:
     parameter_sizes: Mapping[str, Any] = field(default_factory=dict)
     deviations: tuple[str, ...] = ()
     ddp: bool = False
+    starts_from: str | None = None
 
     @property
     def config_path(self) -> Path:

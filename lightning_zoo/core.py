@@ -7,7 +7,7 @@ import math
 import os
 import random
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -342,6 +342,32 @@ class ZooModule(pl.LightningModule):
             )
         else:
             restore_rng_state(states[self.trainer.global_rank])
+
+    def initialise_from(self, path: str | Path, parts: Sequence[str] = ("",)) -> None:
+        """Copies the weights of ``parts`` (submodule names; ``""`` is the whole model) from a checkpoint of this model
+        written by another run: how a transfer experiment starts from the run it transfers from. A missing or damaged
+        file, a checkpoint of another model, or weights of other shapes end with a :class:`ZooError` saying so."""
+        checkpoint = read_checkpoint(path)
+        saved_by = checkpoint_model_name(checkpoint)
+        if saved_by != self.model_name:
+            held = f"a {saved_by}" if saved_by else "no lightning-zoo model"
+            raise ZooError(
+                f"{path} holds {held}, not a {self.model_name}: pass a checkpoint of a {self.model_name} run"
+            )
+        rename_state(checkpoint, self.checkpoint_renames)
+        saved, own = checkpoint["state_dict"], self.state_dict()
+        wanted = [k for k in own if any(not part or k == part or k.startswith(part + ".") for part in parts)]
+        misfits = [k for k in wanted if k not in saved or saved[k].shape != own[k].shape]
+        if not wanted or misfits:
+            raise ZooError(
+                f"{path}: its weights do not fit this {self.model_name}"
+                f"{'' if list(parts) == [''] else ' (' + ', '.join(parts) + ')'} "
+                f"({len(misfits)} of {len(wanted)} tensors missing or of another shape, e.g. {misfits[:1]}); the run "
+                "that wrote it was configured differently"
+            )
+        with torch.no_grad():
+            for key in wanted:
+                own[key].copy_(saved[key])
 
 
 def comparable(value: Any) -> Any:

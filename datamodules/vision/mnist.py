@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -62,6 +63,8 @@ class MNISTDataModule(InMemoryDataModule):
         value_range: Pixel values are scaled linearly from [0, 255] to this range: (0, 1) for classifiers,
             (-1, 1) for tanh generators.
         split_seed: Seed of the train/validation split (independent of the training seed).
+        keep_classes: Only the samples of these classes, relabelled 0, 1, ... in the order given (the Keras transfer
+            example trains on digits [0, 1, 2, 3, 4], then on [5, 6, 7, 8, 9] as labels 0-4). None keeps all.
         download: Download missing files; with False, a missing file is an error that says where to put it.
         num_workers: DataLoader workers; 0 is fastest for in-memory tensors.
         pin_memory: Pin batches for faster host-to-GPU copies.
@@ -91,6 +94,7 @@ class MNISTDataModule(InMemoryDataModule):
         padding: int = 0,
         value_range: tuple[float, float] = (0.0, 1.0),
         split_seed: int = 0,
+        keep_classes: Sequence[int] | None = None,
         download: bool = True,
         num_workers: int = 0,
         pin_memory: bool = False,
@@ -99,6 +103,14 @@ class MNISTDataModule(InMemoryDataModule):
         super().__init__(batch_size, num_workers, pin_memory, data_on_device)
         if padding < 0:
             raise ValueError(f"padding must be >= 0, got {padding}")
+        if keep_classes is not None:
+            every = range(len(self.classes))
+            if not keep_classes or len(set(keep_classes)) != len(keep_classes) or not set(keep_classes) <= set(every):
+                raise ValueError(
+                    f"keep_classes must name distinct classes among 0..{len(self.classes) - 1}, "
+                    f"got {list(keep_classes)}"
+                )
+        self.keep_classes = None if keep_classes is None else list(keep_classes)
         self.save_hyperparameters()
         self.data_dir = Path(data_dir or os.environ.get("LIGHTNING_ZOO_DATA", "data"))
         self.val_size, self.train_split = val_size, train_split
@@ -106,8 +118,13 @@ class MNISTDataModule(InMemoryDataModule):
         self.split_seed, self.download = split_seed, download
 
     @property
+    def class_names(self) -> tuple[str, ...]:
+        """The names of the classes the data holds, in label order (``keep_classes`` picks and orders them)."""
+        return self.classes if self.keep_classes is None else tuple(self.classes[c] for c in self.keep_classes)
+
+    @property
     def num_classes(self) -> int:
-        return len(self.classes)
+        return len(self.class_names)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -129,6 +146,8 @@ class MNISTDataModule(InMemoryDataModule):
         test_x, test_y = self._read("t10k")
         if self.train_split == "train+test":
             train_x, train_y = torch.cat([train_x, test_x]), torch.cat([train_y, test_y])
+        if self.keep_classes is not None:
+            (train_x, train_y), (test_x, test_y) = (self._kept(train_x, train_y), self._kept(test_x, test_y))
 
         _, n_val = split_sizes(len(train_x), self.val_size)
         test = TensorBatchDataset(test_x, test_y)
@@ -141,6 +160,13 @@ class MNISTDataModule(InMemoryDataModule):
             self.splits["train"] = TensorBatchDataset(train_x, train_y)
             self.splits["val"] = test
         self.splits["test"] = self.splits["predict"] = test
+
+    def _kept(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """The samples of ``keep_classes``, relabelled by their position in it."""
+        relabel = torch.full((len(self.classes),), -1, dtype=torch.long)
+        relabel[self.keep_classes] = torch.arange(len(self.keep_classes))
+        kept = relabel[y] >= 0
+        return x[kept], relabel[y[kept]]
 
     def _read(self, prefix: str) -> tuple[Tensor, Tensor]:
         images = read_idx(self._path(f"{prefix}-images-idx3-ubyte"), ndim=3)

@@ -1,5 +1,20 @@
+from lightning_zoo.classification.antirectifier import AntirectifierMLP, AntirectifierNetwork
 from lightning_zoo.classification.base import Classifier
 from lightning_zoo.classification.feature_cnn import FeatureCNN, FeatureCNNNetwork
+from lightning_zoo.classification.intro_convnet import IntroConvNet, IntroConvNetNetwork
 from lightning_zoo.classification.mlp import MLP, MLPNetwork
+from lightning_zoo.classification.transfer_cnn import TransferCNN, TransferCNNNetwork
 
-__all__ = ["MLP", "Classifier", "FeatureCNN", "FeatureCNNNetwork", "MLPNetwork"]
+__all__ = [
+    "MLP",
+    "AntirectifierMLP",
+    "AntirectifierNetwork",
+    "Classifier",
+    "FeatureCNN",
+    "FeatureCNNNetwork",
+    "IntroConvNet",
+    "IntroConvNetNetwork",
+    "MLPNetwork",
+    "TransferCNN",
+    "TransferCNNNetwork",
+]

@@ -43,10 +43,23 @@ def data_class_name(card: Card) -> str:
     return yaml.safe_load(card.config_path.read_text())["data"]["class_path"].rpartition(".")[2]
 
 
+def starting_checkpoint(card: Card, data_root: Path) -> list[str]:
+    """For a card that starts from another card's run: that card trained one epoch on the fixture data (once per test
+    session), passed as ``--model.init_from``."""
+    if card.starts_from is None:
+        return []
+    path = data_root.parent / "starts_from" / card.starts_from / "checkpoints" / "last.ckpt"
+    if not path.is_file():
+        [parent] = [c for c in CARDS if c.name == card.starts_from]
+        fit(parent, data_root, path.parents[1], "--trainer.max_epochs", "1")
+    return ["--model.init_from", str(path)]
+
+
 def cli_args(card: Card, data_root: Path, workdir: Path, *extra: str) -> list[str]:
     """The card's config on fixture data: two training batches and one validation batch an epoch, no logger."""
     return [
         "--config", str(card.config_path), *DATA_FIXTURES[data_class_name(card)](data_root),
+        *starting_checkpoint(card, data_root),
         "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
         "--trainer.enable_model_summary", "false", "--trainer.default_root_dir", str(workdir),
         "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1", "--trainer.log_every_n_steps", "1",

@@ -1,0 +1,94 @@
+"""Any classifier config on real data through the CLI: train, then the test accuracy of the final weights (as the
+books evaluate), one run per seed. Writes benchmarks/results/<config name>.json.
+
+    python benchmarks/classifier.py --config configs/classification/intro_convnet_mnist.yaml \
+        --data-dir ../shared/data --seeds 0 1 2      # other options go to the CLI as they are
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import DEFAULT_DATA, ROOT, machine, write_result  # noqa: E402
+from lightning_zoo.callbacks import EpochTimer  # noqa: E402
+from lightning_zoo.cli import ZooCLI  # noqa: E402
+
+
+def run(config: Path, data_dir: str, seed: int, workdir: Path, cli_args: list[str]) -> tuple[dict, ZooCLI]:
+    """One seed's run: fit, then test the final weights, and evaluate them on the training images in eval mode. The
+    final weights are saved as ``<workdir>/seed_<seed>.ckpt``."""
+    cli = ZooCLI(
+        args=[
+            "--config",
+            str(config),
+            *cli_args,
+            "--data.data_dir",
+            data_dir,
+            "--seed_everything",
+            str(seed),
+            "--trainer.logger",
+            "CSVLogger",
+            "--trainer.logger.save_dir",
+            str(workdir),
+            "--trainer.enable_progress_bar",
+            "false",
+        ],  # fmt: skip
+        run=False,
+    )
+    timer = EpochTimer()
+    cli.trainer.callbacks.append(timer)
+    cli.trainer.fit(cli.model, cli.datamodule)
+    train_metrics = {k: float(v) for k, v in cli.trainer.callback_metrics.items() if k.startswith("train/")}
+    cli.trainer.save_checkpoint(workdir / f"seed_{seed}.ckpt")
+    [test] = cli.trainer.test(cli.model, cli.datamodule, verbose=False)  # the final weights, as the books evaluate
+    train_loader = cli.datamodule.loader(cli.datamodule.splits["train"])  # in order, no shuffling
+    [train_eval] = cli.trainer.test(cli.model, dataloaders=train_loader, verbose=False)
+    result = {
+        "seed": seed,
+        "test_acc_pct": round(100 * test["test/acc"], 2),
+        "test_loss": round(test["test/loss"], 4),
+        "final_train_acc_pct": round(100 * train_metrics["train/acc"], 2),
+        "train_eval_acc_pct": round(100 * train_eval["test/acc"], 2),
+        "epochs": cli.trainer.current_epoch,
+        "seconds_per_epoch": round(statistics.median(timer.durations), 2),
+    }
+    return result, cli
+
+
+def summary(runs: list[dict]) -> dict:
+    return {
+        "seeds_run": len(runs),
+        "test_acc_pct_mean": round(statistics.mean(r["test_acc_pct"] for r in runs), 2),
+        "test_acc_pct_range": [min(r["test_acc_pct"] for r in runs), max(r["test_acc_pct"] for r in runs)],
+        "train_eval_acc_pct_mean": round(statistics.mean(r["train_eval_acc_pct"] for r in runs), 2),
+    }
+
+
+NOTE = (
+    "test accuracy of the final weights, as the books evaluate; train_eval_acc_pct is the final weights on the "
+    "training images in eval mode (dropout off); final_train_acc_pct the training-epoch accuracy with dropout active "
+    "(Keras' progress-bar number)"
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--workdir", type=Path, help="default logs/bench_<name>")
+    parser.add_argument("--name", help="results file name (default: the config's)")
+    args, cli_args = parser.parse_known_args()
+    name = args.name or args.config.stem
+    workdir = args.workdir or ROOT / "logs" / f"bench_{name}"
+    runs = [run(args.config, args.data_dir, seed, workdir, cli_args)[0] for seed in args.seeds]
+    write_result(name, {"config": str(args.config), **summary(runs), "note": NOTE, "runs": runs, **machine()})
+
+
+if __name__ == "__main__":
+    main()

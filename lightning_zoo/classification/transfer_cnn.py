@@ -1,0 +1,137 @@
+"""The Keras example ``mnist_transfer_cnn.py``: a convnet trained on digits 0-4, whose convolutional features are then
+frozen while the dense layers learn digits 5-9."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from lightning_zoo.cards import Card, Result
+from lightning_zoo.classification.base import Classifier
+from lightning_zoo.keras import KerasOptimizer, keras_init_, keras_optimizer
+
+
+class TransferCNNNetwork(nn.Module):
+    """``features``: two 3x3 'valid' conv layers of 32 filters with ReLU, 2x2 max pooling, dropout 0.25, flatten (the
+    script's frozen "feature layers"); ``head``: Dense 128 - ReLU - dropout 0.5 - Dense of logits. Keras'
+    initialisation. Usable without Lightning."""
+
+    def __init__(self, input_shape: Sequence[int], num_classes: int, filters: int = 32, dense_units: int = 128) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(input_shape[0], filters, 3), nn.ReLU(), nn.Conv2d(filters, filters, 3), nn.ReLU(),
+            nn.MaxPool2d(2), nn.Dropout(0.25), nn.Flatten(),
+        )  # fmt: skip
+        with torch.no_grad():
+            width = self.features(torch.zeros(1, *input_shape)).shape[1]
+        self.head = nn.Sequential(
+            nn.Linear(width, dense_units), nn.ReLU(), nn.Dropout(0.5), nn.Linear(dense_units, num_classes)
+        )
+        keras_init_(self)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.features(x))
+
+
+class TransferCNN(Classifier):
+    """The transfer example's convnet (600,165 parameters for 5 classes): Adadelta with Keras 2's defaults (lr 1.0),
+    batch 128, 5 epochs per phase.
+
+    Phase 1 trains everything on digits 0-4. Phase 2 starts from phase 1's checkpoint (``init_from``), freezes the
+    features (``freeze_features``: their weights take no gradient and are left out of the optimizer) and trains the
+    dense layers on digits 5-9 as labels 0-4, as the script continues the same model; ``new_head`` re-initialises the
+    dense layers instead. Dropout inside the frozen part still drops while training, as in Keras.
+
+    Args:
+        input_shape: (channels, height, width), linked from the DataModule.
+        filters: Filters of both conv layers.
+        dense_units: Width of the head's hidden Dense layer.
+        init_from: Checkpoint of a TransferCNN run whose weights this run starts from (phase 2: phase 1's last.ckpt).
+            Read when training starts (not when resuming, nor when loading this run's own checkpoints later).
+        freeze_features: Train the head only.
+        new_head: Take only the features from ``init_from``; the head starts from fresh weights.
+        optimizer: A Keras optimizer with Keras 2's defaults.
+        lr: Learning rate; default Keras' for the optimizer.
+    """
+
+    def __init__(
+        self,
+        input_shape: Sequence[int] = (1, 28, 28),
+        filters: int = 32,
+        dense_units: int = 128,
+        init_from: str | None = None,
+        freeze_features: bool = False,
+        new_head: bool = False,
+        optimizer: KerasOptimizer = "adadelta",
+        lr: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if len(input_shape) != 3 or min(input_shape[1:]) < 6:
+            raise ValueError(f"TransferCNN takes (channels, height, width) images of at least 6x6, got {input_shape}")
+        if (freeze_features or new_head) and not init_from:
+            raise ValueError(
+                "freeze_features and new_head transfer from another run: give its checkpoint with "
+                "--model.init_from PATH (phase 1's checkpoints/last.ckpt)"
+            )
+        self.net = TransferCNNNetwork(input_shape, self.hparams.num_classes, filters, dense_units)
+        self.net.features.requires_grad_(not freeze_features)
+        self.example_input_array = torch.zeros(2, *input_shape)
+
+    def on_fit_start(self) -> None:
+        # Here, not in setup: only now does the trainer know whether it resumes (then the checkpoint has the weights).
+        if self.hparams.init_from and self.trainer.ckpt_path is None:
+            self.initialise_from(self.hparams.init_from, ["net.features"] if self.hparams.new_head else [""])
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        trainable = [p for p in self.parameters() if p.requires_grad]
+        return keras_optimizer(self.hparams.optimizer, trainable, self.hparams.lr)
+
+
+SCRIPT = "Keras example mnist_transfer_cnn.py (spec A5)"
+
+CARDS = (
+    Card(
+        name="transfer_cnn_mnist_0_4",
+        family="classifier",
+        source=f"{SCRIPT}, phase 1: digits 0-4",
+        config="configs/classification/transfer_cnn_mnist_0_4.yaml",
+        dataset="MNIST digits 0-4 (30,596 train / 5,139 test)",
+        parameters={"": 600_165},
+        results=(
+            Result(
+                "test accuracy",
+                99.8,
+                "final weights after 5 epochs, the 5,139 test images of digits 0-4",
+                ours="transfer_cnn_mnist.json:phase_1_test_acc_pct_mean",
+                tolerance=0.2,
+                note="mean of {seeds_run} seeds",
+            ),
+        ),
+    ),
+    Card(
+        name="transfer_cnn_mnist_5_9",
+        family="classifier",
+        source=f"{SCRIPT}, phase 2: digits 5-9 on phase 1's frozen features",
+        config="configs/classification/transfer_cnn_mnist_5_9.yaml",
+        dataset="MNIST digits 5-9 as labels 0-4 (29,404 train / 4,861 test)",
+        parameters={"": 600_165, "net.head": 590_597},
+        results=(
+            Result(
+                "test accuracy",
+                99.2,
+                "final weights after 5 more epochs, the 4,861 test images of digits 5-9",
+                ours="transfer_cnn_mnist.json:phase_2_test_acc_pct_mean",
+                tolerance=0.2,
+                note="mean of {seeds_run} seeds",
+            ),
+        ),
+        starts_from="transfer_cnn_mnist_0_4",
+    ),
+)
