@@ -9,13 +9,20 @@ from datamodules.base import (
     TensorBatchDataset,
     ZooDataModule,
 )
-from datamodules.vision import FashionMNISTDataModule, MNISTDataModule
+from datamodules.vision import (
+    CatsAndDogsSmallDataModule,
+    FashionMNISTDataModule,
+    ImageFolderDataModule,
+    MNISTDataModule,
+)
 
 __all__ = [
+    "CatsAndDogsSmallDataModule",
     "DataError",
     "DatasetUnavailableError",
     "EpochBatchSampler",
     "FashionMNISTDataModule",
+    "ImageFolderDataModule",
     "InMemoryDataModule",
     "MNISTDataModule",
     "PerSampleBatches",

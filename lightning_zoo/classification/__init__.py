@@ -3,6 +3,7 @@ from lightning_zoo.classification.base import Classifier
 from lightning_zoo.classification.feature_cnn import FeatureCNN, FeatureCNNNetwork
 from lightning_zoo.classification.intro_convnet import IntroConvNet, IntroConvNetNetwork
 from lightning_zoo.classification.mlp import MLP, MLPNetwork
+from lightning_zoo.classification.small_convnet import SmallConvNet, SmallConvNetNetwork
 from lightning_zoo.classification.transfer_cnn import TransferCNN, TransferCNNNetwork
 
 __all__ = [
@@ -15,6 +16,8 @@ __all__ = [
     "IntroConvNet",
     "IntroConvNetNetwork",
     "MLPNetwork",
+    "SmallConvNet",
+    "SmallConvNetNetwork",
     "TransferCNN",
     "TransferCNNNetwork",
 ]

@@ -18,6 +18,9 @@ class Classifier(ZooModule):
     """Base of the classifiers: a subclass builds its network and returns logits from ``forward``; it may add a
     ``regularization_loss`` (Keras adds kernel penalties to the reported loss; so does this loop).
 
+    A network with one output is a binary classifier, as Keras' ``Dense(1, activation="sigmoid")`` with
+    ``binary_crossentropy``: binary cross-entropy on the logit, class 1 where it is positive.
+
     Logs ``{train,val,test}/loss`` and ``/acc`` per epoch (DDP-synced) and ``train/loss_step`` on logging steps;
     ``predict`` writes ``predictions.csv``.
 
@@ -39,25 +42,31 @@ class Classifier(ZooModule):
     def regularization_loss(self) -> Tensor | float:
         return 0.0
 
-    def _update(self, stage: str, loss: Tensor, logits: Tensor, y: Tensor) -> None:
-        self.epoch_means[stage].update(len(y), loss=loss * len(y), acc=(logits.argmax(-1) == y).sum())
+    @staticmethod
+    def loss_and_predictions(logits: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """Cross-entropy and predicted classes; binary cross-entropy and ``logit > 0`` for a single output."""
+        if logits.shape[-1] == 1:
+            logit = logits.squeeze(-1)
+            return F.binary_cross_entropy_with_logits(logit, y.to(logit.dtype)), (logit > 0).long()
+        return F.cross_entropy(logits, y), logits.argmax(-1)
+
+    def _update(self, stage: str, loss: Tensor, predicted: Tensor, y: Tensor) -> None:
+        self.epoch_means[stage].update(len(y), loss=loss * len(y), acc=(predicted == y).sum())
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         x, y = batch
-        logits = self(x)
-        loss = F.cross_entropy(logits, y)
+        loss, predicted = self.loss_and_predictions(self(x), y)
         penalty = self.regularization_loss()
         if isinstance(penalty, Tensor):
             loss = loss + penalty
         self.check_finite(loss)
-        self._update("train", loss, logits, y)
+        self._update("train", loss, predicted, y)
         self.log_on_logging_steps({"train/loss_step": loss})
         return loss
 
     def _evaluate(self, batch: tuple[Tensor, Tensor], stage: str) -> None:
         x, y = batch
-        logits = self(x)
-        self._update(stage, F.cross_entropy(logits, y), logits, y)
+        self._update(stage, *self.loss_and_predictions(self(x), y), y)
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         self._evaluate(batch, "val")
@@ -67,7 +76,12 @@ class Classifier(ZooModule):
 
     def predict_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> dict[str, Tensor]:
         x, *rest = batch
-        out = {"probs": torch.softmax(self(x), dim=-1)}
+        logits = self(x)
+        if logits.shape[-1] == 1:
+            positive = torch.sigmoid(logits)
+            out = {"probs": torch.cat([1 - positive, positive], dim=-1)}
+        else:
+            out = {"probs": torch.softmax(logits, dim=-1)}
         if rest:
             out["target"] = rest[0]
         return out

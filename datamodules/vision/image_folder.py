@@ -1,0 +1,289 @@
+"""Folders of image files (your own photos, the DLwP cats-vs-dogs subset, GAN image sets), decoded one sample at a
+time in the loader's workers rather than held in memory, with seeded augmentation that exact resume reproduces."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from PIL import Image
+from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+from torchvision.transforms import v2
+
+from datamodules.base import DataError, DatasetUnavailableError, ZooDataModule, seeded_split, split_sizes
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".pgm", ".ppm", ".pbm"})
+SPLIT_FOLDERS = {"train": ("train",), "val": ("validation", "val"), "test": ("test",)}
+
+
+def load_rgb(path: Path) -> Image.Image:
+    """An image file as 8-bit RGB: greyscale and palette images are converted, transparent pixels (RGBA, LA, palette
+    transparency) are laid on white, as the artwork of image-folder GANs is drawn on white."""
+    with Image.open(path) as image:
+        image.load()
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", image.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image.convert("RGB")
+
+
+@dataclass
+class ImageFiles:
+    """The image files of one folder (flat, or one sub-folder per class) and their labels."""
+
+    paths: list[Path]
+    labels: list[int]
+    classes: list[str]
+    not_images: list[Path] = field(default_factory=list)
+
+    @classmethod
+    def scan(cls, folder: Path, labelled: bool, classes: Sequence[str] | None = None) -> ImageFiles:
+        """Labelled: every sub-folder is a class (sorted by name, as Keras' ``flow_from_directory``), or the given
+        ``classes`` in that order. Unlabelled: every image below ``folder``, label 0. Files whose suffix is not an
+        image's, and files beside the class folders, are set aside in ``not_images``."""
+        if not folder.is_dir():
+            raise DatasetUnavailableError(f"{folder}: no such folder of images")
+        if labelled:
+            classes = list(classes) if classes is not None else sorted(p.name for p in folder.iterdir() if p.is_dir())
+            missing = [c for c in classes if not (folder / c).is_dir()]
+            if not classes or missing:
+                raise DatasetUnavailableError(
+                    f"{folder}: expected one sub-folder of images per class"
+                    + (f"; missing {', '.join(missing)}" if missing else ", found none")
+                )
+            groups = [(label, folder / name) for label, name in enumerate(classes)]
+        else:
+            classes, groups = ["images"], [(0, folder)]
+        files = cls([], [], list(classes))
+        if labelled:  # files beside the class folders belong to no class
+            files.not_images += sorted(p for p in folder.iterdir() if p.is_file())
+        for label, group in groups:
+            for path in sorted(p for p in group.rglob("*") if p.is_file()):
+                if path.suffix.lower() in IMAGE_SUFFIXES:
+                    files.paths.append(path)
+                    files.labels.append(label)
+                else:
+                    files.not_images.append(path)
+        if not files.paths:
+            raise DatasetUnavailableError(f"{folder}: no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        return files
+
+
+class ImageFileDataset(Dataset):
+    """One decoded, transformed image and its label per index. A file that cannot be decoded gives ``None`` (the
+    collate function drops it) and a warning naming it, once per file and process, with the count so far."""
+
+    def __init__(self, paths: Sequence[Path], labels: Sequence[int], transform: Callable[[Any], Tensor]) -> None:
+        self.paths, self.labels, self.transform = list(paths), torch.tensor(list(labels)), transform
+        self.unreadable: set[Path] = set()
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor] | None:
+        path = self.paths[index]
+        try:
+            image = load_rgb(path)
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:  # PIL's ways of saying "bad"
+            if path not in self.unreadable:
+                self.unreadable.add(path)
+                warnings.warn(
+                    f"skipped {path}: not a readable image ({type(err).__name__}: {str(err)[:80]}); "
+                    f"{len(self.unreadable)} unreadable so far in {'this worker' if _in_worker() else 'this run'}",
+                    stacklevel=1,
+                )
+            return None
+        return self.transform(image), self.labels[index]
+
+
+def _in_worker() -> bool:
+    return torch.utils.data.get_worker_info() is not None
+
+
+def collate_readable(samples: list[tuple[Tensor, Tensor] | None]) -> tuple[Tensor, Tensor]:
+    """Stacks the samples that could be read; a batch of nothing but unreadable files is an error."""
+    readable = [s for s in samples if s is not None]
+    if not readable:
+        raise DataError(f"a whole batch of {len(samples)} image files could not be read: see the warnings above")
+    images, labels = zip(*readable, strict=True)
+    return torch.stack(images), torch.stack(labels)
+
+
+@dataclass(frozen=True)
+class KerasAugmentation:
+    """The random transformations of Keras' ``ImageDataGenerator`` as "Deep Learning with Python" sets them (5.2):
+    rotation up to 40 degrees, shifts and zoom of 0.2, shear 0.2 (radians in the Keras 2 of the book), horizontal flip,
+    new pixels filled from the nearest edge. Keras zooms x and y independently; torchvision by one factor."""
+
+    rotation: float = 40.0
+    shift: float = 0.2
+    shear: float = 0.2
+    zoom: float = 0.2
+    horizontal_flip: bool = True
+
+    def transforms(self, size: int) -> list[Any]:
+        # torchvision fills with a constant; padding by edge replication first, then cropping back, fills from the
+        # nearest edge as Keras does. Shifts are fractions of the padded (twice as large) image.
+        pad = size // 2
+        affine = v2.RandomAffine(
+            degrees=self.rotation,
+            translate=(self.shift * size / (size + 2 * pad),) * 2,
+            scale=(1 - self.zoom, 1 + self.zoom),
+            shear=self.shear * 180 / torch.pi,
+        )
+        flip = [v2.RandomHorizontalFlip()] if self.horizontal_flip else []
+        return [v2.Pad(pad, padding_mode="edge"), affine, v2.CenterCrop(size), *flip]
+
+
+class ImageFolderDataModule(ZooDataModule):
+    """Images from a folder of files, for classifiers (labels from sub-folders) and GANs (a flat folder).
+
+    Layouts under ``folder``:
+
+    - split folders, as the DLwP cats-vs-dogs subset: ``train/<class>/``, ``validation/<class>/`` (or ``val/``),
+      ``test/<class>/``; validation and test are optional;
+    - one folder, ``<class>/*`` (``labelled``) or any images below it (not ``labelled``, label 0): the validation
+      split is a seeded ``val_size`` of it.
+
+    Every image is decoded when its batch is made (in ``num_workers`` processes): converted to RGB, resized, scaled
+    to ``value_range``; training images are augmented with torch RNG seeded by (seed, epoch, index), so a resumed run
+    sees exactly the uninterrupted run's images, on any number of workers or ranks. Files that are not images are
+    skipped with one warning that counts them; an unreadable image met during training is skipped (its batch is one
+    smaller) with a warning naming it.
+
+    Args:
+        folder: The folder of images (or of split folders).
+        image_size: Side of the square images the model takes.
+        resize: ``crop``: shorter side to ``image_size``, then the centre square (keeps proportions); ``squash``:
+            straight to ``image_size`` x ``image_size``, as Keras' ``target_size`` does.
+        labelled: Labels from sub-folders; False reads every image below the folder as one class.
+        classes: Class sub-folders in label order; default all of them, sorted by name.
+        value_range: Pixel values are scaled linearly from [0, 255] to this range.
+        augment: ``none``; ``flip`` (random horizontal flip, for GANs); ``keras`` (:class:`KerasAugmentation`).
+        val_size: For a single folder: validation images, as a count or a fraction (0: none). Ignored with split
+            folders.
+        split_seed: Seed of that split.
+        batch_size: Images per batch.
+        num_workers: Decoding processes (0 decodes in the training process).
+        pin_memory: Pin batches for faster host-to-GPU copies.
+    """
+
+    data_sizes = ("num_classes", "input_shape")
+
+    def __init__(
+        self,
+        folder: str,
+        image_size: int = 64,
+        resize: Literal["crop", "squash"] = "crop",
+        labelled: bool = True,
+        classes: Sequence[str] | None = None,
+        value_range: tuple[float, float] = (0.0, 1.0),
+        augment: Literal["none", "flip", "keras"] = "none",
+        val_size: int | float = 0,
+        split_seed: int = 0,
+        batch_size: int = 32,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+    ) -> None:
+        super().__init__(batch_size, num_workers, pin_memory)
+        if image_size < 1:
+            raise ValueError(f"image_size must be at least 1, got {image_size}")
+        self.save_hyperparameters()
+        self.folder = Path(folder)
+        self.image_size, self.resize, self.labelled = image_size, resize, labelled
+        self.value_range, self.augment = value_range, augment
+        self.val_size, self.split_seed = val_size, split_seed
+        self.classes: list[str] = list(classes) if classes is not None else []
+        self.splits: dict[str, ImageFileDataset] = {}
+
+    @property
+    def num_classes(self) -> int:
+        if not self.classes:
+            self.classes = self._scan_splits()["train"].classes
+        return len(self.classes)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return (3, self.image_size, self.image_size)
+
+    def transform(self, train: bool) -> v2.Compose:
+        size = self.image_size
+        resize = [v2.Resize(size), v2.CenterCrop(size)] if self.resize == "crop" else [v2.Resize((size, size))]
+        augment: list[Any] = []
+        if train and self.augment == "flip":
+            augment = [v2.RandomHorizontalFlip()]
+        elif train and self.augment == "keras":
+            augment = KerasAugmentation().transforms(size)
+        low, high = self.value_range  # [0, 1] -> [low, high] as a Normalize, which pickles into spawned workers
+        to_range = v2.Normalize([-low / (high - low)] * 3, [1 / (high - low)] * 3)
+        return v2.Compose([v2.PILToTensor(), *resize, *augment, v2.ToDtype(torch.float32, scale=True), to_range])
+
+    def _scan_splits(self) -> dict[str, ImageFiles]:
+        labelled, classes = self.labelled, self.classes or None
+        present = {
+            split: next((self.folder / name for name in names if (self.folder / name).is_dir()), None)
+            for split, names in SPLIT_FOLDERS.items()
+        }
+        if present["train"] is not None:
+            return {s: ImageFiles.scan(p, labelled, classes) for s, p in present.items() if p is not None}
+        return {"train": ImageFiles.scan(self.folder, labelled, classes)}
+
+    def setup(self, stage: str) -> None:
+        if self.splits:
+            return
+        scanned = self._scan_splits()
+        self.classes = scanned["train"].classes
+        not_images = [p for files in scanned.values() for p in files.not_images]
+        if not_images:
+            rank_zero_warn(
+                f"{self.folder}: skipped {len(not_images)} files that are not images"
+                f"{' in a class folder' if self.labelled else ''} "
+                f"(e.g. {not_images[0].relative_to(self.folder)})"
+            )
+        train = scanned["train"]
+        if "val" not in scanned and self.val_size:
+            _, n_val = split_sizes(len(train.paths), self.val_size)
+            train_idx, val_idx = seeded_split(len(train.paths), n_val, self.split_seed)
+            pick = lambda idx: ([train.paths[i] for i in idx], [train.labels[i] for i in idx])  # noqa: E731
+            self.splits["train"] = ImageFileDataset(*pick(train_idx.tolist()), self.transform(train=True))
+            self.splits["val"] = ImageFileDataset(*pick(val_idx.tolist()), self.transform(train=False))
+        else:
+            self.splits["train"] = ImageFileDataset(train.paths, train.labels, self.transform(train=True))
+            for split in ("val", "test"):
+                if split in scanned:
+                    files = scanned[split]
+                    self.splits[split] = ImageFileDataset(files.paths, files.labels, self.transform(train=False))
+        held_out = self.splits.get("test", self.splits.get("val"))
+        self.splits["predict"] = held_out or ImageFileDataset(train.paths, train.labels, self.transform(train=False))
+        sizes = ", ".join(f"{split} {len(data)}" for split, data in self.splits.items() if split != "predict")
+        rank_zero_info(f"{self.folder}: {sizes} images of {len(self.classes)} class(es) {self.classes[:10]}")
+
+    def _split(self, split: str) -> DataLoader:
+        if split not in self.splits:
+            raise DataError(
+                f"{self.folder} has no {split} images: add a {SPLIT_FOLDERS[split][0]}/ folder"
+                + (" or set val_size" if split == "val" else "")
+            )
+        return self.loader(self.splits[split], train=split == "train", collate_fn=collate_readable)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._split("train")
+
+    def val_dataloader(self) -> DataLoader | list:
+        return self._split("val") if "val" in self.splits else []
+
+    def test_dataloader(self) -> DataLoader:
+        return self._split("test")
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._split("predict")

@@ -1,0 +1,229 @@
+"""Folders of image files: what is read and how (RGB from any mode, skipped non-images and unreadable files), the
+layouts, seeded augmentation that a resumed run reproduces, the binary classifier the cats-vs-dogs convnet is, and
+the builder of the book's cats-vs-dogs subset."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from pytorch_lightning import seed_everything
+from pytorch_lightning.callbacks import Callback
+
+from datamodules import CatsAndDogsSmallDataModule, DataError, DatasetUnavailableError, ImageFolderDataModule
+from datamodules.vision.cats_and_dogs import build_subset, main
+from lightning_zoo.classification import SmallConvNet
+from tests.helpers.contract import SaveAfterBatch
+from tests.helpers.images import write_image_folder
+from tests.helpers.train import assert_same_state, state_of, trainer
+
+
+def epoch_batches(dm: ImageFolderDataModule, epoch: int, state: dict | None = None) -> list[torch.Tensor]:
+    loader = dm.train_dataloader()
+    if state:
+        loader.load_state_dict(state)
+    loader.sampler.set_epoch(epoch)
+    return [x for x, _ in loader]
+
+
+def folder_dm(folder: Path, **kwargs) -> ImageFolderDataModule:
+    dm = ImageFolderDataModule(str(folder), **{"image_size": 16, "batch_size": 4, **kwargs})
+    dm.setup("fit")
+    return dm
+
+
+def test_split_folders_give_labels_by_class_folder_in_the_books_order(tmp_path):
+    write_image_folder(tmp_path, {"train": 5, "validation": 2, "test": 3})
+    dm = folder_dm(tmp_path)
+    assert dm.classes == ["cats", "dogs"] and dm.num_classes == 2 and dm.input_shape == (3, 16, 16)
+    assert {s: len(d) for s, d in dm.splits.items()} == {"train": 10, "val": 4, "test": 6, "predict": 6}
+    x, y = next(iter(dm.test_dataloader()))
+    assert x.shape == (4, 3, 16, 16) and x.dtype == torch.float32 and y.tolist() == [0, 0, 0, 1]
+    assert 0 <= x.min() and x.max() <= 1
+
+
+def test_a_flat_unlabelled_folder_is_one_class_with_a_seeded_validation_split(tmp_path):
+    write_image_folder(tmp_path, {"": 10}, classes=("a", "b"))
+    dm = folder_dm(tmp_path, labelled=False, val_size=0.25, value_range=(-1.0, 1.0))
+    again = folder_dm(tmp_path, labelled=False, val_size=0.25, value_range=(-1.0, 1.0))
+    assert dm.num_classes == 1 and (len(dm.splits["train"]), len(dm.splits["val"])) == (15, 5)
+    assert dm.splits["val"].paths == again.splits["val"].paths
+    assert not set(dm.splits["val"].paths) & set(dm.splits["train"].paths)
+    x, y = next(iter(dm.val_dataloader()))
+    x01, _ = next(iter(folder_dm(tmp_path, labelled=False, val_size=0.25).val_dataloader()))
+    torch.testing.assert_close(x, 2 * x01 - 1)
+    assert x.max() == 1.0 and set(y.tolist()) == {0}
+
+
+def test_grey_palette_and_rgba_images_become_rgb_with_transparency_on_white(tmp_path):
+    folder = tmp_path / "art"
+    folder.mkdir()
+    Image.new("L", (8, 8), 100).save(folder / "grey.png")
+    palette = Image.new("P", (8, 8), 0)
+    palette.putpalette([10, 200, 30] + [0] * 765)
+    palette.save(folder / "palette.png")
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[:, :4] = (255, 0, 0, 255)  # opaque red on the left, fully transparent black on the right
+    Image.fromarray(rgba, "RGBA").save(folder / "rgba.png")
+    dm = folder_dm(folder, labelled=False, image_size=8)
+    images = {p.stem: dm.splits["train"][i][0] for i, p in enumerate(dm.splits["train"].paths)}
+    assert all(x.shape == (3, 8, 8) for x in images.values())
+    assert torch.allclose(images["grey"], torch.full((3, 8, 8), 100 / 255))
+    assert torch.allclose(images["palette"][:, 0, 0], torch.tensor([10, 200, 30]) / 255)
+    assert images["rgba"][:, :, :4].mean((1, 2)).tolist() == [1.0, 0.0, 0.0]
+    assert images["rgba"][:, :, 4:].eq(1).all()  # white, not the transparent pixels' black
+
+
+def test_files_that_are_not_images_are_skipped_with_one_warning_that_counts_them(tmp_path):
+    write_image_folder(tmp_path, {"train": 3})
+    for name in ("notes.txt", "cats/.DS_Store", "dogs/labels.csv"):
+        (tmp_path / "train" / name).write_text("not an image")
+    with pytest.warns(UserWarning, match=r"skipped 3 files that are not images in a class folder \(e.g. ") as caught:
+        dm = folder_dm(tmp_path)
+    assert len([w for w in caught if "not images" in str(w.message)]) == 1
+    assert len(dm.splits["train"]) == 6
+
+
+def test_an_unreadable_image_met_during_an_epoch_is_skipped_and_named(tmp_path):
+    write_image_folder(tmp_path, {"train": 4})
+    broken = tmp_path / "train" / "dogs" / "dog.1.jpg"
+    broken.write_bytes(broken.read_bytes()[:200])  # a truncated download
+    dm = folder_dm(tmp_path, batch_size=8)
+    with pytest.warns(UserWarning, match=rf"skipped {broken}: not a readable image .*1 unreadable so far"):
+        [batch] = epoch_batches(dm, 0)
+    assert len(batch) == 7
+
+
+def test_a_batch_of_nothing_but_unreadable_files_is_an_error_that_says_so(tmp_path):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    for i in range(2):
+        (folder / f"{i}.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    dm = folder_dm(folder, labelled=False, batch_size=2)
+    with warnings.catch_warnings(), pytest.raises(DataError, match="a whole batch of 2 image files could not be read"):
+        warnings.simplefilter("ignore")
+        next(iter(dm.train_dataloader()))
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: None, "no such folder of images"),
+        (lambda p: p.mkdir(), "expected one sub-folder of images per class, found none"),
+        (lambda p: (p / "cats").mkdir(parents=True), "no image files"),
+    ],
+    ids=["missing", "empty", "class-folder-without-images"],
+)
+def test_a_missing_or_empty_folder_ends_with_one_clear_line(tmp_path, make, message):
+    folder = tmp_path / "photos"
+    make(folder)
+    with pytest.raises(DatasetUnavailableError, match=message) as error:
+        folder_dm(folder)
+    assert "\n" not in str(error.value)
+
+
+def test_keras_augmentation_is_seeded_per_sample_and_the_same_in_workers(tmp_path):
+    write_image_folder(tmp_path, {"train": 6})
+    in_process, in_workers = folder_dm(tmp_path, augment="keras"), folder_dm(tmp_path, augment="keras", num_workers=2)
+    for epoch in (0, 1):
+        a, b = epoch_batches(in_process, epoch), epoch_batches(in_workers, epoch)
+        assert len(a) == 3 and all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+    plain = torch.cat(epoch_batches(folder_dm(tmp_path), 0))
+    assert not torch.equal(torch.cat(epoch_batches(in_process, 0)), plain)  # augmented
+    rest = epoch_batches(folder_dm(tmp_path, augment="keras", num_workers=2), 1, {"epoch": 1, "batches_done": 1})
+    assert all(torch.equal(x, y) for x, y in zip(epoch_batches(in_process, 1)[1:], rest, strict=True))
+
+
+class BatchLog(Callback):
+    def __init__(self) -> None:
+        self.batches: list[torch.Tensor] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self.batches.append(batch[0].clone())
+
+
+def test_a_run_resumed_mid_epoch_sees_the_uninterrupted_runs_augmented_batches(tmp_path):
+    write_image_folder(tmp_path / "photos", {"train": 6, "validation": 2})
+
+    def run(root: Path, ckpt_path: Path | None = None, callbacks=()) -> tuple[SmallConvNet, BatchLog]:
+        seed_everything(0)
+        log = BatchLog()
+        model = SmallConvNet(input_shape=(3, 48, 48), num_classes=2)
+        dm = ImageFolderDataModule(
+            str(tmp_path / "photos"), image_size=48, augment="keras", batch_size=4, num_workers=2
+        )
+        trainer(root, max_epochs=2, callbacks=[log, *callbacks], enable_checkpointing=False).fit(
+            model, dm, ckpt_path=ckpt_path
+        )
+        return model, log
+
+    full, full_log = run(tmp_path / "a", callbacks=[SaveAfterBatch(4, str(tmp_path / "mid.ckpt"))])  # 3 an epoch
+    resumed, resumed_log = run(tmp_path / "b", tmp_path / "mid.ckpt")
+    assert len(full_log.batches) == 6 and len(resumed_log.batches) == 2
+    assert all(torch.equal(a, b) for a, b in zip(full_log.batches[4:], resumed_log.batches, strict=True))
+    assert_same_state(state_of(full), state_of(resumed))
+
+
+def test_one_output_is_a_binary_classifier_with_binary_cross_entropy():
+    model = SmallConvNet(input_shape=(3, 48, 48), num_classes=2)
+    logits = torch.tensor([[2.0], [-1.0], [0.5]])
+    y = torch.tensor([1, 1, 0])
+    loss, predicted = model.loss_and_predictions(logits, y)
+    expected = -(F.logsigmoid(torch.tensor(2.0)) + F.logsigmoid(torch.tensor(-1.0)) + F.logsigmoid(torch.tensor(-0.5)))
+    torch.testing.assert_close(loss, expected / 3)
+    assert predicted.tolist() == [1, 0, 1]
+    model.eval()
+    out = model.predict_step((torch.rand(3, 3, 48, 48),), 0)["probs"]
+    assert out.shape == (3, 2) and torch.allclose(out.sum(1), torch.ones(3))
+    assert model.net.head[-1].out_features == 1
+    assert SmallConvNet(input_shape=(3, 48, 48), num_classes=2, binary_output=False).net.head[-1].out_features == 2
+
+
+def kaggle_train_folder(root: Path, upto: int = 2005) -> Path:
+    root.mkdir(parents=True)
+    for kind in ("cat", "dog"):
+        for i in range(upto):
+            (root / f"{kind}.{i}.jpg").write_bytes(f"{kind} {i}".encode())
+    return root
+
+
+def test_the_subset_builder_selects_exactly_the_books_files(tmp_path):
+    source = kaggle_train_folder(tmp_path / "train")
+    assert build_subset(source, tmp_path / "small") == 4000
+    for split, numbers in {"train": range(0, 1000), "validation": range(1000, 1500), "test": range(1500, 2000)}.items():
+        for folder, kind in (("cats", "cat"), ("dogs", "dog")):
+            names = {p.name for p in (tmp_path / "small" / split / folder).iterdir()}
+            assert names == {f"{kind}.{i}.jpg" for i in numbers}
+    assert (tmp_path / "small/test/dogs/dog.1999.jpg").read_text() == "dog 1999"
+    assert not (tmp_path / "small.partial").exists()
+
+
+def test_the_subset_builder_refuses_to_overwrite_and_names_missing_files(tmp_path, capsys):
+    source = kaggle_train_folder(tmp_path / "train")
+    (tmp_path / "small").mkdir()
+    (tmp_path / "small" / "mine.txt").write_text("keep me")
+    with pytest.raises(SystemExit) as exit_:
+        main(["--kaggle-train", str(source), "--to", str(tmp_path / "small")])
+    assert "already exists and is not empty: refusing to overwrite it" in str(exit_.value.code)
+    assert (tmp_path / "small" / "mine.txt").read_text() == "keep me"
+    (source / "dog.1234.jpg").unlink()
+    with pytest.raises(
+        DatasetUnavailableError, match=r"1 of the subset's 4000 files are missing \(e.g. dog.1234.jpg\)"
+    ):
+        build_subset(source, tmp_path / "other")
+    assert not (tmp_path / "other").exists()
+
+
+def test_the_cats_and_dogs_data_module_reads_the_subset_and_says_how_to_build_it(data_root, tmp_path):
+    dm = CatsAndDogsSmallDataModule(data_dir=str(data_root), image_size=48)
+    dm.setup("fit")
+    assert dm.classes == ["cats", "dogs"] and {s: len(dm.splits[s]) for s in ("train", "val", "test")} == {
+        "train": 12, "val": 6, "test": 6,
+    }  # fmt: skip
+    with pytest.raises(DatasetUnavailableError, match="build the subset once from Kaggle's training folder"):
+        CatsAndDogsSmallDataModule(data_dir=str(tmp_path)).prepare_data()
