@@ -45,11 +45,13 @@ def run(config: Path, data_dir: str, seed: int, workdir: Path, cli_args: list[st
     cli.trainer.fit(cli.model, cli.datamodule)
     train_metrics = {k: float(v) for k, v in cli.trainer.callback_metrics.items() if k.startswith("train/")}
     cli.trainer.save_checkpoint(workdir / f"seed_{seed}.ckpt")
+    [val] = cli.trainer.validate(cli.model, cli.datamodule, verbose=False)
     [test] = cli.trainer.test(cli.model, cli.datamodule, verbose=False)  # the final weights, as the books evaluate
     train_loader = cli.datamodule.loader(cli.datamodule.splits["train"])  # in order, no shuffling
     [train_eval] = cli.trainer.test(cli.model, dataloaders=train_loader, verbose=False)
     result = {
         "seed": seed,
+        "val_acc_pct": round(100 * val["val/acc"], 2),
         "test_acc_pct": round(100 * test["test/acc"], 2),
         "test_loss": round(test["test/loss"], 4),
         "final_train_acc_pct": round(100 * train_metrics["train/acc"], 2),
@@ -63,6 +65,8 @@ def run(config: Path, data_dir: str, seed: int, workdir: Path, cli_args: list[st
 def summary(runs: list[dict]) -> dict:
     return {
         "seeds_run": len(runs),
+        "epochs_run": runs[0]["epochs"],
+        "val_acc_pct_mean": round(statistics.mean(r["val_acc_pct"] for r in runs), 2),
         "test_acc_pct_mean": round(statistics.mean(r["test_acc_pct"] for r in runs), 2),
         "test_acc_pct_range": [min(r["test_acc_pct"] for r in runs), max(r["test_acc_pct"] for r in runs)],
         "train_eval_acc_pct_mean": round(statistics.mean(r["train_eval_acc_pct"] for r in runs), 2),
@@ -70,9 +74,9 @@ def summary(runs: list[dict]) -> dict:
 
 
 NOTE = (
-    "test accuracy of the final weights, as the books evaluate; train_eval_acc_pct is the final weights on the "
-    "training images in eval mode (dropout off); final_train_acc_pct the training-epoch accuracy with dropout active "
-    "(Keras' progress-bar number)"
+    "test (and validation) accuracy of the final weights, as the books evaluate; train_eval_acc_pct is the final "
+    "weights on the training images in eval mode (dropout off); final_train_acc_pct the training-epoch accuracy with "
+    "dropout active (Keras' progress-bar number)"
 )
 
 

@@ -11,12 +11,14 @@ from datamodules.base import (
 )
 from datamodules.vision import (
     CatsAndDogsSmallDataModule,
+    CIFAR10DataModule,
     FashionMNISTDataModule,
     ImageFolderDataModule,
     MNISTDataModule,
 )
 
 __all__ = [
+    "CIFAR10DataModule",
     "CatsAndDogsSmallDataModule",
     "DataError",
     "DatasetUnavailableError",

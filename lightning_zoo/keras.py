@@ -36,6 +36,13 @@ def keras_dense_init_(layer: nn.Linear) -> nn.Linear:
     return layer
 
 
+def keras_decay(optimizer: torch.optim.Optimizer, decay: float) -> dict:
+    """Keras 2's ``decay`` argument of its optimizers, lr / (1 + decay * iterations), as a scheduler stepped every
+    batch, in the form ``configure_optimizers`` returns."""
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda iterations: 1 / (1 + decay * iterations))
+    return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
 def keras_init_(module: nn.Module) -> nn.Module:
     """Keras' initialisation for every Dense and Conv layer inside ``module``: glorot_uniform kernels (PyTorch's fans
     of a conv kernel, in x k x k and out x k x k, are Keras' too), zero biases."""

@@ -75,14 +75,15 @@ def test_parameter_counts_are_the_cards(card, data_root):
 
 
 def classifier_learns(model: Classifier, cli, workdir: Path) -> None:
-    """The loss on one fixed batch falls to under half within 60 steps (the Antirectifier's unit-norm features make
-    its logits grow slowest: 0.4 of the first loss at 60 steps, where the other classifiers are near zero)."""
+    """The loss on one batch falls to under half within 100 steps. (The slowest: the Antirectifier, whose unit-norm
+    features make its logits grow slowly, and the CIFAR-10 convnet at lr 1e-4 with dropout, whose batch is augmented
+    anew at every step: each about half its first loss after 60 steps.)"""
     history = MetricHistory("train/loss_step")
-    trainer(workdir, max_steps=60, overfit_batches=1, callbacks=[history], limit_val_batches=0).fit(
+    trainer(workdir, max_steps=100, overfit_batches=1, callbacks=[history], limit_val_batches=0).fit(
         model, cli.datamodule
     )
     losses = history.history["train/loss_step"]
-    assert len(losses) == 60 and losses[-1] < 0.5 * losses[0], losses
+    assert len(losses) == 100 and losses[-1] < 0.5 * losses[0], losses
 
 
 def gan_learns(model: GANBase, cli, workdir: Path) -> None:

@@ -138,3 +138,60 @@ def test_init_from_a_model_of_other_sizes_names_the_misfit(phase_1):
         match=r"weights do not fit this TransferCNN \(3 of 8 tensors missing or of another shape, e.g. \['net.head.0",
     ):
         model.initialise_from(phase_1)
+
+
+def test_cifar10_reads_the_archive_and_the_unpacked_folder_alike(tmp_path):
+    from datamodules import CIFAR10DataModule
+    from tests.helpers.cifar import write_cifar10
+
+    packed, unpacked = write_cifar10(tmp_path / "a"), write_cifar10(tmp_path / "b", unpack=True)
+    (unpacked / "cifar-10-python.tar.gz").unlink()  # only the folder is left
+    splits = []
+    for root in (packed, unpacked):
+        dm = CIFAR10DataModule(data_dir=str(root), download=False)
+        dm.setup("fit")
+        splits.append(dm.splits)
+    for split in ("train", "test"):
+        (x, y), (x2, y2) = splits[0][split].tensors, splits[1][split].tensors
+        assert x.shape == ((100 if split == "train" else 20), 3, 32, 32) and torch.equal(x, x2) and torch.equal(y, y2)
+    assert 0 <= x.min() and x.max() == 1.0 and splits[0]["val"] is splits[0]["test"]
+
+
+def test_cifar10_offline_or_damaged_ends_with_what_to_do(tmp_path):
+    from datamodules import CIFAR10DataModule, DatasetUnavailableError
+    from tests.helpers.cifar import write_cifar10
+
+    with pytest.raises(
+        DatasetUnavailableError, match=r"cifar-10-python.tar.gz  \(md5 c58f30108f718f92721af3b95e74349a"
+    ):
+        CIFAR10DataModule(data_dir=str(tmp_path / "none"), download=False).prepare_data()
+    archive = write_cifar10(tmp_path / "cut") / "cifar-10-python.tar.gz"
+    archive.write_bytes(archive.read_bytes()[:300])
+    with pytest.raises(DatasetUnavailableError, match="is not a complete CIFAR-10 archive .* delete it and run again"):
+        CIFAR10DataModule(data_dir=str(archive.parent), download=False).setup("fit")
+
+
+def test_cifar10_augmentation_shifts_and_flips_training_images_only(data_root):
+    from datamodules import CIFAR10DataModule
+
+    dm = CIFAR10DataModule(data_dir=str(data_root), batch_size=100)
+    dm.setup("fit")
+    loader = dm.train_dataloader()
+    loader.sampler.set_epoch(0)
+    [(x, y)] = list(loader)
+    plain, labels = dm.splits["train"].tensors
+    order = loader.sampler.__iter__().__next__()[1]
+    assert torch.equal(y, labels[order]) and not torch.equal(x, plain[order])
+    assert torch.equal(next(iter(dm.test_dataloader()))[0], dm.splits["test"].tensors[0][:100])
+
+
+def test_keras_decay_divides_the_learning_rate_by_one_plus_decay_times_batches():
+    from lightning_zoo.classification import Cifar10ConvNet
+
+    scheduled = Cifar10ConvNet(num_classes=10, decay=0.01).configure_optimizers()
+    optimizer, schedule = scheduled["optimizer"], scheduled["lr_scheduler"]["scheduler"]
+    for _ in range(50):
+        optimizer.step()
+        schedule.step()
+    assert scheduled["lr_scheduler"]["interval"] == "step"
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-4 / (1 + 0.01 * 50))

@@ -1,5 +1,12 @@
 from datamodules.vision.cats_and_dogs import CatsAndDogsSmallDataModule
+from datamodules.vision.cifar10 import CIFAR10DataModule
 from datamodules.vision.image_folder import ImageFolderDataModule
 from datamodules.vision.mnist import FashionMNISTDataModule, MNISTDataModule
 
-__all__ = ["CatsAndDogsSmallDataModule", "FashionMNISTDataModule", "ImageFolderDataModule", "MNISTDataModule"]
+__all__ = [
+    "CIFAR10DataModule",
+    "CatsAndDogsSmallDataModule",
+    "FashionMNISTDataModule",
+    "ImageFolderDataModule",
+    "MNISTDataModule",
+]

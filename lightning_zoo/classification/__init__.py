@@ -1,5 +1,6 @@
 from lightning_zoo.classification.antirectifier import AntirectifierMLP, AntirectifierNetwork
 from lightning_zoo.classification.base import Classifier
+from lightning_zoo.classification.cifar10_convnet import Cifar10ConvNet, Cifar10ConvNetNetwork
 from lightning_zoo.classification.feature_cnn import FeatureCNN, FeatureCNNNetwork
 from lightning_zoo.classification.intro_convnet import IntroConvNet, IntroConvNetNetwork
 from lightning_zoo.classification.mlp import MLP, MLPNetwork
@@ -10,6 +11,8 @@ __all__ = [
     "MLP",
     "AntirectifierMLP",
     "AntirectifierNetwork",
+    "Cifar10ConvNet",
+    "Cifar10ConvNetNetwork",
     "Classifier",
     "FeatureCNN",
     "FeatureCNNNetwork",

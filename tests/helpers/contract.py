@@ -22,6 +22,7 @@ from tests.conftest import CLI, PYTHON, subprocess_env
 DATA_FIXTURES: dict[str, Callable[[Path], list[str]]] = {
     "MNISTDataModule": lambda root: ["--data.data_dir", str(root), "--data.batch_size", "8"],
     "FashionMNISTDataModule": lambda root: ["--data.data_dir", str(root), "--data.batch_size", "8"],
+    "CIFAR10DataModule": lambda root: ["--data.data_dir", str(root), "--data.batch_size", "8"],
     # 48x48 instead of 150x150 keeps the convnets' tests fast; the cards' parameter counts state the book's size.
     "CatsAndDogsSmallDataModule": lambda root: [
         "--data.data_dir",
