@@ -15,6 +15,7 @@ from datamodules.vision import (
     FashionMNISTDataModule,
     ImageFolderDataModule,
     MNISTDataModule,
+    VGG16FeaturesDataModule,
 )
 
 __all__ = [
@@ -29,5 +30,6 @@ __all__ = [
     "MNISTDataModule",
     "PerSampleBatches",
     "TensorBatchDataset",
+    "VGG16FeaturesDataModule",
     "ZooDataModule",
 ]

@@ -160,8 +160,9 @@ class ZooModule(pl.LightningModule):
     A family base sets ``is_family_base = True`` (it cannot be instantiated), its ``family`` name, the DDP strategy
     its loop needs (``ddp_strategy``), its epoch metrics (:meth:`track_epoch_metrics`), the files ``predict`` writes
     (``prediction_files``) and its default callbacks (``family_callbacks``). A model names the metric its best
-    checkpoint is chosen by in ``monitor`` / ``monitor_mode``. Subclasses that override ``setup``,
-    ``on_save_checkpoint`` or ``on_load_checkpoint`` must call ``super()``.
+    checkpoint is chosen by in ``monitor`` / ``monitor_mode``, and where its initial weights come from in
+    :meth:`load_initial_weights`. Subclasses that override ``setup``, ``on_fit_start``, ``on_save_checkpoint`` or
+    ``on_load_checkpoint`` must call ``super()``.
     """
 
     is_family_base: ClassVar[bool] = True
@@ -342,6 +343,16 @@ class ZooModule(pl.LightningModule):
             )
         else:
             restore_rng_state(states[self.trainer.global_rank])
+
+    def on_fit_start(self) -> None:
+        # Only now does the trainer know whether it resumes (then the checkpoint holds the weights).
+        if self.trainer.ckpt_path is None:
+            self.load_initial_weights()
+
+    def load_initial_weights(self) -> None:
+        """Weights a run starts from, read when a fit starts from scratch (not when it resumes, nor when a
+        checkpoint is loaded for predict or test, so the files need not exist then): pretrained weights, or another
+        run's checkpoint through :meth:`initialise_from`. Nothing by default."""
 
     def initialise_from(self, path: str | Path, parts: Sequence[str] = ("",)) -> None:
         """Copies the weights of ``parts`` (submodule names; ``""`` is the whole model) from a checkpoint of this model

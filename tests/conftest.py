@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from tests.helpers.cifar import write_cifar10
 from tests.helpers.idx import write_mnist
@@ -40,10 +41,29 @@ def feature_checkpoint(data_root: Path, tmp_path_factory: pytest.TempPathFactory
     return root / "feature_cnn.ckpt"
 
 
+@pytest.fixture(scope="session")
+def torch_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A torch hub cache holding "ImageNet weights" of VGG16 that are random (seeded), in torchvision's file and
+    format: the conv base only (59 MB), which is all the zoo reads. Nothing is downloaded."""
+    import torchvision
+
+    from lightning_zoo.pretrained import VGG16_FILE
+
+    root = tmp_path_factory.mktemp("torch_home")
+    (root / "hub" / "checkpoints").mkdir(parents=True)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        features = torchvision.models.vgg16(weights=None).features.state_dict()
+    torch.save({f"features.{k}": v for k, v in features.items()}, root / "hub" / "checkpoints" / VGG16_FILE)
+    return root
+
+
 @pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """Each test runs in its own folder, with W&B disabled unless the test says otherwise."""
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, torch_home: Path):
+    """Each test runs in its own folder, with W&B disabled unless the test says otherwise, and a torch hub cache
+    whose VGG16 weights are random."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TORCH_HOME", str(torch_home))
     monkeypatch.setenv("WANDB_MODE", "disabled")
     monkeypatch.setenv("WANDB_SILENT", "true")
     monkeypatch.delenv("LIGHTNING_ZOO_DATA", raising=False)

@@ -195,3 +195,89 @@ def test_keras_decay_divides_the_learning_rate_by_one_plus_decay_times_batches()
         schedule.step()
     assert scheduled["lr_scheduler"]["interval"] == "step"
     assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-4 / (1 + 0.01 * 50))
+
+
+def cats_and_dogs_features(data_root: Path, **kwargs):
+    from datamodules import CatsAndDogsSmallDataModule, VGG16FeaturesDataModule
+
+    images = CatsAndDogsSmallDataModule(data_dir=str(data_root), image_size=48)
+    return VGG16FeaturesDataModule(images, **kwargs)
+
+
+def test_cached_vgg16_features_equal_features_computed_on_the_fly(data_root):
+    from lightning_zoo.classification import VGG16Transfer
+
+    dm = cats_and_dogs_features(data_root)
+    dm.setup("fit")
+    model = VGG16Transfer(input_shape=(3, 48, 48), num_classes=2)
+    model.load_initial_weights()  # the same (test) ImageNet file the features were made with
+    images, labels = next(iter(dm.images.loader(dm.images.splits["test"])))
+    cached, cached_labels = dm.splits["test"].tensors
+    with torch.inference_mode():
+        on_the_fly = model.net.base(model.net.normalize(images.float())).flatten(1)
+    assert dm.input_shape == (512,) and cached.shape == (6, 512)
+    torch.testing.assert_close(cached[: len(images)], on_the_fly, rtol=1e-5, atol=1e-5)
+    assert torch.equal(cached_labels[: len(labels)], labels)
+
+
+def test_vgg16_features_are_computed_once_and_recomputed_for_other_images(data_root, tmp_path, monkeypatch):
+    from datamodules.vision.vgg16_features import VGG16FeaturesDataModule
+
+    cats_and_dogs_features(data_root, cache_dir=str(tmp_path / "cache")).setup("fit")
+    assert len(list((tmp_path / "cache").glob("vgg16_*.pt"))) == 1
+
+    def no_extraction(self, split):
+        raise AssertionError("the cached features were computed again")
+
+    monkeypatch.setattr(VGG16FeaturesDataModule, "_extract", no_extraction)
+    again = cats_and_dogs_features(data_root, cache_dir=str(tmp_path / "cache"))
+    again.setup("fit")
+    assert len(again.splits["train"]) == 12
+    other = cats_and_dogs_features(data_root, cache_dir=str(tmp_path / "cache"), imagenet_normalize=False)
+    with pytest.raises(AssertionError, match="computed again"):
+        other.setup("fit")
+
+
+def test_fine_tuning_trains_block_5_and_the_head_only_and_the_frozen_base_stays_bitwise(data_root, tmp_path):
+    from datamodules import CatsAndDogsSmallDataModule
+    from lightning_zoo.classification import VGG16Transfer
+
+    model = VGG16Transfer(input_shape=(3, 48, 48), num_classes=2, trainable_from="block5_conv1", weights=None)
+    trained = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trained == {f"net.base.{i}.{k}" for i in (24, 26, 28) for k in ("weight", "bias")} | {
+        "net.head.1.weight", "net.head.1.bias", "net.head.3.weight", "net.head.3.bias",
+    }  # fmt: skip
+    [group] = model.configure_optimizers().param_groups
+    assert len(group["params"]) == len(trained)
+    before = state_of(model)
+    dm = CatsAndDogsSmallDataModule(data_dir=str(data_root), image_size=48, batch_size=4)
+    trainer(tmp_path, max_steps=3, limit_val_batches=0).fit(model, dm)
+    after = state_of(model)
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    assert moved == trained and all(
+        k.startswith(("net.base.24", "net.base.26", "net.base.28", "net.head")) for k in moved
+    )
+
+
+def test_vgg16_weights_missing_offline_say_which_file_goes_where(tmp_path, monkeypatch):
+    import urllib.error
+    import urllib.request
+
+    from lightning_zoo.classification import VGG16Transfer
+    from lightning_zoo.pretrained import keras_vgg16_layer
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no route to host")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    model = VGG16Transfer(input_shape=(3, 48, 48), num_classes=2)  # building it needs no weights
+    with pytest.raises(ZooError) as error:
+        model.load_initial_weights()
+    message = str(error.value)
+    assert "put vgg16-397923af.pth (from https://download.pytorch.org/models/vgg16-397923af.pth) at " in message
+    assert str(tmp_path / "empty" / "hub" / "checkpoints" / "vgg16-397923af.pth") in message and "\n" not in message
+    assert not list((tmp_path / "empty" / "hub" / "checkpoints").iterdir())  # no partial file left
+    with pytest.raises(ValueError, match="VGG16 has no layer 'block6_conv1'; its layers are block1_conv1, "):
+        keras_vgg16_layer("block6_conv1")

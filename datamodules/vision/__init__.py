@@ -2,6 +2,7 @@ from datamodules.vision.cats_and_dogs import CatsAndDogsSmallDataModule
 from datamodules.vision.cifar10 import CIFAR10DataModule
 from datamodules.vision.image_folder import ImageFolderDataModule
 from datamodules.vision.mnist import FashionMNISTDataModule, MNISTDataModule
+from datamodules.vision.vgg16_features import VGG16FeaturesDataModule
 
 __all__ = [
     "CIFAR10DataModule",
@@ -9,4 +10,5 @@ __all__ = [
     "FashionMNISTDataModule",
     "ImageFolderDataModule",
     "MNISTDataModule",
+    "VGG16FeaturesDataModule",
 ]

@@ -6,6 +6,7 @@ from lightning_zoo.classification.intro_convnet import IntroConvNet, IntroConvNe
 from lightning_zoo.classification.mlp import MLP, MLPNetwork
 from lightning_zoo.classification.small_convnet import SmallConvNet, SmallConvNetNetwork
 from lightning_zoo.classification.transfer_cnn import TransferCNN, TransferCNNNetwork
+from lightning_zoo.classification.vgg16_transfer import VGG16Transfer, VGG16TransferNetwork
 
 __all__ = [
     "MLP",
@@ -23,4 +24,6 @@ __all__ = [
     "SmallConvNetNetwork",
     "TransferCNN",
     "TransferCNNNetwork",
+    "VGG16Transfer",
+    "VGG16TransferNetwork",
 ]

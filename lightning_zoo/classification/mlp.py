@@ -50,8 +50,10 @@ class MLP(Classifier):
         dropout: Dropout after each hidden layer (0 disables it).
         relu: ReLU after each hidden layer; False leaves the hidden layers linear (Table 1.3.3, row 1).
         l2: Keras ``kernel_regularizer=l2(l2)`` on every layer's kernel.
-        optimizer: ``adam``, ``sgd`` or ``rmsprop`` with Keras' defaults.
+        optimizer: A Keras optimizer with Keras' defaults.
         lr: Learning rate; default Keras' for the chosen optimizer (1e-3, 1e-2, 1e-3).
+        binary_output: With two classes, one sigmoid logit (Keras' ``Dense(1, 'sigmoid')``, as the head on VGG16's
+            features in "Deep Learning with Python" 5.3) instead of one logit per class.
     """
 
     def __init__(
@@ -63,12 +65,14 @@ class MLP(Classifier):
         l2: float = 0.0,
         optimizer: KerasOptimizer = "adam",
         lr: float | None = None,
+        binary_output: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        self.net = MLPNetwork(math.prod(input_shape), hidden_units, self.hparams.num_classes, dropout, relu)
+        outputs = 1 if binary_output and self.hparams.num_classes == 2 else self.hparams.num_classes
+        self.net = MLPNetwork(math.prod(input_shape), hidden_units, outputs, dropout, relu)
         self.example_input_array = torch.zeros(2, *input_shape)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -81,9 +81,8 @@ class TransferCNN(Classifier):
         self.net.features.requires_grad_(not freeze_features)
         self.example_input_array = torch.zeros(2, *input_shape)
 
-    def on_fit_start(self) -> None:
-        # Here, not in setup: only now does the trainer know whether it resumes (then the checkpoint has the weights).
-        if self.hparams.init_from and self.trainer.ckpt_path is None:
+    def load_initial_weights(self) -> None:
+        if self.hparams.init_from:
             self.initialise_from(self.hparams.init_from, ["net.features"] if self.hparams.new_head else [""])
 
     def forward(self, x: Tensor) -> Tensor:

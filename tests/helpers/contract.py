@@ -23,6 +23,14 @@ DATA_FIXTURES: dict[str, Callable[[Path], list[str]]] = {
     "MNISTDataModule": lambda root: ["--data.data_dir", str(root), "--data.batch_size", "8"],
     "FashionMNISTDataModule": lambda root: ["--data.data_dir", str(root), "--data.batch_size", "8"],
     "CIFAR10DataModule": lambda root: ["--data.data_dir", str(root), "--data.batch_size", "8"],
+    "VGG16FeaturesDataModule": lambda root: [
+        "--data.images.init_args.data_dir",
+        str(root),
+        "--data.images.init_args.image_size",
+        "48",
+        "--data.batch_size",
+        "4",
+    ],  # fmt: skip
     # 48x48 instead of 150x150 keeps the convnets' tests fast; the cards' parameter counts state the book's size.
     "CatsAndDogsSmallDataModule": lambda root: [
         "--data.data_dir",

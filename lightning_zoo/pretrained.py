@@ -1,0 +1,105 @@
+"""Pretrained networks the books start from: torchvision's VGG16 with its ImageNet weights, found on disk or
+downloaded once, with Keras' layer names (``block5_conv1``) so that the books' choices can be stated as they are."""
+
+from __future__ import annotations
+
+import os
+import urllib.request
+from pathlib import Path
+
+import torch
+import torchvision
+from torch import Tensor, nn
+
+from lightning_zoo.core import ZooError
+
+VGG16_FILE = "vgg16-397923af.pth"  # torchvision's IMAGENET1K_V1 weights
+VGG16_URL = f"https://download.pytorch.org/models/{VGG16_FILE}"
+
+
+def _keras_vgg16_layers() -> dict[str, int]:
+    """Keras' names of VGG16's layers -> their index in torchvision's ``vgg16().features`` (where each conv's ReLU is
+    a module of its own)."""
+    names, index = {}, 0
+    for block, convs in ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3)):
+        for conv in range(1, convs + 1):
+            names[f"block{block}_conv{conv}"] = index
+            index += 2
+        names[f"block{block}_pool"] = index
+        index += 1
+    return names
+
+
+KERAS_VGG16_LAYERS = _keras_vgg16_layers()
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def imagenet_weights_path(weights: str) -> Path:
+    """``"imagenet"``: torchvision's file in the torch hub cache (``$TORCH_HOME/hub/checkpoints``), downloaded there
+    once if missing; anything else: a path to a file of those weights."""
+    if weights != "imagenet":
+        path = Path(weights)
+        if not path.is_file():
+            raise ZooError(f"{path}: no such weights file (torchvision's {VGG16_FILE}, from {VGG16_URL})")
+        return path
+    path = Path(torch.hub.get_dir()) / "checkpoints" / VGG16_FILE
+    if path.is_file():
+        return path
+    partial = path.with_name(f".{VGG16_FILE}.{os.getpid()}.part")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with urllib.request.urlopen(VGG16_URL, timeout=30) as response, open(partial, "wb") as out:
+            while chunk := response.read(1 << 20):
+                out.write(chunk)
+        os.replace(partial, path)
+    except OSError as err:
+        raise ZooError(
+            f"VGG16's ImageNet weights are not on disk and could not be downloaded ({type(err).__name__}: {err}): "
+            f"put {VGG16_FILE} (from {VGG16_URL}) at {path}, or pass its path as the weights argument; "
+            "weights null starts from random weights"
+        ) from err
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
+
+
+def vgg16_conv_base(weights: str | None = None) -> nn.Sequential:
+    """VGG16's convolutional base (``include_top=False``: 13 convs and 5 poolings, 14,714,688 parameters), with
+    torchvision's random initialisation, or the ImageNet weights of ``weights`` (see :func:`imagenet_weights_path`)."""
+    base = torchvision.models.vgg16(weights=None).features
+    if weights is not None:
+        base.load_state_dict(vgg16_imagenet_features(weights))
+    return base
+
+
+def vgg16_imagenet_features(weights: str) -> dict[str, Tensor]:
+    """The conv base's part of the ImageNet weights, keyed as in ``vgg16().features``."""
+    path = imagenet_weights_path(weights)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # a truncated or foreign file; torch raises several kinds
+        raise ZooError(f"{path} is not a readable weights file ({type(err).__name__}); replace it") from err
+    features = {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")}
+    if len(features) != 26:
+        raise ZooError(f"{path} holds no VGG16 conv base ({len(features)} of its 26 tensors); replace it")
+    return features
+
+
+def keras_vgg16_layer(name: str) -> int:
+    """The index in ``vgg16().features`` of the layer Keras names ``name`` (e.g. ``block5_conv1`` -> 24)."""
+    if name not in KERAS_VGG16_LAYERS:
+        raise ValueError(f"VGG16 has no layer {name!r}; its layers are {', '.join(KERAS_VGG16_LAYERS)}")
+    return KERAS_VGG16_LAYERS[name]
+
+
+class ImageNetNormalize(nn.Module):
+    """[0, 1] RGB images to the mean and spread the ImageNet weights were trained on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (x - self.mean) / self.std
