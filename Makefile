@@ -24,7 +24,7 @@ lint: $(BIN)/activate
 
 benchmarks: $(BIN)/activate
 	WANDB_MODE=disabled $(BIN)/python benchmarks/mlp_mnist.py --seeds 0 1 2
-	WANDB_MODE=disabled $(BIN)/python benchmarks/mlp_speed.py --rounds 8
+	WANDB_MODE=disabled $(BIN)/python benchmarks/classifier_speed.py --rounds 8
 	WANDB_MODE=disabled $(BIN)/python benchmarks/dcgan_mnist.py --epochs 50
 
 clean:

@@ -23,12 +23,12 @@ smoke() {  # every config trains on the GPU in bf16 with data on the device; pre
 }
 
 quiet_cpu() {  # the CPU speed target on a machine with no other load, at this project's 2 threads
-    $PY benchmarks/mlp_speed.py --data-dir "$DATA" --rounds 8 --threads 2 --name mlp_speed_2_thread_quiet_machine
+    $PY benchmarks/classifier_speed.py --data-dir "$DATA" --rounds 8 --threads 2 --name mlp_speed_2_thread_quiet_machine
 }
 
 speed() {
     $PY benchmarks/gpu_throughput.py --data-dir "$DATA"
-    $PY benchmarks/mlp_speed.py --data-dir "$DATA" --accelerator gpu --rounds 6
+    $PY benchmarks/classifier_speed.py --data-dir "$DATA" --accelerator gpu --rounds 6
     $PY benchmarks/mlp_mnist.py --data-dir "$DATA" --name mlp_mnist_gpu_bf16 --trainer.accelerator gpu \
         --trainer.devices 1 --trainer.precision bf16-mixed --data.data_on_device true
 }
