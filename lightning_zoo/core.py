@@ -357,7 +357,17 @@ class ZooModule(pl.LightningModule):
     def initialise_from(self, path: str | Path, parts: Sequence[str] = ("",)) -> None:
         """Copies the weights of ``parts`` (submodule names; ``""`` is the whole model) from a checkpoint of this model
         written by another run: how a transfer experiment starts from the run it transfers from. A missing or damaged
-        file, a checkpoint of another model, or weights of other shapes end with a :class:`ZooError` saying so."""
+        file, a checkpoint of another model, or weights of other shapes end with a :class:`ZooError` saying so.
+        A folder stands for the one ``last.ckpt`` below it (a run's ``--trainer.default_root_dir``)."""
+        path = Path(path)
+        if path.is_dir():
+            found = sorted(path.rglob("checkpoints/last.ckpt"))
+            if len(found) != 1:
+                listed = ", ".join(str(p) for p in found[:3]) + (" ..." if len(found) > 3 else "")
+                raise ZooError(
+                    f"{path} holds {len(found)} runs' checkpoints/last.ckpt ({listed or 'none'}): pass one file"
+                )
+            path = found[0]
         checkpoint = read_checkpoint(path)
         saved_by = checkpoint_model_name(checkpoint)
         if saved_by != self.model_name:

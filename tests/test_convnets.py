@@ -112,7 +112,8 @@ def test_phase_2_without_init_from_says_what_to_pass(data_root, tmp_path):
     with pytest.raises(SystemExit) as exit_:
         fit_phase(PHASE_2, data_root, tmp_path)
     message = str(exit_.value.code)
-    assert "--model.init_from PATH (phase 1's checkpoints/last.ckpt)" in message and "\n" not in message
+    assert "--model.init_from PATH (phase 1's checkpoints/last.ckpt, or its run folder)" in message
+    assert "\n" not in message
 
 
 def test_init_from_a_missing_file_or_another_model_ends_with_one_line(data_root, tmp_path):
@@ -129,6 +130,20 @@ def test_init_from_a_missing_file_or_another_model_ends_with_one_line(data_root,
     assert (
         str(exit_.value.code) == f"error: {mlp} holds a MLP, not a TransferCNN: pass a checkpoint of a TransferCNN run"
     )
+
+
+def test_init_from_a_run_folder_takes_its_one_last_checkpoint(phase_1, tmp_path):
+    model = TransferCNN(num_classes=5)
+    model.initialise_from(phase_1.parents[1])  # the run's default_root_dir
+    assert torch.equal(model.net.head[0].weight, weights(phase_1)["net.head.0.weight"])
+    (tmp_path / "a" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "b" / "checkpoints").mkdir(parents=True)
+    for run in ("a", "b"):
+        (tmp_path / run / "checkpoints" / "last.ckpt").write_bytes(phase_1.read_bytes())
+    with pytest.raises(
+        ZooError, match=r"holds 2 runs' checkpoints/last.ckpt \(.*a/checkpoints/last.ckpt, .*: pass one"
+    ):
+        model.initialise_from(tmp_path)
 
 
 def test_init_from_a_model_of_other_sizes_names_the_misfit(phase_1):

@@ -49,8 +49,9 @@ class TransferCNN(Classifier):
         input_shape: (channels, height, width), linked from the DataModule.
         filters: Filters of both conv layers.
         dense_units: Width of the head's hidden Dense layer.
-        init_from: Checkpoint of a TransferCNN run whose weights this run starts from (phase 2: phase 1's last.ckpt).
-            Read when training starts (not when resuming, nor when loading this run's own checkpoints later).
+        init_from: Checkpoint of a TransferCNN run whose weights this run starts from (phase 2: phase 1's last.ckpt),
+            or a folder holding one run's ``checkpoints/last.ckpt``. Read when training starts (not when resuming,
+            nor when loading this run's own checkpoints later).
         freeze_features: Train the head only.
         new_head: Take only the features from ``init_from``; the head starts from fresh weights.
         optimizer: A Keras optimizer with Keras 2's defaults.
@@ -75,7 +76,7 @@ class TransferCNN(Classifier):
         if (freeze_features or new_head) and not init_from:
             raise ValueError(
                 "freeze_features and new_head transfer from another run: give its checkpoint with "
-                "--model.init_from PATH (phase 1's checkpoints/last.ckpt)"
+                "--model.init_from PATH (phase 1's checkpoints/last.ckpt, or its run folder)"
             )
         self.net = TransferCNNNetwork(input_shape, self.hparams.num_classes, filters, dense_units)
         self.net.features.requires_grad_(not freeze_features)
