@@ -8,6 +8,7 @@ books evaluate), one run per seed. Writes benchmarks/results/<config name>.json.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -21,25 +22,12 @@ from lightning_zoo.cli import ZooCLI  # noqa: E402
 
 def run(config: Path, data_dir: str, seed: int, workdir: Path, cli_args: list[str]) -> tuple[dict, ZooCLI]:
     """One seed's run: fit, then test the final weights, and evaluate them on the training images in eval mode. The
-    final weights are saved as ``<workdir>/seed_<seed>.ckpt``."""
-    cli = ZooCLI(
-        args=[
-            "--config",
-            str(config),
-            *cli_args,
-            "--data.data_dir",
-            data_dir,
-            "--seed_everything",
-            str(seed),
-            "--trainer.logger",
-            "CSVLogger",
-            "--trainer.logger.save_dir",
-            str(workdir),
-            "--trainer.enable_progress_bar",
-            "false",
-        ],  # fmt: skip
-        run=False,
-    )
+    final weights are saved as ``<workdir>/seed_<seed>.ckpt``. The data comes from ``data_dir`` through
+    ``LIGHTNING_ZOO_DATA``, the default of every DataModule, however deep the config nests it."""
+    os.environ["LIGHTNING_ZOO_DATA"] = data_dir
+    args = ["--config", str(config), *cli_args, "--seed_everything", str(seed), "--trainer.logger", "CSVLogger"]
+    args += ["--trainer.logger.save_dir", str(workdir), "--trainer.enable_progress_bar", "false"]
+    cli = ZooCLI(args=args, run=False)
     timer = EpochTimer()
     cli.trainer.callbacks.append(timer)
     cli.trainer.fit(cli.model, cli.datamodule)
@@ -47,7 +35,7 @@ def run(config: Path, data_dir: str, seed: int, workdir: Path, cli_args: list[st
     cli.trainer.save_checkpoint(workdir / f"seed_{seed}.ckpt")
     [val] = cli.trainer.validate(cli.model, cli.datamodule, verbose=False)
     [test] = cli.trainer.test(cli.model, cli.datamodule, verbose=False)  # the final weights, as the books evaluate
-    train_loader = cli.datamodule.loader(cli.datamodule.splits["train"])  # in order, no shuffling
+    train_loader = cli.datamodule.eval_loader("train")  # in order, without augmentation
     [train_eval] = cli.trainer.test(cli.model, dataloaders=train_loader, verbose=False)
     result = {
         "seed": seed,

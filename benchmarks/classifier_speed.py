@@ -1,6 +1,7 @@
 """Lightning's overhead on a classifier's epoch: the config's model trained through Lightning (its real DataModule,
 loop, metrics and logging) against a minimal plain-PyTorch loop over the same architecture, tensors, optimizer and
-batch size, in one process, epochs interleaved. Needs an in-memory DataModule (MNIST, Fashion-MNIST, CIFAR-10).
+batch size, in one process, epochs interleaved. Needs an in-memory DataModule without augmentation (MNIST,
+Fashion-MNIST, CIFAR-10 with --data.augment false).
 
     python benchmarks/classifier_speed.py --data-dir ../shared/data --rounds 8 [--threads 1]     # the MLP
     python benchmarks/classifier_speed.py --config configs/classification/intro_convnet_mnist.yaml --rounds 4
@@ -42,7 +43,7 @@ def plain_epoch(
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed)).to(x.device)
     for i in range(0, len(x), batch_size):
         idx = order[i : i + batch_size]
-        loss, predicted = model.loss_and_predictions(model(x[idx]), y[idx])  # plain torch: cross-entropy
+        loss, predicted = model.loss_and_predictions(model(x[idx]), y[idx])  # plain torch: the model's loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -78,7 +79,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     parser.add_argument("--accelerator", choices=["cpu", "gpu"], default="cpu", help="gpu: data resident on it")
     parser.add_argument("--name", help="results file name (default: <model>_speed[_N_thread][_gpu])")
-    args = parser.parse_args()
+    args, cli_args = parser.parse_known_args()
     if args.threads:
         torch.set_num_threads(args.threads)
 
@@ -108,10 +109,13 @@ def main() -> None:
             "--trainer.limit_val_batches",
             "0",
             *(["--data.data_on_device", "true"] if on_gpu else []),
+            *cli_args,
         ],  # fmt: skip
         run=False,
     )
     datamodule = cli.datamodule
+    if getattr(datamodule, "augment", False):
+        sys.exit(f"error: {args.config.name} augments its training data; compare with --data.augment false")
     datamodule.prepare_data()
     datamodule.setup("fit")
     device = torch.device("cuda" if on_gpu else "cpu")

@@ -236,6 +236,10 @@ class ZooDataModule(pl.LightningDataModule):
             **extra,
         )
 
+    def eval_loader(self, split: str) -> DataLoader:
+        """A split's samples in order and without augmentation: to evaluate a model on its training data."""
+        raise NotImplementedError(f"{type(self).__name__} does not serve its splits for evaluation")
+
     def _batches_trained(self) -> int:
         return batches_trained_this_epoch(self.trainer)
 
@@ -271,6 +275,9 @@ class InMemoryDataModule(ZooDataModule):
             self.splits = {name: moved if other is dataset else other for name, other in self.splits.items()}
             dataset = moved
         return dataset
+
+    def eval_loader(self, split: str) -> DataLoader:
+        return self._loader(split)  # tensors in memory are never augmented (augmenting subclasses wrap them)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

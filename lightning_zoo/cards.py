@@ -102,6 +102,8 @@ class Card:
         ddp: Also run the 2-process DDP contract test for this card (the first card of each family always is).
         starts_from: The card whose trained checkpoint this experiment starts from, passed as the model's
             ``init_from`` argument (a transfer phase 2, a fine-tuning stage).
+        learns_within: Steps within which the contract test expects the loss on one batch to halve; more than the
+            default only for a model that learns slowly by design (a learning rate of 1e-5).
     """
 
     name: str
@@ -116,6 +118,7 @@ class Card:
     deviations: tuple[str, ...] = ()
     ddp: bool = False
     starts_from: str | None = None
+    learns_within: int = 100
 
     @property
     def config_path(self) -> Path:

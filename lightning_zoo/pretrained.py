@@ -3,13 +3,11 @@ downloaded once, with Keras' layer names (``block5_conv1``) so that the books' c
 
 from __future__ import annotations
 
-import os
-import urllib.request
 from pathlib import Path
 
 import torch
-import torchvision
 from torch import Tensor, nn
+from torchvision.models import vgg
 
 from lightning_zoo.core import ZooError
 
@@ -37,7 +35,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 def imagenet_weights_path(weights: str) -> Path:
     """``"imagenet"``: torchvision's file in the torch hub cache (``$TORCH_HOME/hub/checkpoints``), downloaded there
-    once if missing; anything else: a path to a file of those weights."""
+    once if missing (checked against the hash its name carries); anything else: a path to a file of those weights."""
     if weights != "imagenet":
         path = Path(weights)
         if not path.is_file():
@@ -46,28 +44,28 @@ def imagenet_weights_path(weights: str) -> Path:
     path = Path(torch.hub.get_dir()) / "checkpoints" / VGG16_FILE
     if path.is_file():
         return path
-    partial = path.with_name(f".{VGG16_FILE}.{os.getpid()}.part")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with urllib.request.urlopen(VGG16_URL, timeout=30) as response, open(partial, "wb") as out:
-            while chunk := response.read(1 << 20):
-                out.write(chunk)
-        os.replace(partial, path)
-    except OSError as err:
+        # Through a temporary file that is renamed only once the SHA-256 prefix in the name matches.
+        torch.hub.download_url_to_file(VGG16_URL, str(path), hash_prefix=VGG16_FILE.split("-")[1][:8], progress=False)
+    except Exception as err:  # URLError, timeouts, HTTP errors, a hash mismatch (RuntimeError), a full disk
         raise ZooError(
-            f"VGG16's ImageNet weights are not on disk and could not be downloaded ({type(err).__name__}: {err}): "
-            f"put {VGG16_FILE} (from {VGG16_URL}) at {path}, or pass its path as the weights argument; "
-            "weights null starts from random weights"
+            f"VGG16's ImageNet weights are not on disk and could not be downloaded ({type(err).__name__}: "
+            f"{str(err)[:100]}): put {VGG16_FILE} (from {VGG16_URL}) at {path}, or pass its path as the weights "
+            "argument; weights null starts from random weights"
         ) from err
-    finally:
-        partial.unlink(missing_ok=True)
     return path
 
 
 def vgg16_conv_base(weights: str | None = None) -> nn.Sequential:
     """VGG16's convolutional base (``include_top=False``: 13 convs and 5 poolings, 14,714,688 parameters), with
-    torchvision's random initialisation, or the ImageNet weights of ``weights`` (see :func:`imagenet_weights_path`)."""
-    base = torchvision.models.vgg16(weights=None).features
+    torchvision's initialisation (without building the 124M-parameter classifier), or the ImageNet weights of
+    ``weights`` (see :func:`imagenet_weights_path`)."""
+    base = vgg.make_layers(vgg.cfgs["D"])
+    for layer in base:
+        if isinstance(layer, nn.Conv2d):  # torchvision's VGG initialisation of its convs
+            nn.init.kaiming_normal_(layer.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.zeros_(layer.bias)
     if weights is not None:
         base.load_state_dict(vgg16_imagenet_features(weights))
     return base

@@ -45,25 +45,24 @@ def feature_checkpoint(data_root: Path, tmp_path_factory: pytest.TempPathFactory
 def torch_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A torch hub cache holding "ImageNet weights" of VGG16 that are random (seeded), in torchvision's file and
     format: the conv base only (59 MB), which is all the zoo reads. Nothing is downloaded."""
-    import torchvision
-
-    from lightning_zoo.pretrained import VGG16_FILE
+    from lightning_zoo.pretrained import VGG16_FILE, vgg16_conv_base
 
     root = tmp_path_factory.mktemp("torch_home")
     (root / "hub" / "checkpoints").mkdir(parents=True)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        features = torchvision.models.vgg16(weights=None).features.state_dict()
+        features = vgg16_conv_base().state_dict()
     torch.save({f"features.{k}": v for k, v in features.items()}, root / "hub" / "checkpoints" / VGG16_FILE)
     return root
 
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, torch_home: Path):
-    """Each test runs in its own folder, with W&B disabled unless the test says otherwise, and a torch hub cache
-    whose VGG16 weights are random."""
+    """Each test runs in its own folder and cache folder, with W&B disabled unless the test says otherwise, and a
+    torch hub cache whose VGG16 weights are random."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("TORCH_HOME", str(torch_home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("WANDB_MODE", "disabled")
     monkeypatch.setenv("WANDB_SILENT", "true")
     monkeypatch.delenv("LIGHTNING_ZOO_DATA", raising=False)

@@ -3,6 +3,7 @@ formula, the class subsets of the transfer example, and starting a run from anot
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -90,7 +91,7 @@ def test_new_head_takes_the_features_only(phase_1):
     torch.manual_seed(1)
     model = TransferCNN(num_classes=5, init_from=str(phase_1), freeze_features=True, new_head=True)
     fresh_head = state_of(model.net.head)
-    model.initialise_from(phase_1, ["net.features"])
+    model.load_initial_weights()
     saved = weights(phase_1)
     assert all(torch.equal(p, saved[f"net.features.{k}"]) for k, p in model.net.features.state_dict().items())
     assert all(torch.equal(p, fresh_head[k]) for k, p in model.net.head.state_dict().items())
@@ -251,6 +252,11 @@ def test_vgg16_features_are_computed_once_and_recomputed_for_other_images(data_r
     other = cats_and_dogs_features(data_root, cache_dir=str(tmp_path / "cache"), imagenet_normalize=False)
     with pytest.raises(AssertionError, match="computed again"):
         other.setup("fit")
+    renamed = tmp_path / "renamed"
+    shutil.copytree(data_root / "cats_and_dogs_small", renamed / "cats_and_dogs_small")
+    (renamed / "cats_and_dogs_small/train/cats/cat.0.jpg").rename(renamed / "cats_and_dogs_small/train/cats/cat.99.jpg")
+    with pytest.raises(AssertionError, match="computed again"):
+        cats_and_dogs_features(renamed, cache_dir=str(tmp_path / "cache")).setup("fit")
 
 
 def test_fine_tuning_trains_block_5_and_the_head_only_and_the_frozen_base_stays_bitwise(data_root, tmp_path):
@@ -276,7 +282,6 @@ def test_fine_tuning_trains_block_5_and_the_head_only_and_the_frozen_base_stays_
 
 def test_vgg16_weights_missing_offline_say_which_file_goes_where(tmp_path, monkeypatch):
     import urllib.error
-    import urllib.request
 
     from lightning_zoo.classification import VGG16Transfer
     from lightning_zoo.pretrained import keras_vgg16_layer
@@ -286,7 +291,7 @@ def test_vgg16_weights_missing_offline_say_which_file_goes_where(tmp_path, monke
     def offline(*args, **kwargs):
         raise urllib.error.URLError("no route to host")
 
-    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    monkeypatch.setattr(torch.hub, "urlopen", offline)  # the download goes through torch.hub
     model = VGG16Transfer(input_shape=(3, 48, 48), num_classes=2)  # building it needs no weights
     with pytest.raises(ZooError) as error:
         model.load_initial_weights()

@@ -47,6 +47,16 @@ def test_split_folders_give_labels_by_class_folder_in_the_books_order(tmp_path):
     assert 0 <= x.min() and x.max() <= 1
 
 
+def test_held_out_splits_take_the_training_classes_even_when_they_lack_one(tmp_path):
+    write_image_folder(tmp_path, {"train": 2})
+    write_image_folder(tmp_path, {"validation": 2}, classes=("dogs",))
+    dm = folder_dm(tmp_path)
+    assert dm.classes == ["cats", "dogs"] and dm.splits["val"].labels.tolist() == [1, 1]
+    (tmp_path / "test" / "birds").mkdir(parents=True)
+    with pytest.raises(DatasetUnavailableError, match="missing cats, dogs"):
+        folder_dm(tmp_path)
+
+
 def test_a_flat_unlabelled_folder_is_one_class_with_a_seeded_validation_split(tmp_path):
     write_image_folder(tmp_path, {"": 10}, classes=("a", "b"))
     dm = folder_dm(tmp_path, labelled=False, val_size=0.25, value_range=(-1.0, 1.0))

@@ -36,7 +36,8 @@ def subset_files() -> dict[Path, str]:
 def build_subset(kaggle_train: Path, to: Path) -> int:
     """Copies the book's 4,000 files from Kaggle's ``train/`` folder into ``to`` (train/validation/test, each with
     cats/ and dogs/). Refuses to write into an existing non-empty folder, checks that every file is there before
-    copying any, and copies into ``<to>.partial`` first so that an interrupted build leaves no half subset."""
+    copying any, and copies into ``<to>.partial`` first (replacing what an interrupted build left there) so that no
+    half subset is ever left at ``to``."""
     if to.exists() and (not to.is_dir() or any(to.iterdir())):
         raise DataError(f"{to} already exists and is not empty: refusing to overwrite it; remove it or choose --to")
     files = subset_files()
@@ -113,6 +114,8 @@ def main(argv: list[str] | None = None) -> None:
         copied = build_subset(args.kaggle_train, args.to)
     except DataError as err:
         sys.exit(f"error: {err}")
+    except OSError as err:  # a full disk, a permission: nothing was placed at --to
+        sys.exit(f"error: copying into {args.to} failed ({err}); {args.to} was left untouched")
     print(f"{args.to}: {copied} files (train 2,000, validation 1,000, test 1,000)")
 
 

@@ -47,21 +47,24 @@ class ImageFiles:
     not_images: list[Path] = field(default_factory=list)
 
     @classmethod
-    def scan(cls, folder: Path, labelled: bool, classes: Sequence[str] | None = None) -> ImageFiles:
+    def scan(
+        cls, folder: Path, labelled: bool, classes: Sequence[str] | None = None, some_classes: bool = False
+    ) -> ImageFiles:
         """Labelled: every sub-folder is a class (sorted by name, as Keras' ``flow_from_directory``), or the given
-        ``classes`` in that order. Unlabelled: every image below ``folder``, label 0. Files whose suffix is not an
-        image's, and files beside the class folders, are set aside in ``not_images``."""
+        ``classes`` in that order (with ``some_classes``, a held-out split may lack some of them). Unlabelled:
+        every image below ``folder``, label 0. Files whose suffix is not an image's, and files beside the class
+        folders, are set aside in ``not_images``."""
         if not folder.is_dir():
             raise DatasetUnavailableError(f"{folder}: no such folder of images")
         if labelled:
             classes = list(classes) if classes is not None else sorted(p.name for p in folder.iterdir() if p.is_dir())
             missing = [c for c in classes if not (folder / c).is_dir()]
-            if not classes or missing:
+            if not classes or (missing and not some_classes) or len(missing) == len(classes):
                 raise DatasetUnavailableError(
                     f"{folder}: expected one sub-folder of images per class"
                     + (f"; missing {', '.join(missing)}" if missing else ", found none")
                 )
-            groups = [(label, folder / name) for label, name in enumerate(classes)]
+            groups = [(label, folder / name) for label, name in enumerate(classes) if name not in missing]
         else:
             classes, groups = ["images"], [(0, folder)]
         files = cls([], [], list(classes))
@@ -123,7 +126,8 @@ def collate_readable(samples: list[tuple[Tensor, Tensor] | None]) -> tuple[Tenso
 class KerasAugmentation:
     """The random transformations of Keras' ``ImageDataGenerator`` as "Deep Learning with Python" sets them (5.2):
     rotation up to 40 degrees, shifts and zoom of 0.2, shear 0.2 (radians in the Keras 2 of the book), horizontal flip,
-    new pixels filled from the nearest edge. Keras zooms x and y independently; torchvision by one factor."""
+    new pixels filled from the nearest edge. Keras' zoom z in [0.8, 1.2] divides coordinates (the image is scaled by
+    1/z, 0.83-1.25) and is drawn for x and y independently; here one factor, drawn uniformly in [1/1.2, 1/0.8]."""
 
     rotation: float = 40.0
     shift: float = 0.2
@@ -133,12 +137,13 @@ class KerasAugmentation:
 
     def transforms(self, size: int) -> list[Any]:
         # torchvision fills with a constant; padding by edge replication first, then cropping back, fills from the
-        # nearest edge as Keras does. Shifts are fractions of the padded (twice as large) image.
-        pad = size // 2
+        # nearest edge as Keras does. A pad of one side each way covers the farthest point the output samples (its
+        # corner zoomed out, rotated, sheared and shifted); shifts are fractions of the padded (3x) image.
+        pad = size
         affine = v2.RandomAffine(
             degrees=self.rotation,
             translate=(self.shift * size / (size + 2 * pad),) * 2,
-            scale=(1 - self.zoom, 1 + self.zoom),
+            scale=(1 / (1 + self.zoom), 1 / (1 - self.zoom)),
             shear=self.shear * 180 / torch.pi,
         )
         flip = [v2.RandomHorizontalFlip()] if self.horizontal_flip else []
@@ -229,14 +234,20 @@ class ImageFolderDataModule(ZooDataModule):
         return v2.Compose([v2.PILToTensor(), *resize, *augment, v2.ToDtype(torch.float32, scale=True), to_range])
 
     def _scan_splits(self) -> dict[str, ImageFiles]:
-        labelled, classes = self.labelled, self.classes or None
         present = {
             split: next((self.folder / name for name in names if (self.folder / name).is_dir()), None)
             for split, names in SPLIT_FOLDERS.items()
         }
-        if present["train"] is not None:
-            return {s: ImageFiles.scan(p, labelled, classes) for s, p in present.items() if p is not None}
-        return {"train": ImageFiles.scan(self.folder, labelled, classes)}
+        train = ImageFiles.scan(present["train"] or self.folder, self.labelled, self.classes or None)
+        if present["train"] is None:
+            return {"train": train}
+        # Validation and test take the training set's classes: a label means the same class in every split.
+        held_out = {
+            split: ImageFiles.scan(path, self.labelled, train.classes, some_classes=True)
+            for split, path in present.items()
+            if split != "train" and path is not None
+        }
+        return {"train": train, **held_out}
 
     def setup(self, stage: str) -> None:
         if self.splits:
@@ -264,9 +275,17 @@ class ImageFolderDataModule(ZooDataModule):
                     files = scanned[split]
                     self.splits[split] = ImageFileDataset(files.paths, files.labels, self.transform(train=False))
         held_out = self.splits.get("test", self.splits.get("val"))
-        self.splits["predict"] = held_out or ImageFileDataset(train.paths, train.labels, self.transform(train=False))
+        self.splits["predict"] = held_out if held_out is not None else self.unaugmented("train")
         sizes = ", ".join(f"{split} {len(data)}" for split, data in self.splits.items() if split != "predict")
         rank_zero_info(f"{self.folder}: {sizes} images of {len(self.classes)} class(es) {self.classes[:10]}")
+
+    def unaugmented(self, split: str) -> ImageFileDataset:
+        """A split's images as validation sees them: no augmentation."""
+        data = self.splits[split]
+        return ImageFileDataset(data.paths, data.labels.tolist(), self.transform(train=False))
+
+    def eval_loader(self, split: str) -> DataLoader:
+        return self.loader(self.unaugmented(split), collate_fn=collate_readable)
 
     def _split(self, split: str) -> DataLoader:
         if split not in self.splits:

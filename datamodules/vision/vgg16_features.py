@@ -12,14 +12,15 @@ from pytorch_lightning.utilities import rank_zero_info
 from torch import Tensor
 
 from datamodules.base import DataError, InMemoryDataModule, TensorBatchDataset
-from datamodules.vision.image_folder import ImageFolderDataModule, collate_readable
+from datamodules.vision.image_folder import ImageFolderDataModule
 from lightning_zoo.files import atomic_path
 from lightning_zoo.pretrained import ImageNetNormalize, imagenet_weights_path, vgg16_conv_base
 
 
 class VGG16FeaturesDataModule(InMemoryDataModule):
     """The flattened output of VGG16's conv base (4 x 4 x 512 = 8,192 values for 150x150 photos) for every image of
-    ``images``, with its label. No augmentation: each image passes through the base once.
+    ``images``, with its label. No augmentation (whatever ``images`` would do in training): each image passes through
+    the base once.
 
     Features are computed on the CPU (or the trainer's GPU) in ``prepare_data``, or in ``setup`` when that did not
     run, and cached in ``cache_dir`` under a key of the weights file, the image size and every image file's name and
@@ -30,8 +31,8 @@ class VGG16FeaturesDataModule(InMemoryDataModule):
         weights: ``imagenet`` (torchvision's file in the torch hub cache, downloaded once), a path to it, or None
             (random weights, seeded: tests).
         imagenet_normalize: Normalise [0, 1] images with ImageNet's statistics first.
-        cache_dir: Where the features are kept; default ``$LIGHTNING_ZOO_DATA`` or ``./data``, then
-            ``vgg16_features``.
+        cache_dir: Where the features are kept; default ``~/.cache/lightning-zoo/vgg16_features`` (or under
+            ``$XDG_CACHE_HOME``), apart from the data, which may be a read-only copy.
         batch_size: Feature vectors per training batch (20 in the book).
         extract_batch_size: Images per pass through the base.
     """
@@ -50,8 +51,8 @@ class VGG16FeaturesDataModule(InMemoryDataModule):
         super().__init__(batch_size)
         self.save_hyperparameters(ignore=["images"])
         self.images, self.weights, self.imagenet_normalize = images, weights, imagenet_normalize
-        root = Path(os.environ.get("LIGHTNING_ZOO_DATA", "data"))
-        self.cache_dir = Path(cache_dir) if cache_dir else root / "vgg16_features"
+        cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        self.cache_dir = Path(cache_dir) if cache_dir else cache_home / "lightning-zoo" / "vgg16_features"
         self.extract_batch_size = extract_batch_size
 
     @property
@@ -78,13 +79,20 @@ class VGG16FeaturesDataModule(InMemoryDataModule):
             self.splits.update(train=features["train"], val=held_out[0], test=held_out[-1], predict=held_out[-1])
 
     def _cache_key(self) -> str:
+        """A digest of everything the features depend on: the weights file, how images become tensors, and every
+        image's file (path below the folder, size) and label."""
         digest = hashlib.sha1()
         weights = "random" if self.weights is None else imagenet_weights_path(self.weights)
         stamp = "random" if self.weights is None else f"{weights.name}:{weights.stat().st_size}"
-        digest.update(f"{stamp}|{self.imagenet_normalize}|{self.images.input_shape}|{self.images.resize}".encode())
-        for split, data in sorted(self.images.splits.items()):
-            for path in data.paths:
-                digest.update(f"{split}|{path.name}|{path.stat().st_size}".encode())
+        images = self.images
+        digest.update(
+            f"{stamp}|{self.imagenet_normalize}|{images.input_shape}|{images.resize}|{images.value_range}|"
+            f"{images.classes}".encode()
+        )
+        for split in ("train", "val", "test"):
+            data = images.splits.get(split)
+            for path, label in zip(data.paths if data else [], data.labels.tolist() if data else [], strict=True):
+                digest.update(f"{split}|{path.relative_to(images.folder)}|{path.stat().st_size}|{label}".encode())
         return digest.hexdigest()[:16]
 
     def _features(self) -> dict[str, TensorBatchDataset]:
@@ -110,7 +118,7 @@ class VGG16FeaturesDataModule(InMemoryDataModule):
         images, batch_size = self.images, self.images.batch_size
         images.batch_size = self.extract_batch_size
         try:
-            loader = images.loader(images.splits[split], collate_fn=collate_readable)  # in order, no augmentation
+            loader = images.eval_loader(split)  # in order, no augmentation
             features, labels = [], []
             for x, y in loader:
                 features.append(base(normalize(x.to(device))).flatten(1).cpu())

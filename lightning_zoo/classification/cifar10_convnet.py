@@ -53,8 +53,8 @@ class Cifar10ConvNet(Classifier):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if len(input_shape) != 3 or min(input_shape[1:]) < 14:
-            raise ValueError(f"Cifar10ConvNet takes (channels, height, width) of at least 14x14, got {input_shape}")
+        if len(input_shape) != 3 or min(input_shape[1:]) < 10:
+            raise ValueError(f"Cifar10ConvNet takes (channels, height, width) of at least 10x10, got {input_shape}")
         self.net = Cifar10ConvNetNetwork(input_shape, self.hparams.num_classes, filters)
         self.example_input_array = torch.zeros(2, *input_shape)
 
