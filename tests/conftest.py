@@ -62,7 +62,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, torch_home: Path):
     torch hub cache whose VGG16 weights are random."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("TORCH_HOME", str(torch_home))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path.with_name(tmp_path.name + "_cache")))  # beside, not in, cwd
     monkeypatch.setenv("WANDB_MODE", "disabled")
     monkeypatch.setenv("WANDB_SILENT", "true")
     monkeypatch.delenv("LIGHTNING_ZOO_DATA", raising=False)
