@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # The GPU figures in benchmarks/results/*gpu*.json, as run on a lent single-GPU machine with PyTorch and Lightning
 # preinstalled (jsonargparse's wheels carried in .whl/, MNIST in $DATA).
-#   bash benchmarks/gpu.sh [smoke|speed|quiet_cpu|dcgan|gans]...     results land in benchmarks/results/ (and in $OUT when set)
+#   bash benchmarks/gpu.sh [smoke|speed|quiet_cpu|dcgan|gans|convnets]...     results land in benchmarks/results/ (and in $OUT when set)
 set -uo pipefail
 DATA=${DATA:-../shared/data}
 export WANDB_MODE=${WANDB_MODE:-disabled} PYTHONUNBUFFERED=1
 PY=${PYTHON:-python3}
 
-smoke() {  # every config trains on the GPU in bf16 with data on the device; predict runs from a checkpoint
+smoke() {  # every config trains on the GPU in bf16 (MNIST-like data on the device); predict runs from a checkpoint
     for config in configs/*/*.yaml; do
         case $config in configs/trainer/*|configs/sweeps/*) continue ;; esac
-        $PY cli.py fit --config "$config" --config configs/trainer/gpu_bf16.yaml --data.data_dir "$DATA" \
-            --data.data_on_device true --trainer.fast_dev_run true --trainer.logger false || echo "FAILED: $config"
+        on_device=$(grep -q "MNISTDataModule" "$config" && echo "--data.data_on_device true")
+        LIGHTNING_ZOO_DATA="$DATA" $PY cli.py fit --config "$config" --config configs/trainer/gpu_bf16.yaml \
+            $on_device --trainer.fast_dev_run true --trainer.logger false || echo "FAILED: $config"
     done
     $PY cli.py fit --config configs/classification/mlp_mnist.yaml --config configs/trainer/gpu_bf16.yaml \
         --data.data_dir "$DATA" --trainer.max_epochs 1 --trainer.logger TensorBoardLogger \
@@ -46,6 +47,12 @@ gans() {  # the books' full schedules that a CPU cannot run, measured with the s
             --name ${name}_gpu --workdir logs/bench_${name}_gpu --trainer.accelerator gpu --trainer.devices 1 \
             --data.data_on_device true || echo "FAILED: $name"
     done
+}
+
+convnets() {  # DLwP's augmented cats-vs-dogs convnet: 160 passes (the book's 100 x 100 batches of 32), hours on a CPU;
+    # its results file is the card's (the JSON records the device)
+    $PY benchmarks/classifier.py --config configs/classification/small_convnet_augmented_cats_and_dogs.yaml \
+        --data-dir "$DATA" --trainer.accelerator gpu --trainer.devices 1 --data.num_workers 12 || echo "FAILED"
 }
 
 steps=("$@")
