@@ -41,7 +41,7 @@ dcgan() {  # the book's 50 epochs in float32
 
 gans() {  # the books' full schedules that a CPU cannot run, measured with the shipped feature networks; the most
     # expensive first (ACGAN's generator is 8 M parameters of 5x5 convolutions at 14x14 and 28x28)
-    for name in ${GANS:-acgan_mnist infogan_mnist cgan_mnist gan_mnist fashion_gan_fashion_mnist}; do
+    for name in ${GANS:-acgan_mnist infogan_mnist cgan_mnist gan_mnist fashion_gan_fashion_mnist wgan_gp_mnist wgan_mnist lsgan_mnist}; do
         epochs=$(sed -n 's/^  max_epochs: //p' configs/gan/$name.yaml)
         $PY benchmarks/gan.py --config configs/gan/$name.yaml --data-dir "$DATA" --epochs "$epochs" \
             --name ${name}_gpu --workdir logs/bench_${name}_gpu --trainer.accelerator gpu --trainer.devices 1 \

@@ -114,8 +114,11 @@ def gan_learns(model: GANBase, cli, workdir: Path, steps: int) -> None:
     def probed(kind: str, step, loss):
         def wrapper(optimizer, batch, latent):
             g, d = state_of(model.generator), state_of(model.discriminator)
+            rng = torch.get_rng_state()
             loss_before = step(optimizer, batch, latent)
-            with torch.no_grad(), torch.random.fork_rng(devices=[]):  # the probe must not change training's RNG
+            # Again with the step's randomness (dropout masks, WGAN-GP's mixing), without changing training's RNG
+            with torch.no_grad(), torch.random.fork_rng(devices=[]):
+                torch.set_rng_state(rng)
                 lowered = float(loss(batch, latent)) < float(loss_before)
             g_moved = any(not torch.equal(p, g[k]) for k, p in model.generator.named_parameters())
             d_moved = any(not torch.equal(p, d[k]) for k, p in model.discriminator.named_parameters())
@@ -124,6 +127,9 @@ def gan_learns(model: GANBase, cli, workdir: Path, steps: int) -> None:
 
         return wrapper
 
+    # A tenth of the configured learning rates: Adam's first steps move every weight by about lr, which on a batch
+    # of 8 overshoots an unbounded loss (LSGAN's squares go up at 2e-4, and down at every step at 2e-5).
+    model.hparams.lr_g, model.hparams.lr_d = model.hparams.lr_g / 10, model.hparams.lr_d / 10
     before = state_of(model)
     model.discriminator_step = probed("D", model.discriminator_step, model.d_loss)
     model.generator_step = probed("G", model.generator_step, model.g_loss)

@@ -4,7 +4,9 @@ from lightning_zoo.gan.cgan import ConditionalGAN
 from lightning_zoo.gan.dcgan import DCGAN, DCGANDiscriminator, DCGANGenerator
 from lightning_zoo.gan.fashion_gan import FashionGAN
 from lightning_zoo.gan.infogan import InfoGAN
+from lightning_zoo.gan.lsgan import LSGAN
 from lightning_zoo.gan.vanilla import VanillaGAN
+from lightning_zoo.gan.wgan import WGAN, WGANGP
 
 __all__ = [
     "ACGAN",
@@ -16,6 +18,9 @@ __all__ = [
     "FashionGAN",
     "GANBase",
     "InfoGAN",
+    "LSGAN",
     "RealBatch",
     "VanillaGAN",
+    "WGAN",
+    "WGANGP",
 ]

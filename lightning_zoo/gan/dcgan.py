@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from torch import nn
 
@@ -38,15 +38,17 @@ class DCGANGenerator(nn.Sequential):
 
 class DCGANDiscriminator(nn.Sequential):
     """Images (N, channels, 32, 32) -> one logit each (N,): three 5x5 stride-2 convolutions with LeakyReLU(0.2)
-    (BatchNorm after the second and third), then a dense layer."""
+    (BatchNorm after the second and third unless ``batch_norm`` is False, as a WGAN-GP critic needs), then a dense
+    layer (without bias for a Wasserstein critic, whose loss a constant offset cannot change)."""
 
-    def __init__(self, channels: int = 1) -> None:
+    def __init__(self, channels: int = 1, batch_norm: bool = True, output_bias: bool = True) -> None:
+        norm = nn.BatchNorm2d if batch_norm else lambda _: nn.Identity()
         super().__init__(
             down(channels, 64), nn.LeakyReLU(0.2),
-            down(64, 128), nn.BatchNorm2d(128), nn.LeakyReLU(0.2),
-            down(128, 256), nn.BatchNorm2d(256), nn.LeakyReLU(0.2),
+            down(64, 128), norm(128), nn.LeakyReLU(0.2),
+            down(128, 256), norm(256), nn.LeakyReLU(0.2),
             nn.Flatten(),
-            nn.Linear(256 * 4 * 4, 1),
+            nn.Linear(256 * 4 * 4, 1, bias=output_bias),
             nn.Flatten(0),  # one logit per image
         )  # fmt: skip
 
@@ -70,10 +72,19 @@ class DCGAN(GANBase):
     Args:
         input_shape: (channels, 32, 32), linked from the DataModule (MNIST with ``padding: 2``).
         g_steps: Generator steps per batch: the book's 2, after one discriminator step.
+        discriminator_batch_norm: BatchNorm in the discriminator (the book's; a WGAN-GP critic has none).
         **kwargs: Any argument of :class:`~lightning_zoo.gan.base.GANBase`; their defaults are the book's.
     """
 
-    def __init__(self, input_shape: Sequence[int] = (1, 32, 32), g_steps: int = 2, **kwargs: Any) -> None:
+    discriminator_output_bias: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        input_shape: Sequence[int] = (1, 32, 32),
+        g_steps: int = 2,
+        discriminator_batch_norm: bool = True,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(g_steps=g_steps, **kwargs)
         channels, height, width = input_shape
         if (height, width) != (32, 32):
@@ -82,7 +93,7 @@ class DCGAN(GANBase):
                 "pad 28x28 MNIST with --data.padding 2"
             )
         self.generator = DCGANGenerator(self.hparams.latent_dim, channels)
-        self.discriminator = DCGANDiscriminator(channels)
+        self.discriminator = DCGANDiscriminator(channels, discriminator_batch_norm, self.discriminator_output_bias)
         normal_init_(self)
 
 

@@ -1,0 +1,105 @@
+"""What is special about the Wasserstein and least-squares GANs: WGAN's clipping, WGAN-GP's per-sample gradient
+penalty, n_critic with WGAN's defaults, and LSGAN's losses."""
+
+from __future__ import annotations
+
+import torch
+
+from lightning_zoo.gan import LSGAN, WGAN, WGANGP
+from lightning_zoo.gan.base import RealBatch
+from lightning_zoo.gan.wgan import gradient_penalty
+from tests.helpers.train import gan_data, trainer
+
+
+def test_wgan_clips_every_critic_weight_after_every_critic_step_and_never_the_generators(data_root, tmp_path):
+    model = WGAN(lr_d=1e-2, lr_g=1e-2, n_critic=2)  # large steps, so that unclipped weights would leave the box
+    clipped_after, generator_max = [], []
+    step = model.discriminator_step
+
+    def checked(optimizer, batch, latent):
+        loss = step(optimizer, batch, latent)
+        clipped_after.append(max(p.abs().max().item() for p in model.discriminator.parameters()))
+        generator_max.append(max(p.abs().max().item() for p in model.generator.parameters()))
+        return loss
+
+    model.discriminator_step = checked
+    trainer(tmp_path, max_epochs=1, limit_train_batches=4, limit_val_batches=0).fit(model, gan_data(data_root))
+    assert len(clipped_after) == 4 and all(value <= 0.01 for value in clipped_after)
+    assert min(generator_max) > 0.5  # BatchNorm's weights (1) and trained kernels are left alone
+
+
+def linear_critic(weight: torch.Tensor):
+    return lambda x: x.flatten(1) @ weight.flatten()
+
+
+def test_the_gradient_penalty_is_zero_for_a_1_lipschitz_linear_critic_and_per_sample():
+    torch.manual_seed(0)
+    real, fake = torch.randn(6, 1, 4, 4), torch.randn(6, 1, 4, 4)
+    unit = torch.randn(1, 4, 4)
+    unit /= unit.norm()
+    # The gradient of x -> <w, x> is w everywhere: its per-sample norm is 1, so the penalty vanishes; a norm taken
+    # per pixel (over channels only) would see |w_ij|, not 1, and give a positive penalty.
+    assert gradient_penalty(linear_critic(unit), real, fake).item() < 1e-10
+    torch.testing.assert_close(gradient_penalty(linear_critic(2 * unit), real, fake), torch.tensor(1.0))
+
+
+def test_the_penalty_mixes_each_pair_with_its_own_coefficient():
+    torch.manual_seed(0)
+    real, fake = torch.randn(5, 1, 4, 4), torch.randn(5, 1, 4, 4)
+    seen = []
+
+    def critic(x):
+        seen.append(x.detach())
+        return x.flatten(1).sum(1)
+
+    gradient_penalty(critic, real, fake)
+    alpha = (seen[0] - fake) / (real - fake)  # the coefficient of every pixel
+    per_sample = alpha.flatten(1)
+    torch.testing.assert_close(per_sample, per_sample[:, :1].expand_as(per_sample))  # one per sample
+    assert per_sample[:, 0].unique().numel() == 5 and ((0 <= per_sample) & (per_sample <= 1)).all()
+
+
+def test_wgan_gp_penalises_a_steep_critic_and_has_no_batch_norm_or_clipping():
+    model = WGANGP()
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.discriminator.modules())
+    assert model.hparams.clip_value is None and model.hparams.betas == (0.0, 0.9)
+    torch.manual_seed(0)
+    real, fake = torch.rand(4, 1, 32, 32) * 2 - 1, torch.rand(4, 1, 32, 32) * 2 - 1
+    with torch.no_grad():
+        model.discriminator[-2].weight.mul_(1000)  # far from 1-Lipschitz
+    assert gradient_penalty(model.discriminator, real, fake) > 1
+
+
+def test_n_critic_5_takes_5_real_batches_for_5_critic_steps_and_1_generator_step(data_root, tmp_path):
+    model = WGAN()
+    assert model.hparams.n_critic == 5
+    seen = {"D": [], "G": []}
+    for kind, name in (("D", "discriminator_step"), ("G", "generator_step")):
+        step = getattr(model, name)
+
+        def recorded(optimizer, batch, latent, kind=kind, step=step):
+            seen[kind].append(float(batch.images.sum()))
+            return step(optimizer, batch, latent)
+
+        setattr(model, name, recorded)
+    trainer(tmp_path, max_epochs=1, limit_train_batches=10, limit_val_batches=0).fit(
+        model, gan_data(data_root, batch_size=8)
+    )
+    assert len(seen["D"]) == 10 and len(set(seen["D"])) == 10
+    assert seen["G"] == [seen["D"][4], seen["D"][9]]
+
+
+def test_lsgan_losses_are_their_formulas_on_a_fixed_batch(data_root):
+    torch.manual_seed(0)
+    model = LSGAN(a=-0.5, b=0.75, c=0.25)
+    dm = gan_data(data_root, batch_size=8)
+    dm.setup("fit")
+    images = next(iter(dm.train_dataloader()))[0]
+    real_batch, latent = RealBatch(images), model.sample_latent(8)
+    with torch.no_grad():
+        model.eval()  # BatchNorm from running statistics: the same outputs in every call
+        d_real, d_fake = model.discriminator(images), model.discriminator(model.generate(latent))
+        expected_d = 0.5 * ((d_real - 0.75) ** 2).mean() + 0.5 * ((d_fake + 0.5) ** 2).mean()
+        expected_g = 0.5 * ((d_fake - 0.25) ** 2).mean()
+        torch.testing.assert_close(model.d_loss(real_batch, latent), expected_d)
+        torch.testing.assert_close(model.g_loss(real_batch, latent), expected_g)
