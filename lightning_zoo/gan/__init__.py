@@ -3,6 +3,7 @@ from lightning_zoo.gan.base import ClassConditionedGAN, GANBase, RealBatch
 from lightning_zoo.gan.cgan import ConditionalGAN
 from lightning_zoo.gan.dcgan import DCGAN, DCGANDiscriminator, DCGANGenerator
 from lightning_zoo.gan.fashion_gan import FashionGAN
+from lightning_zoo.gan.image_dcgan import ImageDCGAN, ImageDCGANDiscriminator, ImageDCGANGenerator
 from lightning_zoo.gan.infogan import InfoGAN
 from lightning_zoo.gan.lsgan import LSGAN
 from lightning_zoo.gan.vanilla import VanillaGAN
@@ -17,6 +18,9 @@ __all__ = [
     "DCGANGenerator",
     "FashionGAN",
     "GANBase",
+    "ImageDCGAN",
+    "ImageDCGANDiscriminator",
+    "ImageDCGANGenerator",
     "InfoGAN",
     "LSGAN",
     "RealBatch",

@@ -23,6 +23,15 @@ DATA_FIXTURES: dict[str, Callable[[Path], list[str]]] = {
     "MNISTDataModule": lambda root: ["--data.data_dir", str(root), "--data.batch_size", "8"],
     "FashionMNISTDataModule": lambda root: ["--data.data_dir", str(root), "--data.batch_size", "8"],
     "CIFAR10DataModule": lambda root: ["--data.data_dir", str(root), "--data.batch_size", "8"],
+    # 32x32 keeps the image GANs' tests fast; their cards' parameter counts state the configs' sizes.
+    "ImageFolderDataModule": lambda root: [
+        "--data.folder",
+        str(root / "pokemon" / "images"),
+        "--data.batch_size",
+        "4",
+        "--data.image_size",
+        "32",
+    ],  # fmt: skip
     "VGG16FeaturesDataModule": lambda root: [
         "--data.images.init_args.data_dir",
         str(root),
