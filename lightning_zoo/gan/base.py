@@ -3,7 +3,8 @@ and its losses."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -18,6 +19,7 @@ from lightning_zoo.core import EpochMeans, ZooError, ZooModule, inference_mode_o
 from lightning_zoo.files import atomic_path
 from lightning_zoo.lightning_private import batch_index_of_run, ddp_finds_unused_parameters
 from lightning_zoo.media import image_grid, save_png
+from lightning_zoo.strategies import GANDDPStrategy, wrapped
 
 Latent = dict[str, Tensor]
 
@@ -44,9 +46,11 @@ class GANBase(ZooModule):
     ``after_discriminator_step`` for weight clipping.
     ``sample_latent`` may read only hyperparameters (``self.hparams``): the base calls it while constructing.
 
-    Each step toggles its optimizer, so the other network's parameters get no gradient. Under DDP that leaves
-    parameters unused in every backward: use ``strategy: ddp_find_unused_parameters_true`` (``ddp_gan.yaml``).
-    ``trainer.global_step`` counts every optimizer step, so one batch advances it by ``d_steps + g_steps``.
+    Each step toggles its optimizer, so the other network's parameters get no gradient. Lightning's DDP, which
+    wraps the whole module, then needs ``ddp_find_unused_parameters_true``; the zoo's ``ddp_gan`` strategy
+    (``ddp_gan.yaml``) wraps each network in its own DDP instead, and each step runs the network it trains through
+    its wrapper (:meth:`training_network`). ``trainer.global_step`` counts every optimizer step, so one batch
+    advances it by ``d_steps + g_steps``.
 
     Args:
         latent_dim: Size of the noise vector z ~ U(-1, 1)^latent_dim.
@@ -64,7 +68,8 @@ class GANBase(ZooModule):
 
     is_family_base = True
     family = "gan"
-    ddp_strategy = "ddp_find_unused_parameters_true"
+    ddp_strategy = "ddp_gan"
+    ddp_networks = ("generator", "discriminator")  # each wrapped in its own DDP by the ddp_gan strategy
     output_range = (-1.0, 1.0)
     prediction_files = ("samples.pt", "samples.png")
     checkpoint_renames = {"fixed_noise": "fixed_z"}  # the fixed latent was only z before the latent contract
@@ -109,10 +114,11 @@ class GANBase(ZooModule):
     def setup(self, stage: str) -> None:
         super().setup(stage)
         # Lightning would only fail at the first generator backward, with a traceback; say it up front.
-        if ddp_finds_unused_parameters(self.trainer.strategy) is False:
+        strategy = self.trainer.strategy
+        if ddp_finds_unused_parameters(strategy) is False and not isinstance(strategy, GANDDPStrategy):
             raise ZooError(
-                "a GAN step updates one network at a time, so DDP must expect unused parameters: use "
-                f"--trainer.strategy {self.ddp_strategy} (or --config configs/trainer/ddp_gan.yaml)"
+                "a GAN step updates one network at a time, which Lightning's DDP (one wrapper for the whole module) "
+                f"cannot sync: use --trainer.strategy {self.ddp_strategy} (or --config configs/trainer/ddp_gan.yaml)"
             )
 
     # -------------------------------------------------------------------------------------------- latent contract
@@ -193,8 +199,23 @@ class GANBase(ZooModule):
 
     # ----------------------------------------------------------------------------------------------------- loop
 
+    @contextmanager
+    def training_network(self, name: str) -> Iterator[None]:
+        """Within the block, ``self.<name>`` is the network's DDP wrapper under the ``ddp_gan`` strategy (so its
+        backward syncs the gradients), the network itself otherwise; the other network stays unwrapped."""
+        wrapper = wrapped(self, name)
+        if wrapper is None:
+            yield
+            return
+        network = self._modules[name]
+        self._modules[name] = wrapper
+        try:
+            yield
+        finally:
+            self._modules[name] = network
+
     def discriminator_step(self, optimizer: LightningOptimizer, batch: RealBatch, latent: Latent) -> Tensor:
-        with self.toggled_optimizer(optimizer):
+        with self.toggled_optimizer(optimizer), self.training_network("discriminator"):
             loss = self.d_loss(batch, latent)
             self.check_finite(loss, "discriminator loss")
             optimizer.zero_grad(set_to_none=True)
@@ -204,7 +225,7 @@ class GANBase(ZooModule):
         return loss.detach()
 
     def generator_step(self, optimizer: LightningOptimizer, batch: RealBatch, latent: Latent) -> Tensor:
-        with self.toggled_optimizer(optimizer):
+        with self.toggled_optimizer(optimizer), self.training_network("generator"):
             loss = self.g_loss(batch, latent)
             self.check_finite(loss, "generator loss")
             optimizer.zero_grad(set_to_none=True)

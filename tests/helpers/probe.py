@@ -47,3 +47,22 @@ class RankProbe(Callback):
         )
         self.out_dir.mkdir(parents=True, exist_ok=True)
         (self.out_dir / f"rank{trainer.global_rank}.json").write_text(json.dumps(report))
+
+
+class GradientProbe(Callback):
+    """Records, on every rank, a digest of every gradient left after each training batch (each network's from its
+    last step), for comparing ranks batch by batch."""
+
+    def __init__(self, out_dir: str) -> None:
+        self.out_dir, self.digests = Path(out_dir), []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        digest = hashlib.sha256()
+        for name, parameter in sorted(pl_module.named_parameters()):
+            if parameter.grad is not None:
+                digest.update(name.encode() + parameter.grad.detach().cpu().numpy().tobytes())
+        self.digests.append(digest.hexdigest())
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        (self.out_dir / f"grads{trainer.global_rank}.json").write_text(json.dumps(self.digests))

@@ -1,0 +1,37 @@
+"""The ddp_gan strategy: each network of a GAN in its own DistributedDataParallel, no unused-parameter scan."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from lightning_zoo.registry import card
+from lightning_zoo.strategies import GANDDPStrategy
+from tests.helpers.contract import ddp_fit, weights
+
+pytestmark = [pytest.mark.ddp, pytest.mark.slow]
+
+
+@pytest.mark.parametrize("name", ["dcgan_mnist", "wgan_gp_mnist"])
+def test_ddp_gan_trains_bitwise_as_find_unused_parameters_with_equal_gradients_on_every_rank(name, data_root, tmp_path):
+    """Both strategies average the same gradients (a sum of two numbers does not depend on bucketing), so after
+    six batches (WGAN-GP: six critic steps with its double backward, one generator step) the whole state, weights and
+    BatchNorm statistics, agrees bitwise; and after every batch each rank holds the same gradients."""
+    runs = {}
+    for strategy in ("ddp_gan", "ddp_find_unused_parameters_true"):
+        probe = ["--trainer.callbacks+=tests.helpers.probe.GradientProbe", "--trainer.callbacks.out_dir",
+                 str(tmp_path / strategy / "probe")]  # fmt: skip
+        ddp_fit(card(name), data_root, tmp_path / strategy, 1, strategy, "--trainer.limit_train_batches", "6", *probe)
+        runs[strategy] = weights(tmp_path / strategy / "checkpoints" / "last.ckpt")
+        ranks = [json.loads((tmp_path / strategy / "probe" / f"grads{r}.json").read_text()) for r in (0, 1)]
+        assert len(ranks[0]) == 6 and ranks[0] == ranks[1]
+    separate, scanned = runs["ddp_gan"], runs["ddp_find_unused_parameters_true"]
+    assert separate.keys() == scanned.keys()
+    assert [k for k in separate if not torch.equal(separate[k], scanned[k])] == []
+
+
+def test_ddp_gan_refuses_find_unused_parameters():
+    with pytest.raises(ValueError, match="drop find_unused_parameters"):
+        GANDDPStrategy(find_unused_parameters=True)
