@@ -103,4 +103,4 @@ def test_the_slurm_example_asks_for_what_its_cli_flags_say(capsys):
     trainer = yaml.safe_load(capsys.readouterr().out)["trainer"]
     assert trainer["num_nodes"] == int(sbatch["nodes"]) and int(trainer["devices"]) == int(sbatch["ntasks-per-node"])
     assert sbatch["gpus-per-node"] == sbatch["ntasks-per-node"]  # one task per GPU, as Lightning expects
-    assert trainer["strategy"] == "ddp_find_unused_parameters_true"  # a GAN under DDP
+    assert trainer["strategy"] == "ddp_gan"  # a GAN under DDP: each network in its own DDP wrapper
