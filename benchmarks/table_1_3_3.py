@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 from pathlib import Path
 
@@ -19,46 +18,25 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.classifier import run  # noqa: E402
 from benchmarks.common import DEFAULT_DATA, RESULTS, ROOT, machine, write_result  # noqa: E402
-from lightning_zoo.callbacks import EpochTimer  # noqa: E402
 from lightning_zoo.classification.mlp import TABLE_1_3_3  # noqa: E402
-from lightning_zoo.cli import ZooCLI  # noqa: E402
 
 SWEEP = ROOT / "configs/sweeps/mlp_table_1_3_3.yaml"
 REPORT = RESULTS / "table_1_3_3.json"
 
 
 def run_row(row: int, override: str, data_dir: str, workdir: Path) -> dict:
-    cli = ZooCLI(
-        args=[
-            "--config",
-            str(ROOT / "configs/classification/mlp_mnist.yaml"),
-            f"--config={override}",
-            "--data.data_dir",
-            data_dir,
-            "--trainer.logger",
-            "CSVLogger",
-            "--trainer.logger.save_dir",
-            str(workdir),
-            "--trainer.logger.name",
-            f"row_{row}",
-            "--trainer.enable_progress_bar",
-            "false",
-        ],  # fmt: skip
-        run=False,
+    """One row through the shared classifier run: 20 epochs, the final weights on the test and training images."""
+    result, _ = run(
+        ROOT / "configs/classification/mlp_mnist.yaml", data_dir, 0, workdir / f"row_{row}", [f"--config={override}"]
     )
-    timer = EpochTimer()
-    cli.trainer.callbacks.append(timer)
-    cli.trainer.fit(cli.model, cli.datamodule)
-    [test] = cli.trainer.test(cli.model, cli.datamodule, verbose=False)  # the final weights, as the book evaluates
-    train_loader = cli.datamodule.loader(cli.datamodule.splits["train"])
-    [train] = cli.trainer.test(cli.model, dataloaders=train_loader, verbose=False)
     return {
         "override": override,
-        "test_acc_pct": round(100 * test["test/acc"], 2),
-        "train_acc_pct": round(100 * train["test/acc"], 2),
-        "epochs": cli.trainer.current_epoch,
-        "seconds_per_epoch": round(statistics.median(timer.durations), 2),
+        "test_acc_pct": result["test_acc_pct"],
+        "train_acc_pct": result["train_eval_acc_pct"],
+        "epochs": result["epochs"],
+        "seconds_per_epoch": result["seconds_per_epoch"],
         "command": "python " + " ".join(["benchmarks/table_1_3_3.py", *sys.argv[1:]]),
     }
 

@@ -9,6 +9,7 @@ import os
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -290,6 +291,11 @@ class InMemoryDataModule(ZooDataModule):
 
     def predict_dataloader(self) -> DataLoader:
         return self._loader("predict")
+
+
+def data_root(data_dir: str | None) -> Path:
+    """Where a dataset lives: ``data_dir``, else ``$LIGHTNING_ZOO_DATA``, else ``./data``."""
+    return Path(data_dir or os.environ.get("LIGHTNING_ZOO_DATA", "data"))
 
 
 def split_sizes(total: int, val_size: int | float) -> tuple[int, int]:

@@ -7,13 +7,12 @@ the command that builds it from Kaggle's training folder.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 from pathlib import Path
 from typing import Literal
 
-from datamodules.base import DataError, DatasetUnavailableError
+from datamodules.base import DataError, DatasetUnavailableError, data_root
 from datamodules.vision.image_folder import ImageFolderDataModule
 
 FOLDER = "cats_and_dogs_small"
@@ -84,7 +83,7 @@ class CatsAndDogsSmallDataModule(ImageFolderDataModule):
         num_workers: int = 0,
         pin_memory: bool = False,
     ) -> None:
-        root = Path(data_dir or os.environ.get("LIGHTNING_ZOO_DATA", "data"))
+        root = data_root(data_dir)
         super().__init__(
             folder=str(root / FOLDER), image_size=image_size, resize="squash", classes=list(BOOK_CLASSES),
             augment=augment, batch_size=batch_size, num_workers=num_workers, pin_memory=pin_memory,

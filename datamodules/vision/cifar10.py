@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import pickle
 import tarfile
 from pathlib import Path
@@ -11,7 +10,14 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from datamodules.base import DatasetUnavailableError, InMemoryDataModule, TensorBatchDataset, seeded_split, split_sizes
+from datamodules.base import (
+    DatasetUnavailableError,
+    InMemoryDataModule,
+    TensorBatchDataset,
+    data_root,
+    seeded_split,
+    split_sizes,
+)
 from datamodules.download import ensure_files
 from datamodules.vision.image_folder import KerasAugmentation
 
@@ -110,7 +116,7 @@ class CIFAR10DataModule(InMemoryDataModule):
     ) -> None:
         super().__init__(batch_size, num_workers, pin_memory)
         self.save_hyperparameters()
-        self.data_dir = Path(data_dir or os.environ.get("LIGHTNING_ZOO_DATA", "data"))
+        self.data_dir = data_root(data_dir)
         self.augment, self.val_size, self.split_seed, self.download = augment, val_size, split_seed, download
 
     def _ensure(self, download: bool) -> None:

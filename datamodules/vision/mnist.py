@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -16,6 +15,7 @@ from datamodules.base import (
     DatasetUnavailableError,
     InMemoryDataModule,
     TensorBatchDataset,
+    data_root,
     seeded_split,
     split_sizes,
 )
@@ -112,7 +112,7 @@ class MNISTDataModule(InMemoryDataModule):
                 )
         self.keep_classes = None if keep_classes is None else list(keep_classes)
         self.save_hyperparameters()
-        self.data_dir = Path(data_dir or os.environ.get("LIGHTNING_ZOO_DATA", "data"))
+        self.data_dir = data_root(data_dir)
         self.val_size, self.train_split = val_size, train_split
         self.flatten, self.padding, self.value_range = flatten, padding, value_range
         self.split_seed, self.download = split_seed, download

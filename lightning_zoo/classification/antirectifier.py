@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from lightning_zoo.cards import Card, Result
 from lightning_zoo.classification.base import Classifier
-from lightning_zoo.keras import KerasOptimizer, keras_init_, keras_optimizer
+from lightning_zoo.keras import KerasOptimizer, keras_init_
 from lightning_zoo.layers import Antirectifier
 
 
@@ -57,12 +57,6 @@ class AntirectifierMLP(Classifier):
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.net = AntirectifierNetwork(math.prod(input_shape), hidden_units, self.hparams.num_classes, dropout)
         self.example_input_array = torch.zeros(2, *input_shape)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x)
-
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return keras_optimizer(self.hparams.optimizer, self.parameters(), self.hparams.lr)
 
 
 SCRIPT = "Keras example antirectifier.py (spec A2)"

@@ -8,15 +8,17 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from lightning_zoo.core import STAGES, EpochMeans, ZooModule
 from lightning_zoo.files import atomic_path
+from lightning_zoo.keras import keras_optimizer
 
 
 class Classifier(ZooModule):
-    """Base of the classifiers: a subclass builds its network and returns logits from ``forward``; it may add a
-    ``regularization_loss`` (Keras adds kernel penalties to the reported loss; so does this loop).
+    """Base of the classifiers: a subclass builds its network as ``self.net`` (logits out); it may add a
+    ``regularization_loss`` (Keras adds kernel penalties to the reported loss; so does this loop). Models with
+    ``optimizer`` and ``lr`` arguments get that Keras optimizer over their trainable parameters.
 
     A network with one output is a binary classifier, as Keras' ``Dense(1, activation="sigmoid")`` with
     ``binary_crossentropy``: binary cross-entropy on the logit, class 1 where it is positive.
@@ -38,6 +40,16 @@ class Classifier(ZooModule):
         super().__init__()
         self.epoch_means = {stage: EpochMeans("loss", "acc") for stage in STAGES}  # updated every step
         self.track_epoch_metrics(**{stage: {"means": means} for stage, means in self.epoch_means.items()})
+
+    net: nn.Module
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        # Frozen parameters (a transfer's features, VGG16's base) stay out of the optimizer.
+        trainable = [p for p in self.parameters() if p.requires_grad]
+        return keras_optimizer(self.hparams.optimizer, trainable, self.hparams.lr)
 
     def regularization_loss(self) -> Tensor | float:
         return 0.0

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from lightning_zoo.cards import Card, Result
 from lightning_zoo.classification.base import Classifier
-from lightning_zoo.keras import KerasOptimizer, keras_decay, keras_init_, keras_optimizer
+from lightning_zoo.keras import KerasOptimizer, keras_decay, keras_init_
 
 
 class Cifar10ConvNetNetwork(nn.Sequential):
@@ -58,12 +58,8 @@ class Cifar10ConvNet(Classifier):
         self.net = Cifar10ConvNetNetwork(input_shape, self.hparams.num_classes, filters)
         self.example_input_array = torch.zeros(2, *input_shape)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x)
-
     def configure_optimizers(self) -> dict:
-        optimizer = keras_optimizer(self.hparams.optimizer, self.parameters(), self.hparams.lr)
-        return keras_decay(optimizer, self.hparams.decay)
+        return keras_decay(super().configure_optimizers(), self.hparams.decay)
 
 
 CARDS = (

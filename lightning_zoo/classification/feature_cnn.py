@@ -75,9 +75,6 @@ class FeatureCNN(Classifier):
         """(N, feature_dim) activations of the feature layer."""
         return self.net.extractor(x)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x)
-
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
 

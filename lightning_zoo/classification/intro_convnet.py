@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from lightning_zoo.cards import Card, Result
 from lightning_zoo.classification.base import Classifier
-from lightning_zoo.keras import KerasOptimizer, keras_init_, keras_optimizer
+from lightning_zoo.keras import KerasOptimizer, keras_init_
 
 
 class IntroConvNetNetwork(nn.Sequential):
@@ -55,12 +55,6 @@ class IntroConvNet(Classifier):
             )
         self.net = IntroConvNetNetwork(input_shape, self.hparams.num_classes, filters)
         self.example_input_array = torch.zeros(2, *input_shape)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x)
-
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return keras_optimizer(self.hparams.optimizer, self.parameters(), self.hparams.lr)
 
 
 CARDS = (

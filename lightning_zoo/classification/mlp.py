@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from lightning_zoo.cards import Card, Result
 from lightning_zoo.classification.base import Classifier
-from lightning_zoo.keras import KerasOptimizer, keras_dense_init_, keras_optimizer, l2_penalty
+from lightning_zoo.keras import KerasOptimizer, keras_dense_init_, l2_penalty
 
 
 class MLPNetwork(nn.Sequential):
@@ -75,14 +75,8 @@ class MLP(Classifier):
         self.net = MLPNetwork(math.prod(input_shape), hidden_units, outputs, dropout, relu)
         self.example_input_array = torch.zeros(2, *input_shape)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x)
-
     def regularization_loss(self) -> Tensor | float:
         return l2_penalty(self.net.kernels(), self.hparams.l2) if self.hparams.l2 else 0.0
-
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return keras_optimizer(self.hparams.optimizer, self.parameters(), self.hparams.lr)
 
 
 ADL = '"Advanced Deep Learning with TensorFlow 2 and Keras", ch. 1'

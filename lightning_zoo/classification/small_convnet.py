@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from lightning_zoo.cards import Card, Result
 from lightning_zoo.classification.base import Classifier
-from lightning_zoo.keras import KerasOptimizer, keras_init_, keras_optimizer
+from lightning_zoo.keras import KerasOptimizer, keras_init_
 
 
 class SmallConvNetNetwork(nn.Module):
@@ -83,12 +83,6 @@ class SmallConvNet(Classifier):
         outputs = 1 if binary_output and num_classes == 2 else num_classes
         self.net = SmallConvNetNetwork(input_shape, outputs, filters, dense_units, dropout)
         self.example_input_array = torch.zeros(2, *input_shape)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x)
-
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return keras_optimizer(self.hparams.optimizer, self.parameters(), self.hparams.lr)
 
 
 DLWP = '"Deep Learning with Python" (1st ed.), 5.2'

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from lightning_zoo.cards import Card, Result
 from lightning_zoo.classification.base import Classifier
-from lightning_zoo.keras import KerasOptimizer, keras_init_, keras_optimizer
+from lightning_zoo.keras import KerasOptimizer, keras_init_
 
 
 class TransferCNNNetwork(nn.Module):
@@ -85,13 +85,6 @@ class TransferCNN(Classifier):
     def load_initial_weights(self) -> None:
         if self.hparams.init_from:
             self.initialise_from(self.hparams.init_from, ["net.features"] if self.hparams.new_head else [""])
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x)
-
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        trainable = [p for p in self.parameters() if p.requires_grad]
-        return keras_optimizer(self.hparams.optimizer, trainable, self.hparams.lr)
 
 
 SCRIPT = "Keras example mnist_transfer_cnn.py (spec A5)"

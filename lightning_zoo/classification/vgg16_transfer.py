@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from lightning_zoo.cards import Card, Result
 from lightning_zoo.classification.base import Classifier
-from lightning_zoo.keras import KerasOptimizer, keras_init_, keras_optimizer
+from lightning_zoo.keras import KerasOptimizer, keras_init_
 from lightning_zoo.pretrained import (
     ImageNetNormalize,
     imagenet_weights_path,
@@ -108,13 +108,6 @@ class VGG16Transfer(Classifier):
             self.initialise_from(self.hparams.init_from)
         elif self.hparams.weights is not None:
             self.net.base.load_state_dict(vgg16_imagenet_features(self.hparams.weights))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x)
-
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        trainable = [p for p in self.parameters() if p.requires_grad]
-        return keras_optimizer(self.hparams.optimizer, trainable, self.hparams.lr)
 
 
 DLWP = '"Deep Learning with Python" (1st ed.), 5.3'
