@@ -9,6 +9,7 @@ from datamodules.base import (
     TensorBatchDataset,
     ZooDataModule,
 )
+from datamodules.text import IMDBDataModule
 from datamodules.vision import (
     CatsAndDogsSmallDataModule,
     CIFAR10DataModule,
@@ -25,6 +26,7 @@ __all__ = [
     "DatasetUnavailableError",
     "EpochBatchSampler",
     "FashionMNISTDataModule",
+    "IMDBDataModule",
     "ImageFolderDataModule",
     "InMemoryDataModule",
     "MNISTDataModule",

@@ -1,0 +1,118 @@
+"""A classifier config on real data with every epoch's weights evaluated on the validation and the test set, so that
+the books' way of choosing an epoch and the honest one come from the same run:
+
+- the book's number where the book validates on held-out training data (``validation_split``): the best
+  validation accuracy over the epochs (``best_val_acc_pct``);
+- where the book validates on the test set (and so picks its epoch by it): the best test accuracy over the epochs
+  (``best_test_acc_pct``);
+- the honest number: the test accuracy of the epoch that validation picks (``test_acc_at_best_val_pct``).
+
+Writes benchmarks/results/<config name>.json.
+
+    python benchmarks/epoch_curves.py --config configs/sequence/lstm_imdb.yaml --data-dir ../shared/data --seeds 0 1 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from pytorch_lightning.callbacks import Callback
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import DEFAULT_DATA, ROOT, machine, write_result  # noqa: E402
+from lightning_zoo.cli import ZooCLI  # noqa: E402
+from lightning_zoo.core import inference_mode_of  # noqa: E402
+
+
+class TestEveryEpoch(Callback):
+    """After each validation (not the sanity check), the weights of that epoch on the test set; with the epoch's
+    training and validation metrics. For measurement only: the test set never steers training here."""
+
+    def __init__(self) -> None:
+        self.epochs: list[dict] = []
+        self._started = time.perf_counter()
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._started = time.perf_counter()
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if trainer.sanity_checking:
+            return
+        seconds = time.perf_counter() - self._started
+        loss_sum = correct = count = 0.0
+        with inference_mode_of(pl_module):
+            for x, y in trainer.datamodule.test_dataloader():
+                x, y = x.to(pl_module.device), y.to(pl_module.device)
+                loss, predicted = pl_module.loss_and_predictions(pl_module(x), y)
+                loss_sum += float(loss) * len(y)
+                correct += int((predicted == y).sum())
+                count += len(y)
+        metrics = trainer.callback_metrics
+        self.epochs.append(
+            {
+                "epoch": trainer.current_epoch + 1,
+                "train_loss": round(float(metrics.get("train/loss", float("nan"))), 4),
+                "val_loss": round(float(metrics["val/loss"]), 4),
+                "val_acc_pct": round(100 * float(metrics["val/acc"]), 2),
+                "test_loss": round(loss_sum / count, 4),
+                "test_acc_pct": round(100 * correct / count, 2),
+                "seconds_train_and_val": round(seconds, 1),
+            }
+        )
+        print(self.epochs[-1], flush=True)
+
+
+def run(config: Path, data_dir: str, seed: int, workdir: Path, cli_args: list[str]) -> dict:
+    os.environ["LIGHTNING_ZOO_DATA"] = data_dir
+    args = ["--config", str(config), *cli_args, "--seed_everything", str(seed), "--trainer.logger", "CSVLogger"]
+    args += ["--trainer.logger.save_dir", str(workdir), "--trainer.enable_progress_bar", "false"]
+    args += ["--trainer.default_root_dir", str(workdir / f"seed_{seed}")]
+    cli = ZooCLI(args=args, run=False)
+    curves = TestEveryEpoch()
+    cli.trainer.callbacks.append(curves)
+    cli.trainer.fit(cli.model, cli.datamodule)
+    epochs = curves.epochs
+    best_val = max(epochs, key=lambda e: e["val_acc_pct"])  # the first of equals, as Keras' checkpointing
+    return {
+        "seed": seed,
+        "epochs_trained": len(epochs),
+        "best_val_acc_pct": best_val["val_acc_pct"],
+        "best_val_epoch": best_val["epoch"],
+        "test_acc_at_best_val_pct": best_val["test_acc_pct"],
+        "best_test_acc_pct": max(e["test_acc_pct"] for e in epochs),
+        "final_test_acc_pct": epochs[-1]["test_acc_pct"],
+        "seconds_per_epoch": round(statistics.median(e["seconds_train_and_val"] for e in epochs), 1),
+        "epochs": epochs,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--workdir", type=Path, help="default logs/bench_<name>")
+    parser.add_argument("--name", help="results file name (default: the config's)")
+    args, cli_args = parser.parse_known_args()
+    name = args.name or args.config.stem
+    workdir = args.workdir or ROOT / "logs" / f"bench_{name}"
+    runs = [run(args.config, args.data_dir, seed, workdir, cli_args) for seed in args.seeds]
+    means = {
+        f"{key}_mean": round(statistics.mean(r[key] for r in runs), 2)
+        for key in ("best_val_acc_pct", "test_acc_at_best_val_pct", "best_test_acc_pct", "final_test_acc_pct")
+    }
+    single = {k: v for k, v in runs[0].items() if k not in ("seed", "epochs")} if len(runs) == 1 else {}
+    summary = {"seeds_run": len(runs), "epochs_trained": runs[0]["epochs_trained"], **means, **single}
+    write_result(name, {"config": str(args.config), **summary, "runs": runs, "threads": torch.get_num_threads(),
+                        **machine()})  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Keras' text conventions, reimplemented: ``text_to_word_sequence``, word ranks by frequency, the
+``imdb.load_data`` index scheme (padding 0, start 1, out-of-vocabulary 2, words from 3), and ``pad_sequences``."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+import torch
+from torch import Tensor
+
+# Keras' Tokenizer filters (every ASCII punctuation mark but the apostrophe, tabs and newlines).
+KERAS_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
+_TO_SPACES = str.maketrans(KERAS_FILTERS, " " * len(KERAS_FILTERS))
+
+
+def words_of(text: str) -> list[str]:
+    """Keras' ``text_to_word_sequence``: lower case, punctuation to spaces, split on whitespace. IMDB's ``<br />``
+    line breaks are removed first (otherwise every review would hold the words "br")."""
+    return text.replace("<br />", " ").lower().translate(_TO_SPACES).split()
+
+
+def ranked_words(texts: Iterable[str]) -> list[str]:
+    """Every word of ``texts`` by descending frequency (ties in order of first appearance, as Keras' Tokenizer):
+    rank 1 is the first."""
+    counts: Counter[str] = Counter()
+    for text in texts:
+        counts.update(words_of(text))
+    return [word for word, _ in counts.most_common()]
+
+
+class WordIndex:
+    """Words to indices as ``keras.datasets.imdb.load_data`` numbers them: the word of rank r (1 the most frequent)
+    is ``r + index_from``; each sequence starts with ``start_char``; indices outside ``[skip_top, num_words)``
+    become ``oov_char`` (or are dropped when it is None).
+
+    Keras applies that range test after the start marker and the offset, so ``skip_top`` counts indices, not
+    ranks: ``skip_top=10`` turns ranks 1-6 and the start marker itself into ``oov_char`` (as ``load_data`` does).
+    Words never seen in the ranked corpus are out of vocabulary too. With ``start_char=None``, ``oov_char=None``
+    and ``index_from=0`` this is Keras' ``Tokenizer(num_words)`` (unknown words dropped, the top word is 1).
+    """
+
+    def __init__(
+        self,
+        ranked: Sequence[str],
+        num_words: int,
+        skip_top: int = 0,
+        start_char: int | None = 1,
+        oov_char: int | None = 2,
+        index_from: int = 3,
+    ) -> None:
+        if num_words <= index_from + 1:
+            raise ValueError(f"num_words ({num_words}) must exceed index_from + 1 ({index_from + 1}) to keep any word")
+        self.num_words, self.skip_top = num_words, skip_top
+        self.start_char, self.oov_char, self.index_from = start_char, oov_char, index_from
+        self.words = list(ranked[: num_words - index_from - 1])  # the only ones that can get an index
+        self._index = {word: rank + index_from for rank, word in enumerate(self.words, start=1)}
+
+    def index(self, word: str) -> int | None:
+        """A word's index, or None if it is out of the vocabulary."""
+        i = self._index.get(word)
+        return i if i is not None and self.skip_top <= i < self.num_words else None
+
+    def encode(self, text: str) -> list[int]:
+        raw = ([self.start_char] if self.start_char is not None else []) + [
+            self._index.get(w, self.num_words) for w in words_of(text)
+        ]
+        kept = [i if self.skip_top <= i < self.num_words else self.oov_char for i in raw]
+        return [i for i in kept if i is not None]
+
+
+def pad_sequences(sequences: Sequence[Sequence[int]], maxlen: int, value: int = 0) -> Tensor:
+    """Keras' ``pad_sequences`` with its defaults: padding and truncation at the front (the end of a text is kept)."""
+    out = torch.full((len(sequences), maxlen), value, dtype=torch.long)
+    for row, sequence in enumerate(sequences):
+        kept = sequence[-maxlen:] if maxlen else []
+        if kept:
+            out[row, maxlen - len(kept) :] = torch.tensor(kept, dtype=torch.long)
+    return out

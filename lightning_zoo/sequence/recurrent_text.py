@@ -1,0 +1,191 @@
+"""The recurrent IMDB classifiers: "Hands-On Deep Learning Architectures" E4 (the BiLSTM) and "Deep Learning with
+Python" 6.2-6.3 (SimpleRNN, LSTM, LSTM on reversed reviews, BiLSTM)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+
+from lightning_zoo.cards import Card, Result
+from lightning_zoo.keras import KerasOptimizer, keras_dense_init_
+from lightning_zoo.sequence.recurrent import Cell, KerasRecurrent, padding_to_end
+from lightning_zoo.sequence.text_classifier import TextClassifier, keras_embedding
+
+
+class RecurrentTextNetwork(nn.Module):
+    """Embedding, a recurrent layer (its final state), Dense of logits. Usable without Lightning."""
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embedding_dim: int,
+        recurrent: KerasRecurrent,
+        outputs: int,
+        padding: Literal["keras", "packed"] = "keras",
+    ) -> None:
+        super().__init__()
+        if padding not in ("keras", "packed"):
+            raise ValueError(f"padding must be 'keras' or 'packed', got {padding!r}")
+        self.embedding = keras_embedding(vocab_size, embedding_dim)
+        self.recurrent = recurrent
+        self.head = keras_dense_init_(nn.Linear(recurrent.output_size, outputs))
+        self.padding = padding
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        lengths = None
+        if self.padding == "packed":
+            tokens, lengths = padding_to_end(tokens)
+        _, final = self.recurrent(self.embedding(tokens), lengths)
+        return self.head(final)
+
+
+class RecurrentTextClassifier(TextClassifier):
+    """Embedding - SimpleRNN / LSTM / GRU (optionally bidirectional) - Dense(1, sigmoid): the books' recurrent
+    sentiment classifiers, each a config of this class.
+
+    The recurrent layers are PyTorch's fused kernels with Keras' initialisation (see ``KerasRecurrent``); their
+    parameter counts exceed Keras' by one bias vector per layer and direction (``bias_hh``, kept at zero at
+    initialisation). Reviews arrive pre-padded (Keras' ``pad_sequences``); ``padding`` chooses how they are read.
+
+    Args:
+        cell: ``"rnn"`` (Keras' SimpleRNN), ``"lstm"`` or ``"gru"``.
+        hidden_size: Units per direction.
+        bidirectional: Keras' ``Bidirectional`` (both final states concatenated).
+        dropout: Keras' ``dropout`` (input dropout, one mask per review).
+        recurrent_dropout: Keras' ``recurrent_dropout``; above 0 training runs the unfused loop (several times
+            slower on a CPU).
+        padding: ``"keras"`` reads the padding as Keras without masking does; ``"packed"`` skips it.
+        optimizer: A Keras optimizer with Keras' defaults.
+        lr: Learning rate; default Keras' for the optimizer.
+        **kwargs: ``vocab_size``, ``embedding_dim`` and the embedding options of ``TextClassifier``.
+    """
+
+    def __init__(
+        self,
+        cell: Cell = "lstm",
+        hidden_size: int = 32,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        padding: Literal["keras", "packed"] = "keras",
+        optimizer: KerasOptimizer = "rmsprop",
+        lr: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        hp = self.hparams
+        recurrent = KerasRecurrent(
+            hp.embedding_dim, hidden_size, cell, 1, bidirectional, dropout=dropout, recurrent_dropout=recurrent_dropout
+        )
+        self.net = RecurrentTextNetwork(hp.vocab_size, hp.embedding_dim, recurrent, self.outputs, padding)
+        self.freeze_embedding_if_asked()
+        self.example_input_array = torch.ones(2, 20, dtype=torch.long)
+
+
+DLWP = '"Deep Learning with Python" (1st ed.)'
+EXTRA_BIAS = "PyTorch's recurrent layers hold a second bias vector (bias_hh, zero at first): {} parameters, Keras {}"
+DLWP_PROTOCOL = "best validation accuracy of 10 epochs, validation = the last 20 % of the training reviews"
+HONEST = "test accuracy of the best-validation epoch's weights, 25,000 test reviews"
+
+
+def dlwp_results(name: str, book: float, tolerance: float = 1.5) -> tuple[Result, ...]:
+    """The book's number (best validation accuracy over its epochs) and the honest one (test accuracy of the epoch
+    that validation picks), from ``benchmarks/results/<name>.json`` (written by ``benchmarks/imdb.py``)."""
+    return (
+        Result("validation accuracy", book, DLWP_PROTOCOL, f"{name}.json:best_val_acc_pct_mean", tolerance=tolerance,
+               note="mean of {seeds_run} seeds; seeded random 20 % split"),
+        Result("test accuracy", None, HONEST, f"{name}.json:test_acc_at_best_val_pct_mean",
+               note="mean of {seeds_run} seeds"),
+    )  # fmt: skip
+
+
+CARDS = (
+    Card(
+        name="bilstm_imdb",
+        family="classifier",
+        source='"Hands-On Deep Learning Architectures with Python", ch. 6 (spec E4)',
+        config="configs/sequence/bilstm_imdb.yaml",
+        dataset="IMDB (5,000 words, skip_top 10, maxlen 200)",
+        parameters={"": 904_449},
+        parameters_from_book=False,
+        parameter_sizes={"vocab_size": 5000},
+        results=(
+            Result(
+                "test accuracy (the book's way)",
+                89.6,
+                "best epoch's test accuracy: the test set is the validation set and picks the epoch",
+                ours="bilstm_imdb.json:best_test_acc_pct",
+                tolerance=0.6,
+                note="the best of {epochs_trained} epochs' test accuracies, seed 0",
+            ),
+            Result(
+                "test accuracy (honest)",
+                89.6,
+                "test accuracy of the epoch with the best validation accuracy (10 % of the training reviews validate)",
+                ours="bilstm_imdb.json:test_acc_at_best_val_pct",
+                tolerance=0.6,
+                note="seed 0, {epochs_trained} epochs, trained on 22,500 reviews",
+            ),
+        ),
+        deviations=(
+            EXTRA_BIAS.format("904,449", "903,425"),
+            "recurrent_dropout 0.2 (no fused kernel) is a config option that trains in a Python loop; the "
+            "headline run uses the fused kernel without it (see benchmarks/results/bilstm_imdb.json)",
+            "10 % of the training reviews validate (the book validates, and stops early, on the test set)",
+        ),
+        ddp=True,
+    ),
+    Card(
+        name="simple_rnn_imdb",
+        family="classifier",
+        source=f"{DLWP}, 6.2 (spec B23)",
+        config="configs/sequence/simple_rnn_imdb.yaml",
+        dataset="IMDB (10,000 words, maxlen 500)",
+        parameters={"": 322_145},
+        parameters_from_book=False,
+        parameter_sizes={"vocab_size": 10000},
+        results=dlwp_results("simple_rnn_imdb", 84.6),
+        deviations=(EXTRA_BIAS.format("322,145", "322,113"),),
+    ),
+    Card(
+        name="lstm_imdb",
+        family="classifier",
+        source=f"{DLWP}, 6.2 (spec B24)",
+        config="configs/sequence/lstm_imdb.yaml",
+        dataset="IMDB (10,000 words, maxlen 500)",
+        parameters={"": 328_481},
+        parameters_from_book=False,
+        parameter_sizes={"vocab_size": 10000},
+        results=dlwp_results("lstm_imdb", 89.28),
+        deviations=(EXTRA_BIAS.format("328,481", "328,353"),),
+    ),
+    Card(
+        name="lstm_reversed_imdb",
+        family="classifier",
+        source=f"{DLWP}, 6.3 (spec B26)",
+        config="configs/sequence/lstm_reversed_imdb.yaml",
+        dataset="IMDB, reviews reversed (10,000 words, maxlen 500)",
+        parameters={"": 1_300_769},
+        parameters_from_book=False,
+        parameter_sizes={"vocab_size": 10000},
+        results=dlwp_results("lstm_reversed_imdb", 87.7),
+        deviations=(EXTRA_BIAS.format("1,300,769", "1,300,641"),),
+    ),
+    Card(
+        name="bilstm32_imdb",
+        family="classifier",
+        source=f"{DLWP}, 6.3 (spec B27)",
+        config="configs/sequence/bilstm32_imdb.yaml",
+        dataset="IMDB, reviews reversed as in the book (10,000 words, maxlen 500)",
+        parameters={"": 336_961},
+        parameters_from_book=False,
+        parameter_sizes={"vocab_size": 10000},
+        results=dlwp_results("bilstm32_imdb", 88.56),
+        deviations=(
+            EXTRA_BIAS.format("336,961", "336,705"),
+            "the book feeds the reversed reviews of the previous listing (x_train was never restored); so do we",
+        ),
+    ),
+)
