@@ -42,6 +42,11 @@ class TestEveryEpoch(Callback):
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         self._started = time.perf_counter()
 
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        # Runs after the epoch's validation: the training loss is logged only now.
+        if self.epochs and self.epochs[-1]["epoch"] == trainer.current_epoch + 1:
+            self.epochs[-1]["train_loss"] = round(float(trainer.callback_metrics["train/loss"]), 4)
+
     def on_validation_end(self, trainer, pl_module) -> None:
         if trainer.sanity_checking:
             return
@@ -58,7 +63,6 @@ class TestEveryEpoch(Callback):
         self.epochs.append(
             {
                 "epoch": trainer.current_epoch + 1,
-                "train_loss": round(float(metrics.get("train/loss", float("nan"))), 4),
                 "val_loss": round(float(metrics["val/loss"]), 4),
                 "val_acc_pct": round(100 * float(metrics["val/acc"]), 2),
                 "test_loss": round(loss_sum / count, 4),
@@ -66,7 +70,7 @@ class TestEveryEpoch(Callback):
                 "seconds_train_and_val": round(seconds, 1),
             }
         )
-        print(self.epochs[-1], flush=True)
+        print(self.epochs[-1], flush=True)  # the training loss follows at the epoch's end
 
 
 def run(config: Path, data_dir: str, seed: int, workdir: Path, cli_args: list[str]) -> dict:

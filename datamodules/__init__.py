@@ -10,6 +10,7 @@ from datamodules.base import (
     ZooDataModule,
 )
 from datamodules.text import IMDBDataModule
+from datamodules.timeseries import WindowSeriesDataModule
 from datamodules.vision import (
     CatsAndDogsSmallDataModule,
     CIFAR10DataModule,
@@ -33,5 +34,6 @@ __all__ = [
     "PerSampleBatches",
     "TensorBatchDataset",
     "VGG16FeaturesDataModule",
+    "WindowSeriesDataModule",
     "ZooDataModule",
 ]

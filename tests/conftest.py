@@ -10,6 +10,7 @@ import torch
 from tests.helpers.cifar import write_cifar10
 from tests.helpers.idx import write_mnist
 from tests.helpers.images import write_image_folder
+from tests.helpers.series import write_closes
 from tests.helpers.text import write_glove, write_imdb
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,7 +21,7 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data folder with tiny MNIST and Fashion-MNIST in the real idx.gz layout (256 train, 64 test images), and a
     tiny cats-vs-dogs subset of JPEGs (6 train, 3 validation, 3 test photos per class), a CIFAR-10 archive of
     100 training and 20 test images, a flat folder of 8 images (pokemon/images), IMDB-format reviews (48 training,
-    24 test) and a GloVe-format file (glove/glove.6B.100d.txt)."""
+    24 test), a GloVe-format file (glove/glove.6B.100d.txt) and 120 days of closes (stocks/djia_2001_2017.csv)."""
     root = tmp_path_factory.mktemp("data")
     write_mnist(root, "MNIST", seed=0)
     write_mnist(root, "FashionMNIST", seed=1)
@@ -29,6 +30,7 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_image_folder(root / "pokemon", {"images": 8}, classes=("art",))  # read unlabelled: one class
     write_imdb(root)
     write_glove(root / "glove" / "glove.6B.100d.txt")
+    write_closes(root / "stocks" / "djia_2001_2017.csv")
     return root
 
 

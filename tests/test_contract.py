@@ -11,6 +11,7 @@ import torch
 
 from lightning_zoo.classification import Classifier
 from lightning_zoo.core import load_zoo_module
+from lightning_zoo.forecasting import Forecaster
 from lightning_zoo.gan import GANBase
 from tests.helpers.contract import (
     CARDS,
@@ -87,7 +88,7 @@ class HalvedLoss(MetricHistory):
             trainer.should_stop = True
 
 
-def classifier_learns(model: Classifier, cli, workdir: Path, steps: int) -> None:
+def loss_halves(model: Classifier | Forecaster, cli, workdir: Path, steps: int) -> None:
     """The loss on one batch halves (the mean of 5 steps against the first 5) within the card's ``learns_within``
     steps (100 unless it says more). Most classifiers need 10-30; the Antirectifier (its unit-norm features grow
     the logits slowly) and the CIFAR-10 convnet (its batch is augmented anew every step) 50-80."""
@@ -141,7 +142,7 @@ def gan_learns(model: GANBase, cli, workdir: Path, steps: int) -> None:
     assert all(not torch.equal(before[k], after[k]) for k, _ in model.named_parameters())
 
 
-LEARNING_CHECKS = {Classifier: classifier_learns, GANBase: gan_learns}
+LEARNING_CHECKS = {Classifier: loss_halves, Forecaster: loss_halves, GANBase: gan_learns}
 
 
 def test_learns_on_a_fixed_batch(card, data_root, tmp_path):

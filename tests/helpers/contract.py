@@ -34,6 +34,7 @@ DATA_FIXTURES: dict[str, Callable[[Path], list[str]]] = {
         "--data.train_size",
         "null",
     ],  # fmt: skip
+    "WindowSeriesDataModule": lambda root: ["--data.data_dir", str(root), "--data.batch_size", "8"],
     # 32x32 keeps the image GANs' tests fast; their cards' parameter counts state the configs' sizes.
     "ImageFolderDataModule": lambda root: [
         "--data.folder",

@@ -1,0 +1,243 @@
+"""Time series from CSV files: reading with clear errors and counted missing values, chronological splits, and the
+stock chapter's windows scaled by their last value."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from pytorch_lightning.utilities import rank_zero_info
+from torch import Tensor
+
+from datamodules.base import DataError, DatasetUnavailableError, InMemoryDataModule, TensorBatchDataset, data_root
+
+Missing = Literal["drop", "ffill"]
+
+
+def parse_time(text: str) -> np.datetime64:
+    """ISO dates and times (``2001-01-02``, ``2013-01-01T06:00:00Z``) and Jena's ``01.01.2009 00:10:00``."""
+    text = text.strip().removesuffix("Z")
+    try:
+        return np.datetime64(text, "s")
+    except ValueError:
+        return np.datetime64(datetime.strptime(text, "%d.%m.%Y %H:%M:%S"), "s")
+
+
+def read_series(
+    path: Path,
+    time_column: str,
+    value_columns: Sequence[str],
+    missing: Missing = "drop",
+    where: Mapping[str, str] | None = None,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """A CSV (optionally gzipped) as (times as datetime64[s], values float64 (rows, columns), rows with a blank).
+
+    Rows are kept in file order (which must be chronological) and, with ``where``, only rows whose columns have
+    those values. A blank or non-numeric value drops its row (``"drop"``) or repeats the previous row's value
+    (``"ffill"``; blanks before the first value drop their rows); the count is returned.
+    """
+    if not path.is_file():
+        raise DatasetUnavailableError(f"{path}: no such CSV file")
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as f:
+            reader = csv.DictReader(f)
+            found = reader.fieldnames or []
+            wanted = [time_column, *value_columns, *(where or {})]
+            absent = [c for c in wanted if c not in found]
+            if absent:
+                raise DataError(
+                    f"{path} has no column {', '.join(map(repr, absent))}: expected {wanted}, found {found}"
+                )
+            rows = [r for r in reader if all(r[k] == v for k, v in (where or {}).items())]
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error) as err:
+        raise DatasetUnavailableError(f"{path} is not a readable CSV file ({err})") from err
+    if not rows:
+        raise DataError(f"{path} holds no rows" + (f" where {dict(where)}" if where else ""))
+    values = np.full((len(rows), len(value_columns)), np.nan)
+    for i, row in enumerate(rows):
+        for j, column in enumerate(value_columns):
+            try:
+                values[i, j] = float(row[column])
+            except ValueError:
+                pass  # blank or not a number: missing
+    times = np.array([parse_time(r[time_column]) for r in rows])
+    blank = np.isnan(values).any(axis=1)
+    if missing == "ffill":
+        for j in range(values.shape[1]):
+            column = values[:, j]
+            last = np.where(~np.isnan(column), np.arange(len(column)), 0)
+            np.maximum.accumulate(last, out=last)
+            values[:, j] = column[last]
+        keep = ~np.isnan(values).any(axis=1)  # leading blanks have nothing to repeat
+    elif missing == "drop":
+        keep = ~blank
+    else:
+        raise ValueError(f"missing must be 'drop' or 'ffill', got {missing!r}")
+    if np.any(np.diff(times[keep]).astype(np.int64) <= 0):
+        raise DataError(f"{path}: the {time_column} column is not strictly increasing (the series must be in order)")
+    return times[keep], values[keep], int(blank.sum())
+
+
+def chronological_sizes(n: int, train_fraction: float, test_fraction: float) -> tuple[int, int, int]:
+    """(train, val, test) counts of ``n`` consecutive samples: the first ``int(n * train_fraction)`` train (the
+    book's ``int(len(Y) * 0.7)``), the last ``int(n * test_fraction)`` test, the rest validate."""
+    if not 0 < train_fraction < 1 or not 0 <= test_fraction < 1 - train_fraction:
+        raise DataError(
+            f"train_fraction ({train_fraction}) and test_fraction ({test_fraction}) must leave data to validate on"
+        )
+    n_train, n_test = int(n * train_fraction), int(n * test_fraction)
+    return n_train, n - n_train - n_test, n_test
+
+
+class SeriesDataModule(InMemoryDataModule):
+    """Base of the time-series DataModules: samples are (inputs (time, features), target, scale, time stamp);
+    ``target * scale`` is the target in the data's units, and the time stamp (seconds since 1970) says when the
+    target happens. Splits are chronological, never shuffled across their boundaries; the training split is
+    shuffled within itself. ``test_fraction=0`` validates on what would be the test part (as the books do)."""
+
+    data_sizes = ("input_size",)
+
+    def __init__(
+        self,
+        csv_file: str,
+        time_column: str,
+        value_columns: Sequence[str],
+        target_column: str | None,
+        missing: Missing,
+        train_fraction: float,
+        test_fraction: float,
+        data_dir: str | None,
+        batch_size: int,
+        num_workers: int,
+        pin_memory: bool,
+    ) -> None:
+        super().__init__(batch_size, num_workers, pin_memory)
+        if not value_columns:
+            raise ValueError("value_columns must name at least one column")
+        target_column = target_column or value_columns[0]
+        if target_column not in value_columns:
+            raise ValueError(f"target_column {target_column!r} must be one of value_columns {list(value_columns)}")
+        if missing not in ("drop", "ffill"):
+            raise ValueError(f"missing must be 'drop' or 'ffill', got {missing!r}")
+        self.data_dir = data_root(data_dir)
+        self.csv_file, self.time_column, self.value_columns = csv_file, time_column, list(value_columns)
+        self.target_index = self.value_columns.index(target_column)
+        self.missing, self.train_fraction, self.test_fraction = missing, train_fraction, test_fraction
+        self.missing_rows = 0
+
+    @property
+    def input_size(self) -> int:
+        return len(self.value_columns)
+
+    @property
+    def csv_path(self) -> Path:
+        path = Path(self.csv_file)
+        return path if path.is_absolute() else self.data_dir / path
+
+    def read(self, where: Mapping[str, str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        times, values, self.missing_rows = read_series(
+            self.csv_path, self.time_column, self.value_columns, self.missing, where
+        )
+        if self.missing_rows:
+            action = "dropped" if self.missing == "drop" else "filled with the previous value"
+            rank_zero_info(f"{self.csv_path.name}: {self.missing_rows} rows with a blank value, {action}")
+        return times, values
+
+    def set_splits(self, x: Tensor, y: Tensor, scale: Tensor, time: Tensor) -> None:
+        """Chronological train/val/test splits of the samples (in time order); ``predict`` gets them all."""
+        n_train, n_val, n_test = chronological_sizes(len(x), self.train_fraction, self.test_fraction)
+        if min(n_train, n_val) < 1:
+            raise DataError(
+                f"{len(x)} samples are too few to split {self.train_fraction} / rest / {self.test_fraction}"
+            )
+        whole = TensorBatchDataset(x, y, scale, time)
+        ends = {"train": (0, n_train), "val": (n_train, n_train + n_val), "test": (n_train + n_val, len(x))}
+        parts = {name: slice(*bounds) for name, bounds in ends.items()}
+        self.splits = {name: TensorBatchDataset(*(t[part] for t in whole.tensors)) for name, part in parts.items()}
+        if not n_test:
+            rank_zero_info(f"{self.csv_path.name}: test_fraction=0, so the validation set is the test set")
+            self.splits["test"] = self.splits["val"]
+        self.splits["predict"] = whole
+
+
+class WindowSeriesDataModule(SeriesDataModule):
+    """Sliding windows over a CSV series, stride 1: the ``window`` values before a day predict that day's target,
+    as the GRU stock example of "Hands-On Deep Learning Architectures with Python" (ch. 6) does with the DJIA
+    closes. With ``scale_by_last``, each window and its target are divided by the window's last value (per column),
+    the book's "absolute to relative" scaling, which needs no statistics of any split.
+
+    Args:
+        csv_file: The CSV; a relative path is under ``data_dir``. Gzipped files (``.gz``) are read as they are.
+        time_column: Column of dates or times (ISO format).
+        value_columns: Columns that are inputs; the first is the target unless ``target_column`` says otherwise.
+        target_column: The column to forecast.
+        window: Values per window.
+        scale_by_last: Divide windows and targets by the window's last value.
+        missing: Rows with a blank value: ``"drop"`` or ``"ffill"`` (the previous row's value); counted either way.
+        train_fraction: The first ``int(windows * train_fraction)`` windows train (the book's 0.7).
+        test_fraction: The last windows that test; 0 (the book) validates on everything after training and tests on
+            the same windows.
+        data_dir: Root folder; default ``$LIGHTNING_ZOO_DATA`` or ``./data``.
+        batch_size: Windows per batch.
+        num_workers: DataLoader workers.
+        pin_memory: Pin batches for faster host-to-GPU copies.
+    """
+
+    def __init__(
+        self,
+        csv_file: str = "stocks/djia_2001_2017.csv",
+        time_column: str = "Date",
+        value_columns: Sequence[str] = ("Close",),
+        target_column: str | None = None,
+        window: int = 10,
+        scale_by_last: bool = True,
+        missing: Missing = "drop",
+        train_fraction: float = 0.7,
+        test_fraction: float = 0.0,
+        data_dir: str | None = None,
+        batch_size: int = 100,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+    ) -> None:
+        super().__init__(
+            csv_file, time_column, value_columns, target_column, missing, train_fraction, test_fraction, data_dir,
+            batch_size, num_workers, pin_memory,
+        )  # fmt: skip
+        if window < 1:
+            raise ValueError(f"window must be at least 1, got {window}")
+        self.save_hyperparameters()
+        self.window, self.scale_by_last = window, scale_by_last
+
+    def setup(self, stage: str) -> None:
+        if self.splits:
+            return
+        times, values = self.read()
+        x, y, scale = windows(values, self.window, self.target_index, self.scale_by_last)
+        if len(x) < 2:
+            raise DataError(f"{self.csv_path}: {len(values)} rows make {len(x)} windows of {self.window}")
+        self.set_splits(x, y, scale, torch.from_numpy(times[self.window :].astype(np.int64)))
+
+
+def windows(values: np.ndarray, window: int, target: int, scale_by_last: bool) -> tuple[Tensor, Tensor, Tensor]:
+    """Every window of ``window`` rows and the next row's ``target`` column: (n, window, columns), (n,), and the
+    scale that restores units (the window's last target value, or 1)."""
+    n = len(values) - window
+    if n < 1:
+        return torch.empty(0, window, values.shape[1]), torch.empty(0), torch.empty(0)
+    x = np.lib.stride_tricks.sliding_window_view(values[:-1], window, axis=0).transpose(0, 2, 1)  # (n, window, col)
+    y = values[window:, target]
+    if scale_by_last:
+        last = x[:, -1, :]
+        if np.any(last == 0):
+            raise DataError("a window ends in 0, so it cannot be scaled by its last value: use scale_by_last=false")
+        x, y, scale = x / last[:, None, :], y / last[:, target], last[:, target]
+    else:
+        scale = np.ones(n)
+    return tuple(torch.from_numpy(np.array(a, dtype=np.float32)) for a in (x, y, scale))

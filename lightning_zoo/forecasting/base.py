@@ -1,0 +1,146 @@
+"""The loop every forecaster shares: a regression loss on scaled targets, errors in scaled and in data units, and
+forecasts written next to the truth."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pytorch_lightning.loggers import WandbLogger
+from torch import Tensor
+
+from lightning_zoo.core import STAGES, EpochMeans, ZooModule
+from lightning_zoo.files import atomic_path
+from lightning_zoo.keras import keras_optimizer
+
+LOSSES = {"mse": F.mse_loss, "mae": F.l1_loss}
+
+
+class Forecaster(ZooModule):
+    """Base of the forecasters: a subclass builds ``self.net`` (inputs (batch, time, features) to one value per
+    sample). Batches are ``(inputs, target, scale, time)`` as the time-series DataModules make them: the loss is on
+    the scaled target, and ``target * scale`` is in the data's units (prices, degrees).
+
+    Logs ``{train,val,test}/loss``, ``/mae`` and ``/mse`` (scaled) and ``/mae_units`` and ``/mse_units`` (in the
+    data's units) per epoch; ``predict`` writes ``forecasts.csv`` (time, truth, forecast, in units) and
+    ``forecast.png``, and, when W&B logs, an interactive line chart of both.
+
+    Args:
+        input_size: Features per time step (linked from the DataModule).
+        loss: ``"mse"`` (the stock example) or ``"mae"`` (the weather chapter).
+        optimizer: A Keras optimizer with Keras' defaults.
+        lr: Learning rate; default Keras' for the optimizer.
+    """
+
+    is_family_base = True
+    family = "forecaster"
+    monitor = "val/loss"
+    monitor_mode = "min"
+    prediction_files = ("forecasts.csv", "forecast.png")
+
+    def __init__(
+        self,
+        input_size: int = 1,
+        loss: Literal["mse", "mae"] = "mse",
+        optimizer: str = "rmsprop",
+        lr: float | None = None,
+    ) -> None:
+        super().__init__()
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
+        self.loss_fn = LOSSES[loss]
+        names = ("loss", "mae", "mse", "mae_units", "mse_units")
+        self.epoch_means = {stage: EpochMeans(*names) for stage in STAGES}
+        self.track_epoch_metrics(**{stage: {"means": means} for stage, means in self.epoch_means.items()})
+
+    net: torch.nn.Module
+
+    def forward(self, x: Tensor) -> Tensor:
+        """One forecast per sample, (batch,)."""
+        return self.net(x).squeeze(-1)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return keras_optimizer(self.hparams.optimizer, self.parameters(), self.hparams.lr)
+
+    def _step(self, batch: tuple[Tensor, ...], stage: str) -> Tensor:
+        x, y, scale, _ = batch
+        forecast = self(x)
+        loss = self.loss_fn(forecast, y)
+        with torch.no_grad():
+            error = forecast.detach() - y
+            units = error * scale
+            self.epoch_means[stage].update(
+                len(y),
+                loss=loss.detach() * len(y),
+                mae=error.abs().sum(),
+                mse=error.pow(2).sum(),
+                mae_units=units.abs().sum(),
+                mse_units=units.pow(2).sum(),
+            )
+        return loss
+
+    def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:
+        loss = self._step(batch, "train")
+        self.check_finite(loss)
+        self.log_on_logging_steps({"train/loss_step": loss})
+        return loss
+
+    def validation_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def predict_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> dict[str, Tensor]:
+        x, y, scale, time = batch
+        return {"forecast": self(x) * scale, "target": y * scale, "time": time}
+
+    def write_predictions(self, outputs: list[dict[str, Tensor]], directory: Path) -> list[Path]:
+        """``forecasts.csv`` (time, truth, forecast, error, in the data's units) and ``forecast.png``."""
+        joined = {key: torch.cat([o[key] for o in outputs]).double().cpu().numpy() for key in outputs[0]}
+        times = joined["time"].astype(np.int64).astype("datetime64[s]")
+        table = directory / "forecasts.csv"
+        with atomic_path(table) as partial, open(partial, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["time", "target", "forecast", "error"])
+            for t, target, forecast in zip(times, joined["target"], joined["forecast"], strict=True):
+                writer.writerow([str(t), f"{target:.6g}", f"{forecast:.6g}", f"{forecast - target:.6g}"])
+        plot = directory / "forecast.png"
+        plot_forecast(times, joined["target"], joined["forecast"], plot, title=type(self).__name__)
+        self._log_line_chart(times, joined["target"], joined["forecast"])
+        return [table, plot]
+
+    def _log_line_chart(self, times: np.ndarray, target: np.ndarray, forecast: np.ndarray) -> None:
+        for logger in self.loggers:
+            if isinstance(logger, WandbLogger):
+                import wandb
+
+                xs = ((times - times[0]) / np.timedelta64(1, "D")).tolist()  # days since the first forecast
+                chart = wandb.plot.line_series(
+                    xs=xs, ys=[target.tolist(), forecast.tolist()], keys=["truth", "forecast"],
+                    title="forecast", xname=f"days since {times[0]}",
+                )  # fmt: skip
+                logger.experiment.log({"predict/forecast": chart})
+
+
+def plot_forecast(times: np.ndarray, target: np.ndarray, forecast: np.ndarray, path: Path, title: str) -> Path:
+    """Truth and forecast against time, as a PNG written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display needed
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(10, 4), dpi=100)
+    axes.plot(times, target, label="truth", linewidth=1)
+    axes.plot(times, forecast, label="forecast", linewidth=1)
+    axes.set_title(title)
+    axes.legend()
+    figure.autofmt_xdate()
+    with atomic_path(path) as partial:
+        figure.savefig(partial)
+    plt.close(figure)
+    return path

@@ -1,0 +1,100 @@
+"""Recurrent forecasters: the GRU stock predictor of "Hands-On Deep Learning Architectures with Python" (ch. 6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from lightning_zoo.cards import Card, Result
+from lightning_zoo.forecasting.base import Forecaster
+from lightning_zoo.keras import keras_dense_init_
+from lightning_zoo.sequence.recurrent import Cell, KerasRecurrent
+
+
+class RecurrentForecastNetwork(nn.Module):
+    """A recurrent layer's final state, then Dense(1). Usable without Lightning."""
+
+    def __init__(self, recurrent: KerasRecurrent) -> None:
+        super().__init__()
+        self.recurrent = recurrent
+        self.head = keras_dense_init_(nn.Linear(recurrent.output_size, 1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.recurrent(x)[1])
+
+
+class RecurrentForecaster(Forecaster):
+    """Inputs (time, features) - SimpleRNN / LSTM / GRU - Dense(1): GRU(256) on windows of 10 closes in the book.
+
+    PyTorch's GRU is Keras' ``reset_after=True`` (TF 2's default; the book's Keras 2 used ``reset_after=False``,
+    which applies the reset gate before the recurrent product and has one bias vector fewer).
+
+    Args:
+        cell: ``"rnn"``, ``"lstm"`` or ``"gru"``.
+        hidden_size: Units per layer and direction.
+        num_layers: Stacked layers.
+        bidirectional: Keras' ``Bidirectional``.
+        dropout: Keras' ``dropout`` (input dropout, one mask per sequence).
+        recurrent_dropout: Keras' ``recurrent_dropout`` (an unfused loop while training).
+        **kwargs: ``input_size``, ``loss``, ``optimizer``, ``lr`` of ``Forecaster``.
+    """
+
+    def __init__(
+        self,
+        cell: Cell = "gru",
+        hidden_size: int = 256,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        recurrent = KerasRecurrent(
+            self.hparams.input_size, hidden_size, cell, num_layers, bidirectional, dropout, recurrent_dropout
+        )
+        self.net = RecurrentForecastNetwork(recurrent)
+        self.example_input_array = torch.ones(2, 10, self.hparams.input_size)
+
+
+HANDS_ON = '"Hands-On Deep Learning Architectures with Python", ch. 6 (spec E3)'
+
+CARDS = (
+    Card(
+        name="gru_djia",
+        family="forecaster",
+        source=HANDS_ON,
+        config="configs/forecasting/gru_djia.yaml",
+        dataset="DJIA daily closes 2001-2017 (4,276 days), windows of 10 scaled by their last close",
+        parameters={"": 199_169},
+        parameters_from_book=False,
+        results=(
+            Result(
+                "validation MSE (the book's way)",
+                5.23e-05,
+                "best epoch's MSE on the last 30 % of windows (scaled), which are the book's test set too",
+                ours="gru_djia.json:best_val_mse",
+                unit="",
+                tolerance=2.615e-05,  # within a factor of 1.5
+                lower_is_better=True,
+                note="best of {epochs_trained} epochs (early stopping, patience 100), seed 0",
+            ),
+            Result(
+                "test RMSE in index points (honest)",
+                None,
+                "best-validation weights on the last 15 % of windows; 15 % before them validate",
+                ours="gru_djia_honest.json:test_rmse_units",
+                unit="points",
+                note="seed 0; test MSE (scaled) {test_mse}",
+            ),
+        ),
+        deviations=(
+            "PyTorch's GRU is Keras' reset_after=True (199,169 parameters); the book's Keras 2 GRU (reset_after=False) "
+            "has 198,401",
+            "RMSprop's epsilon is Keras' default 1e-7; the book passes 1e-8",
+            "the book validates and early-stops on its test windows; the honest run holds out the last 15 % as test",
+        ),
+    ),
+)
