@@ -1,11 +1,12 @@
 """Lightning's overhead on a classifier's epoch: the config's model trained through Lightning (its real DataModule,
 loop, metrics and logging) against a minimal plain-PyTorch loop over the same architecture, tensors, optimizer and
 batch size, in one process, epochs interleaved. Needs an in-memory DataModule without augmentation (MNIST,
-Fashion-MNIST, CIFAR-10 with --data.augment false).
+Fashion-MNIST, CIFAR-10 with --data.augment false, IMDB).
 
     python benchmarks/classifier_speed.py --data-dir ../shared/data --rounds 8 [--threads 1]     # the MLP
     python benchmarks/classifier_speed.py --config configs/classification/intro_convnet_mnist.yaml --rounds 4
     python benchmarks/classifier_speed.py --data-dir ../shared/data --accelerator gpu    # data resident on the GPU
+    python benchmarks/classifier_speed.py --config configs/sequence/bilstm_imdb.yaml --rounds 3 --data.val_size 20000
 """
 
 from __future__ import annotations
@@ -118,6 +119,7 @@ def main() -> None:
         sys.exit(f"error: {args.config.name} augments its training data; compare with --data.augment false")
     datamodule.prepare_data()
     datamodule.setup("fit")
+    datamodule.train_dataloader()  # DataModules that encode lazily (IMDB) make their splits here
     device = torch.device("cuda" if on_gpu else "cpu")
     x, y = (t.to(device) for t in datamodule.splits["train"].tensors)  # the DataModule's tensors (a GPU copy on gpu)
     plain_model = type(cli.model)(**cli.model.hparams)

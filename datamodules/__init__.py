@@ -10,7 +10,7 @@ from datamodules.base import (
     ZooDataModule,
 )
 from datamodules.text import IMDBDataModule
-from datamodules.timeseries import WindowSeriesDataModule
+from datamodules.timeseries import WeatherDataModule, WindowSeriesDataModule
 from datamodules.vision import (
     CatsAndDogsSmallDataModule,
     CIFAR10DataModule,
@@ -34,6 +34,7 @@ __all__ = [
     "PerSampleBatches",
     "TensorBatchDataset",
     "VGG16FeaturesDataModule",
+    "WeatherDataModule",
     "WindowSeriesDataModule",
     "ZooDataModule",
 ]

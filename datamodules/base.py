@@ -52,6 +52,10 @@ class TensorBatchDataset(Dataset):
     def to(self, device: torch.device) -> TensorBatchDataset:
         return TensorBatchDataset(*(t.to(device) for t in self.tensors))
 
+    def subset(self, part: slice) -> TensorBatchDataset:
+        """The samples of ``part`` (a view, no copy)."""
+        return TensorBatchDataset(*(t[part] for t in self.tensors))
+
 
 class EpochBatchSampler(DistributedSampler):
     """Yields batches of indices for one rank; the permutation is a function of ``(seed, epoch)`` only.

@@ -13,8 +13,9 @@ from datamodules.base import DatasetUnavailableError
 CHUNK = 1 << 20
 
 
-def download_file(url: str, dest: Path, md5: str, timeout: float = 30.0) -> None:
-    """Downloads ``url`` to ``dest`` through a temporary file that is renamed only once its MD5 matches."""
+def download_file(url: str, dest: Path, md5: str | None, timeout: float = 30.0) -> None:
+    """Downloads ``url`` to ``dest`` through a temporary file that is renamed only once its MD5 matches (or, for a
+    file without a published checksum, once it is complete)."""
     partial = dest.with_name(f".{dest.name}.{os.getpid()}.part")
     try:
         digest = hashlib.md5()
@@ -22,7 +23,7 @@ def download_file(url: str, dest: Path, md5: str, timeout: float = 30.0) -> None
             while chunk := response.read(CHUNK):
                 digest.update(chunk)
                 out.write(chunk)
-        if digest.hexdigest() != md5:
+        if md5 is not None and digest.hexdigest() != md5:
             raise OSError(f"checksum mismatch: md5 {digest.hexdigest()}, expected {md5}")
         os.replace(partial, dest)
     finally:
@@ -31,13 +32,14 @@ def download_file(url: str, dest: Path, md5: str, timeout: float = 30.0) -> None
 
 def ensure_files(
     folder: Path,
-    resources: Mapping[str, str],
+    resources: Mapping[str, str | None],
     mirrors: Sequence[str],
     dataset: str,
     download: bool = True,
     uncompressed_ok: bool = True,
 ) -> None:
-    """Makes sure every file of ``resources`` (name -> md5) is in ``folder``, downloading the missing ones.
+    """Makes sure every file of ``resources`` (name -> md5, None where none is published) is in ``folder``,
+    downloading the missing ones.
 
     A file also counts as present in its uncompressed form (``x.gz`` as ``x``), the layout torchvision leaves after
     extraction. Files already present are not re-hashed: the readers validate their structure instead, so small
@@ -87,12 +89,14 @@ def ensure_files(
 def _how_to_place(
     dataset: str,
     folder: Path,
-    resources: Mapping[str, str],
+    resources: Mapping[str, str | None],
     missing: Sequence[str],
     mirrors: Sequence[str],
     *reasons: str,
 ) -> str:
-    files = "\n".join(f"  {folder.resolve() / name}  (md5 {resources[name]})" for name in missing)
+    files = "\n".join(
+        f"  {folder.resolve() / name}" + (f"  (md5 {resources[name]})" if resources[name] else "") for name in missing
+    )
     why = "\n".join(f"  {reason}" for reason in reasons)
     return (
         f"{dataset} is not in {folder.resolve()} and could not be downloaded:\n{why}\n"

@@ -12,16 +12,18 @@ from tests.helpers.idx import write_mnist
 from tests.helpers.images import write_image_folder
 from tests.helpers.series import write_closes
 from tests.helpers.text import write_glove, write_imdb
+from tests.helpers.weather import write_jena, write_nyc
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
 def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data folder with tiny MNIST and Fashion-MNIST in the real idx.gz layout (256 train, 64 test images), and a
-    tiny cats-vs-dogs subset of JPEGs (6 train, 3 validation, 3 test photos per class), a CIFAR-10 archive of
-    100 training and 20 test images, a flat folder of 8 images (pokemon/images), IMDB-format reviews (48 training,
-    24 test), a GloVe-format file (glove/glove.6B.100d.txt) and 120 days of closes (stocks/djia_2001_2017.csv)."""
+    """A data folder of tiny fixtures in the real files' layouts: MNIST and Fashion-MNIST idx.gz (256 train, 64
+    test images), a cats-vs-dogs subset of JPEGs (6 train, 3 validation, 3 test photos per class), a CIFAR-10
+    archive (100 training, 20 test images), a flat folder of 8 images (pokemon/images), IMDB-format reviews (48
+    training, 24 test), a GloVe-format file (glove/glove.6B.100d.txt), 120 days of closes
+    (stocks/djia_2001_2017.csv), 600 Jena-format rows and 2 x 300 NYC-format hours."""
     root = tmp_path_factory.mktemp("data")
     write_mnist(root, "MNIST", seed=0)
     write_mnist(root, "FashionMNIST", seed=1)
@@ -31,6 +33,8 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_imdb(root)
     write_glove(root / "glove" / "glove.6B.100d.txt")
     write_closes(root / "stocks" / "djia_2001_2017.csv")
+    write_jena(root / "jena_climate" / "jena_climate_2009_2016.csv")
+    write_nyc(root / "weather" / "nyc_2013_hourly.csv.gz")
     return root
 
 

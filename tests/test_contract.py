@@ -11,7 +11,7 @@ import torch
 
 from lightning_zoo.classification import Classifier
 from lightning_zoo.core import load_zoo_module
-from lightning_zoo.forecasting import Forecaster
+from lightning_zoo.forecasting import Forecaster, NaiveForecaster
 from lightning_zoo.gan import GANBase
 from tests.helpers.contract import (
     CARDS,
@@ -56,7 +56,8 @@ def test_every_card_has_fixture_data_and_results(card):
 
 def test_trains_through_the_cli(card, data_root, tmp_path):
     cli = fit(card, data_root, tmp_path, "--trainer.fast_dev_run", "true")
-    assert cli.trainer.state.finished and cli.trainer.global_step >= 1
+    learns = any(p.requires_grad for p in cli.model.parameters())  # a baseline without parameters takes no steps
+    assert cli.trainer.state.finished and (cli.trainer.global_step >= 1 or not learns)
     assert cli.trainer.fit_loop.epoch_loop.batch_progress.total.completed == 1
     assert cli.model.family == card.family, (
         f"{card.name}: the card says {card.family}, the model is a {cli.model.family}"
@@ -142,7 +143,23 @@ def gan_learns(model: GANBase, cli, workdir: Path, steps: int) -> None:
     assert all(not torch.equal(before[k], after[k]) for k, _ in model.named_parameters())
 
 
-LEARNING_CHECKS = {Classifier: loss_halves, Forecaster: loss_halves, GANBase: gan_learns}
+def baseline_is_its_formula(model: NaiveForecaster, cli, workdir: Path, steps: int) -> None:
+    """A baseline learns nothing: its forecast is the target's last input value, and its loss that formula's
+    error (the book's ``np.mean(np.abs(samples[:, -1, 1] - targets))``)."""
+    cli.datamodule.setup("fit")
+    x, y, *_ = next(iter(cli.datamodule.train_dataloader()))
+    last = x[:, -1, cli.datamodule.target_index]
+    assert torch.equal(model(x), last)
+    assert torch.isclose(model.loss_fn(model(x), y), (last - y).abs().mean())
+
+
+# The first matching base decides: the baseline before the forecasters that learn.
+LEARNING_CHECKS = {
+    Classifier: loss_halves,
+    NaiveForecaster: baseline_is_its_formula,
+    Forecaster: loss_halves,
+    GANBase: gan_learns,
+}
 
 
 def test_learns_on_a_fixed_batch(card, data_root, tmp_path):
@@ -164,6 +181,8 @@ def test_checkpoint_round_trip_gives_identical_outputs(card, one_epoch):
 
 
 def test_resume_after_epoch_1_of_3_is_bitwise_the_uninterrupted_run(card, data_root, tmp_path):
+    if not any(p.requires_grad for p in build(card, data_root).model.parameters()):
+        pytest.skip("a baseline without parameters takes no steps, so Lightning writes no epoch checkpoints")
     every_epoch = ["--trainer.callbacks+=ModelCheckpoint", "--trainer.callbacks.save_top_k", "-1",
                    "--trainer.callbacks.dirpath", str(tmp_path / "epochs")]  # fmt: skip
     fit(card, data_root, tmp_path / "full", "--trainer.max_epochs", "3", *every_epoch)

@@ -260,7 +260,8 @@ class IMDBDataModule(InMemoryDataModule):
         return lines
 
     def _loader(self, split: str, shuffle: bool = False) -> DataLoader:
-        if split not in self.splits:
+        # Given text replaces the test set an earlier fit or test of this DataModule left as the predict split.
+        if split not in self.splits or (split == "predict" and self._predicts_given_text()):
             self._encode_splits()
         return super()._loader(split, shuffle)
 

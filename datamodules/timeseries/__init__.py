@@ -1,5 +1,6 @@
 """DataModules of time series."""
 
 from datamodules.timeseries.csv_series import SeriesDataModule, WindowSeriesDataModule, read_series
+from datamodules.timeseries.weather import WeatherDataModule
 
-__all__ = ["SeriesDataModule", "WindowSeriesDataModule", "read_series"]
+__all__ = ["SeriesDataModule", "WeatherDataModule", "WindowSeriesDataModule", "read_series"]

@@ -97,12 +97,12 @@ def chronological_sizes(n: int, train_fraction: float, test_fraction: float) -> 
 
 
 class SeriesDataModule(InMemoryDataModule):
-    """Base of the time-series DataModules: samples are (inputs (time, features), target, scale, time stamp);
-    ``target * scale`` is the target in the data's units, and the time stamp (seconds since 1970) says when the
-    target happens. Splits are chronological, never shuffled across their boundaries; the training split is
-    shuffled within itself. ``test_fraction=0`` validates on what would be the test part (as the books do)."""
+    """Base of the time-series DataModules: samples are (inputs (time, features), target, scale, offset, time
+    stamp); ``target * scale + offset`` is the target in the data's units, and the time stamp (seconds since 1970)
+    says when the target happens. Splits are chronological, never shuffled across their boundaries; the training
+    split is shuffled within itself."""
 
-    data_sizes = ("input_size",)
+    data_sizes = ("input_size", "target_index")
 
     def __init__(
         self,
@@ -111,8 +111,6 @@ class SeriesDataModule(InMemoryDataModule):
         value_columns: Sequence[str],
         target_column: str | None,
         missing: Missing,
-        train_fraction: float,
-        test_fraction: float,
         data_dir: str | None,
         batch_size: int,
         num_workers: int,
@@ -129,8 +127,7 @@ class SeriesDataModule(InMemoryDataModule):
         self.data_dir = data_root(data_dir)
         self.csv_file, self.time_column, self.value_columns = csv_file, time_column, list(value_columns)
         self.target_index = self.value_columns.index(target_column)
-        self.missing, self.train_fraction, self.test_fraction = missing, train_fraction, test_fraction
-        self.missing_rows = 0
+        self.missing, self.missing_rows = missing, 0
 
     @property
     def input_size(self) -> int:
@@ -150,19 +147,16 @@ class SeriesDataModule(InMemoryDataModule):
             rank_zero_info(f"{self.csv_path.name}: {self.missing_rows} rows with a blank value, {action}")
         return times, values
 
-    def set_splits(self, x: Tensor, y: Tensor, scale: Tensor, time: Tensor) -> None:
-        """Chronological train/val/test splits of the samples (in time order); ``predict`` gets them all."""
-        n_train, n_val, n_test = chronological_sizes(len(x), self.train_fraction, self.test_fraction)
+    def set_splits(self, whole: TensorBatchDataset, n_train: int, n_val: int) -> None:
+        """The samples (in time order) split chronologically: the first ``n_train`` train, the next ``n_val``
+        validate, the rest test (none: the validation samples test too, as the books); ``predict`` gets them all."""
+        n = len(whole)
         if min(n_train, n_val) < 1:
-            raise DataError(
-                f"{len(x)} samples are too few to split {self.train_fraction} / rest / {self.test_fraction}"
-            )
-        whole = TensorBatchDataset(x, y, scale, time)
-        ends = {"train": (0, n_train), "val": (n_train, n_train + n_val), "test": (n_train + n_val, len(x))}
-        parts = {name: slice(*bounds) for name, bounds in ends.items()}
-        self.splits = {name: TensorBatchDataset(*(t[part] for t in whole.tensors)) for name, part in parts.items()}
-        if not n_test:
-            rank_zero_info(f"{self.csv_path.name}: test_fraction=0, so the validation set is the test set")
+            raise DataError(f"{n} samples leave {n_train} to train and {n_val} to validate: both need at least one")
+        ends = {"train": (0, n_train), "val": (n_train, n_train + n_val), "test": (n_train + n_val, n)}
+        self.splits = {name: whole.subset(slice(*bounds)) for name, bounds in ends.items()}
+        if n_train + n_val == n:
+            rank_zero_info(f"{self.csv_path.name}: no test part, so the validation samples are the test samples")
             self.splits["test"] = self.splits["val"]
         self.splits["predict"] = whole
 
@@ -207,13 +201,14 @@ class WindowSeriesDataModule(SeriesDataModule):
         pin_memory: bool = False,
     ) -> None:
         super().__init__(
-            csv_file, time_column, value_columns, target_column, missing, train_fraction, test_fraction, data_dir,
-            batch_size, num_workers, pin_memory,
-        )  # fmt: skip
+            csv_file, time_column, value_columns, target_column, missing, data_dir, batch_size, num_workers, pin_memory
+        )
         if window < 1:
             raise ValueError(f"window must be at least 1, got {window}")
+        chronological_sizes(100, train_fraction, test_fraction)  # checks the fractions now, not after reading
         self.save_hyperparameters()
         self.window, self.scale_by_last = window, scale_by_last
+        self.train_fraction, self.test_fraction = train_fraction, test_fraction
 
     def setup(self, stage: str) -> None:
         if self.splits:
@@ -222,7 +217,9 @@ class WindowSeriesDataModule(SeriesDataModule):
         x, y, scale = windows(values, self.window, self.target_index, self.scale_by_last)
         if len(x) < 2:
             raise DataError(f"{self.csv_path}: {len(values)} rows make {len(x)} windows of {self.window}")
-        self.set_splits(x, y, scale, torch.from_numpy(times[self.window :].astype(np.int64)))
+        time = torch.from_numpy(times[self.window :].astype(np.int64))
+        n_train, n_val, _ = chronological_sizes(len(x), self.train_fraction, self.test_fraction)
+        self.set_splits(TensorBatchDataset(x, y, scale, torch.zeros_like(scale), time), n_train, n_val)
 
 
 def windows(values: np.ndarray, window: int, target: int, scale_by_last: bool) -> tuple[Tensor, Tensor, Tensor]:

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from pytorch_lightning.loggers import WandbLogger
 from torch import Tensor
 
+from lightning_zoo.cards import Result
 from lightning_zoo.core import STAGES, EpochMeans, ZooModule
 from lightning_zoo.files import atomic_path
 from lightning_zoo.keras import keras_optimizer
@@ -22,8 +23,8 @@ LOSSES = {"mse": F.mse_loss, "mae": F.l1_loss}
 
 class Forecaster(ZooModule):
     """Base of the forecasters: a subclass builds ``self.net`` (inputs (batch, time, features) to one value per
-    sample). Batches are ``(inputs, target, scale, time)`` as the time-series DataModules make them: the loss is on
-    the scaled target, and ``target * scale`` is in the data's units (prices, degrees).
+    sample). Batches are ``(inputs, target, scale, offset, time)`` as the time-series DataModules make them: the loss
+    is on the scaled target, and ``target * scale + offset`` is in the data's units (prices, degrees).
 
     Logs ``{train,val,test}/loss``, ``/mae`` and ``/mse`` (scaled) and ``/mae_units`` and ``/mse_units`` (in the
     data's units) per epoch; ``predict`` writes ``forecasts.csv`` (time, truth, forecast, in units) and
@@ -67,7 +68,7 @@ class Forecaster(ZooModule):
         return keras_optimizer(self.hparams.optimizer, self.parameters(), self.hparams.lr)
 
     def _step(self, batch: tuple[Tensor, ...], stage: str) -> Tensor:
-        x, y, scale, _ = batch
+        x, y, scale, _, _ = batch
         forecast = self(x)
         loss = self.loss_fn(forecast, y)
         with torch.no_grad():
@@ -96,8 +97,8 @@ class Forecaster(ZooModule):
         self._step(batch, "test")
 
     def predict_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> dict[str, Tensor]:
-        x, y, scale, time = batch
-        return {"forecast": self(x) * scale, "target": y * scale, "time": time}
+        x, y, scale, offset, time = batch
+        return {"forecast": self(x) * scale + offset, "target": y * scale + offset, "time": time}
 
     def write_predictions(self, outputs: list[dict[str, Tensor]], directory: Path) -> list[Path]:
         """``forecasts.csv`` (time, truth, forecast, error, in the data's units) and ``forecast.png``."""
@@ -144,3 +145,25 @@ def plot_forecast(times: np.ndarray, target: np.ndarray, forecast: np.ndarray, p
         figure.savefig(partial)
     plt.close(figure)
     return path
+
+
+DLWP = '"Deep Learning with Python" (1st ed.)'
+JENA = "Jena climate 2009-2016 (not in ../shared/data: downloaded by the DataModule)"
+NYC = "NYC 2013 hourly weather, Newark (../shared/data/weather)"
+
+
+def jena_results(name: str, book: float, evaluated: str = "best validation MAE over the epochs, normalised"):
+    """The book's Jena number (normalised MAE; 1.0 is 8.86 degC) and ours, when a run with the data was made."""
+    return (
+        Result("validation MAE", book, evaluated, ours=f"{name}.json:best_val_mae", unit="", tolerance=0.01,
+               lower_is_better=True, note="seed 0, {epochs_trained} epochs"),
+    )  # fmt: skip
+
+
+def nyc_results(name: str) -> tuple[Result, ...]:
+    """Ours on the NYC series (no book number: the ordering of the models is the book's claim to check)."""
+    return (
+        Result("test MAE", None, "best-validation weights, the last quarter of 2013",
+               ours=f"{name}.json:test_mae_units", unit="degF",
+               note="seed 0; validation MAE {best_val_mae:.4f} normalised"),
+    )  # fmt: skip

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from lightning_zoo.cards import Card, Result
-from lightning_zoo.forecasting.base import Forecaster
+from lightning_zoo.forecasting.base import DLWP, JENA, NYC, Forecaster, jena_results, nyc_results
 from lightning_zoo.keras import keras_dense_init_
 from lightning_zoo.sequence.recurrent import Cell, KerasRecurrent
 
@@ -33,8 +34,8 @@ class RecurrentForecaster(Forecaster):
 
     Args:
         cell: ``"rnn"``, ``"lstm"`` or ``"gru"``.
-        hidden_size: Units per layer and direction.
-        num_layers: Stacked layers.
+        hidden_size: Units per layer and direction; a list gives each stacked layer's.
+        num_layers: Stacked layers of ``hidden_size`` units (when it is one number).
         bidirectional: Keras' ``Bidirectional``.
         dropout: Keras' ``dropout`` (input dropout, one mask per sequence).
         recurrent_dropout: Keras' ``recurrent_dropout`` (an unfused loop while training).
@@ -44,7 +45,7 @@ class RecurrentForecaster(Forecaster):
     def __init__(
         self,
         cell: Cell = "gru",
-        hidden_size: int = 256,
+        hidden_size: int | Sequence[int] = 256,
         num_layers: int = 1,
         bidirectional: bool = False,
         dropout: float = 0.0,
@@ -96,5 +97,58 @@ CARDS = (
             "RMSprop's epsilon is Keras' default 1e-7; the book passes 1e-8",
             "the book validates and early-stops on its test windows; the honest run holds out the last 15 % as test",
         ),
+    ),
+    Card(
+        name="gru_jena",
+        family="forecaster",
+        source=f"{DLWP}, 6.3 (spec B25)",
+        config="configs/forecasting/gru_jena.yaml",
+        dataset=JENA,
+        parameters={"": 4_641},
+        parameters_from_book=False,
+        results=jena_results("gru_jena", 0.2644),
+        deviations=("PyTorch's GRU is Keras' reset_after=True (a second bias vector)",),
+    ),
+    Card(
+        name="gru_dropout_jena",
+        family="forecaster",
+        source=f"{DLWP}, 6.3 (spec B25)",
+        config="configs/forecasting/gru_dropout_jena.yaml",
+        dataset=JENA,
+        parameters={"": 4_641},
+        parameters_from_book=False,
+        results=jena_results("gru_dropout_jena", 0.2619),
+        deviations=("recurrent dropout trains in an unfused loop over PyTorch's GRU weights",),
+    ),
+    Card(
+        name="stacked_gru_jena",
+        family="forecaster",
+        source=f"{DLWP}, 6.3 (spec B25)",
+        config="configs/forecasting/stacked_gru_jena.yaml",
+        dataset=JENA,
+        parameters={"": 23_489},
+        parameters_from_book=False,
+        results=jena_results("stacked_gru_jena", 0.2633),
+        deviations=("the book's second GRU has relu activations; PyTorch's GRU kernels have tanh only",),
+    ),
+    Card(
+        name="bigru_jena",
+        family="forecaster",
+        source=f"{DLWP}, 6.3 (spec B25)",
+        config="configs/forecasting/bigru_jena.yaml",
+        dataset=JENA,
+        parameters={"": 9_281},
+        parameters_from_book=False,
+        results=jena_results("bigru_jena", 0.2615),
+    ),
+    Card(
+        name="gru_nyc_weather",
+        family="forecaster",
+        source=f"{DLWP}, 6.3, on NYC weather (not in the book)",
+        config="configs/forecasting/gru_nyc_weather.yaml",
+        dataset=NYC,
+        parameters={"": 4_065},
+        parameters_from_book=False,
+        results=nyc_results("gru_nyc_weather"),
     ),
 )

@@ -3,6 +3,7 @@ initialisation and its two dropouts, and the choice of how pre-padded sequences 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import torch
@@ -47,10 +48,10 @@ class KerasRecurrent(nn.Module):
 
     Args:
         input_size: Features per time step.
-        hidden_size: Units per layer and direction.
+        hidden_size: Units per layer and direction; a list gives each layer's (and their number).
         cell: ``"rnn"`` (Keras' SimpleRNN, tanh), ``"lstm"`` or ``"gru"`` (PyTorch's GRU is Keras' ``reset_after=True``,
             the TF 2 default; Keras 2 used ``reset_after=False``).
-        num_layers: Stacked layers (each but the last returns its sequence to the next).
+        num_layers: Stacked layers of ``hidden_size`` units (each but the last returns its sequence to the next).
         bidirectional: Keras' ``Bidirectional(..., merge_mode="concat")``.
         dropout: Keras' ``dropout`` of every layer.
         recurrent_dropout: Keras' ``recurrent_dropout`` of every layer.
@@ -59,7 +60,7 @@ class KerasRecurrent(nn.Module):
     def __init__(
         self,
         input_size: int,
-        hidden_size: int,
+        hidden_size: int | Sequence[int],
         cell: Cell = "lstm",
         num_layers: int = 1,
         bidirectional: bool = False,
@@ -74,19 +75,16 @@ class KerasRecurrent(nn.Module):
                 raise ValueError(f"{name} must be in [0, 1), got {rate}")
         self.cell, self.dropout, self.recurrent_dropout = cell, dropout, recurrent_dropout
         self.directions = 2 if bidirectional else 1
+        sizes = [hidden_size] * num_layers if isinstance(hidden_size, int) else list(hidden_size)
+        if not sizes or min(sizes) < 1:
+            raise ValueError(f"hidden_size must give at least one layer of at least 1 unit, got {hidden_size}")
+        inputs = [input_size] + [units * self.directions for units in sizes[:-1]]
         # One module per layer, so that each layer's input gets its own dropout mask, as in a Keras stack.
         self.layers = nn.ModuleList(
-            keras_recurrent_init_(
-                CELLS[cell](
-                    input_size if i == 0 else hidden_size * self.directions,
-                    hidden_size,
-                    batch_first=True,
-                    bidirectional=bidirectional,
-                )
-            )
-            for i in range(num_layers)
+            keras_recurrent_init_(CELLS[cell](width, units, batch_first=True, bidirectional=bidirectional))
+            for width, units in zip(inputs, sizes, strict=True)
         )
-        self.output_size = hidden_size * self.directions
+        self.output_size = sizes[-1] * self.directions
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """``x``: (batch, time, features). With ``lengths`` the sequences are packed (their padding at the end);

@@ -35,6 +35,23 @@ DATA_FIXTURES: dict[str, Callable[[Path], list[str]]] = {
         "null",
     ],  # fmt: skip
     "WindowSeriesDataModule": lambda root: ["--data.data_dir", str(root), "--data.batch_size", "8"],
+    # Short histories keep the weather tests fast (30 steps of input still fit the Conv1D front-end).
+    "WeatherDataModule": lambda root: [
+        "--data.data_dir",
+        str(root),
+        "--data.batch_size",
+        "8",
+        "--data.lookback",
+        "60",
+        "--data.step",
+        "2",
+        "--data.delay",
+        "6",
+        "--data.train_end",
+        "0.5",
+        "--data.val_end",
+        "0.75",
+    ],  # fmt: skip
     # 32x32 keeps the image GANs' tests fast; their cards' parameter counts state the configs' sizes.
     "ImageFolderDataModule": lambda root: [
         "--data.folder",
@@ -67,9 +84,12 @@ CARDS = cards()
 
 
 def one_card_per_family() -> list[Card]:
+    """The first card of each family whose model has weights to train (a baseline has nothing to resume or to
+    synchronise across DDP processes)."""
     first: dict[str, Card] = {}
     for card in CARDS:
-        first.setdefault(card.family, card)
+        if sum(card.parameters.values()) > 0:
+            first.setdefault(card.family, card)
     return list(first.values())
 
 

@@ -1,0 +1,180 @@
+"""Weather forecasting as "Deep Learning with Python" (1st ed., 6.3) frames it: from the last ``lookback`` rows of
+every variable, sampled every ``step`` rows, forecast the temperature ``delay`` rows after them."""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+from pytorch_lightning.utilities import rank_zero_info
+from torch import Tensor
+
+from datamodules.base import DataError, DatasetUnavailableError, TensorBatchDataset
+from datamodules.download import ensure_files
+from datamodules.timeseries.csv_series import Missing, SeriesDataModule
+from lightning_zoo.files import atomic_path
+
+JENA_FILE = "jena_climate_2009_2016.csv"
+JENA_COLUMNS = (
+    "p (mbar)", "T (degC)", "Tpot (K)", "Tdew (degC)", "rh (%)", "VPmax (mbar)", "VPact (mbar)", "VPdef (mbar)",
+    "sh (g/kg)", "H2OC (mmol/mol)", "rho (g/m**3)", "wv (m/s)", "max. wv (m/s)", "wd (deg)",
+)  # fmt: skip
+
+
+class LaggedSamples(TensorBatchDataset):
+    """The samples of a normalised series, made a batch at a time from its rows (copies of every sample's 120 x 14
+    inputs would take 11 GB for Jena): for "present" row ``i`` the inputs are rows ``range(i - lookback, i, step)``
+    and the target is row ``i + delay``'s target column, as the book's generator has them."""
+
+    def __init__(
+        self, data: Tensor, times: Tensor, present: Tensor, lookback: int, step: int, delay: int, target: int,
+        scale: float, offset: float,
+    ) -> None:  # fmt: skip
+        super().__init__(present)
+        self.data, self.times, self.present = data, times, present
+        self.lookback, self.step, self.delay, self.target = lookback, step, delay, target
+        self.scale, self.offset = scale, offset
+        self.lags = torch.arange(-lookback, 0, step)
+
+    def __getitem__(self, indices: Tensor | int) -> tuple[Tensor, ...]:
+        rows = self.present[indices]
+        single = rows.dim() == 0
+        rows = rows.reshape(-1).to(self.data.device)
+        x = self.data[rows.unsqueeze(1) + self.lags.to(rows.device)]
+        y = self.data[rows + self.delay, self.target]
+        scale, offset = torch.full_like(y, self.scale), torch.full_like(y, self.offset)
+        sample = (x, y, scale, offset, self.times[rows + self.delay])
+        return tuple(t[0] for t in sample) if single else sample
+
+    def subset(self, part: slice) -> LaggedSamples:
+        return LaggedSamples(
+            self.data, self.times, self.present[part], self.lookback, self.step, self.delay, self.target, self.scale,
+            self.offset,
+        )  # fmt: skip
+
+    def to(self, device: torch.device) -> LaggedSamples:
+        moved = self.subset(slice(None))
+        moved.data, moved.times, moved.present = (t.to(device) for t in (self.data, self.times, self.present))
+        moved.tensors = (moved.present,)
+        return moved
+
+
+class WeatherDataModule(SeriesDataModule):
+    """A multivariate weather series (the Jena climate record by default) as the book's generators serve it.
+
+    Every variable is normalised by the mean and standard deviation of the training rows only. A sample's inputs
+    are ``lookback // step`` rows (every ``step``-th of the ``lookback`` rows before it), its target the target
+    column ``delay`` rows later; targets stay inside their own split (the book's generators let training targets
+    reach 144 rows into the validation rows). The splits are row ranges: rows before ``train_end`` train, rows
+    before ``val_end`` validate, the rest test.
+
+    With the default file missing, the Jena archive (``jena_climate_2009_2016.csv.zip``, Keras' copy) is downloaded
+    and unpacked; Keras publishes no checksum for it, so the reader's checks stand in for one.
+
+    Args:
+        csv_file: The CSV; a relative path is under ``data_dir``; gzipped files are read as they are.
+        time_column: Column of times (ISO, or Jena's ``01.01.2009 00:10:00``).
+        value_columns: The variables (inputs); the Jena defaults are its 14.
+        target_column: The variable to forecast (Jena: ``T (degC)``, the book's column 1).
+        where: Keep only rows whose columns have these values, e.g. ``{origin: EWR}`` for one airport.
+        lookback: Rows of history per sample (Jena: 720, five days of 10-minute rows).
+        step: Keep every ``step``-th row of the history (6: hourly).
+        delay: Rows from the sample's "present" to its target (144: 24 hours).
+        train_end: Rows before this one train (an int), or this fraction of the rows (a float).
+        val_end: Rows from ``train_end`` to this one validate; the rest test. Int or fraction as ``train_end``.
+        missing: Rows with a blank value: ``"drop"`` or ``"ffill"`` (the previous row's value); counted either way.
+        download: Download the Jena archive when the default file is missing.
+        data_dir: Root folder; default ``$LIGHTNING_ZOO_DATA`` or ``./data``.
+        batch_size: Samples per batch (the book's 128).
+        num_workers: DataLoader workers.
+        pin_memory: Pin batches for faster host-to-GPU copies.
+    """
+
+    mirrors = (
+        "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
+        "https://s3.amazonaws.com/keras-datasets/",
+    )
+
+    def __init__(
+        self,
+        csv_file: str = f"jena_climate/{JENA_FILE}",
+        time_column: str = "Date Time",
+        value_columns: Sequence[str] = JENA_COLUMNS,
+        target_column: str | None = "T (degC)",
+        where: Mapping[str, str] | None = None,
+        lookback: int = 720,
+        step: int = 6,
+        delay: int = 144,
+        train_end: int | float = 200_000,
+        val_end: int | float = 300_000,
+        missing: Missing = "ffill",
+        download: bool = True,
+        data_dir: str | None = None,
+        batch_size: int = 128,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+    ) -> None:
+        super().__init__(
+            csv_file, time_column, value_columns, target_column, missing, data_dir, batch_size, num_workers, pin_memory
+        )
+        if step < 1 or lookback < step or delay < 0:
+            raise ValueError(f"need 1 <= step <= lookback and delay >= 0, got {step=}, {lookback=}, {delay=}")
+        if type(train_end) is not type(val_end) or not 0 < train_end < val_end:
+            raise ValueError(f"need 0 < train_end < val_end, both rows or both fractions, got {train_end}, {val_end}")
+        if isinstance(val_end, float) and val_end >= 1:
+            raise ValueError(f"a fractional val_end must be below 1 (the rest tests), got {val_end}")
+        self.save_hyperparameters()
+        self.where = dict(where) if where else None
+        self.lookback, self.step, self.delay = lookback, step, delay
+        self.train_end, self.val_end, self.download = train_end, val_end, download
+        self.mean: Tensor | None = None
+        self.std: Tensor | None = None
+
+    def prepare_data(self) -> None:
+        path = self.csv_path
+        if path.is_file() or path.name != JENA_FILE:
+            return
+        archive = JENA_FILE + ".zip"
+        ensure_files(path.parent, {archive: None}, self.mirrors, "Jena climate", self.download, uncompressed_ok=False)
+        try:
+            with zipfile.ZipFile(path.parent / archive) as zipped, atomic_path(path) as partial:
+                partial.write_bytes(zipped.read(JENA_FILE))
+        except (zipfile.BadZipFile, KeyError, OSError) as err:
+            raise DatasetUnavailableError(f"{path.parent / archive} holds no readable {JENA_FILE} ({err})") from err
+
+    def setup(self, stage: str) -> None:
+        if self.splits:
+            return
+        times, values = self.read(self.where)
+        n = len(values)
+        train_end, val_end = ((round(n * f) for f in (self.train_end, self.val_end))
+                              if isinstance(self.train_end, float) else (self.train_end, self.val_end))  # fmt: skip
+        if val_end >= n:
+            raise DataError(f"{self.csv_path.name}: {n} rows, but val_end is row {val_end}: nothing would test")
+        data = torch.from_numpy(values[:train_end])
+        self.mean, self.std = data.mean(0), data.std(0)  # the training rows only
+        if bool((self.std == 0).any()):
+            constant = [c for c, s in zip(self.value_columns, self.std.tolist(), strict=True) if s == 0]
+            raise DataError(f"{self.csv_path.name}: {constant} never change in the training rows; drop them")
+        normalised = ((torch.from_numpy(values) - self.mean) / self.std).float()
+        stamps = torch.from_numpy(times.astype(np.int64))
+        t = self.target_index
+        sample = lambda rows: LaggedSamples(  # noqa: E731
+            normalised, stamps, rows, self.lookback, self.step, self.delay, t, float(self.std[t]), float(self.mean[t])
+        )
+        bounds = {"train": (0, train_end), "val": (train_end, val_end), "test": (val_end, n)}
+        for name, (start, end) in bounds.items():
+            first, stop = start + self.lookback, end - self.delay  # arange refuses stop < first: check it first
+            if stop <= first:
+                raise DataError(
+                    f"{self.csv_path.name}: the {name} rows {start}-{end} are too few for lookback {self.lookback} "
+                    f"and delay {self.delay}"
+                )
+            self.splits[name] = sample(torch.arange(first, stop))
+        self.splits["predict"] = self.splits["test"]
+        rank_zero_info(
+            f"{self.csv_path.name}: {n} rows; samples train {len(self.splits['train'])}, val {len(self.splits['val'])}"
+            f", test {len(self.splits['test'])}"
+        )

@@ -1,0 +1,213 @@
+"""Keras' recurrent layers in PyTorch: Keras' initialisation, the unfused loop that recurrent dropout needs computing
+what the fused kernel computes, the final state of each direction, packed padding, input dropout's one mask per
+sequence, and the text classifiers' pretrained and frozen embeddings."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from datamodules import IMDBDataModule
+from lightning_zoo.sequence import KerasRecurrent, RecurrentTextClassifier, RecurrentTextNetwork, keras_recurrent_init_
+from lightning_zoo.sequence.recurrent import padding_to_end
+from tests.helpers.train import state_of, trainer
+
+CELLS = ("rnn", "lstm", "gru")
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+MODULES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+
+def keep_everything(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dropout masks that keep every unit (scale 1): training then computes what evaluation does."""
+    monkeypatch.setattr(
+        KerasRecurrent, "_mask", staticmethod(lambda batch, width, rate, like: like.new_ones(batch, width))
+    )
+
+
+def recurrent(cell: str = "lstm", seed: int = 0, **kwargs) -> KerasRecurrent:
+    torch.manual_seed(seed)
+    return KerasRecurrent(**{"input_size": 5, "hidden_size": 4, "cell": cell, **kwargs})
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_keras_init_gives_orthonormal_recurrent_kernels_zero_biases_and_a_forget_bias_of_one(cell):
+    """Glorot-uniform input kernels, orthogonal recurrent kernels (orthonormal columns of the (gates x u, u) matrix),
+    zero biases but an LSTM's forget gate (the second quarter of bias_ih), in both directions."""
+    torch.manual_seed(0)
+    units, inputs = 8, 64
+    rnn = keras_recurrent_init_(MODULES[cell](inputs, units, batch_first=True, bidirectional=True))
+    gates = GATES[cell]
+    for suffix in ("", "_reverse"):
+        w_hh = getattr(rnn, f"weight_hh_l0{suffix}")
+        assert w_hh.shape == (gates * units, units)
+        torch.testing.assert_close(w_hh.T @ w_hh, torch.eye(units), atol=1e-5, rtol=0)
+        w_ih = getattr(rnn, f"weight_ih_l0{suffix}")
+        bound = math.sqrt(6 / (inputs + gates * units))  # PyTorch's own init would reach 1/sqrt(8) = 0.35
+        assert bound * 0.9 < w_ih.abs().max() <= bound
+        expected_ih = torch.zeros(gates * units)
+        if cell == "lstm":
+            expected_ih[units : 2 * units] = 1.0
+        assert torch.equal(getattr(rnn, f"bias_ih_l0{suffix}"), expected_ih)
+        assert torch.equal(getattr(rnn, f"bias_hh_l0{suffix}"), torch.zeros(gates * units))
+
+
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["forward", "bidirectional"])
+@pytest.mark.parametrize("cell", CELLS)
+def test_the_unfused_loop_computes_what_the_fused_kernel_computes(cell, bidirectional, monkeypatch):
+    """With masks that keep everything, training with recurrent_dropout (the Python loop over the steps) gives the
+    fused kernel's outputs and final state, for every cell, one or two directions, and two stacked layers."""
+    keep_everything(monkeypatch)
+    module = recurrent(cell, bidirectional=bidirectional, num_layers=2, recurrent_dropout=0.5)
+    x = torch.randn(3, 7, 5)
+    with torch.no_grad():
+        fused_out, fused_final = module.eval()(x)
+        loop_out, loop_final = module.train()(x)
+    assert fused_out.shape == loop_out.shape == (3, 7, 4 * (2 if bidirectional else 1))
+    torch.testing.assert_close(loop_out, fused_out, atol=1e-5, rtol=0)
+    torch.testing.assert_close(loop_final, fused_final, atol=1e-5, rtol=0)
+
+
+def test_recurrent_dropout_changes_training_outputs_reproducibly_and_draws_one_mask_per_sequence(monkeypatch):
+    """With the real masks training differs from evaluation, the same seed gives the same outputs, and the masks are
+    drawn once per layer input and direction (not at every step)."""
+    module = recurrent("lstm", bidirectional=True, dropout=0.25, recurrent_dropout=0.5)
+    x = torch.randn(3, 7, 5)
+    with torch.no_grad():
+        evaluated, _ = module.eval()(x)
+        module.train()
+        torch.manual_seed(1)
+        first, _ = module(x)
+        torch.manual_seed(1)
+        again, _ = module(x)
+        torch.manual_seed(2)
+        other, _ = module(x)
+    assert torch.equal(first, again)
+    assert not torch.allclose(first, evaluated, atol=1e-3) and not torch.allclose(first, other, atol=1e-3)
+    drawn = []
+    real_mask = KerasRecurrent._mask
+    monkeypatch.setattr(KerasRecurrent, "_mask", staticmethod(lambda *a: drawn.append(a[:3]) or real_mask(*a)))
+    module(x)
+    assert drawn == [(3, 5, 0.25), (3, 4, 0.5), (3, 4, 0.5)]  # inputs, then each direction's state
+
+
+@pytest.mark.parametrize("mode", ["fused", "loop"])
+def test_the_bidirectional_final_state_is_forwards_last_output_and_backwards_first(mode):
+    """Keras' Bidirectional final state: the forward direction's output at the last step, then the backward
+    direction's at the first (where it ends), whichever way the layer runs."""
+    module = recurrent("gru", bidirectional=True, recurrent_dropout=0.3)
+    module.train(mode == "loop")
+    out, final = module(torch.randn(2, 6, 5))
+    torch.testing.assert_close(final, torch.cat([out[:, -1, :4], out[:, 0, 4:]], dim=-1), atol=0, rtol=0)
+
+
+def test_packed_final_state_ends_each_sequence_at_its_length():
+    """Packed, the forward direction ends at each sequence's last real step, not at the padding after it."""
+    module = recurrent("lstm", bidirectional=True).eval()
+    lengths = torch.tensor([6, 3, 1])
+    out, final = module(torch.randn(3, 6, 5), lengths)
+    for row, length in enumerate(lengths.tolist()):
+        torch.testing.assert_close(final[row], torch.cat([out[row, length - 1, :4], out[row, 0, 4:]]), atol=0, rtol=0)
+        assert torch.all(out[row, length:] == 0)
+
+
+def test_padding_to_end_moves_pre_padding_behind_the_tokens():
+    """Each row's tokens first, in order, then its padding; lengths count the tokens (at least 1)."""
+    tokens = torch.tensor([[0, 0, 5, 6, 7], [1, 2, 3, 4, 5], [0, 0, 0, 0, 0], [0, 0, 0, 0, 9]])
+    moved, lengths = padding_to_end(tokens)
+    assert moved.tolist() == [[5, 6, 7, 0, 0], [1, 2, 3, 4, 5], [0, 0, 0, 0, 0], [9, 0, 0, 0, 0]]
+    assert lengths.tolist() == [3, 5, 1, 1]
+
+
+def text_network(padding: str, seed: int = 0, **kwargs) -> RecurrentTextNetwork:
+    torch.manual_seed(seed)
+    return RecurrentTextNetwork(30, 6, KerasRecurrent(6, 5, "lstm", bidirectional=True, **kwargs), 1, padding)
+
+
+def test_packed_padding_gives_a_review_the_same_logit_whatever_its_padding():
+    """padding="packed" never reads the padding: a review padded to 10 or 30, or not at all, gets one logit (in a
+    batch with other lengths too); Keras' way reads it, and the logit moves."""
+    review = torch.tensor([4, 9, 17, 3, 25, 8])
+
+    def padded(length: int) -> torch.Tensor:
+        return torch.cat([torch.zeros(length - len(review), dtype=torch.long), review]).unsqueeze(0)
+
+    packed, keras = text_network("packed").eval(), text_network("keras").eval()
+    with torch.no_grad():
+        logits = [packed(padded(n)) for n in (6, 10, 30)]
+        in_batch = packed(torch.cat([padded(30), torch.tensor([[0] * 28 + [5, 7]])]))[:1]
+        keras_logits = [keras(padded(n)) for n in (10, 30)]
+    for other in (*logits[1:], in_batch):
+        torch.testing.assert_close(other, logits[0], atol=1e-6, rtol=0)
+    assert not torch.allclose(keras_logits[0], keras_logits[1], atol=1e-4)
+
+
+def test_packed_padding_refuses_recurrent_dropout_in_training():
+    """The unfused loop reads every step, so it cannot skip packed padding: training says so; evaluation is fine."""
+    network = text_network("packed", recurrent_dropout=0.2)
+    tokens = torch.tensor([[0, 0, 3, 4]])
+    with pytest.raises(ValueError, match="recurrent_dropout runs the unfused loop, which reads every step"):
+        network.train()(tokens)
+    assert network.eval()(tokens).shape == (1, 1)
+
+
+@pytest.mark.parametrize("mode", ["fused", "loop"])
+def test_input_dropout_drops_the_same_features_at_every_step(mode, monkeypatch):
+    """Keras' dropout: one mask per sequence, so a feature dropped at one step is dropped at all (inputs of ones
+    arrive as the mask itself, 0 or 1 / (1 - rate))."""
+    module = recurrent("gru", dropout=0.5, recurrent_dropout=0.3 if mode == "loop" else 0.0).train()
+    seen = []
+    if mode == "loop":
+        real = KerasRecurrent._unfused
+        monkeypatch.setattr(KerasRecurrent, "_unfused", lambda self, layer, x: seen.append(x) or real(self, layer, x))
+    else:
+        module.layers[0].register_forward_pre_hook(lambda _, args: seen.append(args[0]))
+    torch.manual_seed(0)
+    module(torch.ones(16, 9, 5))
+    [x] = seen
+    assert set(x.unique().tolist()) == {0.0, 2.0}
+    assert torch.equal(x, x[:, :1].expand_as(x))  # every step as the first
+    assert not torch.equal(x[0], x[1]) or not torch.equal(x[2], x[3])  # but each sequence has its own mask
+
+
+def imdb(data_root, **kwargs) -> IMDBDataModule:
+    return IMDBDataModule(
+        data_dir=str(data_root),
+        **{"batch_size": 8, "num_words": 100, "maxlen": 30, "val_size": 0.25, "download": False, **kwargs},
+    )
+
+
+def classifier(**kwargs) -> RecurrentTextClassifier:
+    torch.manual_seed(0)
+    defaults = {"vocab_size": 100, "embedding_dim": 100, "hidden_size": 8, "num_classes": 2}
+    return RecurrentTextClassifier(**{**defaults, **kwargs})
+
+
+def test_a_frozen_embedding_stays_out_of_the_optimizer():
+    """freeze_embedding is Keras' trainable=False: the optimizer gets every parameter but the embedding's."""
+    for frozen in (False, True):
+        model = classifier(freeze_embedding=frozen)
+        optimised = {id(p) for group in model.configure_optimizers().param_groups for p in group["params"]}
+        embedding = model.net.embedding.weight
+        assert (id(embedding) in optimised) is not frozen and embedding.requires_grad is not frozen
+        assert optimised == {id(p) for p in model.parameters() if p is not embedding or not frozen}
+
+
+def test_a_pretrained_frozen_embedding_holds_the_files_vectors_after_training(data_root, tmp_path):
+    """At fit start the embedding becomes the DataModule's GloVe matrix (a word's row is its line of the file,
+    unknown rows zero), and training steps leave it so while the rest of the network learns."""
+    dm = imdb(data_root, word_vectors="glove/glove.6B.100d.txt")
+    model = classifier(pretrained_embedding=True, freeze_embedding=True)
+    before = state_of(model)
+    trainer(tmp_path, max_steps=3, limit_val_batches=0, enable_checkpointing=False).fit(model, dm)
+    [line] = [
+        line for line in (data_root / "glove/glove.6B.100d.txt").read_text().splitlines() if line.startswith("great ")
+    ]
+    great = torch.tensor([float(v) for v in line.split()[1:]])
+    embedding = model.net.embedding.weight.detach()
+    assert torch.equal(embedding[dm.word_index.index("great")], great)
+    assert torch.equal(embedding, dm.embedding_matrix(100)) and torch.all(embedding[:4] == 0)
+    assert not torch.equal(model.net.head.weight, before["net.head.weight"])
+    assert not torch.equal(embedding, before["net.embedding.weight"])

@@ -1,0 +1,450 @@
+"""Time series: CSV reading (clear errors, counted blanks, order), the stock chapter's windows scaled by their last
+close and its 70 % split, the weather chapter's lagged samples normalised by the training rows only, the naive
+baseline's MAE, forecasts written in the data's units, and the forecasters' shapes and parameter counts."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from datamodules import DataError, DatasetUnavailableError
+from datamodules.timeseries import WeatherDataModule, WindowSeriesDataModule, read_series
+from datamodules.timeseries.csv_series import chronological_sizes, parse_time, windows
+from datamodules.timeseries.weather import JENA_COLUMNS
+from lightning_zoo.callbacks import PredictionWriter
+from lightning_zoo.forecasting import ConvRecurrentForecaster, NaiveForecaster, RecurrentForecaster
+from tests.helpers.series import write_closes
+from tests.helpers.train import trainer
+from tests.helpers.weather import jena_values, write_jena
+
+T = JENA_COLUMNS.index("T (degC)")  # 1, the book's target column
+WEATHER = {"lookback": 60, "step": 6, "delay": 12, "train_end": 300, "val_end": 450}
+
+
+def weekdays(n: int) -> list[date]:
+    """The dates write_closes gives its rows: weekdays from 2001-01-02."""
+    day, days = date(2001, 1, 2), []
+    while len(days) < n:
+        if day.weekday() < 5:
+            days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+def epoch_seconds(moment: datetime) -> int:
+    return int(moment.replace(tzinfo=timezone.utc).timestamp())
+
+
+def stock_dm(csv_file: Path, **kwargs) -> WindowSeriesDataModule:
+    dm = WindowSeriesDataModule(csv_file=str(csv_file), **kwargs)
+    dm.setup("fit")
+    return dm
+
+
+def weather_dm(csv_file: Path, **kwargs) -> WeatherDataModule:
+    dm = WeatherDataModule(csv_file=str(csv_file), download=False, **{**WEATHER, **kwargs})
+    dm.prepare_data()
+    dm.setup("fit")
+    return dm
+
+
+def everything(split) -> tuple[torch.Tensor, ...]:
+    return split[torch.arange(len(split))]
+
+
+def write_csv(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def rewrite_jena(source: Path, target: Path, values: np.ndarray) -> Path:
+    """``source``'s Jena file (its header and time stamps) with other values."""
+    lines = source.read_text().splitlines()
+    stamps = [line.split(",", 1)[0] for line in lines[1:]]
+    rows = [stamp + "," + ",".join(f"{v:.2f}" for v in row) for stamp, row in zip(stamps, values, strict=True)]
+    target.write_text("\n".join([lines[0], *rows]) + "\n")
+    return target
+
+
+# Reading CSV files
+
+
+def test_parse_time_reads_iso_dates_iso_times_with_z_and_jenas_format():
+    """The three time formats of the zoo's series, to the second."""
+    assert parse_time("2001-01-02") == np.datetime64("2001-01-02T00:00:00")
+    assert parse_time("2013-01-01T06:00:00Z") == np.datetime64("2013-01-01T06:00:00")
+    assert parse_time(" 01.01.2009 00:10:00") == np.datetime64("2009-01-01T00:10:00")
+    assert parse_time("31.12.2016 23:50:00").dtype == np.dtype("datetime64[s]")
+
+
+def test_a_csv_without_the_named_column_names_the_expected_and_found_columns(tmp_path):
+    """A DataError that says which column is missing, what was expected and what the file holds."""
+    path = write_csv(tmp_path / "prices.csv", "Date,Open\n2001-01-02,1.0\n")
+    with pytest.raises(DataError) as error:
+        read_series(path, "Date", ["Close"])
+    message = str(error.value)
+    assert "no column 'Close'" in message and "expected ['Date', 'Close']" in message
+    assert "found ['Date', 'Open']" in message
+    with pytest.raises(DataError, match="no column 'origin'"):
+        read_series(path, "Date", ["Open"], where={"origin": "EWR"})
+
+
+def test_a_missing_file_raises_dataset_unavailable(tmp_path):
+    """Both the reader and the DataModule's setup say the file is absent."""
+    with pytest.raises(DatasetUnavailableError, match="no such CSV file"):
+        read_series(tmp_path / "absent.csv", "Date", ["Close"])
+    with pytest.raises(DatasetUnavailableError, match="absent.csv"):
+        stock_dm(tmp_path / "absent.csv")
+
+
+BLANKS = "Date,A,B\n2001-01-01,,10\n2001-01-02,1,20\n2001-01-03,,30\n2001-01-04,3,\n2001-01-05,n/a,50\n"
+
+
+def test_blank_values_drop_their_rows_and_are_counted(tmp_path):
+    """With "drop", every row with a blank or non-number in any value column goes; all four are counted."""
+    times, values, blank = read_series(write_csv(tmp_path / "s.csv", BLANKS), "Date", ["A", "B"], "drop")
+    assert blank == 4
+    assert times.tolist() == [np.datetime64("2001-01-02T00:00:00").item()]
+    assert values.tolist() == [[1.0, 20.0]]
+
+
+def test_blank_values_take_the_previous_rows_value_per_column_and_leading_blanks_drop(tmp_path):
+    """With "ffill", a blank repeats its own column's previous value; the first row, whose A has nothing before
+    it, is dropped; the count is still every row with a blank."""
+    times, values, blank = read_series(write_csv(tmp_path / "s.csv", BLANKS), "Date", ["A", "B"], "ffill")
+    assert blank == 4
+    assert times.astype("datetime64[D]").astype(str).tolist() == ["2001-01-02", "2001-01-03", "2001-01-04",
+                                                                 "2001-01-05"]  # fmt: skip
+    assert values.tolist() == [[1, 20], [1, 30], [3, 30], [3, 50]]  # by hand
+
+
+def test_the_datamodule_reports_its_dropped_rows(tmp_path):
+    """Two blank closes of 30 leave 28 rows, 18 windows of 10, and ``missing_rows`` 2."""
+    path = tmp_path / "closes.csv"
+    write_closes(path, days=30)
+    lines = path.read_text().splitlines()
+    for row in (5, 17):
+        lines[row] = lines[row].split(",")[0] + ","
+    path.write_text("\n".join(lines) + "\n")
+    dm = stock_dm(path, missing="drop")
+    assert dm.missing_rows == 2 and len(dm.splits["predict"]) == 18
+
+
+@pytest.mark.parametrize("dates", [("2001-01-02", "2001-01-02"), ("2001-01-03", "2001-01-02")], ids=["repeat", "back"])
+def test_a_time_column_that_does_not_increase_is_an_error(tmp_path, dates):
+    """A repeated or earlier time means the file is not one series in order."""
+    path = write_csv(tmp_path / "s.csv", f"Date,Close\n2001-01-01,1\n{dates[0]},2\n{dates[1]},3\n")
+    with pytest.raises(DataError, match="Date column is not strictly increasing"):
+        read_series(path, "Date", ["Close"])
+
+
+def test_where_keeps_one_airports_rows_of_the_gzipped_nyc_file(data_root):
+    """Without ``where`` the two airports' times restart (an order error); with EWR only, its 300 hourly rows from
+    06:00, of which the pressure of hours 5, 22, ... (h % 17 == 5: 18 of them) is blank and dropped."""
+    path = data_root / "weather" / "nyc_2013_hourly.csv.gz"
+    with pytest.raises(DataError, match="not strictly increasing"):
+        read_series(path, "time_hour", ["temp"])
+    times, values, blank = read_series(path, "time_hour", ["temp"], where={"origin": "EWR"})
+    assert len(times) == 300 and blank == 0
+    assert times[0] == np.datetime64("2013-01-01T06:00:00") and times[-1] == np.datetime64("2013-01-13T17:00:00")
+    assert np.all(np.diff(times) == np.timedelta64(3600, "s"))
+    times, values, blank = read_series(path, "time_hour", ["temp", "pressure"], where={"origin": "EWR"})
+    assert blank == 18 and len(times) == 282
+    kept_hours = ((times - np.datetime64("2013-01-01T06:00:00")) // np.timedelta64(1, "h")).astype(int)
+    assert not np.any(kept_hours % 17 == 5)
+    with pytest.raises(DataError, match="holds no rows where"):
+        read_series(path, "time_hour", ["temp"], where={"origin": "LGA"})
+
+
+# The stock example's windows
+
+
+def test_the_book_sized_series_gives_its_window_and_split_counts(tmp_path):
+    """4,276 closes -> 4,266 windows of 10; the first int(4266 * 0.7) = 2,986 train, the other 1,280 validate and,
+    with no test fraction, are the test split itself; predict gets all windows."""
+    path = tmp_path / "djia.csv"
+    write_closes(path, days=4276)
+    dm = stock_dm(path)
+    assert [len(dm.splits[s]) for s in ("predict", "train", "val")] == [4266, 2986, 1280]
+    assert dm.splits["test"] is dm.splits["val"]
+    assert dm.splits["train"].tensors[0].shape == (2986, 10, 1)
+
+
+def test_a_test_fraction_gives_three_disjoint_chronological_parts_covering_all_windows(tmp_path):
+    """test_fraction 0.15: 2,986 train, int(4266 * 0.15) = 639 test, the 641 between validate; in time order they
+    are the whole series of windows, each once."""
+    path = tmp_path / "djia.csv"
+    write_closes(path, days=4276)
+    dm = stock_dm(path, test_fraction=0.15)
+    parts = [dm.splits[s] for s in ("train", "val", "test")]
+    assert [len(p) for p in parts] == [2986, 641, 639]
+    times = [p.tensors[4] for p in parts]
+    assert times[0].max() < times[1].min() and times[1].max() < times[2].min()
+    assert torch.equal(torch.cat(times), dm.splits["predict"].tensors[4])
+    assert torch.equal(torch.cat([p.tensors[0] for p in parts]), dm.splits["predict"].tensors[0])
+
+
+def test_each_window_and_its_target_are_divided_by_the_windows_last_close(tmp_path):
+    """Window k: inputs closes[k:k+10] / closes[k+9], target closes[k+10] / closes[k+9], scale closes[k+9], offset
+    0, time stamp the date of row k + 10 (midnight UTC, in seconds)."""
+    path = tmp_path / "closes.csv"
+    closes = np.array(write_closes(path, days=25))
+    dates = weekdays(25)
+    x, y, scale, offset, time = everything(stock_dm(path, train_fraction=0.5).splits["predict"])
+    assert x.shape == (15, 10, 1)
+    for k in (0, 7, 14):
+        last = closes[k + 9]
+        assert torch.equal(x[k, :, 0], torch.tensor(closes[k : k + 10] / last, dtype=torch.float32))
+        assert x[k, -1, 0] == 1
+        assert y[k] == np.float32(closes[k + 10] / last)
+        assert scale[k] == np.float32(last) and offset[k] == 0
+        assert time[k] == epoch_seconds(datetime.combine(dates[k + 10], datetime.min.time()))
+    torch.testing.assert_close((y * scale).double(), torch.tensor(closes[10:]), rtol=1e-6, atol=0)
+
+
+def test_without_scaling_windows_hold_the_raw_closes_and_scale_one(tmp_path):
+    """scale_by_last=False: window k is closes[k:k+10], its target closes[k+10], scale 1."""
+    path = tmp_path / "closes.csv"
+    closes = np.array(write_closes(path, days=25))
+    x, y, scale, offset, _ = everything(stock_dm(path, scale_by_last=False).splits["predict"])
+    assert torch.equal(x[3, :, 0], torch.tensor(closes[3:13], dtype=torch.float32))
+    assert torch.equal(y, torch.tensor(closes[10:], dtype=torch.float32))
+    assert torch.equal(scale, torch.ones(15)) and torch.equal(offset, torch.zeros(15))
+
+
+def test_windows_of_several_columns_scale_each_by_its_own_last_value():
+    """Two columns: each input column by its own last value, the target by the target column's."""
+    values = np.array([[1.0, 10.0], [2.0, 40.0], [4.0, 20.0], [8.0, 5.0]])
+    x, y, scale = windows(values, 2, target=1, scale_by_last=True)
+    assert x.tolist() == [[[0.5, 0.25], [1.0, 1.0]], [[0.5, 2.0], [1.0, 1.0]]]
+    assert y.tolist() == [0.5, 0.25] and scale.tolist() == [40.0, 20.0]  # 20 / 40, 5 / 20
+    with pytest.raises(DataError, match="ends in 0"):
+        windows(np.array([[1.0], [0.0], [2.0]]), 2, 0, True)
+
+
+def test_chronological_sizes_are_the_books_int_of_the_fractions():
+    """int(n * fraction) for train and test, the rest validates; fractions that leave nothing to validate fail."""
+    assert chronological_sizes(4266, 0.7, 0.0) == (2986, 1280, 0)
+    assert chronological_sizes(100, 0.6, 0.25) == (60, 15, 25)
+    for train, test in ((0.0, 0.0), (1.0, 0.0), (0.7, 0.5), (0.5, -0.1)):
+        with pytest.raises(DataError, match="must leave data to validate on"):
+            chronological_sizes(100, train, test)
+
+
+def test_stock_arguments_are_checked_before_reading(tmp_path):
+    """window < 1, fractions leaving nothing to validate, a target outside the inputs; and at setup, a series too
+    short for two windows."""
+    with pytest.raises(ValueError, match="window must be at least 1"):
+        WindowSeriesDataModule(window=0)
+    with pytest.raises(DataError, match="must leave data to validate on"):
+        WindowSeriesDataModule(train_fraction=0.8, test_fraction=0.2)
+    with pytest.raises(ValueError, match="target_column 'Open' must be one of value_columns"):
+        WindowSeriesDataModule(value_columns=["Close"], target_column="Open")
+    with pytest.raises(ValueError, match="missing must be"):
+        WindowSeriesDataModule(missing="zero")
+    path = tmp_path / "closes.csv"
+    write_closes(path, days=11)
+    with pytest.raises(DataError, match="11 rows make 1 windows of 10"):
+        stock_dm(path)
+
+
+# The weather chapter's samples
+
+
+def test_a_weather_sample_is_the_books_generator_output_normalised_by_the_training_rows(tmp_path):
+    """Present row i = 100 (training sample 40): inputs rows 40, 46, ..., 94 normalised by the mean and the
+    unbiased (torch's default, N - 1) standard deviation of rows 0-299, target row 112's temperature the same way;
+    ``target * scale + offset`` is the file's value and the time stamp row 112's time."""
+    path = tmp_path / "jena.csv"
+    values = write_jena(path, rows=600)
+    assert np.array_equal(values, jena_values(600))
+    dm = weather_dm(path)
+    mean, std = values[:300].mean(0), values[:300].std(0, ddof=1)
+    torch.testing.assert_close(dm.mean, torch.from_numpy(mean))
+    torch.testing.assert_close(dm.std, torch.from_numpy(std))
+    i = 100
+    x, y, scale, offset, time = dm.splits["train"][i - 60]
+    assert x.shape == (10, 14)
+    torch.testing.assert_close(x, torch.from_numpy((values[40:100:6] - mean) / std).float())
+    torch.testing.assert_close(y, torch.tensor((values[112, T] - mean[T]) / std[T], dtype=torch.float32))
+    torch.testing.assert_close(float(y * scale + offset), values[112, T], rtol=1e-6, atol=1e-5)
+    assert time == epoch_seconds(datetime(2009, 1, 1, 0, 10) + timedelta(minutes=10 * 112))
+
+
+def test_every_splits_samples_stay_inside_its_own_rows(tmp_path):
+    """train: present rows 60-287 (targets up to row 299); val: 360-437, its first inputs from row 300 and its last
+    target row 449; test (also predict): 510-587 of 600."""
+    write_jena(tmp_path / "jena.csv")
+    dm = weather_dm(tmp_path / "jena.csv")
+    for name, first, last in (("train", 60, 287), ("val", 360, 437), ("test", 510, 587)):
+        present = dm.splits[name].present
+        assert present.tolist() == list(range(first, last + 1)), name
+    assert dm.splits["predict"] is dm.splits["test"]
+    start = dm.splits["val"].present[0] + dm.splits["val"].lags[0]
+    assert start == 300 and dm.splits["val"].present[-1] + dm.delay == 449
+    x, *_ = dm.splits["val"][0]
+    torch.testing.assert_close(x[0], ((torch.from_numpy(jena_values(600)[300]) - dm.mean) / dm.std).float())
+
+
+def test_rows_after_train_end_do_not_change_the_statistics_or_the_training_samples(tmp_path):
+    """Multiplying every value of rows 300 on by 100 leaves mean, std and all training samples as they were (and
+    does change the validation samples)."""
+    values = write_jena(tmp_path / "jena.csv")
+    changed = values.copy()
+    changed[300:] *= 100
+    rewrite_jena(tmp_path / "jena.csv", tmp_path / "changed.csv", changed)
+    plain, other = weather_dm(tmp_path / "jena.csv"), weather_dm(tmp_path / "changed.csv")
+    assert torch.equal(plain.mean, other.mean) and torch.equal(plain.std, other.std)
+    for a, b in zip(everything(plain.splits["train"]), everything(other.splits["train"]), strict=True):
+        assert torch.equal(a, b)
+    assert not torch.equal(everything(plain.splits["val"])[1], everything(other.splits["val"])[1])
+
+
+def test_fractional_row_ends_round_the_row_count(tmp_path):
+    """train_end 0.5, val_end 0.75 of 600 rows are rows 300 and 450: the same samples as the integer ends."""
+    write_jena(tmp_path / "jena.csv")
+    rows, fractions = weather_dm(tmp_path / "jena.csv"), weather_dm(tmp_path / "jena.csv", train_end=0.5, val_end=0.75)
+    for split in ("train", "val", "test"):
+        assert torch.equal(rows.splits[split].present, fractions.splits[split].present)
+
+
+def test_weather_arguments_are_checked(tmp_path):
+    """Bad lookback/step/delay, train_end not before val_end, mixed or fractional ends out of range."""
+    for kwargs in ({"step": 0}, {"lookback": 5, "step": 6}, {"delay": -1}):
+        with pytest.raises(ValueError, match="need 1 <= step <= lookback and delay >= 0"):
+            WeatherDataModule(**{**WEATHER, **kwargs})
+    for train_end, val_end in ((450, 300), (300, 300), (300, 0.75), (0, 300)):
+        with pytest.raises(ValueError, match="need 0 < train_end < val_end"):
+            WeatherDataModule(**{**WEATHER, "train_end": train_end, "val_end": val_end})
+    with pytest.raises(ValueError, match="fractional val_end must be below 1"):
+        WeatherDataModule(**{**WEATHER, "train_end": 0.5, "val_end": 1.0})
+    with pytest.raises(ValueError, match="target_column 'T' must be one of value_columns"):
+        WeatherDataModule(target_column="T")
+
+
+def test_a_constant_training_column_is_named_in_the_error(tmp_path):
+    """wd (deg) at 180 in every training row (varying later) has std 0: a DataError naming it, not NaN inputs."""
+    values = write_jena(tmp_path / "jena.csv")
+    values[:300, JENA_COLUMNS.index("wd (deg)")] = 180.0
+    rewrite_jena(tmp_path / "jena.csv", tmp_path / "constant.csv", values)
+    with pytest.raises(DataError, match=r"\['wd \(deg\)'\] never change in the training rows"):
+        weather_dm(tmp_path / "constant.csv")
+
+
+def test_too_few_rows_for_lookback_and_delay_is_an_error(tmp_path):
+    """val rows 300-350 (50) or 300-372 (72) cannot hold lookback 60 + delay 12 and a sample; val_end at the last
+    row leaves nothing to test."""
+    write_jena(tmp_path / "jena.csv")
+    with pytest.raises(DataError, match="the val rows 300-350 are too few for lookback 60 and delay 12"):
+        weather_dm(tmp_path / "jena.csv", val_end=350)
+    with pytest.raises(DataError, match="the val rows 300-372 are too few"):  # 72 rows: no sample at all
+        weather_dm(tmp_path / "jena.csv", val_end=372)
+    with pytest.raises(DataError, match="600 rows, but val_end is row 600"):
+        weather_dm(tmp_path / "jena.csv", val_end=600)
+
+
+def test_the_nyc_file_serves_one_airport_with_its_blanks_filled(data_root):
+    """EWR's 300 rows with their 18 blank pressures filled (ffill, the default), three chosen columns; each split
+    loses lookback 24 + delay 6 of its rows: 150 - 30 train, 75 - 30 validate, 75 - 30 test."""
+    dm = WeatherDataModule(
+        csv_file="weather/nyc_2013_hourly.csv.gz", time_column="time_hour", value_columns=["temp", "dewp", "pressure"],
+        target_column="temp", where={"origin": "EWR"}, lookback=24, step=1, delay=6, train_end=150, val_end=225,
+        data_dir=str(data_root), download=False,
+    )  # fmt: skip
+    dm.setup("fit")
+    assert dm.missing_rows == 18 and dm.input_size == 3 and dm.target_index == 0
+    assert [len(dm.splits[s]) for s in ("train", "val", "test")] == [150 - 30, 75 - 30, 75 - 30]
+
+
+# Forecasters
+
+
+def test_the_naive_baselines_mae_is_the_mean_gap_between_last_input_and_target(data_root, tmp_path):
+    """validate() over the 78 validation samples in batches of 32, 32, 14 gives val/mae = mean |x[:, -1, T] - y|
+    (computed here over all samples at once) and val/mae_units = that times std[T]."""
+    dm = WeatherDataModule(data_dir=str(data_root), download=False, batch_size=32, **WEATHER)
+    t = trainer(tmp_path)
+    t.validate(NaiveForecaster(input_size=14, target_index=T), datamodule=dm)
+    x, y, *_ = everything(dm.splits["val"])
+    assert len(y) == 78
+    mae = (x[:, -1, T].double() - y.double()).abs().mean()
+    assert float(t.callback_metrics["val/mae"]) == pytest.approx(float(mae), rel=1e-6)
+    assert float(t.callback_metrics["val/mae_units"]) == pytest.approx(float(mae * dm.std[T]), rel=1e-5)
+    mse = (x[:, -1, T].double() - y.double()).pow(2).mean()
+    assert float(t.callback_metrics["val/mse"]) == pytest.approx(float(mse), rel=1e-6)
+    assert float(t.callback_metrics["val/loss"]) == pytest.approx(float(mse), rel=1e-6)  # the default loss is MSE
+
+
+def test_forecasts_are_written_in_the_datas_units(data_root, tmp_path):
+    """A GRU(4) fitted two steps on the 120 closes predicts all 110 windows: forecasts.csv has one row per window,
+    its date, the raw close as target (6 significant digits), the model's forecast times the window's last close,
+    and error = forecast - target; forecast.png is a PNG."""
+    closes = np.array(write_closes(tmp_path / "same.csv"))  # the fixture's closes (same seed and length)
+    assert np.array_equal(np.loadtxt(data_root / "stocks" / "djia_2001_2017.csv", delimiter=",", skiprows=1,
+                                     usecols=1), closes)  # fmt: skip
+    dm = WindowSeriesDataModule(data_dir=str(data_root), batch_size=32)
+    torch.manual_seed(0)
+    model = RecurrentForecaster(hidden_size=4)
+    out = tmp_path / "predictions"
+    t = trainer(tmp_path, max_steps=2, limit_val_batches=0, enable_checkpointing=False,
+                callbacks=[PredictionWriter(output_dir=str(out))])  # fmt: skip
+    t.fit(model, datamodule=dm)
+    t.predict(model, datamodule=dm)
+    rows = list(csv.DictReader(open(out / "forecasts.csv")))
+    assert len(rows) == 110 and list(rows[0]) == ["time", "target", "forecast", "error"]
+    dates = weekdays(120)
+    x, _, scale, _, _ = everything(dm.splits["predict"])
+    model.eval()
+    with torch.no_grad():
+        expected = (model(x) * scale).double().numpy()
+    for k, row in enumerate(rows):
+        assert row["time"] == f"{dates[k + 10].isoformat()}T00:00:00"
+        assert float(row["target"]) == pytest.approx(closes[k + 10], rel=6e-6)
+        assert float(row["forecast"]) == pytest.approx(expected[k], rel=6e-6)
+        assert float(row["error"]) == pytest.approx(float(row["forecast"]) - float(row["target"]), abs=0.11)
+    assert any(abs(float(r["error"])) > 1 for r in rows)  # the model is untrained: its errors are no rounding
+    png = (out / "forecast.png").read_bytes()
+    assert len(png) > 1000 and png.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_with_wandb_predict_also_logs_a_line_chart_of_truth_and_forecast(data_root, tmp_path, monkeypatch):
+    """With a WandbLogger (disabled mode), predict still writes its files and logs predict/forecast, a line chart."""
+    import wandb
+    from pytorch_lightning.loggers import WandbLogger
+
+    logged = []
+    monkeypatch.setattr(wandb.plot, "line_series", lambda **kwargs: logged.append(kwargs) or "chart")
+    dm = WindowSeriesDataModule(data_dir=str(data_root))
+    t = trainer(tmp_path, logger=WandbLogger(save_dir=str(tmp_path)), callbacks=[PredictionWriter(str(tmp_path))])
+    t.predict(RecurrentForecaster(hidden_size=4), datamodule=dm)
+    assert (tmp_path / "forecasts.csv").is_file()
+    (chart,) = logged
+    assert chart["keys"] == ["truth", "forecast"] and len(chart["xs"]) == 110 and chart["xs"][:2] == [0.0, 1.0]
+    assert chart["xs"][5] == 7.0  # 2001-01-16 (Tue) -> 2001-01-23: a weekend between
+    assert chart["ys"][0][0] == pytest.approx(write_closes(tmp_path / "same.csv")[10], rel=1e-6)
+
+
+def test_the_stock_grus_parameters_differ_from_the_books_keras_count_by_bias_hh():
+    """GRU(256) on 1 input: PyTorch 3 * 256 * (1 + 256) + 2 * 768 + Dense 257 = 199,169; the book's Keras 2 GRU
+    (reset_after=False) has one bias vector fewer, 3 * (256 + 65,536 + 256) + 257 = 198,401."""
+    model = RecurrentForecaster(input_size=1, hidden_size=256)
+    total = sum(p.numel() for p in model.parameters())
+    bias_hh = model.net.recurrent.layers[0].bias_hh_l0
+    assert total == 199_169 and bias_hh.numel() == 3 * 256
+    assert total - bias_hh.numel() == 3 * (1 * 256 + 256 * 256 + 256) + 257 == 198_401
+
+
+def test_the_convolutions_shorten_240_steps_to_74_before_the_gru():
+    """Conv1D(5): 240 -> 236, MaxPool(3): 78, Conv1D(5): 74 steps of 32 filters reach the GRU; one value out."""
+    model = ConvRecurrentForecaster(input_size=14).eval()
+    seen = []
+    model.net.recurrent.register_forward_hook(lambda module, args, output: seen.append(args[0].shape))
+    with torch.no_grad():
+        forecast = model(torch.randn(3, 240, 14))
+    assert seen == [torch.Size([3, 74, 32])] and forecast.shape == (3,)
+    assert sum(p.numel() for p in model.parameters()) == 13_793  # its card's count
