@@ -113,36 +113,36 @@ class KerasRecurrent(nn.Module):
         return F.dropout(like.new_ones(batch, width), rate, training=True)
 
     def _unfused(self, layer: nn.RNNBase, x: Tensor) -> tuple[Tensor, Tensor]:
-        """One layer step by step, its recurrent state dropped with one mask per sequence and direction."""
-        outputs, finals = [], []
-        for direction in range(self.directions):
-            suffix = "_reverse" if direction else ""
-            w_ih, w_hh = getattr(layer, f"weight_ih_l0{suffix}"), getattr(layer, f"weight_hh_l0{suffix}")
-            b_ih, b_hh = getattr(layer, f"bias_ih_l0{suffix}"), getattr(layer, f"bias_hh_l0{suffix}")
-            steps = x.flip(1) if direction else x
-            projected = F.linear(steps, w_ih, b_ih)  # every step's input projection at once
-            batch, units = x.shape[0], layer.hidden_size
-            h = c = x.new_zeros(batch, units)
-            mask = self._mask(batch, units, self.recurrent_dropout, x)
-            out = []
-            for t in range(x.shape[1]):
-                recurrent = F.linear(h * mask, w_hh, b_hh)
-                if self.cell == "lstm":
-                    i, f, g, o = (projected[:, t] + recurrent).chunk(4, dim=-1)
-                    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-                    h = torch.sigmoid(o) * torch.tanh(c)
-                elif self.cell == "gru":  # PyTorch's (and Keras' reset_after) formulation
-                    x_r, x_z, x_n = projected[:, t].chunk(3, dim=-1)
-                    h_r, h_z, h_n = recurrent.chunk(3, dim=-1)
-                    r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
-                    h = (1 - z) * torch.tanh(x_n + r * h_n) + z * h
-                else:
-                    h = torch.tanh(projected[:, t] + recurrent)
-                out.append(h)
-            sequence = torch.stack(out, dim=1)
-            outputs.append(sequence.flip(1) if direction else sequence)
-            finals.append(h)
-        return torch.cat(outputs, dim=-1), torch.cat(finals, dim=-1)
+        """One layer step by step, its recurrent state dropped with one mask per sequence and direction. Both
+        directions advance in the same Python steps (batched matrix products), which halves the loop's overhead."""
+        suffixes = ("", "_reverse")[: self.directions]
+        w_ih, w_hh, b_ih, b_hh = (
+            torch.stack([getattr(layer, f"{name}_l0{suffix}") for suffix in suffixes])
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        )
+        steps = torch.stack([x, x.flip(1)][: self.directions])  # (directions, batch, time, features)
+        projected = steps @ w_ih.transpose(1, 2).unsqueeze(1) + b_ih[:, None, None]  # every step's input at once
+        batch, units = x.shape[0], layer.hidden_size
+        masks = torch.stack([self._mask(batch, units, self.recurrent_dropout, x) for _ in suffixes])
+        h = c = x.new_zeros(self.directions, batch, units)
+        out = []
+        for t in range(x.shape[1]):
+            recurrent = torch.baddbmm(b_hh[:, None], h * masks, w_hh.transpose(1, 2))
+            if self.cell == "lstm":
+                i, f, g, o = (projected[:, :, t] + recurrent).chunk(4, dim=-1)
+                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+                h = torch.sigmoid(o) * torch.tanh(c)
+            elif self.cell == "gru":  # PyTorch's (and Keras' reset_after) formulation
+                x_r, x_z, x_n = projected[:, :, t].chunk(3, dim=-1)
+                h_r, h_z, h_n = recurrent.chunk(3, dim=-1)
+                r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+                h = (1 - z) * torch.tanh(x_n + r * h_n) + z * h
+            else:
+                h = torch.tanh(projected[:, :, t] + recurrent)
+            out.append(h)
+        sequences = torch.stack(out, dim=2)  # (directions, batch, time, units), each in its own reading order
+        outputs = [sequences[0], *([sequences[1].flip(1)] if self.directions == 2 else [])]
+        return torch.cat(outputs, dim=-1), torch.cat(list(h), dim=-1)
 
 
 def padding_to_end(tokens: Tensor, pad: int = 0) -> tuple[Tensor, Tensor]:
