@@ -23,7 +23,7 @@ from torch import Tensor
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pytorch_lightning.callbacks import Callback  # noqa: E402
+from pytorch_lightning.callbacks import Callback, EarlyStopping  # noqa: E402
 
 from benchmarks.common import DEFAULT_DATA, ROOT, machine, write_result  # noqa: E402
 from lightning_zoo.callbacks import EpochTimer, synchronize  # noqa: E402
@@ -115,6 +115,8 @@ def main() -> None:
         run=False,
     )
     datamodule = cli.datamodule
+    # Without validation, a config's early stopping has nothing to watch (and each round must run anyway).
+    cli.trainer.callbacks = [c for c in cli.trainer.callbacks if not isinstance(c, EarlyStopping)]
     if getattr(datamodule, "augment", False):
         sys.exit(f"error: {args.config.name} augments its training data; compare with --data.augment false")
     datamodule.prepare_data()

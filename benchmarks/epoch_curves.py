@@ -40,12 +40,17 @@ class TestEveryEpoch(Callback):
         self._started = time.perf_counter()
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._record_train_loss(trainer)
         self._started = time.perf_counter()
 
-    def on_train_epoch_end(self, trainer, pl_module) -> None:
-        # Runs after the epoch's validation: the training loss is logged only now.
-        if self.epochs and self.epochs[-1]["epoch"] == trainer.current_epoch + 1:
+    def _record_train_loss(self, trainer) -> None:
+        # The module logs an epoch's training loss after the callbacks' on_train_epoch_end: read it at the next
+        # epoch's start (and at the end of training for the last epoch).
+        if self.epochs and "train_loss" not in self.epochs[-1] and "train/loss" in trainer.callback_metrics:
             self.epochs[-1]["train_loss"] = round(float(trainer.callback_metrics["train/loss"]), 4)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self._record_train_loss(trainer)
 
     def on_validation_end(self, trainer, pl_module) -> None:
         if trainer.sanity_checking:

@@ -57,12 +57,14 @@ def main() -> None:
     cli.trainer.fit(cli.model, cli.datamodule)
     seconds = time.perf_counter() - started
     best_epoch = min(range(len(history.val)), key=lambda i: history.val[i]["loss"])
-    [test] = cli.trainer.test(cli.model, cli.datamodule, ckpt_path="best", verbose=False)
+    # A baseline without parameters takes no steps, so no checkpoint is written: its weights are the same anyway.
+    best = "best" if any(p.requires_grad for p in cli.model.parameters()) else None
+    [test] = cli.trainer.test(cli.model, cli.datamodule, ckpt_path=best, verbose=False)
     writer = PredictionWriter(output_dir=str(workdir / "predictions"))
     cli.trainer.callbacks.append(writer)
-    cli.trainer.predict(cli.model, cli.datamodule, ckpt_path="best", return_predictions=False)
+    cli.trainer.predict(cli.model, cli.datamodule, ckpt_path=best, return_predictions=False)
     shutil.copy(workdir / "predictions" / "forecast.png", RESULTS / f"{name}_forecast.png")
-    best = history.val[best_epoch]
+    best_scores = history.val[best_epoch]
     write_result(
         name,
         {
@@ -70,10 +72,10 @@ def main() -> None:
             "seed": args.seed,
             "epochs_trained": len(history.val),
             "best_epoch": best_epoch + 1,
-            "best_val_loss": best["loss"],
-            "best_val_mse": best["mse"],
-            "best_val_mae": best["mae"],
-            "best_val_rmse_units": math.sqrt(best["mse_units"]),
+            "best_val_loss": best_scores["loss"],
+            "best_val_mse": best_scores["mse"],
+            "best_val_mae": best_scores["mae"],
+            "best_val_rmse_units": math.sqrt(best_scores["mse_units"]),
             "test_mse": round(test["test/mse"], 8),
             "test_mae": round(test["test/mae"], 6),
             "test_rmse_units": round(math.sqrt(test["test/mse_units"]), 3),

@@ -128,7 +128,12 @@ class Card:
 def format_value(value: float | None, unit: str) -> str:
     if value is None:
         return "-"
-    text = f"{value:.2f}".rstrip("0").rstrip(".") if abs(value) < 1000 else f"{value:,.0f}"
+    if value != 0 and abs(value) < 0.01:  # an MSE of scaled prices, a KID
+        text = f"{value:.3g}"
+    elif abs(value) < 1 and unit != "%":  # a normalised MAE: 0.2644, not 0.26
+        text = f"{value:.4g}"
+    else:
+        text = f"{value:.2f}".rstrip("0").rstrip(".") if abs(value) < 1000 else f"{value:,.0f}"
     return f"{text} %" if unit == "%" else f"{text} {unit}".rstrip()
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from lightning_zoo.cards import Card
+from lightning_zoo.cards import Card, Result
 from lightning_zoo.forecasting.base import DLWP, JENA, NYC, Forecaster, jena_results, nyc_results
 
 
@@ -37,6 +37,33 @@ class NaiveForecaster(Forecaster):
 
 
 CARDS = (
+    Card(
+        name="naive_djia",
+        family="forecaster",
+        source='The baseline of "Hands-On Deep Learning Architectures with Python" ch. 6\'s GRU (not in the book)',
+        config="configs/forecasting/naive_djia.yaml",
+        dataset="DJIA daily closes 2001-2017, windows of 10 scaled by their last close",
+        parameters={"": 0},
+        parameters_from_book=False,
+        results=(
+            Result(
+                "validation MSE",
+                None,
+                "the last 30 % of windows (scaled), gru_djia's book-way validation set",
+                ours="naive_djia.json:best_val_mse",
+                unit="",
+                note="tomorrow = today: the bar gru_djia's 5.23e-05 must clear",
+            ),
+            Result(
+                "test RMSE in index points (honest)",
+                None,
+                "the last 15 % of windows, gru_djia_honest's test set",
+                ours="naive_djia_honest.json:test_rmse_units",
+                unit="points",
+                note="test MSE (scaled) {test_mse}",
+            ),
+        ),
+    ),
     Card(
         name="naive_jena",
         family="forecaster",

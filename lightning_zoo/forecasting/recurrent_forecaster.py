@@ -80,7 +80,7 @@ CARDS = (
                 unit="",
                 tolerance=2.615e-05,  # within a factor of 1.5
                 lower_is_better=True,
-                note="best of {epochs_trained} epochs (early stopping, patience 100), seed 0",
+                note="best of {epochs_trained} epochs (early stopping, patience 100), seed 0; compare naive_djia",
             ),
             Result(
                 "test RMSE in index points (honest)",
