@@ -145,12 +145,14 @@ def gan_learns(model: GANBase, cli, workdir: Path, steps: int) -> None:
 
 def baseline_is_its_formula(model: NaiveForecaster, cli, workdir: Path, steps: int) -> None:
     """A baseline learns nothing: its forecast is the target's last input value, and its loss that formula's
-    error (the book's ``np.mean(np.abs(samples[:, -1, 1] - targets))``)."""
+    error (the book's ``np.mean(np.abs(samples[:, -1, 1] - targets))``, or its square for an MSE card)."""
     cli.datamodule.setup("fit")
     x, y, *_ = next(iter(cli.datamodule.train_dataloader()))
     last = x[:, -1, cli.datamodule.target_index]
     assert torch.equal(model(x), last)
-    assert torch.isclose(model.loss_fn(model(x), y), (last - y).abs().mean())
+    error = last - y
+    expected = error.abs().mean() if model.hparams.loss == "mae" else error.pow(2).mean()
+    assert torch.isclose(model.loss_fn(model(x), y), expected)
 
 
 # The first matching base decides: the baseline before the forecasters that learn.
