@@ -95,9 +95,9 @@ def dlwp_results(name: str, book: float, tolerance: float = 1.5) -> tuple[Result
     that validation picks), from ``benchmarks/results/<name>.json`` (written by ``benchmarks/imdb.py``)."""
     return (
         Result("validation accuracy", book, DLWP_PROTOCOL, f"{name}.json:best_val_acc_pct_mean", tolerance=tolerance,
-               note="mean of {seeds_run} seeds; seeded random 20 % split"),
+               note="{seeds_run} seed(s), mean; seeded random 20 % split"),
         Result("test accuracy", None, HONEST, f"{name}.json:test_acc_at_best_val_pct_mean",
-               note="mean of {seeds_run} seeds"),
+               note="{seeds_run} seed(s), mean"),
     )  # fmt: skip
 
 
