@@ -9,7 +9,7 @@ from datamodules.base import (
     TensorBatchDataset,
     ZooDataModule,
 )
-from datamodules.text import IMDBDataModule
+from datamodules.text import AdditionDataModule, CharCorpusDataModule, IMDBDataModule, WordCorpusDataModule
 from datamodules.timeseries import WeatherDataModule, WindowSeriesDataModule
 from datamodules.vision import (
     CatsAndDogsSmallDataModule,
@@ -21,6 +21,9 @@ from datamodules.vision import (
 )
 
 __all__ = [
+    "AdditionDataModule",
+    "CharCorpusDataModule",
+    "WordCorpusDataModule",
     "CIFAR10DataModule",
     "CatsAndDogsSmallDataModule",
     "DataError",

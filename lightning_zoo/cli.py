@@ -35,6 +35,7 @@ warnings.filterwarnings("ignore", ".*LearningRateMonitor.*no learning rate sched
 warnings.filterwarnings("ignore", ".*isinstance.treespec, LeafSpec.*")  # Lightning 2.6 on torch 2.14, harmless
 warnings.filterwarnings("ignore", ".*infer the batch indices.*")  # our writers need none
 warnings.filterwarnings("ignore", ".*val_dataloader. but have no .validation_step.*")  # GANs validate nothing (yet)
+warnings.filterwarnings("ignore", ".*Total length of .list. across ranks is zero.*")  # no validation split (the books')
 
 
 def data_sizes() -> list[str]:

@@ -1,4 +1,5 @@
-"""One logger-agnostic path for images: W&B, TensorBoard, or PNG files when no logger can show them."""
+"""One logger-agnostic path for images and text: W&B, TensorBoard, or PNG and text files when no logger can show
+them."""
 
 from __future__ import annotations
 
@@ -50,3 +51,28 @@ def log_image(trainer: pl.Trainer, key: str, image: Tensor) -> Path | None:
         next((lg.log_dir for lg in trainer.loggers if getattr(lg, "log_dir", None)), trainer.default_root_dir)
     )
     return save_png(image, folder / "images" / key / f"epoch={trainer.current_epoch:03d}-step={step}.png")
+
+
+def log_text(trainer: pl.Trainer, key: str, columns: list[str], rows: list[list]) -> Path | None:
+    """Logs a table of text (generated samples) to W&B as a table and to TensorBoard as Markdown; writes a text file
+    when no logger shows text. Returns the file's path when one was written. Call on global rank zero only."""
+    step = logger_step(trainer)
+    shown = False
+    for logger in trainer.loggers:
+        if isinstance(logger, WandbLogger):
+            logger.log_text(key=key, columns=columns, data=rows, step=step)
+            shown = True
+        elif isinstance(logger, TensorBoardLogger):
+            header = " | ".join(columns) + "\n" + " | ".join("---" for _ in columns) + "\n"
+            body = "\n".join(" | ".join(str(v).replace("\n", "<br>") for v in row) for row in rows)
+            logger.experiment.add_text(key, header + body, global_step=step)
+            shown = True
+    if shown:
+        return None
+    folder = Path(
+        next((lg.log_dir for lg in trainer.loggers if getattr(lg, "log_dir", None)), trainer.default_root_dir)
+    )
+    path = folder / "text" / key / f"epoch={trainer.current_epoch:03d}-step={step}.txt"
+    with atomic_path(path) as partial:
+        partial.write_text("".join(f"--- {dict(zip(columns[:-1], row[:-1]))}\n{row[-1]}\n" for row in rows))
+    return path

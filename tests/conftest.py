@@ -11,7 +11,7 @@ from tests.helpers.cifar import write_cifar10
 from tests.helpers.idx import write_mnist
 from tests.helpers.images import write_image_folder
 from tests.helpers.series import write_closes
-from tests.helpers.text import write_glove, write_imdb
+from tests.helpers.text import write_corpus, write_glove, write_imdb
 from tests.helpers.weather import write_jena, write_nyc
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,7 +23,8 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     test images), a cats-vs-dogs subset of JPEGs (6 train, 3 validation, 3 test photos per class), a CIFAR-10
     archive (100 training, 20 test images), a flat folder of 8 images (pokemon/images), IMDB-format reviews (48
     training, 24 test), a GloVe-format file (glove/glove.6B.100d.txt), 120 days of closes
-    (stocks/djia_2001_2017.csv), 600 Jena-format rows and 2 x 300 NYC-format hours."""
+    (stocks/djia_2001_2017.csv), 600 Jena-format rows, 2 x 300 NYC-format hours and two 6,000-character texts
+    (text/warpeace_input.txt with a BOM and \r line ends, text/sherlock.txt)."""
     root = tmp_path_factory.mktemp("data")
     write_mnist(root, "MNIST", seed=0)
     write_mnist(root, "FashionMNIST", seed=1)
@@ -35,6 +36,8 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_closes(root / "stocks" / "djia_2001_2017.csv")
     write_jena(root / "jena_climate" / "jena_climate_2009_2016.csv")
     write_nyc(root / "weather" / "nyc_2013_hourly.csv.gz")
+    write_corpus(root / "text" / "warpeace_input.txt", bom=True, newline="\r")  # the book's file has both
+    write_corpus(root / "text" / "sherlock.txt", seed=1)
     return root
 
 

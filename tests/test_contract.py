@@ -13,6 +13,8 @@ from lightning_zoo.classification import Classifier
 from lightning_zoo.core import load_zoo_module
 from lightning_zoo.forecasting import Forecaster, NaiveForecaster
 from lightning_zoo.gan import GANBase
+from lightning_zoo.language import LanguageModelBase
+from lightning_zoo.seq2seq import AdditionSeq2Seq
 from tests.helpers.contract import (
     CARDS,
     DATA_FIXTURES,
@@ -89,7 +91,7 @@ class HalvedLoss(MetricHistory):
             trainer.should_stop = True
 
 
-def loss_halves(model: Classifier | Forecaster, cli, workdir: Path, steps: int) -> None:
+def loss_halves(model: Classifier | Forecaster | LanguageModelBase | AdditionSeq2Seq, cli, workdir: Path, steps: int) -> None:
     """The loss on one batch halves (the mean of 5 steps against the first 5) within the card's ``learns_within``
     steps (100 unless it says more). Most classifiers need 10-30; the Antirectifier (its unit-norm features grow
     the logits slowly) and the CIFAR-10 convnet (its batch is augmented anew every step) 50-80."""
@@ -161,6 +163,8 @@ LEARNING_CHECKS = {
     NaiveForecaster: baseline_is_its_formula,
     Forecaster: loss_halves,
     GANBase: gan_learns,
+    LanguageModelBase: loss_halves,
+    AdditionSeq2Seq: loss_halves,
 }
 
 

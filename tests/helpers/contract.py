@@ -34,6 +34,16 @@ DATA_FIXTURES: dict[str, Callable[[Path], list[str]]] = {
         "--data.train_size",
         "null",
     ],  # fmt: skip
+    "CharCorpusDataModule": lambda root: ["--data.data_dir", str(root), "--data.batch_size", "4"],
+    "WordCorpusDataModule": lambda root: ["--data.data_dir", str(root), "--data.batch_size", "8"],
+    "AdditionDataModule": lambda root: [
+        "--data.batch_size",
+        "8",
+        "--data.training_size",
+        "400",
+        "--data.test_size",
+        "40",
+    ],  # fmt: skip
     "WindowSeriesDataModule": lambda root: ["--data.data_dir", str(root), "--data.batch_size", "8"],
     # Short histories keep the weather tests fast (30 steps of input still fit the Conv1D front-end).
     "WeatherDataModule": lambda root: [

@@ -45,3 +45,29 @@ def write_glove(path: Path, dim: int = 100, seed: int = 0) -> None:
     with open(path, "w", encoding="utf-8") as f:
         for word in (*NEUTRAL, *POSITIVE, *NEGATIVE):
             f.write(word + " " + " ".join(f"{rng.uniform(-1, 1):.5f}" for _ in range(dim)) + "\n")
+
+
+CORPUS_WORDS = ("the", "count", "said", "prince", "andrew", "was", "and", "to", "of", "her", "him", "in", "with")
+
+
+def corpus_text(characters: int, seed: int) -> str:
+    """Sentences of a few common words (some capitalised, with punctuation and line breaks), ``characters`` long."""
+    rng = random.Random(seed)
+    parts: list[str] = []
+    length = 0
+    while length < characters:
+        words = [rng.choice(CORPUS_WORDS) for _ in range(rng.randint(3, 9))]
+        sentence = " ".join(words).capitalize() + rng.choice((". ", ", ", "! ", "?\n", ".\n"))
+        parts.append(sentence)
+        length += len(sentence)
+    return "".join(parts)[:characters]
+
+
+def write_corpus(path: Path, characters: int = 6000, seed: int = 0, bom: bool = False, newline: str = "\n") -> str:
+    """A text file of :func:`corpus_text`, optionally with War and Peace's byte-order mark and ``\\r`` line ends;
+    returns the text as the books' ``open(f).read()`` reads it back."""
+    text = corpus_text(characters, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8", newline=newline) as f:
+        f.write(("\ufeff" if bom else "") + text)
+    return ("\ufeff" if bom else "") + text

@@ -1,0 +1,229 @@
+"""The loop every language model shares: a cross-entropy at every predicted step (teacher forcing), and generation
+one token at a time, greedy or sampled with a temperature, from a state carried across the generated tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from pytorch_lightning.callbacks import Callback
+from torch import Tensor
+
+from lightning_zoo.callbacks import due
+from lightning_zoo.core import STAGES, EpochMeans, ZooError, ZooModule, inference_mode_of
+from lightning_zoo.files import atomic_path
+from lightning_zoo.keras import KerasOptimizer, keras_optimizer
+from lightning_zoo.media import log_text
+
+
+def pick_token(logits: Tensor, temperature: float, generator: torch.Generator | None = None) -> Tensor:
+    """The next token from one step's logits: the most likely (temperature 0, the books' greedy decoding) or a draw
+    from ``softmax(logits / temperature)``, which is Keras' ``sample``: ``exp(log(p) / T)`` renormalised."""
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    if temperature == 0:
+        return logits.argmax(-1)
+    probabilities = torch.softmax(logits.double() / temperature, dim=-1)
+    if generator is not None:  # a generator draws on its own device
+        probabilities = probabilities.to(generator.device)
+    return torch.multinomial(probabilities, 1, generator=generator).squeeze(-1).to(logits.device)
+
+
+class LanguageModelBase(ZooModule):
+    """Base of the language models. A subclass defines ``read(tokens, state=None)``: (batch, time) token indices,
+    read from ``state`` (None: the start), to logits (batch, steps, vocab) whose last step predicts the token after
+    the input, and the state to continue from. ``forward`` gives the logits alone.
+
+    Batches are ``(inputs, targets)`` as the corpus DataModules make them: targets of the inputs' shape (every step
+    predicts the next token) or one per window (only the last step's prediction is scored). Logs ``loss`` (mean
+    cross-entropy per predicted token, nats) and ``acc`` per stage and epoch. The best checkpoint is chosen by the
+    validation loss when the data has a validation split, else by the training loss, as the books'
+    ``ModelCheckpoint(monitor="loss")``. ``predict`` continues each prompt at every temperature of
+    ``temperatures`` and writes ``generated.txt``.
+
+    Args:
+        vocab_size: Tokens in the vocabulary (linked from the DataModule).
+        optimizer: A Keras optimizer with Keras' defaults.
+        lr: Learning rate; default Keras' for the optimizer.
+        plateau_factor: Keras' ``ReduceLROnPlateau``: multiply the learning rate by this when the monitored loss
+            (see above) has not improved by 1e-4 for ``plateau_patience`` epochs, down to ``min_lr``. None: off.
+        plateau_patience: Epochs without improvement before the learning rate drops.
+        min_lr: The lowest learning rate the plateau schedule goes to.
+        generate_length: Tokens ``predict`` generates after each prompt.
+        temperatures: Temperatures ``predict`` generates at (0: greedy).
+    """
+
+    is_family_base = True
+    family = "language_model"
+    prediction_files = ("generated.txt",)
+
+    def __init__(
+        self,
+        vocab_size: int = 57,
+        optimizer: KerasOptimizer = "rmsprop",
+        lr: float | None = None,
+        plateau_factor: float | None = None,
+        plateau_patience: int = 1,
+        min_lr: float = 0.0,
+        generate_length: int = 200,
+        temperatures: Sequence[float] = (0.0,),
+    ) -> None:
+        super().__init__()
+        if generate_length < 1 or any(t < 0 for t in temperatures) or not temperatures:
+            raise ValueError(f"need generate_length >= 1 and temperatures >= 0, got {generate_length}, {temperatures}")
+        self.epoch_means = {stage: EpochMeans("loss", "acc") for stage in STAGES}
+        self.track_epoch_metrics(**{stage: {"means": means} for stage, means in self.epoch_means.items()})
+        self.example_input_array = torch.zeros(2, 8, dtype=torch.long)
+
+    def read(self, tokens: Tensor, state: Any = None) -> tuple[Tensor, Any]:
+        raise NotImplementedError
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        return self.read(tokens)[0]
+
+    @property
+    def monitor(self) -> str:  # type: ignore[override]
+        datamodule = self._trainer.datamodule if self._trainer is not None else None
+        return "val/loss" if getattr(datamodule, "has_validation", False) else "train/loss"
+
+    @classmethod
+    def family_callbacks(cls) -> list[Callback]:
+        return [TextSamples()]
+
+    def configure_optimizers(self) -> torch.optim.Optimizer | dict[str, Any]:
+        optimizer = keras_optimizer(self.hparams.optimizer, self.parameters(), self.hparams.lr)
+        if self.hparams.plateau_factor is None:
+            return optimizer
+        plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer,
+            factor=self.hparams.plateau_factor,
+            patience=self.hparams.plateau_patience,
+            min_lr=self.hparams.min_lr,
+            threshold=1e-4,
+            threshold_mode="abs",  # Keras' min_delta is absolute
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": plateau, "monitor": self.monitor}}
+
+    # --------------------------------------------------------------------------------------------------- training
+
+    def _step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
+        tokens, targets = batch
+        logits = self(tokens)
+        if targets.dim() == 1:
+            logits = logits[:, -1]  # one target per window: the prediction after its last token
+        elif logits.shape[1] != targets.shape[1]:
+            raise ZooError(f"{type(self).__name__} predicts one token per window: use --data.target next")
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+        with torch.no_grad():
+            correct = (logits.argmax(-1) == targets).sum()
+            self.epoch_means[stage].update(targets.numel(), loss=loss.detach() * targets.numel(), acc=correct)
+        return loss
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        loss = self._step(batch, "train")
+        self.check_finite(loss)
+        self.log_on_logging_steps({"train/loss_step": loss})
+        return loss
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    # ------------------------------------------------------------------------------------------------- generation
+
+    def start(self, prompt: Tensor) -> tuple[Tensor, Any]:
+        """The logits of the token after ``prompt`` (1-D indices) and the state to continue from. A recurrent model's
+        state is its hidden state; a model that reads fixed windows keeps the last window instead."""
+        logits, state = self.read(prompt.unsqueeze(0))
+        return logits[0, -1], state
+
+    def advance(self, token: Tensor, state: Any) -> tuple[Tensor, Any]:
+        """The logits after one more token, from the state :meth:`start` or this returned."""
+        logits, state = self.read(token.view(1, 1), state)
+        return logits[0, -1], state
+
+    def generate(
+        self, prompt: Tensor, length: int, temperature: float = 0.0, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """``length`` tokens continuing ``prompt``, each fed back with the carried state (the prompt is read once,
+        not again for every token). Runs in eval mode without gradients; sampling draws from ``generator``
+        (default: the global RNG)."""
+        tokens = []
+        with inference_mode_of(self):
+            logits, state = self.start(prompt.to(self.device))
+            for _ in range(length):
+                token = pick_token(logits, temperature, generator)
+                tokens.append(token)
+                logits, state = self.advance(token, state)
+        return torch.stack(tokens).cpu()
+
+    def predict_step(self, prompt: Tensor, batch_idx: int) -> list[dict[str, Any]]:
+        return [
+            {"prompt": prompt, "temperature": t, "tokens": self.generate(prompt, self.hparams.generate_length, t)}
+            for t in self.hparams.temperatures
+        ]
+
+    def write_predictions(self, outputs: list[list[dict[str, Any]]], directory: Path) -> list[Path]:
+        """``generated.txt``: each prompt's continuation at each temperature, the prompt in brackets."""
+        decode = self.trainer.datamodule.decode
+        path = directory / "generated.txt"
+        with atomic_path(path) as partial, open(partial, "w", encoding="utf-8") as f:
+            for generated in (g for batch in outputs for g in batch):
+                f.write(f"=== temperature {generated['temperature']}\n")
+                f.write(f"[{decode(generated['prompt'])}]{decode(generated['tokens'])}\n\n")
+        return [path]
+
+
+class TextSamples(Callback):
+    """Every ``every_n_epochs`` epochs (and after the last), text the model generates at each temperature, from
+    ``prompt`` or a random token of the vocabulary (the books' start): a W&B table (epoch, temperature, prompt,
+    text), TensorBoard text, or text files under the run's ``text/`` folder. Sampling uses a generator of its own,
+    seeded by ``(seed, epoch)``, so that the samples leave training's randomness untouched (and resumes exact).
+
+    Args:
+        every_n_epochs: Epochs between samples (the book: 10).
+        length: Tokens generated (the books: 200, 400 and 500 characters).
+        temperatures: Temperatures (0: greedy, the book's; article 3: 0.2, 0.5, 1.0, 1.2).
+        prompt: Text to continue; default a random token.
+        seed: Seed of the random start and of the sampling.
+    """
+
+    def __init__(
+        self,
+        every_n_epochs: int = 1,
+        length: int = 200,
+        temperatures: Sequence[float] = (0.0,),
+        prompt: str | None = None,
+        seed: int = 0,
+        key: str = "samples",
+    ) -> None:
+        if every_n_epochs < 1 or length < 1 or any(t < 0 for t in temperatures):
+            raise ValueError("TextSamples needs every_n_epochs >= 1, length >= 1 and temperatures >= 0")
+        self.every_n_epochs, self.length, self.temperatures = every_n_epochs, length, list(temperatures)
+        self.prompt, self.seed, self.key = prompt, seed, key
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if not callable(getattr(pl_module, "generate", None)):
+            raise ZooError(f"TextSamples needs a language model (generate); {type(pl_module).__name__} is not one")
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: LanguageModelBase) -> None:
+        if not (due(trainer, self.every_n_epochs) and trainer.is_global_zero):
+            return
+        datamodule = trainer.datamodule
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + trainer.current_epoch)
+        if self.prompt is not None:
+            prompt = datamodule.encode(datamodule.prepare_text(self.prompt), "TextSamples' prompt")
+        else:
+            prompt = torch.randint(datamodule.first_token, datamodule.vocab_size, (1,), generator=generator)
+        rows = [
+            [trainer.current_epoch + 1, t, datamodule.decode(prompt),
+             datamodule.decode(pl_module.generate(prompt, self.length, t, generator))]
+            for t in self.temperatures
+        ]  # fmt: skip
+        log_text(trainer, self.key, ["epoch", "temperature", "prompt", "text"], rows)
