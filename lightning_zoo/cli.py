@@ -35,6 +35,7 @@ warnings.filterwarnings("ignore", ".*LearningRateMonitor.*no learning rate sched
 warnings.filterwarnings("ignore", ".*isinstance.treespec, LeafSpec.*")  # Lightning 2.6 on torch 2.14, harmless
 warnings.filterwarnings("ignore", ".*infer the batch indices.*")  # our writers need none
 warnings.filterwarnings("ignore", ".*val_dataloader. but have no .validation_step.*")  # GANs validate nothing (yet)
+warnings.filterwarnings("ignore", ".*add_instantiator. was deprecated.*")  # Lightning 2.6 calls it too
 warnings.filterwarnings("ignore", ".*Total length of .list. across ranks is zero.*")  # no validation split (the books')
 
 
@@ -136,13 +137,31 @@ class ZooCLI(LightningCLI):
         special = path in ("last", "best", "hpc", "registry") or "://" in str(path)  # Lightning resolves these itself
         if path is not None and not special:
             try:
-                read_checkpoint(path)  # tensors mapped, not read: cheap even for large files
+                checkpoint = read_checkpoint(path)  # tensors mapped, not read: cheap even for large files
             except ZooError as err:
                 raise ZooError(f"--ckpt_path {err}") from err
+            if subcommand != "fit":
+                self._data_states = {k: v for k, v in checkpoint.items() if isinstance(v, dict) and k[:1].isupper()}
+
+    _data_states: dict[str, Any] = {}
+
+    def _data_with_checkpoint_state(
+        self, class_type: type, *args: Any, applied_instantiation_links: dict | None = None, **kwargs: Any
+    ) -> pl.LightningDataModule:
+        """A DataModule built with the state a checkpoint saved for it (a vocabulary) already loaded, so that sizes
+        linked into the model (``vocab_size``) come from it, and evaluating or predicting needs no corpus. Lightning
+        loads the same state again later, which changes nothing."""
+        datamodule = class_type(*args, **kwargs)
+        state = self._data_states.get(class_type.__qualname__)
+        if state:
+            datamodule.load_state_dict(state)
+        return datamodule
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
         place_loggers(config.trainer)
+        if self._data_states:
+            self.parser.add_instantiator(self._data_with_checkpoint_state, ZooDataModule, subclasses=True, prepend=True)
 
     def instantiate_classes(self) -> None:
         try:

@@ -3,6 +3,7 @@ one token at a time, greedy or sampled with a temperature, from a state carried 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,7 @@ class LanguageModelBase(ZooModule):
 
     is_family_base = True
     family = "language_model"
-    prediction_files = ("generated.txt",)
+    prediction_files = ("generated.txt", "generated.jsonl")
 
     def __init__(
         self,
@@ -170,14 +171,23 @@ class LanguageModelBase(ZooModule):
         ]
 
     def write_predictions(self, outputs: list[list[dict[str, Any]]], directory: Path) -> list[Path]:
-        """``generated.txt``: each prompt's continuation at each temperature, the prompt in brackets."""
+        """``generated.txt`` (each prompt's continuation at each temperature, the prompt in brackets) and
+        ``generated.jsonl`` (one ``{"prompt", "temperature", "text"}`` object per line)."""
         decode = self.trainer.datamodule.decode
-        path = directory / "generated.txt"
-        with atomic_path(path) as partial, open(partial, "w", encoding="utf-8") as f:
-            for generated in (g for batch in outputs for g in batch):
-                f.write(f"=== temperature {generated['temperature']}\n")
-                f.write(f"[{decode(generated['prompt'])}]{decode(generated['tokens'])}\n\n")
-        return [path]
+        rows = [
+            {"prompt": decode(g["prompt"]), "temperature": g["temperature"], "text": decode(g["tokens"])}
+            for batch in outputs
+            for g in batch
+        ]
+        readable, lines = directory / "generated.txt", directory / "generated.jsonl"
+        with atomic_path(readable) as partial:
+            partial.write_text(
+                "".join(f"=== temperature {r['temperature']}\n[{r['prompt']}]{r['text']}\n\n" for r in rows),
+                encoding="utf-8",
+            )
+        with atomic_path(lines) as partial:
+            partial.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        return [readable, lines]
 
 
 class TextSamples(Callback):

@@ -50,8 +50,9 @@ class CharRNN(LanguageModelBase):
                              f"{hidden_size}, {num_layers}")  # fmt: skip
         vocab_size = self.hparams.vocab_size
         options = {"nonlinearity": activation} if cell == "rnn" else {}
+        between = dropout if num_layers > 1 else 0.0  # the kernel's dropout acts between layers only
         self.rnn = keras_recurrent_init_(
-            CELLS[cell](vocab_size, hidden_size, num_layers, batch_first=True, dropout=dropout, **options)
+            CELLS[cell](vocab_size, hidden_size, num_layers, batch_first=True, dropout=between, **options)
         )
         self.dropout = nn.Dropout(dropout)
         self.head = keras_dense_init_(nn.Linear(hidden_size, vocab_size))

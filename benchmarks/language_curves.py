@@ -1,0 +1,133 @@
+"""A language-model or seq2seq config trained on real data, every epoch's metrics and time recorded; then the epoch
+its checkpoint callback chose (the model's ``monitor``) evaluated on the test set where the data has one, and text
+generated at each temperature of the model's ``temperatures``.
+
+Writes benchmarks/results/<config name>.json: ``train_loss`` (one per epoch, as the books print them),
+``best_train_loss``, every metric of the chosen epoch as ``<stage>_<name>`` (accuracies as ``..._pct``), the test
+metrics of its weights as ``test_...``, ``seconds_per_epoch`` and ``samples``.
+
+    python benchmarks/language_curves.py --config configs/language/addition_seq2seq.yaml
+    python benchmarks/language_curves.py --config configs/language/char_rnn_warpeace.yaml --max-epochs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+from pytorch_lightning.callbacks import Callback
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import DEFAULT_DATA, ROOT, machine, write_result  # noqa: E402
+from lightning_zoo.cli import ZooCLI  # noqa: E402
+from lightning_zoo.core import load_zoo_module  # noqa: E402
+
+
+class EpochRecord(Callback):
+    """Every epoch's logged epoch metrics (read at the next epoch's start: the module logs them after the callbacks'
+    ``on_train_epoch_end``) and its wall time."""
+
+    def __init__(self) -> None:
+        self.epochs: list[dict] = []
+        self._started = 0.0
+
+    def _close_epoch(self, trainer) -> None:
+        if self.epochs and "train/loss" not in self.epochs[-1]:
+            self.epochs[-1].update(
+                {k: round(float(v), 5) for k, v in trainer.callback_metrics.items() if not k.endswith("_step")}
+            )
+            print(self.epochs[-1], flush=True)
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._close_epoch(trainer)
+        self._started = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.epochs.append({"epoch": trainer.current_epoch + 1, "seconds": round(time.perf_counter() - self._started)})
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self._close_epoch(trainer)
+
+
+def flat(metrics: dict, prefix: str = "") -> dict:
+    """``{"val/answer_acc": 0.98}`` as ``{"val_answer_acc_pct": 98.0}``."""
+    out = {}
+    for key, value in metrics.items():
+        if "/" not in key or key.startswith(("time/", "lr-")):
+            continue
+        name = prefix + key.replace("/", "_")
+        out[name + "_pct" if key.endswith("acc") else name] = round(100 * value if key.endswith("acc") else value, 4)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
+    parser.add_argument("--max-epochs", type=int, default=None, help="fewer epochs than the config's")
+    parser.add_argument("--note", default="", help="how the run was made (epochs, machine), for the card")
+    parser.add_argument("--name", default=None, help="results file name (default: the config's)")
+    parser.add_argument("extra", nargs="*", help="further CLI options, after --")
+    options = parser.parse_args()
+    os.environ.setdefault("WANDB_MODE", "disabled")
+    name = options.name or Path(options.config).stem
+    root = ROOT / "logs" / f"bench_{name}"
+    args = [
+        "fit", "--config", options.config, "--data.init_args.data_dir", options.data_dir,
+        "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
+        "--trainer.default_root_dir", str(root), "--trainer.callbacks+=benchmarks.language_curves.EpochRecord",
+        *(["--trainer.max_epochs", str(options.max_epochs)] if options.max_epochs else []), *options.extra,
+    ]  # fmt: skip
+    if "AdditionDataModule" in Path(options.config).read_text():
+        args.remove("--data.init_args.data_dir")
+        args.remove(options.data_dir)
+    started = time.perf_counter()
+    cli = ZooCLI(args=args)
+    # The CLI imported this file as benchmarks.language_curves, a module other than __main__: match by name.
+    record = next(c for c in cli.trainer.callbacks if type(c).__name__ == "EpochRecord")
+    chosen = cli.trainer.checkpoint_callback
+    best_path = chosen.best_model_path or chosen.last_model_path
+    epochs = record.epochs
+    monitor, mode = chosen.monitor, chosen.mode
+    missing = float("inf") if mode == "min" else float("-inf")
+    best = (min if mode == "min" else max)(epochs, key=lambda e: e.get(monitor, missing))
+    result = {
+        "config": options.config,
+        "epochs_trained": len(epochs),
+        "train_loss": [e["train/loss"] for e in epochs],
+        "best_train_loss": min(e["train/loss"] for e in epochs),
+        "chosen_by": f"{monitor} ({mode})",
+        "chosen_epoch": best["epoch"],
+        **flat(best),
+        "first_epoch_reaching": {
+            f"{key} >= {threshold}": next((e["epoch"] for e in epochs if e.get(key, 0) >= threshold), None)
+            for key in epochs[-1] if key.startswith("val/") and key.endswith("acc") for threshold in (0.98, 0.99)
+        },
+        "seconds_per_epoch": round(sum(e["seconds"] for e in epochs) / len(epochs), 1),
+        "wall_minutes": round((time.perf_counter() - started) / 60, 1),
+        "machine": machine(),
+        "epochs": epochs,
+    }
+    model = load_zoo_module(best_path)
+    datamodule = cli.datamodule
+    if getattr(datamodule, "has_validation", True):  # a corpus without validation has no held-out text to test
+        tested = cli.trainer.test(model, datamodule=datamodule, verbose=False)[0]
+        result.update(flat(tested))
+    if hasattr(model, "generate"):
+        torch.manual_seed(0)
+        prompt = datamodule.prompts()[0]
+        result["samples"] = {
+            str(t): datamodule.decode(prompt) + "|" + datamodule.decode(model.generate(prompt, model.hparams.generate_length, t))
+            for t in model.hparams.temperatures
+        }
+    note = options.note.format(**result) if options.note else ""
+    write_result(name, {"note": note, **result})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,281 @@
+"""The language models and the addition seq2seq beyond the contract: the books' windows, the vocabulary travelling in
+checkpoints, generation (greedy, temperature, a carried state), parameter counts against Keras', the addition data."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from datamodules import AdditionDataModule, CharCorpusDataModule, DataError, WordCorpusDataModule
+from datamodules.base import DatasetUnavailableError
+from datamodules.text.addition import addition_questions
+from datamodules.text.corpus import windows
+from lightning_zoo.cli import ZooCLI
+from lightning_zoo.language import CharRNN, TextSamples, WordLSTM, pick_token
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "language"
+
+
+# ------------------------------------------------------------------------------------------------------ corpus data
+
+
+@pytest.mark.parametrize(("length", "expected"), [(100, 31_962), (160, 19_976)])
+def test_war_and_peace_windows_have_the_books_shapes(length, expected):
+    ids = torch.arange(3_196_215)  # the book's reading of the file: 3,196,215 characters
+    inputs, targets = windows(ids, length, length, "sequence")
+    assert inputs.shape == targets.shape == (expected, length)
+    assert torch.equal(targets[7], inputs[7] + 1)  # Y is X one character on
+    assert inputs.untyped_storage().data_ptr() == ids.untyped_storage().data_ptr()  # a view: nothing copied
+
+
+def test_sliding_windows_predict_the_next_character_as_article_3():
+    text_ids = torch.arange(1000)
+    inputs, targets = windows(text_ids, 40, 3, "next")
+    # for i in range(0, len(text) - maxlen, step): sentences.append(text[i: i + maxlen]); next_chars.append(...)
+    starts = list(range(0, 1000 - 40, 3))
+    assert len(inputs) == len(starts) and torch.equal(inputs[:, 0], torch.tensor(starts))
+    assert torch.equal(targets, torch.tensor(starts) + 40)
+
+
+def test_a_text_shorter_than_one_window_is_one_clear_error():
+    with pytest.raises(DataError, match="too few for one window of 100"):
+        windows(torch.arange(100), 100, 100, "sequence")
+
+
+def test_the_books_reading_keeps_the_bom_and_reads_carriage_returns_as_newlines(data_root):
+    data = CharCorpusDataModule(file="text/warpeace_input.txt", data_dir=str(data_root))
+    data.setup("fit")
+    assert data.text.startswith("\ufeff") and "\r" not in data.text and "\n" in data.text
+    assert data.text == data.text.lower()
+    assert data.vocabulary.tokens == sorted(set(data.text)) and "\ufeff" in data.vocabulary.tokens
+    normalised = CharCorpusDataModule(file="text/warpeace_input.txt", data_dir=str(data_root), normalise=True)
+    assert normalised.vocab_size == data.vocab_size - 1 and "\ufeff" not in normalised.vocabulary.tokens
+
+
+def test_a_missing_corpus_names_the_file_and_its_source(tmp_path):
+    data = CharCorpusDataModule(file="text/warpeace_input.txt", data_dir=str(tmp_path))
+    with pytest.raises(DatasetUnavailableError, match=r"warpeace_input.txt not found: place the char-rnn"):
+        data.setup("fit")
+
+
+def test_validation_is_the_end_of_the_text_and_shares_no_window(data_root):
+    data = CharCorpusDataModule(
+        file="text/sherlock.txt", data_dir=str(data_root), sequence_length=20, step=1, val_fraction=0.2
+    )
+    data.setup("fit")
+    train, val = data.train_dataloader().dataset, data.val_dataloader().dataset
+    boundary = round(len(data.text) * 0.8)
+    assert len(train) == boundary - 20 and len(val) == len(data.text) - boundary - 20
+    assert data.decode(val.tensors[0][0]) == data.text[boundary : boundary + 20]
+
+
+def test_word_corpus_caps_the_vocabulary_and_maps_the_rest_to_oov(data_root):
+    data = WordCorpusDataModule(file="text/sherlock.txt", data_dir=str(data_root), num_words=6)
+    data.setup("fit")
+    assert data.vocabulary.tokens[:2] == ["<pad>", "<oov>"] and data.vocab_size == 6
+    inputs, targets = data.train_dataloader().dataset.tensors
+    assert inputs.shape[1] == 4 and targets.dim() == 1 and int(inputs.max()) < 6 and (inputs == 1).any()
+
+
+# ------------------------------------------------------------------------------------------------------- generation
+
+
+def test_temperature_zero_is_greedy_and_a_tiny_temperature_samples_the_same():
+    torch.manual_seed(0)
+    logits = torch.randn(50, 57)
+    assert torch.equal(pick_token(logits, 0.0), logits.argmax(-1))
+    assert torch.equal(pick_token(logits, 1e-4), logits.argmax(-1))
+
+
+def test_temperature_one_samples_the_softmax():
+    logits = torch.tensor([2.0, 1.0, 0.0, -1.0])
+    generator = torch.Generator().manual_seed(0)
+    draws = torch.stack([pick_token(logits, 1.0, generator) for _ in range(20_000)])
+    frequencies = torch.bincount(draws, minlength=4).double() / len(draws)
+    assert torch.allclose(frequencies, torch.softmax(logits.double(), 0), atol=0.01)
+    hotter = torch.stack([pick_token(logits, 2.0, generator) for _ in range(20_000)])
+    assert torch.allclose(
+        torch.bincount(hotter, minlength=4).double() / 20_000, torch.softmax(logits.double() / 2, 0), atol=0.01
+    )
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_generation_with_a_carried_state_equals_rereading_the_whole_prefix(cell):
+    torch.manual_seed(0)
+    model = CharRNN(vocab_size=11, cell=cell, hidden_size=16, num_layers=2, dropout=0.3).eval()
+    prompt = torch.tensor([3, 1, 4, 1, 5])
+    generated = model.generate(prompt, 30, temperature=0.0)
+    tokens = prompt.clone()
+    with torch.no_grad():
+        for _ in range(30):
+            tokens = torch.cat([tokens, model(tokens.unsqueeze(0))[0, -1].argmax().view(1)])
+    assert torch.equal(generated, tokens[len(prompt) :])
+    assert len(set(generated.tolist())) > 1  # not a constant: the comparison says something
+
+
+def test_the_word_model_rereads_its_window_padded_in_front():
+    torch.manual_seed(0)
+    model = WordLSTM(vocab_size=30, embedding_dim=4, hidden_size=8, sequence_length=4).eval()
+    generated = model.generate(torch.tensor([7, 9]), 10)
+    window = torch.tensor([0, 0, 7, 9])
+    expected = []
+    with torch.no_grad():
+        for _ in range(10):
+            expected.append(int(model(window.unsqueeze(0))[0, -1].argmax()))
+            window = torch.cat([window[1:], torch.tensor(expected[-1:])])
+    assert generated.tolist() == expected
+
+
+def test_generation_leaves_the_models_mode_and_the_global_rng_alone():
+    model = CharRNN(vocab_size=11, cell="lstm", hidden_size=8, num_layers=1, dropout=0.5).train()
+    state = torch.get_rng_state()
+    model.generate(torch.tensor([1]), 5, temperature=1.0, generator=torch.Generator().manual_seed(1))
+    assert model.training and torch.equal(torch.get_rng_state(), state)
+
+
+# ------------------------------------------------------------------------------------------------ parameter counts
+
+
+@pytest.mark.parametrize(
+    ("cell", "dropout", "keras", "gates"), [("rnn", 0.3, 2_012_857, 1), ("lstm", 0.4, 7_914_457, 4)]
+)
+def test_parameter_counts_are_keras_plus_pytorchs_second_bias(cell, dropout, keras, gates):
+    """E1 and E2 as the book prints them; PyTorch's bias_hh adds gates x 800 units per layer, 2 layers."""
+    activation = "relu" if cell == "rnn" else "tanh"
+    model = CharRNN(vocab_size=57, cell=cell, hidden_size=800, num_layers=2, dropout=dropout, activation=activation)
+    second_biases = sum(p.numel() for name, p in model.named_parameters() if "bias_hh" in name)
+    assert second_biases == gates * 800 * 2
+    assert sum(p.numel() for p in model.parameters()) == keras + second_biases
+
+
+def test_keras_initialisation_forget_bias_and_relu():
+    model = CharRNN(vocab_size=57, cell="lstm", hidden_size=8, num_layers=2, dropout=0.0)
+    for layer in (0, 1):
+        bias = getattr(model.rnn, f"bias_ih_l{layer}")
+        assert torch.equal(bias[8:16], torch.ones(8)) and not bias[:8].any() and not bias[16:].any()
+    assert CharRNN(vocab_size=5, cell="rnn", hidden_size=4, activation="relu").rnn.nonlinearity == "relu"
+    with pytest.raises(ValueError, match="activation is a SimpleRNN's"):
+        CharRNN(vocab_size=5, cell="lstm", activation="relu")
+
+
+# ------------------------------------------------------------------------------------- checkpoints, predict, samples
+
+
+def fit_sherlock(data_root: Path, workdir: Path, *extra: str) -> Path:
+    ZooCLI(args=[
+        "fit", "--config", str(CONFIGS / "char_lstm_sherlock.yaml"), "--data.data_dir", str(data_root),
+        "--data.batch_size", "16", "--model.hidden_size", "16", "--trainer.max_epochs", "1",
+        "--trainer.limit_train_batches", "3", "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
+        "--trainer.default_root_dir", str(workdir), *extra,
+    ])  # fmt: skip
+    return workdir / "checkpoints" / "last.ckpt"
+
+
+def test_the_vocabulary_travels_in_the_checkpoint_and_predict_needs_no_corpus(data_root, tmp_path):
+    checkpoint = fit_sherlock(data_root, tmp_path / "run")
+    saved = torch.load(checkpoint, weights_only=True)["CharCorpusDataModule"]
+    reference = CharCorpusDataModule(file="text/sherlock.txt", data_dir=str(data_root))
+    reference.setup("fit")
+    assert saved["tokens"] == reference.vocabulary.tokens
+    ZooCLI(args=[
+        "predict", "--config", str(CONFIGS / "char_lstm_sherlock.yaml"), "--data.data_dir", str(tmp_path / "empty"),
+        "--model.hidden_size", "16", "--model.generate_length", "30", "--trainer.logger", "false",
+        "--data.predict_text", '["The Count said", "Prince"]', "--ckpt_path", str(checkpoint),
+    ])  # fmt: skip
+    predictions = tmp_path / "run" / "predictions"
+    rows = [json.loads(line) for line in (predictions / "generated.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [(r["prompt"], r["temperature"]) for r in rows] == [
+        (prompt, t) for prompt in ("the count said", "prince") for t in (0.2, 0.5, 1.0, 1.2)
+    ]  # lower-cased as the corpus was; the config's four temperatures
+    assert all(len(r["text"]) == 30 and set(r["text"]) <= set(reference.vocabulary.tokens) for r in rows)
+    assert "[the count said]" + rows[0]["text"] in (predictions / "generated.txt").read_text(encoding="utf-8")
+
+
+def test_a_prompt_outside_the_vocabulary_names_its_characters(data_root, tmp_path):
+    checkpoint = fit_sherlock(data_root, tmp_path / "run")
+    with pytest.raises(DataError, match=r"3 character\(s\) outside the model's vocabulary of \d+: '5', 'ж', '€'"):
+        ZooCLI(args=[
+            "predict", "--config", str(CONFIGS / "char_lstm_sherlock.yaml"), "--model.hidden_size", "16",
+            "--trainer.logger", "false", "--data.predict_text", '["ж costs 5 €"]', "--ckpt_path", str(checkpoint),
+        ])  # fmt: skip
+
+
+def test_text_samples_are_written_without_a_logger_at_every_temperature(data_root, tmp_path):
+    fit_sherlock(data_root, tmp_path / "run")
+    [sample] = (tmp_path / "run" / "text" / "samples").glob("epoch=000-*.txt")
+    text = sample.read_text(encoding="utf-8")
+    assert [float(t) for t in (0.2, 0.5, 1.0, 1.2)] == [
+        float(line.split("'temperature': ")[1].split(",")[0]) for line in text.splitlines() if line.startswith("---")
+    ]
+
+
+def test_text_samples_need_a_language_model(tmp_path):
+    from lightning_zoo.core import ZooError
+
+    with pytest.raises(ZooError, match="needs a language model"):
+        TextSamples().setup(None, torch.nn.Linear(1, 1), "fit")
+
+
+def test_the_plateau_schedule_watches_the_training_loss_without_validation(data_root, tmp_path):
+    model = CharRNN(vocab_size=5, hidden_size=4, plateau_factor=0.2, plateau_patience=1, min_lr=0.001)
+    config = model.configure_optimizers()
+    scheduler = config["lr_scheduler"]
+    assert scheduler["monitor"] == "train/loss" and scheduler["scheduler"].threshold_mode == "abs"
+
+
+# ------------------------------------------------------------------------------------------------------- addition
+
+
+def test_addition_questions_are_distinct_up_to_order_and_seeded():
+    pairs = addition_questions(3000, 3, seed=0)
+    assert len({(min(a, b), max(a, b)) for a, b in pairs}) == 3000
+    assert all(0 <= a < 1000 and 0 <= b < 1000 for a, b in pairs)
+    assert addition_questions(3000, 3, seed=0) == pairs != addition_questions(3000, 3, seed=1)
+
+
+def test_addition_data_is_reversed_padded_and_split_by_seed():
+    def splits(seed: int) -> AdditionDataModule:
+        data = AdditionDataModule(training_size=1000, test_size=100, seed=seed)
+        data.setup("fit")
+        return data
+
+    data = splits(0)
+    train, val, test = (data.splits[s].tensors for s in ("train", "val", "test"))
+    assert len(train[0]) == 900 and len(val[0]) == 100 and len(test[0]) == 100
+    assert train[0].shape[1] == 7 and train[1].shape[1] == 4
+    question = data.question_text(train[0][0])
+    a, b = (int(n) for n in question.split("+"))
+    assert data.decode(train[1][0]) == str(a + b)
+    assert "".join(" +0123456789"[i] for i in train[0][0])[::-1].strip() == question  # reversed, padded in front
+    rows = {tuple(q.tolist()) for q in torch.cat([train[0], val[0], test[0]])}
+    assert len(rows) == 1100  # no question twice across the three splits
+    assert torch.equal(splits(0).splits["val"].tensors[0], val[0])
+    assert not torch.equal(splits(1).splits["val"].tensors[0], val[0])
+
+
+def test_addition_predict_answers_questions_from_the_command_line(tmp_path):
+    workdir = tmp_path / "run"
+    config = str(CONFIGS / "addition_seq2seq.yaml")
+    common = ["--config", config, "--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]
+    ZooCLI(args=["fit", *common, "--data.training_size", "200", "--data.test_size", "20", "--trainer.max_epochs",
+                 "1", "--trainer.default_root_dir", str(workdir)])  # fmt: skip
+    ZooCLI(args=["predict", *common, "--data.predict_text", '["12+345", "7 + 8"]',
+                 "--ckpt_path", str(workdir / "checkpoints" / "last.ckpt")])  # fmt: skip
+    with open(workdir / "predictions" / "answers.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["question"], r["true_sum"]) for r in rows] == [("12+345", "357"), ("7+8", "15")]
+    with pytest.raises(DataError, match="'12-3' is not a question"):
+        data = AdditionDataModule(predict_text=["12-3"])
+        data.setup("predict")
+
+
+def test_the_addition_model_counts_keras_parameters_plus_the_second_biases():
+    from lightning_zoo.seq2seq import AdditionSeq2Seq
+
+    model = AdditionSeq2Seq()
+    assert sum(p.numel() for p in model.parameters()) == 205_324 + 2 * 4 * 128
+    assert model(torch.zeros(3, 7, dtype=torch.long)).shape == (3, 4, 12)
