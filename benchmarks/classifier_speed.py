@@ -1,12 +1,14 @@
-"""Lightning's overhead on a classifier's epoch: the config's model trained through Lightning (its real DataModule,
-loop, metrics and logging) against a minimal plain-PyTorch loop over the same architecture, tensors, optimizer and
-batch size, in one process, epochs interleaved. Needs an in-memory DataModule without augmentation (MNIST,
-Fashion-MNIST, CIFAR-10 with --data.augment false, IMDB).
+"""Lightning's overhead on a classifier's or language model's epoch: the config's model trained through Lightning
+(its real DataModule, loop, metrics and logging) against a minimal plain-PyTorch loop over the same architecture,
+tensors, optimizer and batch size, in one process, epochs interleaved. Needs an in-memory DataModule without
+augmentation (MNIST, Fashion-MNIST, CIFAR-10 with --data.augment false, IMDB, a text corpus). Early stopping and
+text samples are left out: each round must run, and generating text is not part of an epoch.
 
     python benchmarks/classifier_speed.py --data-dir ../shared/data --rounds 8 [--threads 1]     # the MLP
     python benchmarks/classifier_speed.py --config configs/classification/intro_convnet_mnist.yaml --rounds 4
     python benchmarks/classifier_speed.py --data-dir ../shared/data --accelerator gpu    # data resident on the GPU
     python benchmarks/classifier_speed.py --config configs/sequence/bilstm_imdb.yaml --rounds 3 --data.val_size 20000
+    python benchmarks/classifier_speed.py --config configs/language/char_lstm_sherlock.yaml --rounds 3
 """
 
 from __future__ import annotations
@@ -30,10 +32,11 @@ from lightning_zoo.callbacks import EpochTimer, synchronize  # noqa: E402
 from lightning_zoo.classification import Classifier  # noqa: E402
 from lightning_zoo.cli import ZooCLI  # noqa: E402
 from lightning_zoo.core import EpochMeans  # noqa: E402
+from lightning_zoo.language import LanguageModelBase, TextSamples  # noqa: E402
 
 
 def plain_epoch(
-    model: Classifier, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor, batch_size: int, seed: int, metrics: bool
+    model: Classifier | LanguageModelBase, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor, batch_size: int, seed: int, metrics: bool
 ) -> float:
     """The loop a careful PyTorch user writes: shuffle, slice, forward, loss, backward, step; with ``metrics``,
     also the epoch loss and accuracy the zoo's module keeps (the same torchmetrics object and updates)."""
@@ -60,7 +63,7 @@ class PlainEpochAfterEach(Callback):
     """Runs plain-PyTorch epochs (minimal, then with metrics) after every Lightning epoch, so that all three see
     the same machine conditions."""
 
-    def __init__(self, model: Classifier, x: Tensor, y: Tensor, batch_size: int) -> None:
+    def __init__(self, model: Classifier | LanguageModelBase, x: Tensor, y: Tensor, batch_size: int) -> None:
         self.x, self.y, self.batch_size, self.minimal, self.with_metrics = x, y, batch_size, [], []
         self.model = model.to(x.device)
         optimizers = self.model.configure_optimizers()
@@ -79,6 +82,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=8, help="epochs of each, interleaved")
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     parser.add_argument("--accelerator", choices=["cpu", "gpu"], default="cpu", help="gpu: data resident on it")
+    parser.add_argument("--samples", type=int, help="time epochs of the first N training samples only (big models)")
     parser.add_argument("--name", help="results file name (default: <model>_speed[_N_thread][_gpu])")
     args, cli_args = parser.parse_known_args()
     if args.threads:
@@ -116,7 +120,7 @@ def main() -> None:
     )
     datamodule = cli.datamodule
     # Without validation, a config's early stopping has nothing to watch (and each round must run anyway).
-    cli.trainer.callbacks = [c for c in cli.trainer.callbacks if not isinstance(c, EarlyStopping)]
+    cli.trainer.callbacks = [c for c in cli.trainer.callbacks if not isinstance(c, (EarlyStopping, TextSamples))]
     if getattr(datamodule, "augment", False):
         sys.exit(f"error: {args.config.name} augments its training data; compare with --data.augment false")
     datamodule.prepare_data()
@@ -124,6 +128,10 @@ def main() -> None:
     datamodule.train_dataloader()  # DataModules that encode lazily (IMDB) make their splits here
     device = torch.device("cuda" if on_gpu else "cpu")
     x, y = (t.to(device) for t in datamodule.splits["train"].tensors)  # the DataModule's tensors (a GPU copy on gpu)
+    if args.samples:  # as many steps as Lightning's limit_train_batches gives it
+        steps = -(-args.samples // datamodule.batch_size)
+        cli.trainer.limit_train_batches = steps  # read when the fit loop sets up its data
+        x, y = x[: steps * datamodule.batch_size], y[: steps * datamodule.batch_size]
     plain_model = type(cli.model)(**cli.model.hparams)
     timer, plain_loop = EpochTimer(), PlainEpochAfterEach(plain_model, x, y, datamodule.batch_size)
     cli.trainer.callbacks += [timer, plain_loop]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU figures in benchmarks/results/*gpu*.json, as run on a lent single-GPU machine with PyTorch and Lightning
 # preinstalled (jsonargparse's wheels carried in .whl/, MNIST in $DATA).
-#   bash benchmarks/gpu.sh [smoke|speed|quiet_cpu|dcgan|gans|convnets]...     results land in benchmarks/results/ (and in $OUT when set)
+#   bash benchmarks/gpu.sh [smoke|speed|quiet_cpu|dcgan|gans|convnets|language]...     results land in benchmarks/results/ (and in $OUT when set)
 set -uo pipefail
 DATA=${DATA:-../shared/data}
 export WANDB_MODE=${WANDB_MODE:-disabled} PYTHONUNBUFFERED=1
@@ -53,6 +53,15 @@ convnets() {  # DLwP's augmented cats-vs-dogs convnet: 160 passes (the book's 10
     # its results file is the card's (the JSON records the device)
     $PY benchmarks/classifier.py --config configs/classification/small_convnet_augmented_cats_and_dogs.yaml \
         --data-dir "$DATA" --trainer.accelerator gpu --trainer.devices 1 --data.num_workers 12 || echo "FAILED"
+}
+
+language() {  # the books' War and Peace schedules: 300 epochs each, early stopping on the training loss (patience 50);
+    # the book's K80 took 3.5 h (SimpleRNN) and 22 h (LSTM): more than one loan of a GPU
+    for name in ${LMS:-char_rnn_warpeace char_lstm_warpeace}; do
+        $PY benchmarks/language_curves.py --config configs/language/$name.yaml --data-dir "$DATA" --name ${name}_gpu \
+            --note "seed 0, {epochs_trained} epochs, one GPU" --trainer.accelerator gpu --trainer.devices 1 \
+            --data.data_on_device true || echo "FAILED: $name"
+    done
 }
 
 steps=("$@")

@@ -2,12 +2,14 @@
 its checkpoint callback chose (the model's ``monitor``) evaluated on the test set where the data has one, and text
 generated at each temperature of the model's ``temperatures``.
 
-Writes benchmarks/results/<config name>.json: ``train_loss`` (one per epoch, as the books print them),
+Writes benchmarks/results/<config name>.json: ``epoch_train_loss`` (one per epoch, as the books print them),
 ``best_train_loss``, every metric of the chosen epoch as ``<stage>_<name>`` (accuracies as ``..._pct``), the test
 metrics of its weights as ``test_...``, ``seconds_per_epoch`` and ``samples``.
 
     python benchmarks/language_curves.py --config configs/language/addition_seq2seq.yaml
     python benchmarks/language_curves.py --config configs/language/char_rnn_warpeace.yaml --max-epochs 3
+    python benchmarks/language_curves.py --config configs/language/char_lstm_warpeace.yaml --name char_lstm_warpeace_gpu \
+        --trainer.accelerator gpu --trainer.devices 1 --data.data_on_device true
 """
 
 from __future__ import annotations
@@ -72,8 +74,7 @@ def main() -> None:
     parser.add_argument("--max-epochs", type=int, default=None, help="fewer epochs than the config's")
     parser.add_argument("--note", default="", help="how the run was made (epochs, machine), for the card")
     parser.add_argument("--name", default=None, help="results file name (default: the config's)")
-    parser.add_argument("extra", nargs="*", help="further CLI options, after --")
-    options = parser.parse_args()
+    options, extra = parser.parse_known_args()  # the rest are CLI options (--trainer.accelerator gpu ...)
     os.environ.setdefault("WANDB_MODE", "disabled")
     name = options.name or Path(options.config).stem
     root = ROOT / "logs" / f"bench_{name}"
@@ -81,7 +82,7 @@ def main() -> None:
         "fit", "--config", options.config, "--data.init_args.data_dir", options.data_dir,
         "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
         "--trainer.default_root_dir", str(root), "--trainer.callbacks+=benchmarks.language_curves.EpochRecord",
-        *(["--trainer.max_epochs", str(options.max_epochs)] if options.max_epochs else []), *options.extra,
+        *(["--trainer.max_epochs", str(options.max_epochs)] if options.max_epochs else []), *extra,
     ]  # fmt: skip
     if "AdditionDataModule" in Path(options.config).read_text():
         args.remove("--data.init_args.data_dir")
@@ -99,14 +100,16 @@ def main() -> None:
     result = {
         "config": options.config,
         "epochs_trained": len(epochs),
-        "train_loss": [e["train/loss"] for e in epochs],
+        "epoch_train_loss": [e["train/loss"] for e in epochs],
         "best_train_loss": min(e["train/loss"] for e in epochs),
         "chosen_by": f"{monitor} ({mode})",
         "chosen_epoch": best["epoch"],
         **flat(best),
         "first_epoch_reaching": {
             f"{key} >= {threshold}": next((e["epoch"] for e in epochs if e.get(key, 0) >= threshold), None)
-            for key in epochs[-1] if key.startswith("val/") and key.endswith("acc") for threshold in (0.98, 0.99)
+            for key in epochs[-1]
+            if key.startswith("val/") and key.endswith("acc")
+            for threshold in (0.98, 0.99)
         },
         "seconds_per_epoch": round(sum(e["seconds"] for e in epochs) / len(epochs), 1),
         "wall_minutes": round((time.perf_counter() - started) / 60, 1),
@@ -121,8 +124,9 @@ def main() -> None:
     if hasattr(model, "generate"):
         torch.manual_seed(0)
         prompt = datamodule.prompts()[0]
-        result["samples"] = {
-            str(t): datamodule.decode(prompt) + "|" + datamodule.decode(model.generate(prompt, model.hparams.generate_length, t))
+        length = model.hparams.generate_length
+        result["samples"] = {  # the prompt, a bar, the continuation
+            str(t): datamodule.decode(prompt) + "|" + datamodule.decode(model.generate(prompt, length, t))
             for t in model.hparams.temperatures
         }
     note = options.note.format(**result) if options.note else ""

@@ -74,5 +74,9 @@ def log_text(trainer: pl.Trainer, key: str, columns: list[str], rows: list[list]
     )
     path = folder / "text" / key / f"epoch={trainer.current_epoch:03d}-step={step}.txt"
     with atomic_path(path) as partial:
-        partial.write_text("".join(f"--- {dict(zip(columns[:-1], row[:-1]))}\n{row[-1]}\n" for row in rows))
+        # One "--- {fields}" line per row, then its text (the last column).
+        partial.write_text(
+            "".join(f"--- {dict(zip(columns[:-1], row[:-1], strict=True))}\n{row[-1]}\n" for row in rows),
+            encoding="utf-8",
+        )
     return path

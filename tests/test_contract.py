@@ -91,7 +91,7 @@ class HalvedLoss(MetricHistory):
             trainer.should_stop = True
 
 
-def loss_halves(model: Classifier | Forecaster | LanguageModelBase | AdditionSeq2Seq, cli, workdir: Path, steps: int) -> None:
+def loss_halves(model: Classifier | Forecaster | LanguageModelBase | AdditionSeq2Seq, cli, workdir: Path, steps: int):
     """The loss on one batch halves (the mean of 5 steps against the first 5) within the card's ``learns_within``
     steps (100 unless it says more). Most classifiers need 10-30; the Antirectifier (its unit-norm features grow
     the logits slowly) and the CIFAR-10 convnet (its batch is augmented anew every step) 50-80."""

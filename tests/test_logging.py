@@ -15,7 +15,7 @@ from lightning_zoo.callbacks import ZooModelCheckpoint
 from lightning_zoo.classification import MLP
 from lightning_zoo.cli import ZooCLI
 from lightning_zoo.loggers import ZooWandbLogger, has_wandb_credentials
-from lightning_zoo.media import image_grid, log_image
+from lightning_zoo.media import image_grid, log_image, log_text
 from tests.conftest import ROOT
 from tests.helpers.wandb_records import history_and_config
 
@@ -141,3 +141,42 @@ def test_checkpoint_of_a_model_without_a_metric_keeps_last_only_unless_told(data
         assert saved == (
             ["last.ckpt"] if name == "default" else ["epoch=0-step=3.ckpt", "epoch=1-step=6.ckpt", "last.ckpt"]
         )
+
+
+def test_text_goes_to_tensorboard(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    logger = TensorBoardLogger(tmp_path)
+    rows = [[1, 0.5, "the", "count said\nhe"]]
+    assert log_text(make_trainer(tmp_path, logger), "samples", ["epoch", "temperature", "prompt", "text"], rows) is None
+    logger.experiment.flush()
+    events = EventAccumulator(logger.log_dir)
+    events.Reload()
+    assert events.Tags()["tensors"] == ["samples/text_summary"]
+
+
+def test_text_becomes_a_file_when_no_logger_shows_text(tmp_path):
+    rows = [[3, 0.2, "a", "first\nsample"], [3, 1.0, "a", "second"]]
+    path = log_text(
+        make_trainer(tmp_path, CSVLogger(tmp_path)), "samples", ["epoch", "temperature", "prompt", "text"], rows
+    )
+    assert path.read_text(encoding="utf-8") == (
+        "--- {'epoch': 3, 'temperature': 0.2, 'prompt': 'a'}\nfirst\nsample\n"
+        "--- {'epoch': 3, 'temperature': 1.0, 'prompt': 'a'}\nsecond\n"
+    )
+
+
+@pytest.mark.slow
+def test_language_model_samples_are_a_wandb_table(data_root, no_credentials):
+    """Each epoch a table of 4 rows (the config's temperatures) and 4 columns (epoch, temperature, prompt, text)."""
+    ZooCLI(args=["fit", "--config", str(ROOT / "configs" / "language" / "char_lstm_sherlock.yaml"),
+                 "--data.data_dir", str(data_root), "--model.hidden_size", "8", "--trainer.max_epochs", "2",
+                 "--trainer.limit_train_batches", "2"])  # fmt: skip
+    import wandb
+
+    wandb.finish()
+    [run_dir] = Path("logs/wandb").glob("offline-run-*")
+    history, _ = history_and_config(run_dir)
+    tables = [row for row in history if row.get("samples/_type") == "table-file"]
+    assert len(tables) == 2 and all(t["samples/nrows"] == 4 and t["samples/ncols"] == 4 for t in tables)
+    assert {"train/loss", "train/acc"} <= set().union(*history)

@@ -111,17 +111,21 @@ class LanguageModelBase(ZooModule):
 
     # --------------------------------------------------------------------------------------------------- training
 
-    def _step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
-        tokens, targets = batch
-        logits = self(tokens)
+    def loss_and_predictions(self, logits: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
+        """Mean cross-entropy over the predicted tokens, and the predictions (argmax)."""
         if targets.dim() == 1:
             logits = logits[:, -1]  # one target per window: the prediction after its last token
         elif logits.shape[1] != targets.shape[1]:
             raise ZooError(f"{type(self).__name__} predicts one token per window: use --data.target next")
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+        return loss, logits.argmax(-1)
+
+    def _step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
+        tokens, targets = batch
+        loss, predicted = self.loss_and_predictions(self(tokens), targets)
         with torch.no_grad():
-            correct = (logits.argmax(-1) == targets).sum()
-            self.epoch_means[stage].update(targets.numel(), loss=loss.detach() * targets.numel(), acc=correct)
+            n = targets.numel()
+            self.epoch_means[stage].update(n, loss=loss.detach() * n, acc=(predicted == targets).sum())
         return loss
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:

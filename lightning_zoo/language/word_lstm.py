@@ -83,12 +83,21 @@ CARDS = (
         parameters_from_book=False,
         parameter_sizes={"vocab_size": 3000},
         results=(
-            Result("validation accuracy", None, "next-word accuracy on the held-out last 10 % of the text, the best "
-                   "epoch (the article: 9.35 % on SMS messages, not comparable)",
-                   "word_bilstm_sherlock.json:best_val_acc_pct", note="{note}"),
-            Result("training accuracy", None, "next-word accuracy on the training windows at that epoch (the "
-                   "article: 20.5 % on SMS messages)", "word_bilstm_sherlock.json:train_acc_pct_at_best_val",
-                   note="{note}"),
+            Result(
+                "validation accuracy",
+                None,
+                "next-word accuracy on the held-out last 10 % of the text at the "
+                "epoch of the lowest validation loss (the article: 9.35 % on SMS messages, not comparable)",
+                "word_bilstm_sherlock.json:val_acc_pct",
+                note="{note}",
+            ),
+            Result(
+                "training accuracy",
+                None,
+                "next-word accuracy on the training windows at that epoch (the article: 20.5 % on SMS messages)",
+                "word_bilstm_sherlock.json:train_acc_pct",
+                note="{note}",
+            ),
         ),  # fmt: skip
         deviations=(
             "The article's corpus (the first 1,000 messages of the NUS SMS corpus) is not public: this runs on the "
