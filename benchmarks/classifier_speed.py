@@ -36,7 +36,13 @@ from lightning_zoo.language import LanguageModelBase, TextSamples  # noqa: E402
 
 
 def plain_epoch(
-    model: Classifier | LanguageModelBase, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor, batch_size: int, seed: int, metrics: bool
+    model: Classifier | LanguageModelBase,
+    optimizer: torch.optim.Optimizer,
+    x: Tensor,
+    y: Tensor,
+    batch_size: int,
+    seed: int,
+    metrics: bool,
 ) -> float:
     """The loop a careful PyTorch user writes: shuffle, slice, forward, loss, backward, step; with ``metrics``,
     also the epoch loss and accuracy the zoo's module keeps (the same torchmetrics object and updates)."""

@@ -8,8 +8,8 @@ metrics of its weights as ``test_...``, ``seconds_per_epoch`` and ``samples``.
 
     python benchmarks/language_curves.py --config configs/language/addition_seq2seq.yaml
     python benchmarks/language_curves.py --config configs/language/char_rnn_warpeace.yaml --max-epochs 3
-    python benchmarks/language_curves.py --config configs/language/char_lstm_warpeace.yaml --name char_lstm_warpeace_gpu \
-        --trainer.accelerator gpu --trainer.devices 1 --data.data_on_device true
+    python benchmarks/language_curves.py --config configs/language/char_lstm_warpeace.yaml \
+        --name char_lstm_warpeace_gpu --trainer.accelerator gpu --trainer.devices 1 --data.data_on_device true
 """
 
 from __future__ import annotations
