@@ -7,7 +7,6 @@ books evaluate), one run per seed. Writes benchmarks/results/<config name>.json.
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import DEFAULT_DATA, ROOT, machine, write_result  # noqa: E402
+from benchmarks.common import machine, seeded_run_options, write_result  # noqa: E402
 from lightning_zoo.callbacks import EpochTimer  # noqa: E402
 from lightning_zoo.cli import ZooCLI  # noqa: E402
 
@@ -69,15 +68,8 @@ NOTE = (
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", type=Path, required=True)
-    parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--workdir", type=Path, help="default logs/bench_<name>")
-    parser.add_argument("--name", help="results file name (default: the config's)")
-    args, cli_args = parser.parse_known_args()
-    name = args.name or args.config.stem
-    workdir = args.workdir or ROOT / "logs" / f"bench_{name}"
+    args, cli_args = seeded_run_options(__doc__)
+    name, workdir = args.name, args.workdir
     runs = [run(args.config, args.data_dir, seed, workdir, cli_args)[0] for seed in args.seeds]
     write_result(name, {"config": str(args.config), **summary(runs), "note": NOTE, "runs": runs, **machine()})
 

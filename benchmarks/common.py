@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 import sys
@@ -34,3 +35,19 @@ def write_result(name: str, result: dict) -> Path:
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     return path
+
+
+def seeded_run_options(description: str) -> tuple[argparse.Namespace, list[str]]:
+    """The options of the scripts that train one config over several seeds (``--config``, ``--data-dir``,
+    ``--seeds``, ``--workdir``, ``--name``), with ``name`` (default: the config's) and ``workdir`` (default:
+    ``logs/bench_<name>``) filled in; the other arguments are passed on to the CLI."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--workdir", type=Path, help="default logs/bench_<name>")
+    parser.add_argument("--name", help="results file name (default: the config's)")
+    options, cli_args = parser.parse_known_args()
+    options.name = options.name or options.config.stem
+    options.workdir = options.workdir or ROOT / "logs" / f"bench_{options.name}"
+    return options, cli_args

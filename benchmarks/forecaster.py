@@ -58,7 +58,7 @@ def main() -> None:
     seconds = time.perf_counter() - started
     best_epoch = min(range(len(history.val)), key=lambda i: history.val[i]["loss"])
     # A baseline without parameters takes no steps, so no checkpoint is written: its weights are the same anyway.
-    best = "best" if any(p.requires_grad for p in cli.model.parameters()) else None
+    best = "best" if cli.model.learns else None
     [test] = cli.trainer.test(cli.model, cli.datamodule, ckpt_path=best, verbose=False)
     writer = PredictionWriter(output_dir=str(workdir / "predictions"))
     cli.trainer.callbacks.append(writer)

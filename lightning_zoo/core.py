@@ -265,6 +265,12 @@ class ZooModule(pl.LightningModule):
             + (f" (now {' '.join(rates)})" if rates else "")
         )
 
+    @property
+    def learns(self) -> bool:
+        """Whether the model has weights to train (a baseline such as the last-value forecaster has none, so it takes
+        no optimizer steps and Lightning writes no epoch checkpoints for it)."""
+        return any(p.requires_grad for p in self.parameters())
+
     def networks(self) -> dict[str, torch.nn.Module]:
         """The model's networks: its direct submodules that hold parameters (not its metrics)."""
         return {

@@ -73,6 +73,13 @@ def test_validation_is_the_end_of_the_text_and_shares_no_window(data_root):
     assert data.decode(val.tensors[0][0]) == data.text[boundary : boundary + 20]
 
 
+def test_testing_needs_held_out_text(data_root):
+    data = CharCorpusDataModule(file="text/sherlock.txt", data_dir=str(data_root))
+    data.setup("test")
+    with pytest.raises(DataError, match="no held-out text to test on"):
+        data.test_dataloader()
+
+
 def test_word_corpus_caps_the_vocabulary_and_maps_the_rest_to_oov(data_root):
     data = WordCorpusDataModule(file="text/sherlock.txt", data_dir=str(data_root), num_words=6)
     data.setup("fit")

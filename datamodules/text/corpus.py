@@ -236,7 +236,9 @@ class CorpusDataModule(InMemoryDataModule):
         return self._loader("val") if self.has_validation else []
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("val" if self.has_validation else "train")
+        if not self.has_validation:
+            raise DataError("no held-out text to test on: pass --data.val_fraction (the end of the text held out)")
+        return self._loader("val")
 
     # ------------------------------------------------------------------------------------------------------ predict
 
