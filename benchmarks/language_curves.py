@@ -124,9 +124,11 @@ def main() -> None:
     if hasattr(model, "generate"):
         torch.manual_seed(0)
         prompt = datamodule.prompts()[0]
-        length = model.hparams.generate_length
+        length, special = model.hparams.generate_length, datamodule.special_tokens
         result["samples"] = {  # the prompt, a bar, the continuation
-            str(t): datamodule.decode(prompt) + "|" + datamodule.decode(model.generate(prompt, length, t))
+            str(t): datamodule.decode(prompt)
+            + "|"
+            + datamodule.decode(model.generate(prompt, length, t, exclude=special))
             for t in model.hparams.temperatures
         }
     note = options.note.format(**result) if options.note else ""

@@ -137,6 +137,16 @@ def test_the_word_model_rereads_its_window_padded_in_front():
     assert generated.tolist() == expected
 
 
+def test_generation_never_emits_excluded_tokens():
+    torch.manual_seed(0)
+    model = WordLSTM(vocab_size=30, embedding_dim=4, hidden_size=8).eval()
+    with torch.no_grad():
+        model.head.bias[1] = 100.0  # the OOV marker would win every step
+    assert set(model.generate(torch.tensor([5]), 10).tolist()) == {1}
+    for temperature in (0.0, 1.0):
+        assert not {0, 1} & set(model.generate(torch.tensor([5]), 50, temperature, exclude=(0, 1)).tolist())
+
+
 def test_generation_leaves_the_models_mode_and_the_global_rng_alone():
     model = CharRNN(vocab_size=11, cell="lstm", hidden_size=8, num_layers=1, dropout=0.5).train()
     state = torch.get_rng_state()

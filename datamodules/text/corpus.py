@@ -27,6 +27,12 @@ KNOWN_CORPORA = {
 }
 
 
+def random_token(vocab_size: int, special: Sequence[int], generator: torch.Generator) -> Tensor:
+    """One token index drawn uniformly from the vocabulary without its special tokens, as a 1-element tensor."""
+    allowed = torch.tensor([i for i in range(vocab_size) if i not in set(special)])
+    return allowed[torch.randint(len(allowed), (1,), generator=generator)]
+
+
 class Vocabulary:
     """Tokens numbered by their position in ``tokens``. ``oov``, when given, is the token unknown ones become;
     without it an unknown token is an error naming it."""
@@ -91,7 +97,7 @@ class CorpusDataModule(InMemoryDataModule):
     data_sizes = ("vocab_size", "sequence_length")
     joiner: ClassVar[str] = ""
     kind: ClassVar[str] = "token"
-    first_token: ClassVar[int] = 0  # the lowest index a random start may draw (not padding or OOV)
+    special_tokens: ClassVar[tuple[int, ...]] = ()  # indices that are no text (padding, OOV): never generated
 
     def __init__(
         self,
@@ -249,7 +255,7 @@ class CorpusDataModule(InMemoryDataModule):
             raise DataError("no vocabulary: predict needs --ckpt_path of a trained run (its checkpoint holds it)")
         if self.predict_text is None and self.predict_file is None:
             generator = torch.Generator().manual_seed(self.predict_seed)
-            return [torch.randint(self.first_token, len(self.vocabulary), (1,), generator=generator)]
+            return [random_token(len(self.vocabulary), self.special_tokens, generator)]
         texts = self.predict_text if self.predict_text is not None else self._prompt_lines()
         prompts = [self.encode(self.prepare_text(text), f"the prompt {text[:40]!r}") for text in texts]
         empty = [text for text, prompt in zip(texts, prompts, strict=True) if len(prompt) == 0]
@@ -330,7 +336,7 @@ class WordCorpusDataModule(CorpusDataModule):
 
     joiner = " "
     kind = "word"
-    first_token = 2
+    special_tokens = (0, 1)
     PAD, OOV = "<pad>", "<oov>"
 
     def __init__(

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from pytorch_lightning.callbacks import Callback
 from torch import Tensor
 
+from datamodules.text.corpus import random_token
 from lightning_zoo.callbacks import due
 from lightning_zoo.core import STAGES, EpochMeans, ZooError, ZooModule, inference_mode_of
 from lightning_zoo.files import atomic_path
@@ -154,23 +155,32 @@ class LanguageModelBase(ZooModule):
         return logits[0, -1], state
 
     def generate(
-        self, prompt: Tensor, length: int, temperature: float = 0.0, generator: torch.Generator | None = None
+        self,
+        prompt: Tensor,
+        length: int,
+        temperature: float = 0.0,
+        generator: torch.Generator | None = None,
+        exclude: Sequence[int] = (),
     ) -> Tensor:
         """``length`` tokens continuing ``prompt``, each fed back with the carried state (the prompt is read once,
         not again for every token). Runs in eval mode without gradients; sampling draws from ``generator``
-        (default: the global RNG)."""
+        (default: the global RNG). Tokens of ``exclude`` are never chosen (a word corpus' padding and OOV marker)."""
         tokens = []
         with inference_mode_of(self):
             logits, state = self.start(prompt.to(self.device))
             for _ in range(length):
+                if exclude:
+                    logits = logits.index_fill(-1, torch.tensor(list(exclude), device=logits.device), -torch.inf)
                 token = pick_token(logits, temperature, generator)
                 tokens.append(token)
                 logits, state = self.advance(token, state)
         return torch.stack(tokens).cpu()
 
     def predict_step(self, prompt: Tensor, batch_idx: int) -> list[dict[str, Any]]:
+        exclude = getattr(self.trainer.datamodule, "special_tokens", ())
+        length = self.hparams.generate_length
         return [
-            {"prompt": prompt, "temperature": t, "tokens": self.generate(prompt, self.hparams.generate_length, t)}
+            {"prompt": prompt, "temperature": t, "tokens": self.generate(prompt, length, t, exclude=exclude)}
             for t in self.hparams.temperatures
         ]
 
@@ -230,14 +240,15 @@ class TextSamples(Callback):
         if not (due(trainer, self.every_n_epochs) and trainer.is_global_zero):
             return
         datamodule = trainer.datamodule
+        special = getattr(datamodule, "special_tokens", ())
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + trainer.current_epoch)
         if self.prompt is not None:
             prompt = datamodule.encode(datamodule.prepare_text(self.prompt), "TextSamples' prompt")
         else:
-            prompt = torch.randint(datamodule.first_token, datamodule.vocab_size, (1,), generator=generator)
+            prompt = random_token(datamodule.vocab_size, special, generator)
         rows = [
             [trainer.current_epoch + 1, t, datamodule.decode(prompt),
-             datamodule.decode(pl_module.generate(prompt, self.length, t, generator))]
+             datamodule.decode(pl_module.generate(prompt, self.length, t, generator, special))]
             for t in self.temperatures
         ]  # fmt: skip
         log_text(trainer, self.key, ["epoch", "temperature", "prompt", "text"], rows)
