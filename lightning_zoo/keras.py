@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 KerasOptimizer = Literal["adam", "sgd", "rmsprop", "adadelta"]
@@ -60,3 +62,14 @@ def l2_penalty(weights: Iterable[Tensor], factor: float) -> Tensor:
     It is not ``weight_decay``: Adam and RMSprop scale a decay term by their running moments, Keras does not.
     """
     return factor * sum(w.pow(2).sum() for w in weights)
+
+
+def keras_categorical_crossentropy(logits: Tensor, targets: Tensor, epsilon: float = 1e-7) -> Tensor:
+    """Keras 2's ``categorical_crossentropy`` on a softmax output, from logits: the target's probability is clipped
+    to [epsilon, 1 - epsilon] before the log, so the loss of a sample is at most -log(epsilon) (16.1) and a sample
+    the model gets that wrong (or that right) gives no gradient. ``F.cross_entropy`` has neither bound nor cut-off,
+    which lets a diverging step grow without limit where Keras' run recovers (the ReLU SimpleRNN of E1).
+
+    ``logits``: (..., classes); ``targets``: class indices (...). Returns the mean over the targets."""
+    log_p = F.log_softmax(logits.float(), dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    return -log_p.clamp(math.log(epsilon), math.log1p(-epsilon)).mean()

@@ -167,6 +167,34 @@ def test_parameter_counts_are_keras_plus_pytorchs_second_bias(cell, dropout, ker
     second_biases = sum(p.numel() for name, p in model.named_parameters() if "bias_hh" in name)
     assert second_biases == gates * 800 * 2
     assert sum(p.numel() for p in model.parameters()) == keras + second_biases
+    assert sum(p.numel() for p in model.parameters() if p.requires_grad) == keras  # trains what Keras trains
+
+
+def test_the_second_bias_stays_zero_so_the_gates_bias_learns_at_keras_rate():
+    torch.manual_seed(0)
+    model = CharRNN(vocab_size=7, cell="lstm", hidden_size=6, num_layers=2, dropout=0.0)
+    optimizer = model.configure_optimizers()
+    tokens = torch.randint(7, (4, 9))
+    loss, _ = model.loss_and_predictions(model(tokens), tokens)
+    loss.backward()
+    optimizer.step()
+    assert not model.rnn.bias_hh_l0.any() and not model.rnn.bias_hh_l1.any()
+    assert model.rnn.bias_ih_l0.grad is not None and model.rnn.bias_hh_l0.grad is None
+    assert all(p.requires_grad for p in CharRNN(vocab_size=7, single_bias=False).parameters())
+
+
+def test_keras_loss_is_cross_entropy_until_the_clip_then_flat():
+    from lightning_zoo.keras import keras_categorical_crossentropy
+
+    torch.manual_seed(0)
+    logits, targets = torch.randn(6, 5), torch.randint(5, (6,))
+    assert torch.allclose(
+        keras_categorical_crossentropy(logits, targets), torch.nn.functional.cross_entropy(logits, targets)
+    )
+    hopeless = torch.tensor([[0.0, 40.0, 0.0]], requires_grad=True)  # p(target 0) = e^-40, below 1e-7
+    loss = keras_categorical_crossentropy(hopeless, torch.tensor([0]))
+    loss.backward()
+    assert torch.isclose(loss, torch.tensor(16.1181), atol=1e-4) and not hopeless.grad.any()
 
 
 def test_keras_initialisation_forget_bias_and_relu():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytorch_lightning as pl
 import torch
@@ -18,7 +18,7 @@ from datamodules.text.corpus import random_token
 from lightning_zoo.callbacks import due
 from lightning_zoo.core import STAGES, EpochMeans, ZooError, ZooModule, inference_mode_of
 from lightning_zoo.files import atomic_path
-from lightning_zoo.keras import KerasOptimizer, keras_optimizer
+from lightning_zoo.keras import KerasOptimizer, keras_categorical_crossentropy, keras_optimizer
 from lightning_zoo.media import log_text
 
 
@@ -51,6 +51,9 @@ class LanguageModelBase(ZooModule):
         vocab_size: Tokens in the vocabulary (linked from the DataModule).
         optimizer: A Keras optimizer with Keras' defaults.
         lr: Learning rate; default Keras' for the optimizer.
+        loss: ``"keras"``: Keras 2's ``categorical_crossentropy``, the books' loss, whose clipped probabilities
+            bound a sample's loss at 16.1 and give no gradient past the clip (see
+            :func:`~lightning_zoo.keras.keras_categorical_crossentropy`); ``"cross_entropy"``: PyTorch's, unbounded.
         plateau_factor: Keras' ``ReduceLROnPlateau``: multiply the learning rate by this when the monitored loss
             (see above) has not improved by 1e-4 for ``plateau_patience`` epochs, down to ``min_lr``. None: off.
         plateau_patience: Epochs without improvement before the learning rate drops.
@@ -68,6 +71,7 @@ class LanguageModelBase(ZooModule):
         vocab_size: int = 57,
         optimizer: KerasOptimizer = "rmsprop",
         lr: float | None = None,
+        loss: Literal["keras", "cross_entropy"] = "keras",
         plateau_factor: float | None = None,
         plateau_patience: int = 1,
         min_lr: float = 0.0,
@@ -75,6 +79,8 @@ class LanguageModelBase(ZooModule):
         temperatures: Sequence[float] = (0.0,),
     ) -> None:
         super().__init__()
+        if loss not in ("keras", "cross_entropy"):
+            raise ValueError(f"loss must be 'keras' or 'cross_entropy', got {loss!r}")
         if generate_length < 1 or any(t < 0 for t in temperatures) or not temperatures:
             raise ValueError(f"need generate_length >= 1 and temperatures >= 0, got {generate_length}, {temperatures}")
         self.epoch_means = {stage: EpochMeans("loss", "acc") for stage in STAGES}
@@ -113,12 +119,16 @@ class LanguageModelBase(ZooModule):
     # --------------------------------------------------------------------------------------------------- training
 
     def loss_and_predictions(self, logits: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
-        """Mean cross-entropy over the predicted tokens, and the predictions (argmax)."""
+        """Mean cross-entropy over the predicted tokens (``loss``), and the predictions (argmax)."""
         if targets.dim() == 1:
             logits = logits[:, -1]  # one target per window: the prediction after its last token
         elif logits.shape[1] != targets.shape[1]:
             raise ZooError(f"{type(self).__name__} predicts one token per window: use --data.target next")
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+        flat_logits, flat_targets = logits.reshape(-1, logits.shape[-1]), targets.reshape(-1)
+        if self.hparams.loss == "keras":
+            loss = keras_categorical_crossentropy(flat_logits, flat_targets)
+        else:
+            loss = F.cross_entropy(flat_logits, flat_targets)
         return loss, logits.argmax(-1)
 
     def _step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:

@@ -46,7 +46,7 @@ class WordLSTM(LanguageModelBase):
             raise ValueError(f"sequence_length must be at least 1, got {sequence_length}")
         self.embedding = keras_embedding(self.hparams.vocab_size, embedding_dim)
         self.lstm = keras_recurrent_init_(
-            nn.LSTM(embedding_dim, hidden_size, batch_first=True, bidirectional=bidirectional)
+            nn.LSTM(embedding_dim, hidden_size, batch_first=True, bidirectional=bidirectional), single_bias=True
         )
         self.dropout = nn.Dropout(dropout)
         self.head = keras_dense_init_(nn.Linear(hidden_size * (2 if bidirectional else 1), self.hparams.vocab_size))
@@ -105,7 +105,8 @@ CARDS = (
             "the article's.",
             "The article states no layer sizes or dropout rate: embedding 10 (its rule of thumb, vocab ** 0.25, for "
             "3,000 words is 7.4), 100 LSTM units per direction and dropout 0.2 are our choices.",
-            "PyTorch's LSTM has a second bias vector: 800 parameters more than Keras would count.",
+            "PyTorch's LSTM holds a second bias vector: 800 parameters more than Keras would count, kept at zero and "
+            "out of training.",
         ),
     ),
 )
