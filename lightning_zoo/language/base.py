@@ -45,7 +45,7 @@ class LanguageModelBase(ZooModule):
     cross-entropy per predicted token, nats) and ``acc`` per stage and epoch. The best checkpoint is chosen by the
     validation loss when the data has a validation split, else by the training loss, as the books'
     ``ModelCheckpoint(monitor="loss")``. ``predict`` continues each prompt at every temperature of
-    ``temperatures`` and writes ``generated.txt``.
+    ``temperatures`` and writes ``generated.txt`` and ``generated.jsonl``.
 
     Args:
         vocab_size: Tokens in the vocabulary (linked from the DataModule).
