@@ -302,6 +302,18 @@ def data_root(data_dir: str | None) -> Path:
     return Path(data_dir or os.environ.get("LIGHTNING_ZOO_DATA", "data"))
 
 
+def predict_file_lines(path: str | Path, what: str) -> list[str]:
+    """The non-blank lines of a ``--data.predict_file`` (one ``what`` per line); a missing or empty file ends with
+    one line saying so."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"--data.predict_file {path}: no such file")
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not lines:
+        raise DataError(f"--data.predict_file {path} holds no {what} (one per line)")
+    return lines
+
+
 def split_sizes(total: int, val_size: int | float) -> tuple[int, int]:
     """(train, val) sizes for a count or a fraction of ``total``."""
     if isinstance(val_size, float):

@@ -6,12 +6,18 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Sequence
-from pathlib import Path
 
 import torch
 from torch import Tensor
 
-from datamodules.base import DataError, InMemoryDataModule, TensorBatchDataset, seeded_split, split_sizes
+from datamodules.base import (
+    DataError,
+    InMemoryDataModule,
+    TensorBatchDataset,
+    predict_file_lines,
+    seeded_split,
+    split_sizes,
+)
 
 SYMBOLS = " +0123456789"  # sorted(set('0123456789+ ')), the script's CharacterTable order: padding is index 0
 
@@ -139,10 +145,7 @@ class AdditionDataModule(InMemoryDataModule):
         if self.predict_text is not None:
             texts = list(self.predict_text)
         else:
-            path = Path(self.predict_file)
-            if not path.is_file():
-                raise DataError(f"--data.predict_file {path}: no such file")
-            texts = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            texts = predict_file_lines(self.predict_file, "question")
         if not texts:
             raise DataError("no question to answer: give --data.predict_text '[\"12+345\"]' or a file of them")
         pattern = re.compile(rf"^(\d{{1,{self.digits}}})\+(\d{{1,{self.digits}}})$")

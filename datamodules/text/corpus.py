@@ -14,7 +14,14 @@ from pytorch_lightning.utilities import rank_zero_info
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from datamodules.base import DataError, DatasetUnavailableError, InMemoryDataModule, TensorBatchDataset, data_root
+from datamodules.base import (
+    DataError,
+    DatasetUnavailableError,
+    InMemoryDataModule,
+    TensorBatchDataset,
+    data_root,
+    predict_file_lines,
+)
 from datamodules.text.vocabulary import words_of
 
 # Where the books' corpora come from, for the message when one is missing (neither has a canonical download that
@@ -256,21 +263,14 @@ class CorpusDataModule(InMemoryDataModule):
         if self.predict_text is None and self.predict_file is None:
             generator = torch.Generator().manual_seed(self.predict_seed)
             return [random_token(len(self.vocabulary), self.special_tokens, generator)]
-        texts = self.predict_text if self.predict_text is not None else self._prompt_lines()
+        texts = self.predict_text
+        if texts is None:
+            texts = predict_file_lines(self.predict_file, "prompt")
         prompts = [self.encode(self.prepare_text(text), f"the prompt {text[:40]!r}") for text in texts]
         empty = [text for text, prompt in zip(texts, prompts, strict=True) if len(prompt) == 0]
         if empty:
             raise DataError(f"the prompt {empty[0]!r} has no {self.kind} to start from")
         return prompts
-
-    def _prompt_lines(self) -> list[str]:
-        path = Path(self.predict_file)
-        if not path.is_file():
-            raise DataError(f"--data.predict_file {path}: no such file")
-        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        if not lines:
-            raise DataError(f"--data.predict_file {path} holds no prompt (one per line)")
-        return lines
 
     def predict_dataloader(self) -> DataLoader:
         # One prompt per batch: prompts differ in length, and each is continued on its own.

@@ -21,6 +21,7 @@ from datamodules.base import (
     InMemoryDataModule,
     TensorBatchDataset,
     data_root,
+    predict_file_lines,
     seeded_split,
     split_sizes,
 )
@@ -251,13 +252,7 @@ class IMDBDataModule(InMemoryDataModule):
     def _texts_to_predict(self) -> list[str]:
         if self.predict_text is not None:
             return self.predict_text
-        path = Path(self.predict_file)
-        if not path.is_file():
-            raise DataError(f"--data.predict_file {path}: no such file")
-        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        if not lines:
-            raise DataError(f"--data.predict_file {path} holds no review (one per line)")
-        return lines
+        return predict_file_lines(self.predict_file, "review")
 
     def _loader(self, split: str, shuffle: bool = False) -> DataLoader:
         # Given text replaces the test set an earlier fit or test of this DataModule left as the predict split.
