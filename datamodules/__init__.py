@@ -17,6 +17,7 @@ from datamodules.vision import (
     FashionMNISTDataModule,
     ImageFolderDataModule,
     MNISTDataModule,
+    ORLFacesDataModule,
     VGG16FeaturesDataModule,
 )
 
@@ -34,6 +35,7 @@ __all__ = [
     "ImageFolderDataModule",
     "InMemoryDataModule",
     "MNISTDataModule",
+    "ORLFacesDataModule",
     "PerSampleBatches",
     "TensorBatchDataset",
     "VGG16FeaturesDataModule",

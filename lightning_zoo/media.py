@@ -3,6 +3,7 @@ them."""
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -80,3 +81,33 @@ def log_text(trainer: pl.Trainer, key: str, columns: list[str], rows: list[list]
             encoding="utf-8",
         )
     return path
+
+
+def log_table(trainer: pl.Trainer, key: str, columns: list[str], rows: list[list]) -> Path | None:
+    """Logs a table of numbers (an N-way evaluation) as a W&B table and as Markdown to TensorBoard; writes a CSV file
+    when no logger shows tables. Returns the CSV's path when one was written. Call on global rank zero only."""
+    step = logger_step(trainer)
+    shown = False
+    for logger in trainer.loggers:
+        if isinstance(logger, WandbLogger):
+            logger.log_table(key=key, columns=columns, data=rows, step=step)
+            shown = True
+        elif isinstance(logger, TensorBoardLogger):
+            header = " | ".join(columns) + "\n" + " | ".join("---" for _ in columns) + "\n"
+            logger.experiment.add_text(key, header + "\n".join(" | ".join(map(str, row)) for row in rows), step)
+            shown = True
+    if shown:
+        return None
+    folder = Path(
+        next((lg.log_dir for lg in trainer.loggers if getattr(lg, "log_dir", None)), trainer.default_root_dir)
+    )
+    return write_csv(folder / "tables" / key / f"epoch={trainer.current_epoch:03d}-step={step}.csv", columns, rows)
+
+
+def write_csv(path: str | Path, columns: list[str], rows: list[list]) -> Path:
+    """Writes a table as CSV, atomically."""
+    with atomic_path(path) as partial, open(partial, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    return Path(path)

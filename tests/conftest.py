@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from tests.helpers.cifar import write_cifar10
+from tests.helpers.faces import write_orl
 from tests.helpers.idx import write_mnist
 from tests.helpers.images import write_image_folder
 from tests.helpers.series import write_closes
@@ -24,7 +25,8 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     archive (100 training, 20 test images), a flat folder of 8 images (pokemon/images), IMDB-format reviews (48
     training, 24 test), a GloVe-format file (glove/glove.6B.100d.txt), 120 days of closes
     (stocks/djia_2001_2017.csv), 600 Jena-format rows, 2 x 300 NYC-format hours and two 6,000-character texts
-    (text/warpeace_input.txt with a BOM and \r line ends, text/sherlock.txt)."""
+    (text/warpeace_input.txt with a BOM and \r line ends, text/sherlock.txt)
+    and 14 x 10 ORL-format faces (32x28 PGM)."""
     root = tmp_path_factory.mktemp("data")
     write_mnist(root, "MNIST", seed=0)
     write_mnist(root, "FashionMNIST", seed=1)
@@ -38,6 +40,7 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_nyc(root / "weather" / "nyc_2013_hourly.csv.gz")
     write_corpus(root / "text" / "warpeace_input.txt", bom=True, newline="\r")  # the book's file has both
     write_corpus(root / "text" / "sherlock.txt", seed=1)
+    write_orl(root / "orl_faces")
     return root
 
 

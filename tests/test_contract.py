@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from lightning_zoo.bayesian import VariationalClassifierBase
 from lightning_zoo.classification import Classifier
 from lightning_zoo.core import load_zoo_module
+from lightning_zoo.fewshot import PairModelBase
 from lightning_zoo.forecasting import Forecaster, NaiveForecaster
 from lightning_zoo.gan import GANBase
 from lightning_zoo.language import LanguageModelBase
@@ -90,7 +92,12 @@ class HalvedLoss(MetricHistory):
             trainer.should_stop = True
 
 
-def loss_halves(model: Classifier | Forecaster | LanguageModelBase | AdditionSeq2Seq, cli, workdir: Path, steps: int):
+def loss_halves(
+    model: Classifier | Forecaster | LanguageModelBase | AdditionSeq2Seq | PairModelBase | VariationalClassifierBase,
+    cli,
+    workdir: Path,
+    steps: int,
+):
     """The loss on one batch halves (the mean of 5 steps against the first 5) within the card's ``learns_within``
     steps (100 unless it says more). Most classifiers need 10-30; the Antirectifier (its unit-norm features grow
     the logits slowly) and the CIFAR-10 convnet (its batch is augmented anew every step) 50-80."""
@@ -164,6 +171,8 @@ LEARNING_CHECKS = {
     GANBase: gan_learns,
     LanguageModelBase: loss_halves,
     AdditionSeq2Seq: loss_halves,
+    PairModelBase: loss_halves,
+    VariationalClassifierBase: loss_halves,
 }
 
 

@@ -2,6 +2,7 @@ from datamodules.vision.cats_and_dogs import CatsAndDogsSmallDataModule
 from datamodules.vision.cifar10 import CIFAR10DataModule
 from datamodules.vision.image_folder import ImageFolderDataModule
 from datamodules.vision.mnist import FashionMNISTDataModule, MNISTDataModule
+from datamodules.vision.orl_faces import ORLFacesDataModule
 from datamodules.vision.vgg16_features import VGG16FeaturesDataModule
 
 __all__ = [
@@ -10,5 +11,6 @@ __all__ = [
     "FashionMNISTDataModule",
     "ImageFolderDataModule",
     "MNISTDataModule",
+    "ORLFacesDataModule",
     "VGG16FeaturesDataModule",
 ]

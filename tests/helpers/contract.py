@@ -88,6 +88,15 @@ DATA_FIXTURES: dict[str, Callable[[Path], list[str]]] = {
         "4",
     ],  # fmt: skip
     # 48x48 instead of 150x150 keeps the convnets' tests fast; the cards' parameter counts state the book's size.
+    # 64 pairs of 32x28 fixture faces (the book: 8,000 pairs of 112x92).
+    "ORLFacesDataModule": lambda root: [
+        "--data.data_dir",
+        str(root),
+        "--data.batch_size",
+        "8",
+        "--data.pairs",
+        "64",
+    ],  # fmt: skip
     "CatsAndDogsSmallDataModule": lambda root: [
         "--data.data_dir",
         str(root),

@@ -1,0 +1,99 @@
+"""A pair-model config (the Siamese network of Hands-On E10) on the real ORL faces: trained for its schedule, then its
+final weights (as the book's) tested with N-way one-shot trials against the pixel nearest neighbour, over seeds.
+
+Writes benchmarks/results/<config name>.json.
+
+    python benchmarks/siamese_orl.py --config configs/fewshot/siamese_orl.yaml --data-dir ../shared/data --seeds 0 1 2
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from pytorch_lightning.callbacks import Callback
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import machine, seeded_run_options, write_result  # noqa: E402
+from lightning_zoo.cli import ZooCLI  # noqa: E402
+
+
+class EpochLosses(Callback):
+    """Each epoch's training and validation loss and accuracy, as the book's training log shows them."""
+
+    def __init__(self) -> None:
+        self.epochs: list[dict] = []
+        self._started = time.perf_counter()
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._record_train_loss(trainer)
+        self._started = time.perf_counter()
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if trainer.sanity_checking:
+            return
+        metrics = trainer.callback_metrics
+        self.epochs.append(
+            {
+                "epoch": trainer.current_epoch + 1,
+                "val_loss": round(float(metrics["val/loss"]), 4),
+                "val_acc": round(float(metrics["val/acc"]), 4),
+                "seconds_train_and_val": round(time.perf_counter() - self._started, 1),
+            }
+        )
+        print(self.epochs[-1], flush=True)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self._record_train_loss(trainer)
+
+    def _record_train_loss(self, trainer) -> None:
+        # The module logs an epoch's training loss after the callbacks' on_train_epoch_end: read it at the next
+        # epoch's start, and at the end of training for the last epoch.
+        if self.epochs and "train_loss" not in self.epochs[-1] and "train/loss" in trainer.callback_metrics:
+            self.epochs[-1]["train_loss"] = round(float(trainer.callback_metrics["train/loss"]), 4)
+
+
+def run(config: Path, data_dir: str, seed: int, workdir: Path, cli_args: list[str]) -> dict:
+    os.environ["LIGHTNING_ZOO_DATA"] = data_dir
+    args = ["--config", str(config), *cli_args, "--seed_everything", str(seed), "--trainer.logger", "CSVLogger"]
+    args += ["--trainer.logger.save_dir", str(workdir), "--trainer.enable_progress_bar", "false"]
+    args += ["--trainer.default_root_dir", str(workdir / f"seed_{seed}")]
+    cli = ZooCLI(args=args, run=False)
+    losses = EpochLosses()
+    cli.trainer.callbacks.append(losses)
+    cli.trainer.fit(cli.model, cli.datamodule)
+    [tested] = cli.trainer.test(cli.model, cli.datamodule, verbose=False)  # the final weights, as the book
+    ways = sorted({int(k.split("/")[1].split("_")[0]) for k in tested})
+    return {
+        "seed": seed,
+        "n_way": {
+            n: {
+                "model_pct": round(100 * tested[f"test/{n}_way_acc"], 1),
+                "pixel_nn_pct": round(100 * tested[f"test/{n}_way_pixel_nn_acc"], 1),
+            }
+            for n in ways
+        },
+        "epochs": losses.epochs,
+    }
+
+
+def main() -> None:
+    args, cli_args = seeded_run_options(__doc__)
+    runs = [run(args.config, args.data_dir, seed, args.workdir, cli_args) for seed in args.seeds]
+    n_way = {
+        n: {key: round(statistics.mean(r["n_way"][n][key] for r in runs), 1) for key in ("model_pct", "pixel_nn_pct")}
+        | {"model_pct_per_seed": [r["n_way"][n]["model_pct"] for r in runs]}
+        for n in runs[0]["n_way"]
+    }
+    summary = {"seeds_run": len(runs), "epochs": len(runs[0]["epochs"]), "n_way": n_way}
+    write_result(args.name, {"config": str(args.config), **summary, "runs": runs, "threads": torch.get_num_threads(),
+                             **machine()})  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+"""The loop every pair model shares: same-or-different on pairs of images (binary cross-entropy on a logit), and N-way
+one-shot tests of the learnt similarity against a pixel nearest-neighbour baseline."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from pytorch_lightning.utilities import rank_zero_info
+from torch import Tensor
+
+from lightning_zoo.core import EpochMeans, ZooModule
+from lightning_zoo.media import log_table, write_csv
+
+BOOK_WAYS = (4, 9, 16, 25, 36, 40)
+
+
+def n_way_one_shot(similarity: Tensor, subjects: Tensor, ways: int, trials: int, generator: torch.Generator) -> float:
+    """The accuracy of N-way one-shot identification by ``similarity`` (M x M, higher is more alike) over a gallery
+    of M images of ``subjects`` (M,): each trial takes ``ways`` different subjects, a query image of the first, and as
+    candidates another image of the query's subject and one image of each other subject; it is right when the
+    candidate most similar to the query is the query's own subject.
+
+    Unlike the book, the distractors are always other subjects (it draws them with replacement, so at 40 ways a
+    distractor is the query's own subject in 63 % of trials), and the true candidate sits at a random place among
+    them (the book always puts it first, which an argmax that breaks ties towards the first entry favours).
+    """
+    names, counts = subjects.unique(return_counts=True)
+    if ways > len(names):
+        raise ValueError(f"{ways}-way tests need {ways} subjects, the gallery has {len(names)}")
+    if counts.min() < 2:
+        raise ValueError("every subject of the gallery needs at least 2 images (a query and its match)")
+    # Images of subject i: by_subject[i, :counts[i]] (padded rows are never drawn).
+    by_subject = torch.full((len(names), int(counts.max())), -1, dtype=torch.long)
+    for i, name in enumerate(names):
+        own = (subjects == name).nonzero().flatten()
+        by_subject[i, : len(own)] = own
+    chosen = torch.rand(trials, len(names), generator=generator).argsort(1)[:, :ways]  # distinct subjects
+    n_images = counts[chosen]  # (trials, ways)
+    picks = (torch.rand(trials, ways, generator=generator) * n_images).long()
+    candidates = by_subject[chosen, picks]  # one image of each subject; column 0 is the query's subject
+    # The query: another image of the first subject than its candidate.
+    other = (picks[:, 0] + 1 + (torch.rand(trials, generator=generator) * (n_images[:, 0] - 1)).long()) % n_images[:, 0]
+    query = by_subject[chosen[:, 0], other]
+    shuffle = torch.rand(trials, ways, generator=generator).argsort(1)
+    candidates = candidates.gather(1, shuffle)
+    truth = (shuffle == 0).long().argmax(1)
+    scores = similarity[query[:, None], candidates]
+    return float((scores.argmax(1) == truth).float().mean())
+
+
+class PairModelBase(ZooModule):
+    """Base of the pair models: a subclass defines ``embed(images) -> features`` and ``pair_logit(f1, f2) -> logits``
+    (same subject where positive). Trains and validates on ``(first, second, label)`` batches with binary
+    cross-entropy, logging ``{train,val}/loss`` and ``/acc``.
+
+    Testing runs N-way one-shot trials over the test split's gallery ``(image, subject, image number)``: for each of
+    ``ways`` (those the gallery has subjects for), ``trials`` trials scored by the model and by the pixel
+    nearest neighbour (L2), logged as ``test/{N}_way_acc`` and ``test/{N}_way_pixel_nn_acc``, as a table, and
+    written to ``n_way.csv`` in the run folder. ``predict`` writes each gallery image's features.
+
+    Args:
+        ways: The N of the N-way tests (the book's 4, 9, 16, 25, 36, 40).
+        trials: Trials per N (the book: 1,000).
+        test_seed: Seed of the trials, so two models are tested on the same ones.
+    """
+
+    is_family_base = True
+    family = "pair"
+    monitor = "val/loss"
+    monitor_mode = "min"
+    prediction_files = ("embeddings.csv",)
+
+    def __init__(self, ways: Sequence[int] = BOOK_WAYS, trials: int = 1000, test_seed: int = 0) -> None:
+        super().__init__()
+        if not ways or min(ways) < 2:
+            raise ValueError(f"ways must be numbers of candidates of at least 2, got {list(ways)}")
+        if trials < 1:
+            raise ValueError(f"trials must be at least 1, got {trials}")
+        self.epoch_means = {stage: EpochMeans("loss", "acc") for stage in ("train", "val")}
+        self.track_epoch_metrics(**{stage: {"means": means} for stage, means in self.epoch_means.items()})
+        self._gallery: list[tuple[Tensor, ...]] = []
+
+    def embed(self, images: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def pair_logit(self, first: Tensor, second: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def forward(self, first: Tensor, second: Tensor) -> Tensor:
+        """The logit that the two images show the same subject."""
+        return self.pair_logit(self.embed(first), self.embed(second))
+
+    def _step(self, stage: str, batch: tuple[Tensor, Tensor, Tensor]) -> Tensor:
+        first, second, same = batch
+        logit = self(first, second)
+        loss = F.binary_cross_entropy_with_logits(logit, same.to(logit.dtype))
+        self.epoch_means[stage].update(len(same), loss=loss * len(same), acc=((logit > 0) == (same > 0.5)).sum())
+        return loss
+
+    def training_step(self, batch: tuple[Tensor, Tensor, Tensor], batch_idx: int) -> Tensor:
+        loss = self._step("train", batch)
+        self.check_finite(loss)
+        self.log_on_logging_steps({"train/loss_step": loss})
+        return loss
+
+    def validation_step(self, batch: tuple[Tensor, Tensor, Tensor], batch_idx: int) -> None:
+        self._step("val", batch)
+
+    # ------------------------------------------------------------------------------------------- one-shot tests
+
+    def on_test_epoch_start(self) -> None:
+        self._gallery = []
+
+    def test_step(self, batch: tuple[Tensor, Tensor, Tensor], batch_idx: int) -> None:
+        images, subjects, numbers = batch
+        self._gallery.append((images.flatten(1), self.embed(images), subjects, numbers))
+
+    def on_test_epoch_end(self) -> None:
+        super().on_test_epoch_end()
+        pixels, features, subjects, numbers = (torch.cat(parts) for parts in zip(*self._gallery, strict=True))
+        self._gallery = []
+        if self._distributed:  # every rank scores the whole gallery; the sampler's padding repeats a few images
+            pixels, features, subjects, numbers = (
+                self.all_gather(t).flatten(0, 1) for t in (pixels, features, subjects, numbers)
+            )
+        key = subjects * (int(numbers.max()) + 1) + numbers
+        _, first = unique_first(key)
+        pixels, features, subjects = pixels[first], features[first], subjects[first]
+        table = self.one_shot_table(pixels, features, subjects)
+        self.log_dict({f"test/{n}_way_acc": model for n, model, _ in table})
+        self.log_dict({f"test/{n}_way_pixel_nn_acc": pixel for n, _, pixel in table})
+        if self.trainer.is_global_zero:
+            columns, rows = ["ways", "model", "pixel_nn"], [[n, round(m, 4), round(p, 4)] for n, m, p in table]
+            log_table(self.trainer, "test/n_way", columns, rows)
+            path = write_csv(Path(self.trainer.log_dir or self.trainer.default_root_dir) / "n_way.csv", columns, rows)
+            rank_zero_info(f"N-way one-shot accuracies written to {path}")
+
+    @torch.no_grad()
+    def one_shot_table(self, pixels: Tensor, features: Tensor, subjects: Tensor) -> list[tuple[int, float, float]]:
+        """(N, model's accuracy, pixel 1-NN's accuracy) for each N of ``ways`` that the gallery has subjects for,
+        each over the same trials."""
+        model = self._pair_scores(features)
+        pixel = -torch.cdist(pixels.double(), pixels.double())
+        table = []
+        for ways in self.hparams.ways:
+            if ways > len(subjects.unique()):
+                rank_zero_info(f"{ways}-way tests skipped: the test gallery has {len(subjects.unique())} subjects")
+                continue
+            accuracies = [
+                n_way_one_shot(scores.cpu(), subjects.cpu(), ways, self.hparams.trials, self._trial_generator(ways))
+                for scores in (model, pixel)
+            ]
+            table.append((ways, *accuracies))
+        return table
+
+    def _pair_scores(self, features: Tensor) -> Tensor:
+        """The pair head's logit for every ordered pair of the gallery, one row at a time."""
+        n = len(features)
+        scores = torch.empty(n, n, device=features.device)
+        for i in range(n):
+            scores[i] = self.pair_logit(features[i].expand_as(features), features)
+        return scores
+
+    def _trial_generator(self, ways: int) -> torch.Generator:
+        # The same trials for the model and the baseline, and for every model tested with this seed.
+        return torch.Generator().manual_seed(self.hparams.test_seed * 1000 + ways)
+
+    # ---------------------------------------------------------------------------------------------------- predict
+
+    def predict_step(self, batch: tuple[Tensor, Tensor, Tensor], batch_idx: int) -> dict[str, Tensor]:
+        images, subjects, numbers = batch
+        return {"features": self.embed(images), "subject": subjects, "image": numbers}
+
+    def write_predictions(self, outputs: list[dict[str, Any]], directory: Path) -> list[Path]:
+        """``embeddings.csv``: each gallery image's subject (numbered from 1, as the folders s1, s2, ...), image
+        number (from 1, as the files) and features."""
+        features = torch.cat([o["features"] for o in outputs]).float().cpu()
+        subjects = torch.cat([o["subject"] for o in outputs]).cpu()
+        images = torch.cat([o["image"] for o in outputs]).cpu()
+        columns = ["subject", "image", *(f"f{i}" for i in range(features.shape[1]))]
+        rows = [
+            [int(s) + 1, int(i) + 1, *(f"{v:.6f}" for v in f)]
+            for s, i, f in zip(subjects, images, features.tolist(), strict=True)
+        ]
+        return [write_csv(directory / "embeddings.csv", columns, rows)]
+
+
+def unique_first(key: Tensor) -> tuple[Tensor, Tensor]:
+    """The distinct values of ``key`` and the index of each one's first occurrence."""
+    values, inverse = key.unique(return_inverse=True)
+    first = torch.full((len(values),), len(key), dtype=torch.long, device=key.device)
+    first.scatter_reduce_(0, inverse, torch.arange(len(key), device=key.device), reduce="amin")
+    return values, first

@@ -1,0 +1,216 @@
+"""The Siamese network of Hands-On E10 beyond the contract: the ORL pairs (balanced, distinct, seeded, the book's
+bugs fixed), the honest protocol's held-out subjects, the archive download, and the N-way one-shot routine on
+similarities whose answer is known."""
+
+from __future__ import annotations
+
+import csv
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from datamodules import DataError, ORLFacesDataModule
+from datamodules.base import DatasetUnavailableError
+from datamodules.vision.orl_faces import sample_pairs
+from lightning_zoo.cli import ZooCLI
+from lightning_zoo.fewshot import SiameseNetwork, n_way_one_shot
+from tests.helpers.faces import write_orl
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "fewshot"
+K = 10  # images per subject
+
+
+def pairs(subjects=range(40), positives=400, negatives=400, seed=42):
+    return sample_pairs(torch.tensor(list(subjects)), K, positives, negatives, torch.Generator().manual_seed(seed))
+
+
+# --------------------------------------------------------------------------------------------------------- pairs
+
+
+def test_pairs_are_half_positive_with_two_images_of_one_subject_or_two_subjects():
+    first, second, label = pairs(positives=4000, negatives=4000)
+    assert len(label) == 8000 and int(label.sum()) == 4000
+    same = label == 1
+    assert torch.equal(first // K == second // K, same)  # positives: one subject; negatives: two
+    assert bool((first[same] != second[same]).all())  # a positive pair shows two different images
+    assert set(label[:20].tolist()) == {0.0, 1.0}  # shuffled, not positives first (the book's order)
+
+
+def test_every_distinct_positive_pair_is_used_before_any_repeats():
+    first, second, label = pairs(positives=4000, negatives=10)
+    same = label == 1
+    unordered = torch.stack([torch.minimum(first, second), torch.maximum(first, second)], 1)[same]
+    _, counts = unordered.unique(dim=0, return_counts=True)
+    assert len(counts) == 40 * 45  # all 1,800 distinct pairs appear
+    assert counts.min() == 2 and counts.max() == 3  # 4,000 = 1,800 x 2 + 400: as even as it can be
+
+
+def test_pairs_are_a_function_of_the_seed():
+    a, b, c = pairs(seed=42), pairs(seed=42), pairs(seed=43)
+    assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+    assert not torch.equal(a[0], c[0])
+
+
+def test_pairs_draw_only_the_subjects_they_are_given():
+    first, second, _ = pairs(subjects=[3, 7, 8])
+    assert set((first // K).tolist()) | set((second // K).tolist()) == {3, 7, 8}
+
+
+# ---------------------------------------------------------------------------------------------------- DataModule
+
+
+def faces(data_root: Path, **kwargs) -> ORLFacesDataModule:
+    dm = ORLFacesDataModule(data_dir=str(data_root), **{"pairs": 200, "batch_size": 8, **kwargs})
+    dm.setup("fit")
+    return dm
+
+
+def test_faces_are_upright_in_0_1_and_validation_is_half_positive(data_root):
+    dm = faces(data_root, val_size=0.2)
+    pixels = np.array(Image.open(data_root / "orl_faces" / "s2" / "3.pgm"))
+    assert dm.input_shape == (1, *pixels.shape)  # (1, height, width): not the book's scrambling reshape
+    assert torch.equal(dm.images[1, 2, 0], torch.from_numpy(pixels).float() / 255)
+    first, second, same = dm.splits["val"][torch.arange(40)]
+    assert int(same.sum()) == 20  # the book's validation split holds only negative pairs
+    assert first.shape == (40, *dm.input_shape)
+
+
+def test_held_out_subjects_appear_in_no_pair_and_make_the_whole_gallery(data_root):
+    dm = faces(data_root, test_subjects=10)  # the fixture has 14 subjects: s1-s4 train, s5-s14 test
+    for split in ("train", "val"):
+        first, second, _ = dm.splits[split].tensors
+        assert int(torch.cat([first, second]).max()) < 4 * K
+    _, subjects, numbers = dm.splits["test"].tensors
+    assert subjects.unique().tolist() == list(range(4, 14)) and len(numbers) == 100
+
+
+def test_the_books_protocol_tests_on_the_training_subjects(data_root):
+    dm = faces(data_root)
+    assert dm.splits["test"].tensors[1].unique().tolist() == list(range(14))
+
+
+def test_a_missing_folder_names_the_archive_and_the_layout(tmp_path):
+    dm = ORLFacesDataModule(data_dir=str(tmp_path), download=False)
+    with pytest.raises(DatasetUnavailableError, match=r"att_faces\.zip.*s1/1\.pgm"):
+        dm.prepare_data()
+    assert not (tmp_path / "orl_faces").exists()
+
+
+def test_unequal_subjects_and_too_many_held_out_subjects_are_clear_errors(tmp_path):
+    write_orl(tmp_path / "orl_faces", subjects=3)
+    (tmp_path / "orl_faces" / "s2" / "10.pgm").unlink()
+    with pytest.raises(DatasetUnavailableError, match="same number.*s2: 9"):
+        faces(tmp_path)
+    (tmp_path / "orl_faces" / "s2" / "10.pgm").write_bytes((tmp_path / "orl_faces" / "s2" / "9.pgm").read_bytes())
+    with pytest.raises(DataError, match="test_subjects=2 leaves 1 of the 3 subjects"):
+        faces(tmp_path, test_subjects=2)
+
+
+def archive_of(folder: Path, path: Path) -> Path:
+    with zipfile.ZipFile(path, "w") as zipped:
+        for file in sorted(folder.rglob("*.pgm")):
+            zipped.write(file, Path("att_faces") / file.relative_to(folder))
+    return path
+
+
+def images_digest(folder: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for subject in range(1, 41):
+        for image in range(1, 11):
+            digest.update((folder / f"s{subject}" / f"{image}.pgm").read_bytes())
+    return digest.hexdigest()
+
+
+def test_the_archive_is_downloaded_checked_and_unpacked(tmp_path, monkeypatch):
+    source = write_orl(tmp_path / "source", subjects=40, size=(16, 12))
+    zipped = archive_of(source, tmp_path / "att_faces.zip")
+    monkeypatch.setattr(ORLFacesDataModule, "url", zipped.as_uri())
+    monkeypatch.setattr(ORLFacesDataModule, "images_sha256", images_digest(source))
+    dm = ORLFacesDataModule(data_dir=str(tmp_path / "data"), pairs=100)
+    dm.prepare_data()
+    dm.setup("fit")
+    assert dm.images.shape == (40, 10, 1, 16, 12)
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["orl_faces"]  # no partial files left
+
+
+def test_an_archive_whose_images_differ_leaves_nothing_behind(tmp_path, monkeypatch):
+    source = write_orl(tmp_path / "source", subjects=40, size=(16, 12))
+    monkeypatch.setattr(ORLFacesDataModule, "url", archive_of(source, tmp_path / "att_faces.zip").as_uri())
+    dm = ORLFacesDataModule(data_dir=str(tmp_path / "data"))
+    with pytest.raises(DatasetUnavailableError, match="SHA-256"):
+        dm.prepare_data()
+    assert not any((tmp_path / "data").iterdir())
+
+
+# ---------------------------------------------------------------------------------------------- N-way one-shot
+
+
+def gallery(subjects: int = 12, per_subject: int = 10) -> torch.Tensor:
+    return torch.arange(subjects).repeat_interleave(per_subject)
+
+
+@pytest.mark.parametrize("ways", [4, 12])
+def test_a_similarity_that_knows_the_subjects_is_always_right(ways):
+    labels = gallery()
+    one_hot = torch.nn.functional.one_hot(labels).float()
+    similarity = one_hot @ one_hot.T + 0.01 * torch.rand(len(labels), len(labels))  # ties broken by noise
+    assert n_way_one_shot(similarity, labels, ways, 500, torch.Generator().manual_seed(0)) == 1.0
+
+
+@pytest.mark.parametrize("ways", [4, 9])
+def test_a_similarity_that_knows_nothing_scores_chance_even_when_it_favours_the_first_candidate(ways):
+    labels = gallery()
+    constant = torch.zeros(len(labels), len(labels))  # argmax always picks the first candidate
+    accuracy = n_way_one_shot(constant, labels, ways, 4000, torch.Generator().manual_seed(0))
+    assert abs(accuracy - 1 / ways) < 0.025  # the book's trials, truth always first, would score 1.0
+
+
+def test_a_similarity_that_confuses_two_subjects_loses_exactly_those_trials():
+    labels = gallery(subjects=4)
+    merged = labels.clamp(max=2)  # subjects 2 and 3 look alike: the query's own image ties with the other's
+    similarity = (merged[:, None] == merged[None, :]).float()
+    accuracy = n_way_one_shot(similarity, labels, 4, 4000, torch.Generator().manual_seed(0))
+    # Queries of subjects 0 and 1 (half) are always right; of 2 and 3, a tie of two: right half the time.
+    assert abs(accuracy - 0.75) < 0.03
+
+
+def test_more_ways_than_subjects_is_an_error():
+    with pytest.raises(ValueError, match="13-way tests need 13 subjects"):
+        n_way_one_shot(torch.zeros(120, 120), gallery(), 13, 10, torch.Generator())
+
+
+# ---------------------------------------------------------------------------------------------------- the model
+
+
+def test_the_one_shot_table_is_logged_and_written_with_the_ways_the_gallery_allows(data_root, tmp_path):
+    common = ["--config", str(CONFIGS / "siamese_orl.yaml"), "--data.data_dir", str(data_root),
+              "--data.pairs", "64", "--data.batch_size", "16", "--trainer.logger", "false",
+              "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", str(tmp_path),
+              "--model.trials", "200"]  # fmt: skip
+    cli = ZooCLI(args=["fit", *common, "--trainer.max_epochs", "1"])
+    ZooCLI(args=["test", *common, "--ckpt_path", str(tmp_path / "checkpoints" / "last.ckpt")])
+    with open(tmp_path / "n_way.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["ways"]) for r in rows] == [4, 9]  # 16-40 ways need more than the fixture's 14 subjects
+    assert all(0 <= float(r["model"]) <= 1 and 0 <= float(r["pixel_nn"]) <= 1 for r in rows)
+    # The fixture's faces are blocks of 4x4 pixels shifted by at most 2: the pixel nearest neighbour tells them apart.
+    assert float(rows[0]["pixel_nn"]) > 0.8
+    assert isinstance(cli.model, SiameseNetwork)
+
+
+def test_the_pair_logit_is_symmetric_and_the_tower_shared():
+    model = SiameseNetwork(input_shape=(1, 32, 28)).eval()
+    a, b = torch.rand(3, 1, 32, 28), torch.rand(3, 1, 32, 28)
+    assert torch.allclose(model(a, b), model(b, a))
+    assert model(a, b).shape == (3,)
+
+
+def test_too_small_images_are_refused_with_the_size_needed():
+    with pytest.raises(ValueError, match="at least 12 pixels"):
+        SiameseNetwork(input_shape=(1, 10, 40))
