@@ -19,8 +19,10 @@ class RankProbe(Callback):
         self.latent: list[list[float]] = []
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        # Each sample by a digest of its values (a weighted sum collides for small integers, such as token indices)
-        rows = batch[0].flatten(1).detach().cpu().contiguous()
+        # Each sample by a digest of its values (a weighted sum collides for small integers, such as token indices),
+        # over every tensor of the batch: a pair of faces is one sample, and two pairs may share their first face.
+        parts = [t for t in batch if isinstance(t, torch.Tensor) and len(t) == len(batch[0])]
+        rows = torch.cat([t.detach().cpu().double().reshape(len(t), -1) for t in parts], 1).contiguous()
         self.samples.append([hashlib.sha256(row.numpy().tobytes()).hexdigest()[:16] for row in rows])
         with torch.random.fork_rng(devices=[]):  # draw as the model would, then put the RNG back
             self.dropout.append(F.dropout(torch.ones(32), 0.5).tolist())
