@@ -15,7 +15,7 @@ from lightning_zoo.callbacks import ZooModelCheckpoint
 from lightning_zoo.classification import MLP
 from lightning_zoo.cli import ZooCLI
 from lightning_zoo.loggers import ZooWandbLogger, has_wandb_credentials
-from lightning_zoo.media import image_grid, log_image, log_text
+from lightning_zoo.media import image_grid, log_image, log_table, log_text
 from tests.conftest import ROOT
 from tests.helpers.wandb_records import history_and_config
 
@@ -166,6 +166,24 @@ def test_text_becomes_a_file_when_no_logger_shows_text(tmp_path):
     )
 
 
+def test_a_table_is_a_csv_file_when_no_logger_shows_tables_and_markdown_in_tensorboard(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    rows = [[4, 0.96, 0.87], [9, 0.93, 0.75]]
+    path = log_table(make_trainer(tmp_path, CSVLogger(tmp_path)), "test/n_way", ["ways", "model", "pixel_nn"], rows)
+    assert path.suffix == ".csv" and path.read_text().splitlines() == [
+        "ways,model,pixel_nn",
+        "4,0.96,0.87",
+        "9,0.93,0.75",
+    ]
+    logger = TensorBoardLogger(tmp_path / "tb")
+    assert log_table(make_trainer(tmp_path, logger), "n_way", ["ways", "model", "pixel_nn"], rows) is None
+    logger.experiment.flush()
+    events = EventAccumulator(logger.log_dir)
+    events.Reload()
+    assert events.Tags()["tensors"] == ["n_way/text_summary"]
+
+
 @pytest.mark.slow
 def test_language_model_samples_are_a_wandb_table(data_root, no_credentials):
     """Each epoch a table of 4 rows (the config's temperatures) and 4 columns (epoch, temperature, prompt, text)."""
@@ -180,3 +198,21 @@ def test_language_model_samples_are_a_wandb_table(data_root, no_credentials):
     tables = [row for row in history if row.get("samples/_type") == "table-file"]
     assert len(tables) == 2 and all(t["samples/nrows"] == 4 and t["samples/ncols"] == 4 for t in tables)
     assert {"train/loss", "train/acc"} <= set().union(*history)
+
+
+@pytest.mark.slow
+def test_the_one_shot_table_is_a_wandb_table(data_root, no_credentials):
+    """The Siamese network's N-way test: one table of 2 rows (the ways 14 fixture subjects allow of the book's
+    4-40) and 3 columns (ways, model, pixel_nn) in the test run's history."""
+    common = ["--config", str(ROOT / "configs" / "fewshot" / "siamese_orl.yaml"), "--data.data_dir", str(data_root),
+              "--data.pairs", "32", "--model.trials", "50"]  # fmt: skip
+    ZooCLI(args=["fit", *common, "--trainer.max_epochs", "1", "--trainer.logger", "false",
+                 "--trainer.default_root_dir", "run"])  # fmt: skip
+    ZooCLI(args=["test", *common, "--ckpt_path", "run/checkpoints/last.ckpt"])
+    import wandb
+
+    wandb.finish()
+    [run_dir] = Path("logs/wandb").glob("offline-run-*")
+    history, _ = history_and_config(run_dir)
+    [table] = [row for row in history if row.get("test/n_way/_type") == "table-file"]
+    assert table["test/n_way/nrows"] == 2 and table["test/n_way/ncols"] == 3
