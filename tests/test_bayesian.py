@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import math
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from torch.distributions import Normal, kl_divergence
 from lightning_zoo.bayesian import BayesianSoftmaxRegression, VariationalLinear, normal_kl, posterior_samples
 from lightning_zoo.bayesian.base import predictive_summary
 from lightning_zoo.cli import ZooCLI
+from tests.conftest import CLI, PYTHON, subprocess_env
 from tests.helpers.train import MetricHistory, mlp_data, trainer
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "bayesian" / "bayesian_softmax_mnist.yaml"
@@ -112,3 +114,18 @@ def test_testing_reports_each_posterior_samples_accuracy(data_root, tmp_path):
     assert math.isclose(float(metrics["test/acc_max"]), max(accuracies), abs_tol=1e-4)
     assert max(accuracies) > 0.5  # two passes over the fixture digits learn something
     assert 0 < float(metrics["test/agreement"]) <= 1
+
+
+@pytest.mark.ddp
+def test_two_processes_test_the_same_30_networks_on_the_whole_test_set(data_root, tmp_path):
+    common = ["--config", str(CONFIG), "--data.data_dir", str(data_root), "--trainer.logger", "false",
+              "--trainer.enable_progress_bar", "false"]  # fmt: skip
+    ZooCLI(args=["fit", *common, "--trainer.max_epochs", "1", "--trainer.default_root_dir", str(tmp_path / "fit")])
+    checkpoint = ["--ckpt_path", str(tmp_path / "fit" / "checkpoints" / "last.ckpt")]
+    ZooCLI(args=["test", *common, *checkpoint, "--trainer.default_root_dir", str(tmp_path / "one")])
+    command = [PYTHON, CLI, "test", *common, *checkpoint, "--trainer.default_root_dir", str(tmp_path / "two"),
+               "--trainer.devices", "2", "--trainer.strategy", "ddp", "--trainer.accelerator", "cpu"]  # fmt: skip
+    done = subprocess.run(command, env=subprocess_env(), cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    one, two = ((tmp_path / run / "posterior_accuracies.csv").read_text() for run in ("one", "two"))
+    assert one == two and len(one.splitlines()) == 31

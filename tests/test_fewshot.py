@@ -5,6 +5,7 @@ similarities whose answer is known."""
 from __future__ import annotations
 
 import csv
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from datamodules.base import DatasetUnavailableError
 from datamodules.vision.orl_faces import sample_pairs
 from lightning_zoo.cli import ZooCLI
 from lightning_zoo.fewshot import SiameseNetwork, n_way_one_shot
+from tests.conftest import CLI, PYTHON, subprocess_env
 from tests.helpers.faces import write_orl
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "fewshot"
@@ -214,3 +216,20 @@ def test_the_pair_logit_is_symmetric_and_the_tower_shared():
 def test_too_small_images_are_refused_with_the_size_needed():
     with pytest.raises(ValueError, match="at least 12 pixels"):
         SiameseNetwork(input_shape=(1, 10, 40))
+
+
+@pytest.mark.ddp
+def test_two_processes_test_the_whole_gallery_as_one_does(data_root, tmp_path):
+    """Each rank embeds half the gallery; the N-way trials run on all of it, so the table is the one-process table."""
+    common = ["--config", str(CONFIGS / "siamese_orl.yaml"), "--data.data_dir", str(data_root),
+              "--data.pairs", "64", "--data.batch_size", "8", "--trainer.logger", "false",
+              "--trainer.enable_progress_bar", "false", "--model.trials", "300"]  # fmt: skip
+    ZooCLI(args=["fit", *common, "--trainer.max_epochs", "1", "--trainer.default_root_dir", str(tmp_path / "fit")])
+    checkpoint = ["--ckpt_path", str(tmp_path / "fit" / "checkpoints" / "last.ckpt")]
+    ZooCLI(args=["test", *common, *checkpoint, "--trainer.default_root_dir", str(tmp_path / "one")])
+    command = [PYTHON, CLI, "test", *common, *checkpoint, "--trainer.default_root_dir", str(tmp_path / "two"),
+               "--trainer.devices", "2", "--trainer.strategy", "ddp", "--trainer.accelerator", "cpu"]  # fmt: skip
+    done = subprocess.run(command, env=subprocess_env(), cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    one, two = ((tmp_path / run / "n_way.csv").read_text() for run in ("one", "two"))
+    assert one == two and len(one.splitlines()) == 3

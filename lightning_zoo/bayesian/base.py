@@ -255,8 +255,8 @@ class VariationalClassifierBase(ZooModule):
             "test/acc_std": accuracies.std(unbiased=False),
         }
         self.log_dict(summary)
+        folder = Path(self.trainer.log_dir or self.trainer.default_root_dir)  # log_dir is collective: on every rank
         if self.trainer.is_global_zero:
-            folder = Path(self.trainer.log_dir or self.trainer.default_root_dir)
             rows = [[i, f"{100 * float(a):.2f}"] for i, a in enumerate(accuracies)]
             path = write_csv(folder / "posterior_accuracies.csv", ["sample", "test_acc_pct"], rows)
             rank_zero_info(f"the accuracies of {len(rows)} posterior samples are in {path}")

@@ -133,10 +133,11 @@ class PairModelBase(ZooModule):
         table = self.one_shot_table(pixels, features, subjects)
         self.log_dict({f"test/{n}_way_acc": model for n, model, _ in table})
         self.log_dict({f"test/{n}_way_pixel_nn_acc": pixel for n, _, pixel in table})
+        folder = Path(self.trainer.log_dir or self.trainer.default_root_dir)  # log_dir is collective: on every rank
         if self.trainer.is_global_zero:
             columns, rows = ["ways", "model", "pixel_nn"], [[n, round(m, 4), round(p, 4)] for n, m, p in table]
             log_table(self.trainer, "test/n_way", columns, rows)
-            path = write_csv(Path(self.trainer.log_dir or self.trainer.default_root_dir) / "n_way.csv", columns, rows)
+            path = write_csv(folder / "n_way.csv", columns, rows)
             rank_zero_info(f"N-way one-shot accuracies written to {path}")
 
     @torch.no_grad()
