@@ -33,25 +33,26 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def imagenet_weights_path(weights: str) -> Path:
-    """``"imagenet"``: torchvision's file in the torch hub cache (``$TORCH_HOME/hub/checkpoints``), downloaded there
-    once if missing (checked against the hash its name carries); anything else: a path to a file of those weights."""
+def imagenet_weights_path(weights: str, file: str = VGG16_FILE, url: str = VGG16_URL, network: str = "VGG16") -> Path:
+    """``"imagenet"``: torchvision's ``file`` in the torch hub cache (``$TORCH_HOME/hub/checkpoints``), downloaded there
+    from ``url`` once if missing (checked against the hash its name carries); anything else: a path to a file of those
+    weights."""
     if weights != "imagenet":
         path = Path(weights)
         if not path.is_file():
-            raise ZooError(f"{path}: no such weights file (torchvision's {VGG16_FILE}, from {VGG16_URL})")
+            raise ZooError(f"{path}: no such weights file (torchvision's {file}, from {url})")
         return path
-    path = Path(torch.hub.get_dir()) / "checkpoints" / VGG16_FILE
+    path = Path(torch.hub.get_dir()) / "checkpoints" / file
     if path.is_file():
         return path
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # Through a temporary file that is renamed only once the SHA-256 prefix in the name matches.
-        torch.hub.download_url_to_file(VGG16_URL, str(path), hash_prefix=VGG16_FILE.split("-")[1][:8], progress=False)
+        torch.hub.download_url_to_file(url, str(path), hash_prefix=file.rsplit("-", 1)[1][:8], progress=False)
     except Exception as err:  # URLError, timeouts, HTTP errors, a hash mismatch (RuntimeError), a full disk
         raise ZooError(
-            f"VGG16's ImageNet weights are not on disk and could not be downloaded ({type(err).__name__}: "
-            f"{str(err)[:100]}): put {VGG16_FILE} (from {VGG16_URL}) at {path}, or pass its path as the weights "
+            f"{network}'s ImageNet weights are not on disk and could not be downloaded ({type(err).__name__}: "
+            f"{str(err)[:100]}): put {file} (from {url}) at {path}, or pass its path as the weights "
             "argument; weights null starts from random weights"
         ) from err
     return path
@@ -89,6 +90,34 @@ def keras_vgg16_layer(name: str) -> int:
     if name not in KERAS_VGG16_LAYERS:
         raise ValueError(f"VGG16 has no layer {name!r}; its layers are {', '.join(KERAS_VGG16_LAYERS)}")
     return KERAS_VGG16_LAYERS[name]
+
+
+INCEPTION_V3_FILE = "inception_v3_google-0cc3c7bd.pth"  # torchvision's IMAGENET1K_V1 weights
+INCEPTION_V3_URL = f"https://download.pytorch.org/models/{INCEPTION_V3_FILE}"
+# Keras' names of InceptionV3's mixed blocks (the DeepDream example's mixed2-mixed5) -> torchvision's modules.
+KERAS_INCEPTION_V3_LAYERS = {
+    f"mixed{i}": name
+    for i, name in enumerate(
+        ("Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e", "Mixed_7a",
+         "Mixed_7b", "Mixed_7c")
+    )
+}  # fmt: skip
+
+
+def inception_v3(weights: str | None = None) -> nn.Module:
+    """torchvision's InceptionV3 on [-1, 1] inputs (as Keras' ``inception_v3.preprocess_input`` scales them, and as
+    the Google weights were trained), with random weights or the ImageNet weights of ``weights`` (``"imagenet"`` or
+    a file; see :func:`imagenet_weights_path`)."""
+    from torchvision.models import inception_v3 as build
+
+    net = build(weights=None, aux_logits=True, transform_input=False, init_weights=weights is None)
+    if weights is not None:
+        path = imagenet_weights_path(weights, INCEPTION_V3_FILE, INCEPTION_V3_URL, "InceptionV3")
+        try:
+            net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        except Exception as err:  # a truncated or foreign file
+            raise ZooError(f"{path} holds no InceptionV3 weights ({type(err).__name__}); replace it") from err
+    return net
 
 
 class ImageNetNormalize(nn.Module):

@@ -1,16 +1,19 @@
 """Seeing inside a convnet ("Deep Learning with Python" 5.4 and the Keras DeepDream example): activation maps,
 filter patterns by gradient ascent, Grad-CAM heatmaps and DeepDream, for any network of the zoo that takes [0, 1]
-images, and for VGG16 with ImageNet weights. Each is a function, a callback that logs its images during training,
-and a command that writes them for a checkpoint and an image:
+images, and for VGG16 and InceptionV3 with ImageNet weights. Each is a function, a callback that logs its images
+during training, and a command that writes them for a checkpoint and an image:
 
     python -m lightning_zoo.visualization activations --checkpoint run/checkpoints/last.ckpt --image cat.jpg \
         --layers features.0 features.3 --out views/
     python -m lightning_zoo.visualization filters --vgg16 imagenet --layers block3_conv1 --size 150 --out views/
     python -m lightning_zoo.visualization gradcam --checkpoint ... --image cat.jpg --layers features.9 --out views/
     python -m lightning_zoo.visualization dream --checkpoint ... --image cat.jpg --layers features.6=1 features.9=2
+    python -m lightning_zoo.visualization dream --inception-v3 imagenet --image photo.jpg --size 299 \
+        --layers mixed2=0.2 mixed3=0.5 mixed4=2 mixed5=1.5      # the Keras example's layers and coefficients
 
-Layers are named as the network's ``named_modules()`` names them (``features.3``); VGG16's also by Keras' names
-(``block3_conv1``). Images are uint8 (3, H, W) tensors, written as PNG or logged through ``media.log_image``.
+Layers are named as the network's ``named_modules()`` names them (``features.3``); VGG16's and InceptionV3's also by
+Keras' names (``block3_conv1``, ``mixed3``). Images are uint8 (3, H, W) tensors, written as PNG or logged through
+``media.log_image``.
 """
 
 from __future__ import annotations
@@ -350,18 +353,21 @@ class DeepDream(NetworkView):
 # ------------------------------------------------------------------------------------------------------- command
 
 
-def network_of(checkpoint: str | None, vgg16: str | None, network: str) -> tuple[nn.Module, tuple[int, ...] | None]:
-    """The network to look into and the input shape it was trained on (None for VGG16's conv base: any size)."""
-    if vgg16 is not None:
-        from lightning_zoo.pretrained import vgg16_conv_base
+def network_of(args: argparse.Namespace) -> tuple[nn.Module, tuple[int, ...] | None]:
+    """The network the command looks into and the input shape it was trained on (None for the ImageNet networks,
+    which take any size)."""
+    from lightning_zoo.pretrained import inception_v3, vgg16_conv_base
 
-        return ImageNetInput(vgg16_conv_base(vgg16)), None
+    if args.vgg16 is not None:
+        return ImageNetInput(vgg16_conv_base(args.vgg16)), None
+    if args.inception_v3 is not None:
+        return InceptionInput(inception_v3(args.inception_v3)), None
     from lightning_zoo.core import load_zoo_module
 
-    module = load_zoo_module(checkpoint)
-    net = getattr(module, network, None)
+    module = load_zoo_module(args.checkpoint)
+    net = getattr(module, args.network, None)
     if not isinstance(net, nn.Module):
-        raise ZooError(f"the checkpoint's {type(module).__name__} has no network {network!r}: pass --network")
+        raise ZooError(f"the checkpoint's {type(module).__name__} has no network {args.network!r}: pass --network")
     shape = module.hparams.get("input_shape")
     return net, tuple(shape) if shape is not None else None
 
@@ -379,12 +385,26 @@ class ImageNetInput(nn.Module):
         return self.base(self.normalize(x))
 
 
+class InceptionInput(nn.Module):
+    """InceptionV3 on [0, 1] RGB images (scaled to its [-1, 1] inside)."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x * 2 - 1)
+
+
 def keras_name(net: nn.Module, name: str) -> str:
-    """A VGG16 layer's Keras name (``block3_conv1``) as the module path :func:`find_layer` knows (``base.10``)."""
-    from lightning_zoo.pretrained import KERAS_VGG16_LAYERS
+    """A layer's Keras name (VGG16's ``block3_conv1``, InceptionV3's ``mixed3``) as the module path
+    :func:`find_layer` knows (``base.10``, ``net.Mixed_6a``); other names as they are."""
+    from lightning_zoo.pretrained import KERAS_INCEPTION_V3_LAYERS, KERAS_VGG16_LAYERS
 
     if isinstance(net, ImageNetInput) and name in KERAS_VGG16_LAYERS:
         return f"base.{KERAS_VGG16_LAYERS[name]}"
+    if isinstance(net, InceptionInput) and name in KERAS_INCEPTION_V3_LAYERS:
+        return f"net.{KERAS_INCEPTION_V3_LAYERS[name]}"
     return name
 
 
@@ -408,10 +428,13 @@ def main(argv: Sequence[str] | None = None) -> list[Path]:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", help="a checkpoint of a zoo model that takes images")
     source.add_argument("--vgg16", help="VGG16's conv base: 'imagenet' (torchvision's weights) or a weights file")
+    source.add_argument("--inception-v3", help="InceptionV3: 'imagenet' (torchvision's weights) or a weights file")
     parser.add_argument("--network", default="net", help="the model's attribute holding the network (default net)")
     parser.add_argument("--image", type=Path, help="the input image (all views but filters)")
     parser.add_argument("--layers", nargs="+", required=True, help="layer names (dream: name=coefficient)")
-    parser.add_argument("--size", type=int, help="image side for VGG16 (default 150) or for filters")
+    parser.add_argument("--size", type=int, help="image side for the ImageNet networks (default 150)")
+    parser.add_argument("--octaves", type=int, default=3, help="DeepDream's scales (default 3)")
+    parser.add_argument("--iterations", type=int, default=20, help="DeepDream's steps per scale (default 20)")
     parser.add_argument("--filters", type=int, default=16, help="filters per layer (filters)")
     parser.add_argument("--class-index", type=int, help="Grad-CAM's class (default: the predicted one)")
     parser.add_argument("--out", type=Path, default=Path("views"))
@@ -423,7 +446,7 @@ def main(argv: Sequence[str] | None = None) -> list[Path]:
 
 
 def run_command(args: argparse.Namespace) -> list[Path]:
-    net, input_shape = network_of(args.checkpoint, args.vgg16, args.network)
+    net, input_shape = network_of(args)
     if input_shape is None:
         side = args.size or 150
         input_shape = (3, side, side)
@@ -456,7 +479,7 @@ def run_command(args: argparse.Namespace) -> list[Path]:
             heatmap, chosen = grad_cam(net, layer, image, args.class_index)
             write(layer, overlay(image, heatmap), f"_class{chosen}")
     else:
-        write("image", deep_dream(net, image, coefficients)[0])
+        write("image", deep_dream(net, image, coefficients, args.octaves, iterations=args.iterations)[0])
     print("\n".join(str(p) for p in written))
     return written
 

@@ -161,3 +161,17 @@ def test_the_command_reads_vgg16_layers_by_their_keras_names(tmp_path):
     out = tmp_path / "views"
     args = ["filters", "--vgg16", "imagenet", "--layers", "block1_conv2", "--size", "32", "--filters", "2"]
     assert main([*args, "--out", str(out)]) == [out / "filters_block1_conv2.png"]
+
+
+def test_deep_dream_runs_on_inception_v3_by_the_keras_examples_layer_names(tmp_path):
+    from lightning_zoo.pretrained import inception_v3
+
+    weights = tmp_path / "inception.pth"
+    torch.save(inception_v3().state_dict(), weights)  # random weights in torchvision's format
+    image = tmp_path / "photo.png"
+    Image.fromarray((torch.rand(90, 120, 3) * 255).byte().numpy(), "RGB").save(image)
+    out = tmp_path / "views"
+    args = ["dream", "--inception-v3", str(weights), "--image", str(image), "--size", "96", "--octaves", "1",
+            "--iterations", "2", "--layers", "mixed2=0.2", "mixed3=0.5", "--out", str(out)]  # fmt: skip
+    assert main(args) == [out / "dream_image.png"]
+    assert Image.open(out / "dream_image.png").size == (96, 96)

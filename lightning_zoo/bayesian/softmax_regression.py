@@ -69,7 +69,7 @@ CARDS = (
             Result(
                 "test accuracy, mean of 30 posterior samples",
                 90.99,
-                "each of 30 weight samples of the final posterior on the 10,000 test images (the book lists all 30)",
+                "30 weight samples of the final posterior, 10,000 test images (the book lists all 30)",
                 ours="bayesian_softmax_mnist.json:acc_mean_pct",
                 tolerance=1.0,
                 note="mean over {seeds_run} seeds of the 30 samples' mean",

@@ -124,7 +124,7 @@ CARDS = (
         parameter_sizes={"input_shape": (1, 112, 92)},
         results=one_shot_results(
             "siamese_orl",
-            "the book's protocol: 1,000 N-way one-shot trials on the same 40 subjects the model trained on",
+            "1,000 trials on the 40 subjects it trained on (the book's protocol)",
             BOOK_TABLE,
             BOOK_WAYS,
         ),
@@ -141,7 +141,7 @@ CARDS = (
         parameter_sizes={"input_shape": (1, 112, 92)},
         results=one_shot_results(
             "siamese_orl_unseen_subjects",
-            "1,000 N-way one-shot trials on 10 subjects that no training or validation pair showed",
+            "1,000 trials on 10 subjects no training pair showed",
             {},
             (4, 9, 10),
         ),
