@@ -22,6 +22,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import machine, seeded_run_options, write_result  # noqa: E402
 from lightning_zoo.cli import ZooCLI  # noqa: E402
 
+# Names in the results file -> the model's logged keys (after "test/{N}_way_").
+COLUMNS = {
+    "model_pct": "acc",
+    "pixel_nn_pct": "pixel_nn_acc",
+    "model_book_draw_pct": "acc_book_draw",
+    "pixel_nn_book_draw_pct": "pixel_nn_acc_book_draw",
+}
+
 
 class EpochLosses(Callback):
     """Each epoch's training and validation loss and accuracy, as the book's training log shows them."""
@@ -72,11 +80,7 @@ def run(config: Path, data_dir: str, seed: int, workdir: Path, cli_args: list[st
     return {
         "seed": seed,
         "n_way": {
-            n: {
-                "model_pct": round(100 * tested[f"test/{n}_way_acc"], 1),
-                "pixel_nn_pct": round(100 * tested[f"test/{n}_way_pixel_nn_acc"], 1),
-            }
-            for n in ways
+            n: {name: round(100 * tested[f"test/{n}_way_{key}"], 1) for name, key in COLUMNS.items()} for n in ways
         },
         "epochs": losses.epochs,
     }
@@ -86,7 +90,7 @@ def main() -> None:
     args, cli_args = seeded_run_options(__doc__)
     runs = [run(args.config, args.data_dir, seed, args.workdir, cli_args) for seed in args.seeds]
     n_way = {
-        n: {key: round(statistics.mean(r["n_way"][n][key] for r in runs), 1) for key in ("model_pct", "pixel_nn_pct")}
+        n: {key: round(statistics.mean(r["n_way"][n][key] for r in runs), 1) for key in COLUMNS}
         | {"model_pct_per_seed": [r["n_way"][n]["model_pct"] for r in runs]}
         for n in runs[0]["n_way"]
     }

@@ -182,6 +182,16 @@ def test_a_similarity_that_confuses_two_subjects_loses_exactly_those_trials():
     assert abs(accuracy - 0.75) < 0.03
 
 
+def test_the_books_draw_loses_the_trials_whose_distractor_is_the_querys_own_subject():
+    labels = gallery()
+    one_hot = torch.nn.functional.one_hot(labels).float()
+    similarity = one_hot @ one_hot.T + 0.01 * torch.rand(len(labels), len(labels))
+    book = n_way_one_shot(similarity, labels, 12, 4000, torch.Generator().manual_seed(0), distinct_subjects=False)
+    # 11 distractors of 12 subjects drawn with replacement: none is the query's subject in (11/12)^11 = 38 % of trials;
+    # otherwise the true match ties with one or more of its own subject's images (and the query itself may be one).
+    assert 0.38 < book < 0.85
+
+
 def test_more_ways_than_subjects_is_an_error():
     with pytest.raises(ValueError, match="13-way tests need 13 subjects"):
         n_way_one_shot(torch.zeros(120, 120), gallery(), 13, 10, torch.Generator())
@@ -200,9 +210,10 @@ def test_the_one_shot_table_is_logged_and_written_with_the_ways_the_gallery_allo
     with open(tmp_path / "n_way.csv") as f:
         rows = list(csv.DictReader(f))
     assert [int(r["ways"]) for r in rows] == [4, 9]  # 16-40 ways need more than the fixture's 14 subjects
-    assert all(0 <= float(r["model"]) <= 1 and 0 <= float(r["pixel_nn"]) <= 1 for r in rows)
+    assert list(rows[0]) == ["ways", "acc", "pixel_nn_acc", "acc_book_draw", "pixel_nn_acc_book_draw"]
+    assert all(0 <= float(value) <= 1 for r in rows for key, value in r.items() if key != "ways")
     # The fixture's faces are blocks of 4x4 pixels shifted by at most 2: the pixel nearest neighbour tells them apart.
-    assert float(rows[0]["pixel_nn"]) > 0.8
+    assert float(rows[0]["pixel_nn_acc"]) > 0.8
     assert isinstance(cli.model, SiameseNetwork)
 
 

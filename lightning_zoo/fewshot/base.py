@@ -16,17 +16,28 @@ from lightning_zoo.core import EpochMeans, ZooModule
 from lightning_zoo.media import log_table, write_csv
 
 BOOK_WAYS = (4, 9, 16, 25, 36, 40)
+# The N-way table's columns after N: distinct distractor subjects, then the book's draw with replacement.
+TABLE_KEYS = ("acc", "pixel_nn_acc", "acc_book_draw", "pixel_nn_acc_book_draw")
 
 
-def n_way_one_shot(similarity: Tensor, subjects: Tensor, ways: int, trials: int, generator: torch.Generator) -> float:
+def n_way_one_shot(
+    similarity: Tensor,
+    subjects: Tensor,
+    ways: int,
+    trials: int,
+    generator: torch.Generator,
+    distinct_subjects: bool = True,
+) -> float:
     """The accuracy of N-way one-shot identification by ``similarity`` (M x M, higher is more alike) over a gallery
-    of M images of ``subjects`` (M,): each trial takes ``ways`` different subjects, a query image of the first, and as
-    candidates another image of the query's subject and one image of each other subject; it is right when the
-    candidate most similar to the query is the query's own subject.
+    of M images of ``subjects`` (M,): each trial takes a query image, another image of the query's subject (the true
+    match) and ``ways - 1`` distractors, an image of each of other subjects; it is right when the candidate most
+    similar to the query is the true match. The true match sits at a random place among the candidates (the book puts
+    it first, which an argmax that breaks ties towards the first entry favours).
 
-    Unlike the book, the distractors are always other subjects (it draws them with replacement, so at 40 ways a
-    distractor is the query's own subject in 63 % of trials), and the true candidate sits at a random place among
-    them (the book always puts it first, which an argmax that breaks ties towards the first entry favours).
+    ``distinct_subjects`` draws the distractors' subjects without replacement among the other subjects. False draws
+    all ``ways`` subjects with replacement, as the book's ``np.random.choice(range(1, 41), n_way)``: a distractor may
+    then be the query's own subject (at 40 ways in 63 % of trials), even the query image itself, and such a trial
+    is lost by any good similarity.
     """
     names, counts = subjects.unique(return_counts=True)
     if ways > len(names):
@@ -38,7 +49,10 @@ def n_way_one_shot(similarity: Tensor, subjects: Tensor, ways: int, trials: int,
     for i, name in enumerate(names):
         own = (subjects == name).nonzero().flatten()
         by_subject[i, : len(own)] = own
-    chosen = torch.rand(trials, len(names), generator=generator).argsort(1)[:, :ways]  # distinct subjects
+    if distinct_subjects:
+        chosen = torch.rand(trials, len(names), generator=generator).argsort(1)[:, :ways]
+    else:
+        chosen = torch.randint(len(names), (trials, ways), generator=generator)
     n_images = counts[chosen]  # (trials, ways)
     picks = (torch.rand(trials, ways, generator=generator) * n_images).long()
     candidates = by_subject[chosen, picks]  # one image of each subject; column 0 is the query's subject
@@ -59,8 +73,9 @@ class PairModelBase(ZooModule):
 
     Testing runs N-way one-shot trials over the test split's gallery ``(image, subject, image number)``: for each of
     ``ways`` (those the gallery has subjects for), ``trials`` trials scored by the model and by the pixel
-    nearest neighbour (L2), logged as ``test/{N}_way_acc`` and ``test/{N}_way_pixel_nn_acc``, as a table, and
-    written to ``n_way.csv`` in the run folder. ``predict`` writes each gallery image's features.
+    nearest neighbour (L2), logged as ``test/{N}_way_acc`` and ``test/{N}_way_pixel_nn_acc``, then the same with the
+    book's draw of subjects (``..._book_draw``, see :func:`n_way_one_shot`); as a table, and written to ``n_way.csv``
+    in the run folder. ``predict`` writes each gallery image's features.
 
     Args:
         ways: The N of the N-way tests (the book's 4, 9, 16, 25, 36, 40).
@@ -131,31 +146,35 @@ class PairModelBase(ZooModule):
         _, first = unique_first(key)
         pixels, features, subjects = pixels[first], features[first], subjects[first]
         table = self.one_shot_table(pixels, features, subjects)
-        self.log_dict({f"test/{n}_way_acc": model for n, model, _ in table})
-        self.log_dict({f"test/{n}_way_pixel_nn_acc": pixel for n, _, pixel in table})
+        self.log_dict(
+            {f"test/{n}_way_{key}": v for n, *values in table for key, v in zip(TABLE_KEYS, values, strict=True)}
+        )
         folder = Path(self.trainer.log_dir or self.trainer.default_root_dir)  # log_dir is collective: on every rank
         if self.trainer.is_global_zero:
-            columns, rows = ["ways", "model", "pixel_nn"], [[n, round(m, 4), round(p, 4)] for n, m, p in table]
+            columns, rows = ["ways", *TABLE_KEYS], [[n, *(round(v, 4) for v in values)] for n, *values in table]
             log_table(self.trainer, "test/n_way", columns, rows)
             path = write_csv(folder / "n_way.csv", columns, rows)
             rank_zero_info(f"N-way one-shot accuracies written to {path}")
 
     @torch.no_grad()
-    def one_shot_table(self, pixels: Tensor, features: Tensor, subjects: Tensor) -> list[tuple[int, float, float]]:
-        """(N, model's accuracy, pixel 1-NN's accuracy) for each N of ``ways`` that the gallery has subjects for,
-        each over the same trials."""
-        model = self._pair_scores(features)
-        pixel = -torch.cdist(pixels.double(), pixels.double())
+    def one_shot_table(self, pixels: Tensor, features: Tensor, subjects: Tensor) -> list[list]:
+        """For each N of ``ways`` that the gallery has subjects for: N, then the model's and the pixel 1-NN's accuracy
+        with distinct distractor subjects, then both with the book's draw (subjects with replacement), each pair over
+        the same trials."""
+        scores = self._pair_scores(features).cpu(), -torch.cdist(pixels.double(), pixels.double()).cpu()
         table = []
         for ways in self.hparams.ways:
             if ways > len(subjects.unique()):
                 rank_zero_info(f"{ways}-way tests skipped: the test gallery has {len(subjects.unique())} subjects")
                 continue
-            accuracies = [
-                n_way_one_shot(scores.cpu(), subjects.cpu(), ways, self.hparams.trials, self._trial_generator(ways))
-                for scores in (model, pixel)
-            ]
-            table.append((ways, *accuracies))
+            row = [ways]
+            for distinct in (True, False):
+                trials = self.hparams.trials
+                row += [
+                    n_way_one_shot(s, subjects.cpu(), ways, trials, self._trial_generator(ways, distinct), distinct)
+                    for s in scores
+                ]
+            table.append(row)
         return table
 
     def _pair_scores(self, features: Tensor) -> Tensor:
@@ -166,9 +185,9 @@ class PairModelBase(ZooModule):
             scores[i] = self.pair_logit(features[i].expand_as(features), features)
         return scores
 
-    def _trial_generator(self, ways: int) -> torch.Generator:
+    def _trial_generator(self, ways: int, distinct: bool) -> torch.Generator:
         # The same trials for the model and the baseline, and for every model tested with this seed.
-        return torch.Generator().manual_seed(self.hparams.test_seed * 1000 + ways)
+        return torch.Generator().manual_seed(self.hparams.test_seed * 10_000 + ways * 2 + distinct)
 
     # ---------------------------------------------------------------------------------------------------- predict
 
