@@ -203,7 +203,7 @@ def test_language_model_samples_are_a_wandb_table(data_root, no_credentials):
 @pytest.mark.slow
 def test_the_one_shot_table_is_a_wandb_table(data_root, no_credentials):
     """The Siamese network's N-way test: one table of 2 rows (the ways 14 fixture subjects allow of the book's
-    4-40) and 3 columns (ways, model, pixel_nn) in the test run's history."""
+    4-40) and 5 columns (ways; the model and the pixel 1-NN, with distinct distractors and with the book's draw)."""
     common = ["--config", str(ROOT / "configs" / "fewshot" / "siamese_orl.yaml"), "--data.data_dir", str(data_root),
               "--data.pairs", "32", "--model.trials", "50"]  # fmt: skip
     ZooCLI(args=["fit", *common, "--trainer.max_epochs", "1", "--trainer.logger", "false",
@@ -215,4 +215,4 @@ def test_the_one_shot_table_is_a_wandb_table(data_root, no_credentials):
     [run_dir] = Path("logs/wandb").glob("offline-run-*")
     history, _ = history_and_config(run_dir)
     [table] = [row for row in history if row.get("test/n_way/_type") == "table-file"]
-    assert table["test/n_way/nrows"] == 2 and table["test/n_way/ncols"] == 3
+    assert table["test/n_way/nrows"] == 2 and table["test/n_way/ncols"] == 5
