@@ -244,3 +244,24 @@ def test_two_processes_test_the_whole_gallery_as_one_does(data_root, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     one, two = ((tmp_path / run / "n_way.csv").read_text() for run in ("one", "two"))
     assert one == two and len(one.splitlines()) == 3
+
+
+def test_fresh_pairs_change_every_epoch_and_repeat_for_the_same_epoch(data_root):
+    dm = faces(data_root, fresh_pairs=True, pairs=40, val_size=8)
+
+    def epoch(number: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        loader = dm.train_dataloader()
+        loader.sampler.set_epoch(number)
+        return tuple(torch.cat(parts) for parts in zip(*loader, strict=True))
+
+    first, second, same = epoch(0)
+    assert len(same) == 32 and int(same.sum()) == 16
+    one = dm.images.flatten(0, 1).flatten(1)
+    subject = {tuple(row.tolist()): i // K for i, row in enumerate(one)}  # the fixture's images are all different
+    subjects = [
+        (subject[tuple(a.flatten().tolist())], subject[tuple(b.flatten().tolist())])
+        for a, b in zip(first, second, strict=True)
+    ]
+    assert [s1 == s2 for s1, s2 in subjects] == [bool(v) for v in same]
+    assert not any(torch.equal(a, b) for a, b, v in zip(first, second, same, strict=True) if v)
+    assert torch.equal(epoch(0)[0], first) and not torch.equal(epoch(1)[0], first)

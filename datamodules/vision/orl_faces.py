@@ -19,6 +19,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from pytorch_lightning.utilities import rank_zero_info
 from torch import Tensor
+from torch.utils.data import Dataset
 
 from datamodules.base import (
     DataError,
@@ -50,6 +51,29 @@ class PairBatchDataset(TensorBatchDataset):
 
     def subset(self, part: slice) -> PairBatchDataset:
         return PairBatchDataset(self.images, *(t[part] for t in self.tensors))
+
+
+class FreshPairs(Dataset):
+    """``size`` pairs drawn anew each time a sample is asked for: even indices a positive pair (two different images
+    of a random subject), odd ones a negative pair (a random image of each of two different subjects). Its randomness
+    is torch's global RNG, which the loader seeds per (seed, epoch, index) (``datamodules.base.PerSampleBatches``), so
+    every epoch sees new pairs and a resumed run the same ones as an uninterrupted run."""
+
+    def __init__(self, images: Tensor, subjects: Tensor, size: int) -> None:
+        self.images, self.subjects, self.size = images, subjects, size  # images: (subjects, per subject, C, H, W)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor, Tensor]:
+        per_subject = self.images.shape[1]
+        if index % 2 == 0:
+            first = second = self.subjects[torch.randint(len(self.subjects), ())]
+            a, b = torch.randperm(per_subject)[:2]
+        else:
+            first, second = self.subjects[torch.randperm(len(self.subjects))[:2]]
+            a, b = torch.randint(per_subject, (2,))
+        return self.images[first, a], self.images[second, b], torch.tensor(float(index % 2 == 0))
 
 
 def sample_pairs(
@@ -147,6 +171,8 @@ class ORLFacesDataModule(InMemoryDataModule):
         val_size: Validation pairs, a count or a fraction of ``pairs`` (the book: 0.1).
         test_subjects: Subjects held out of every pair for the one-shot tests (the last ones by number); 0 tests
             on the training subjects, as the book does.
+        fresh_pairs: Draw new training pairs every epoch (seeded by the run's seed, the epoch and the pair's index,
+            half positive) instead of the book's one set; validation keeps its fixed pairs.
         pair_seed: Seed of the pairs (the book's ``np.random.seed(42)``).
         download: Fetch the AT&T archive when the folder is missing.
         num_workers, pin_memory, data_on_device: As every in-memory DataModule.
@@ -165,6 +191,7 @@ class ORLFacesDataModule(InMemoryDataModule):
         pairs: int = 8000,
         val_size: int | float = 0.1,
         test_subjects: int = 0,
+        fresh_pairs: bool = False,
         pair_seed: int = 42,
         download: bool = True,
         num_workers: int = 0,
@@ -176,9 +203,11 @@ class ORLFacesDataModule(InMemoryDataModule):
             raise ValueError(f"pairs must be at least 4, got {pairs}")
         if test_subjects < 0:
             raise ValueError(f"test_subjects must be >= 0, got {test_subjects}")
+        if fresh_pairs and data_on_device:
+            raise ValueError("fresh_pairs are drawn one by one on the CPU: set data_on_device=false")
         self.save_hyperparameters()
         self.data_dir = data_root(data_dir)
-        self.pairs, self.val_size, self.test_subjects = pairs, val_size, test_subjects
+        self.pairs, self.val_size, self.test_subjects, self.fresh_pairs = pairs, val_size, test_subjects, fresh_pairs
         self.pair_seed, self.download = pair_seed, download
         self.images: Tensor | None = None  # (subjects, images, 1, H, W) in [0, 1] after setup
         self.subject_names: list[str] = []
@@ -236,7 +265,9 @@ class ORLFacesDataModule(InMemoryDataModule):
         n_train = self.pairs - n_val
         train = sample_pairs(training, per_subject, n_train // 2, n_train - n_train // 2, generator)
         val = sample_pairs(training, per_subject, n_val // 2, n_val - n_val // 2, generator)
-        self.splits["train"] = PairBatchDataset(flat, *train)
+        self.splits["train"] = (
+            FreshPairs(self.images, training, n_train) if self.fresh_pairs else PairBatchDataset(flat, *train)
+        )
         self.splits["val"] = PairBatchDataset(flat, *val)
         # The one-shot tests' gallery: each image with its subject (a row of the table) and its image number.
         subject = testing.repeat_interleave(per_subject)
