@@ -178,6 +178,11 @@ def grad_cam(net: nn.Module, layer: str, image: Tensor, class_index: int | None 
     with inference_mode_of(net), torch.enable_grad(), recorded(net, [layer], stop=False) as outputs:
         logits = net(image[None].requires_grad_(False))
         features = outputs[layer]
+        if logits.dim() != 2:
+            raise ZooError(
+                f"Grad-CAM needs a network that outputs class scores, this one gives {tuple(logits.shape[1:])} "
+                "(VGG16's conv base has no classifier: use a zoo classifier's checkpoint)"
+            )
         if logits.shape[-1] == 1:
             predicted = int(logits[0, 0] > 0)
             chosen = predicted if class_index is None else class_index

@@ -175,3 +175,11 @@ def test_deep_dream_runs_on_inception_v3_by_the_keras_examples_layer_names(tmp_p
             "--iterations", "2", "--layers", "mixed2=0.2", "mixed3=0.5", "--out", str(out)]  # fmt: skip
     assert main(args) == [out / "dream_image.png"]
     assert Image.open(out / "dream_image.png").size == (96, 96)
+
+
+def test_grad_cam_of_a_network_without_class_scores_says_so(tmp_path, capsys):
+    image = tmp_path / "photo.png"
+    Image.fromarray((torch.rand(40, 40, 3) * 255).byte().numpy(), "RGB").save(image)
+    with pytest.raises(SystemExit):
+        main(["gradcam", "--vgg16", "imagenet", "--image", str(image), "--size", "32", "--layers", "block1_conv2"])
+    assert "Grad-CAM needs a network that outputs class scores" in capsys.readouterr().err
