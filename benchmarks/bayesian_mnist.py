@@ -39,12 +39,14 @@ from lightning_zoo.cli import ZooCLI  # noqa: E402
 
 
 def letter_image(letter: str = "A") -> torch.Tensor:
-    """A white letter on black, 28x28 in [0, 1], as notMNIST's glyphs (rendered with PIL's built-in font)."""
+    """A bold white letter on black filling most of a 28x28 image in [0, 1], as notMNIST's glyphs are drawn (rendered
+    with PIL's built-in font)."""
     image = Image.new("L", (28, 28), 0)
     draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default(size=24)
-    left, top, right, bottom = draw.textbbox((0, 0), letter, font=font)
-    draw.text(((28 - right - left) / 2, (28 - bottom - top) / 2), letter, fill=255, font=font)
+    font = ImageFont.load_default(size=26)
+    left, top, right, bottom = draw.textbbox((0, 0), letter, font=font, stroke_width=2)
+    position = ((28 - right - left) / 2, (28 - bottom - top) / 2)
+    draw.text(position, letter, fill=255, font=font, stroke_width=2, stroke_fill=255)
     return torch.from_numpy(np.array(image)).float().div(255)[None]
 
 
@@ -76,11 +78,13 @@ def run(config: Path, data_dir: str, fashion: Path, seed: int, workdir: Path, cl
     clothes = fashion_dm.splits["test"].tensors[0]
     inside, outside = summaries(model, mnist, test_seed), summaries(model, clothes, test_seed)
     is_ood = torch.cat([torch.zeros(len(mnist)), torch.ones(len(clothes))]).long()
-    examples = {
-        "MNIST test[0] (a 7)": summaries(model, mnist[:1], test_seed)["votes"][:, 0],
-        "Fashion-MNIST test[0] (an ankle boot)": summaries(model, clothes[:1], test_seed)["votes"][:, 0],
-        'a rendered letter "A"': summaries(model, letter_image()[None], test_seed)["votes"][:, 0],
+    inputs = {
+        "MNIST test[0] (a 7)": mnist[:1],
+        "Fashion-MNIST test[0] (an ankle boot)": clothes[:1],
+        'a rendered letter "A"': letter_image()[None],
     }
+    examples = {name: summaries(model, x, test_seed)["votes"][:, 0] for name, x in inputs.items()}
+    agreements = {"MNIST test": inside["agreement"], "Fashion-MNIST test": outside["agreement"]}
     return {
         "seed": seed,
         "seconds_to_train": round(seconds, 1),
@@ -99,19 +103,33 @@ def run(config: Path, data_dir: str, fashion: Path, seed: int, workdir: Path, cl
             float(binary_auroc(-torch.cat([inside["agreement"], outside["agreement"]]), is_ood)), 4
         ),
         "example_predictions": {name: votes.tolist() for name, votes in examples.items()},
+        "_inputs": {name: x[0, 0] for name, x in inputs.items()},
+        "_agreements": agreements,
     }
 
 
 def histograms(run: dict, path: Path) -> None:
-    """The book's histograms of the 30 sampled predictions, for each example input."""
+    """The book's histograms of the 30 sampled predictions under each example input, and beside them the share of
+    the 30 samples that agree with their majority over whole test sets."""
     examples = run["example_predictions"]
-    figure, axes = plt.subplots(1, len(examples), figsize=(4 * len(examples), 3), sharey=True)
-    for axis, (name, votes) in zip(axes, examples.items(), strict=True):
-        axis.hist(votes, bins=range(11), align="left", rwidth=0.8)
-        axis.set_xticks(range(10))
-        axis.set_title(name, fontsize=9)
-        axis.set_xlabel("predicted digit")
-    axes[0].set_ylabel("of 30 posterior samples")
+    figure, axes = plt.subplots(2, len(examples) + 1, figsize=(4 * (len(examples) + 1), 5.5),
+                                gridspec_kw={"height_ratios": [1, 2]})  # fmt: skip
+    for column, (name, votes) in enumerate(examples.items()):
+        axes[0, column].imshow(run["_inputs"][name].numpy(), cmap="Blues")
+        axes[0, column].set_title(name, fontsize=9)
+        axes[0, column].axis("off")
+        axes[1, column].hist(votes, bins=range(11), align="left", rwidth=0.8)
+        axes[1, column].set_xticks(range(10))
+        axes[1, column].set_xlabel("predicted digit")
+        axes[1, column].set_ylim(0, 31)
+    axes[1, 0].set_ylabel("of 30 posterior samples")
+    axes[0, -1].axis("off")
+    axes[0, -1].text(0, 0.5, f"AUROC, MNIST vs Fashion-MNIST\nby agreement: {run['ood_auroc_agreement']:.3f}\n"
+                     f"by predictive entropy: {run['ood_auroc_entropy']:.3f}", fontsize=9)  # fmt: skip
+    for name, agreement in run["_agreements"].items():
+        axes[1, -1].hist(agreement.numpy(), bins=np.linspace(0, 1, 21), alpha=0.6, label=name, density=True)
+    axes[1, -1].set_xlabel("share of the 30 samples agreeing")
+    axes[1, -1].legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
 
@@ -132,6 +150,8 @@ def main() -> None:
     means = {k: round(statistics.mean(r[k] for r in runs), 2) for k in keys}
     means |= {k: round(statistics.mean(r[k] for r in runs), 4) for k in ("ood_auroc_entropy", "ood_auroc_agreement")}
     histograms(runs[0], RESULTS / f"{args.name}_predictions.png")
+    for r in runs:  # tensors for the figure only
+        del r["_inputs"], r["_agreements"]
     write_result(args.name, {"config": str(args.config), "seeds_run": len(runs), **means, "runs": runs,
                              "threads": torch.get_num_threads(), **machine()})  # fmt: skip
 

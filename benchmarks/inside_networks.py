@@ -62,7 +62,8 @@ def cats_and_dogs(checkpoint: Path, data_dir: Path, filters: int) -> dict:
     for layer in CONVS:
         started, patterns, gains = time.perf_counter(), [], []
         for index in range(filters):
-            pattern, losses = filter_pattern(net, layer, index, shape, generator=generator)
+            # 64x64 as the book's grids of patterns (its single pattern is 150x150); the convs take any size.
+            pattern, losses = filter_pattern(net, layer, index, (shape[0], 64, 64), generator=generator)
             patterns.append(pattern)
             gains.append((losses[0], losses[-1]))
         save_png(filter_grid(patterns), OUT / f"filters_{layer.replace('.', '_')}.png")
