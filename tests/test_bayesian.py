@@ -129,3 +129,16 @@ def test_two_processes_test_the_same_30_networks_on_the_whole_test_set(data_root
     assert done.returncode == 0, done.stderr[-3000:]
     one, two = ((tmp_path / run / "posterior_accuracies.csv").read_text() for run in ("one", "two"))
     assert one == two and len(one.splitlines()) == 31
+
+
+def test_held_samples_flow_through_a_stack_of_layers_one_network_per_sample():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(VariationalLinear(5, 4), torch.nn.ReLU(), VariationalLinear(4, 3)).eval()
+    x = torch.rand(6, 5)
+    with posterior_samples(net, 3, torch.Generator().manual_seed(0)):
+        out = net(x)
+        (w1, b1), (w2, b2) = net[0].samples, net[2].samples
+    assert out.shape == (3, 6, 3)
+    for s in range(3):  # sample s is the network with the s-th weights of every layer
+        expected = torch.relu(x @ w1[s].T + b1[s]) @ w2[s].T + b2[s]
+        assert torch.allclose(out[s], expected, atol=1e-6)

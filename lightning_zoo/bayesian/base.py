@@ -32,7 +32,8 @@ class VariationalLinear(nn.Module):
 
     In training, each call draws one sample of every weight for the whole batch (the reparameterisation trick;
     Edward's ``KLqp`` with ``n_samples=1``). In evaluation it uses the posterior means, unless :func:`posterior_samples`
-    has drawn a set of samples: then a (B, in) input gives (S, B, out), one output per sample.
+    has drawn a set of samples: then a (B, in) input gives (S, B, out), one output per sample, and an (S, B, in)
+    input (from an earlier variational layer) gives sample s's output for its input s.
 
     ``loc`` and ``rho`` start at N(0, 1) draws, as the book's ``tf.random_normal`` variables.
     """
@@ -66,7 +67,8 @@ class VariationalLinear(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.samples is not None:
             weight, bias = self.samples
-            return torch.einsum("...bi,soi->sbo", x, weight) + bias[:, None]
+            # A (B, in) input goes through every sample; a deeper layer gets (S, B, in), one input per sample.
+            return torch.einsum("bi,soi->sbo" if x.dim() == 2 else "sbi,soi->sbo", x, weight) + bias[:, None]
         if not self.training:
             return F.linear(x, self.weight_loc, self.bias_loc)
         w_loc, w_scale, b_loc, b_scale = self.posterior()
