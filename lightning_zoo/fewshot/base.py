@@ -196,8 +196,8 @@ class PairModelBase(ZooModule):
         return {"features": self.embed(images), "subject": subjects, "image": numbers}
 
     def write_predictions(self, outputs: list[dict[str, Any]], directory: Path) -> list[Path]:
-        """``embeddings.csv``: each gallery image's subject (numbered from 1, as the folders s1, s2, ...), image
-        number (from 1, as the files) and features."""
+        """``embeddings.csv``: each gallery image's subject (its place among the subject folders, from 1: s1, s2, ...
+        for ORL), image number (its place among the subject's files, from 1) and features."""
         features = torch.cat([o["features"] for o in outputs]).float().cpu()
         subjects = torch.cat([o["subject"] for o in outputs]).cpu()
         images = torch.cat([o["image"] for o in outputs]).cpu()
