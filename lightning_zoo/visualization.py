@@ -74,6 +74,14 @@ def recorded(net: nn.Module, names: Sequence[str], stop: bool = True) -> Iterato
             handle.remove()
 
 
+@contextmanager
+def gradients_on() -> Iterator[None]:
+    """Autograd on, also inside ``torch.inference_mode`` (where Lightning runs ``validate`` and ``test``, and so the
+    callbacks' hooks), which ``torch.enable_grad`` alone does not undo."""
+    with torch.inference_mode(False), torch.enable_grad():
+        yield
+
+
 def run_to(net: nn.Module, images: Tensor) -> Tensor | None:
     """``net(images)``, or None where a :func:`recorded` hook stopped it early."""
     try:
@@ -130,10 +138,10 @@ def filter_pattern(
     (the book: 40 steps of 1 on 0-255 pixels, that is 1/255 here, each along the gradient divided by its RMS).
     Returns the pattern as the book deprocesses it (uint8, (C, H, W)) and the mean activation before each step."""
     device = next(net.parameters()).device
-    start = (128 + 20 * torch.rand((1, *input_shape), generator=generator)) / 255
-    x = start.to(device).requires_grad_(True)
     losses = []
-    with inference_mode_of(net), torch.enable_grad(), recorded(net, [layer]) as outputs:
+    with inference_mode_of(net), gradients_on(), recorded(net, [layer]) as outputs:
+        start = (128 + 20 * torch.rand((1, *input_shape), generator=generator)) / 255
+        x = start.to(device).requires_grad_(True)
         for _ in range(steps):
             run_to(net, x)
             activation = outputs[layer]
@@ -175,8 +183,8 @@ def grad_cam(net: nn.Module, layer: str, image: Tensor, class_index: int | None 
     over each map, averaged over the maps, negative values cut, scaled to a maximum of 1. ``class_index`` None takes
     the predicted class; a one-logit (binary) network scores class 1 by its logit and class 0 by minus it.
     Returns the (h, w) heatmap and the class."""
-    with inference_mode_of(net), torch.enable_grad(), recorded(net, [layer], stop=False) as outputs:
-        logits = net(image[None].requires_grad_(False))
+    with inference_mode_of(net), gradients_on(), recorded(net, [layer], stop=False) as outputs:
+        logits = net(image[None].clone())  # a clone: an image made under inference mode cannot enter autograd
         features = outputs[layer]
         if logits.dim() != 2:
             raise ZooError(
@@ -237,13 +245,13 @@ def deep_dream(
     here) at ``octaves`` scales from the smallest up, re-injecting after each the detail that shrinking lost, and
     stopping an octave's ascent once the loss passes ``max_loss``. Returns the uint8 image and the losses."""
     names = list(layers)
-    original = image[None].float()
-    size = torch.tensor(original.shape[2:], dtype=torch.float64)
+    size = torch.tensor(image.shape[1:], dtype=torch.float64)
     shapes = [tuple(int(v) for v in (size / octave_scale**i).round()) for i in reversed(range(octaves))]
-    dream = original.clone()
-    shrunk_original = F.interpolate(original, size=shapes[0], mode="bilinear", align_corners=False)
     losses: list[float] = []
-    with inference_mode_of(net), torch.enable_grad(), recorded(net, names) as outputs:
+    with inference_mode_of(net), gradients_on(), recorded(net, names) as outputs:
+        original = image[None].float().clone()  # see grad_cam
+        dream = original.clone()
+        shrunk_original = F.interpolate(original, size=shapes[0], mode="bilinear", align_corners=False)
         for shape in shapes:
             dream = F.interpolate(dream, size=shape, mode="bilinear", align_corners=False)
             for _ in range(iterations):

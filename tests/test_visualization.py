@@ -183,3 +183,10 @@ def test_grad_cam_of_a_network_without_class_scores_says_so(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["gradcam", "--vgg16", "imagenet", "--image", str(image), "--size", "32", "--layers", "block1_conv2"])
     assert "Grad-CAM needs a network that outputs class scores" in capsys.readouterr().err
+
+
+def test_the_gradient_views_work_under_validates_inference_mode(data_root, tmp_path):
+    views = [FilterPatterns(layer="3", filters=1, steps=2), GradCAM(layer="6"), DeepDream(layers={"3": 1.0}, octaves=1)]
+    trainer(tmp_path, limit_val_batches=1, callbacks=views).validate(IntroConvNet(), digits(data_root))
+    written = sorted(str(p.relative_to(tmp_path / "images")).split("/epoch=")[0] for p in tmp_path.rglob("*.png"))
+    assert written == ["deep_dream/image", "filters/3", "grad_cam/6"]
