@@ -13,7 +13,6 @@ Writes benchmarks/results/<config name>.json and <config name>_predictions.png.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import sys
@@ -32,10 +31,9 @@ from torchmetrics.functional.classification import binary_auroc  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import RESULTS, machine, seeded_run_options, write_result  # noqa: E402
+from benchmarks.common import RESULTS, machine, seeded_cli, seeded_run_options, write_result  # noqa: E402
 from datamodules import FashionMNISTDataModule  # noqa: E402
 from lightning_zoo.bayesian.base import predictive_summary  # noqa: E402
-from lightning_zoo.cli import ZooCLI  # noqa: E402
 
 
 def letter_image(letter: str = "A") -> torch.Tensor:
@@ -60,11 +58,7 @@ def summaries(model, images: torch.Tensor, seed: int) -> dict[str, torch.Tensor]
 
 
 def run(config: Path, data_dir: str, fashion: Path, seed: int, workdir: Path, cli_args: list[str]) -> dict:
-    os.environ["LIGHTNING_ZOO_DATA"] = data_dir
-    args = ["--config", str(config), *cli_args, "--seed_everything", str(seed), "--trainer.logger", "CSVLogger"]
-    args += ["--trainer.logger.save_dir", str(workdir), "--trainer.enable_progress_bar", "false"]
-    args += ["--trainer.default_root_dir", str(workdir / f"seed_{seed}")]
-    cli = ZooCLI(args=args, run=False)
+    cli = seeded_cli(config, data_dir, seed, workdir, cli_args)
     started = time.perf_counter()
     cli.trainer.fit(cli.model, cli.datamodule)
     seconds = time.perf_counter() - started

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import warnings
@@ -51,3 +52,15 @@ def seeded_run_options(description: str) -> tuple[argparse.Namespace, list[str]]
     options.name = options.name or options.config.stem
     options.workdir = options.workdir or ROOT / "logs" / f"bench_{options.name}"
     return options, cli_args
+
+
+def seeded_cli(config: Path, data_dir: str, seed: int, workdir: Path, cli_args: list[str]):
+    """A ``ZooCLI`` (not run) of ``config`` for one seed of a multi-seed script: data from ``data_dir``, a CSV logger
+    in ``workdir``, the run's checkpoints in ``workdir/seed_<seed>``."""
+    from lightning_zoo.cli import ZooCLI
+
+    os.environ["LIGHTNING_ZOO_DATA"] = data_dir
+    args = ["--config", str(config), *cli_args, "--seed_everything", str(seed), "--trainer.logger", "CSVLogger"]
+    args += ["--trainer.logger.save_dir", str(workdir), "--trainer.enable_progress_bar", "false"]
+    args += ["--trainer.default_root_dir", str(workdir / f"seed_{seed}")]
+    return ZooCLI(args=args, run=False)

@@ -14,7 +14,6 @@ Writes benchmarks/results/<config name>.json.
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import time
@@ -25,8 +24,7 @@ from pytorch_lightning.callbacks import Callback
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import machine, seeded_run_options, write_result  # noqa: E402
-from lightning_zoo.cli import ZooCLI  # noqa: E402
+from benchmarks.common import machine, seeded_cli, seeded_run_options, write_result  # noqa: E402
 from lightning_zoo.core import inference_mode_of  # noqa: E402
 
 
@@ -78,11 +76,7 @@ class TestEveryEpoch(Callback):
 
 
 def run(config: Path, data_dir: str, seed: int, workdir: Path, cli_args: list[str]) -> dict:
-    os.environ["LIGHTNING_ZOO_DATA"] = data_dir
-    args = ["--config", str(config), *cli_args, "--seed_everything", str(seed), "--trainer.logger", "CSVLogger"]
-    args += ["--trainer.logger.save_dir", str(workdir), "--trainer.enable_progress_bar", "false"]
-    args += ["--trainer.default_root_dir", str(workdir / f"seed_{seed}")]
-    cli = ZooCLI(args=args, run=False)
+    cli = seeded_cli(config, data_dir, seed, workdir, cli_args)
     curves = TestEveryEpoch()
     cli.trainer.callbacks.append(curves)
     cli.trainer.fit(cli.model, cli.datamodule)
