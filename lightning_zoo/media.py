@@ -32,6 +32,11 @@ def save_png(image: Tensor, path: str | Path) -> Path:
     return Path(path)
 
 
+def run_folder(trainer: pl.Trainer) -> Path:
+    """Where a run writes the files no logger shows: the first logger's folder, else the trainer's root."""
+    return Path(next((lg.log_dir for lg in trainer.loggers if getattr(lg, "log_dir", None)), trainer.default_root_dir))
+
+
 def log_image(trainer: pl.Trainer, key: str, image: Tensor) -> Path | None:
     """Logs a uint8 (3, H, W) image to every logger that shows images; writes a PNG if none does.
 
@@ -48,9 +53,7 @@ def log_image(trainer: pl.Trainer, key: str, image: Tensor) -> Path | None:
             shown = True
     if shown:
         return None
-    folder = Path(
-        next((lg.log_dir for lg in trainer.loggers if getattr(lg, "log_dir", None)), trainer.default_root_dir)
-    )
+    folder = run_folder(trainer)
     return save_png(image, folder / "images" / key / f"epoch={trainer.current_epoch:03d}-step={step}.png")
 
 
@@ -70,9 +73,7 @@ def log_text(trainer: pl.Trainer, key: str, columns: list[str], rows: list[list]
             shown = True
     if shown:
         return None
-    folder = Path(
-        next((lg.log_dir for lg in trainer.loggers if getattr(lg, "log_dir", None)), trainer.default_root_dir)
-    )
+    folder = run_folder(trainer)
     path = folder / "text" / key / f"epoch={trainer.current_epoch:03d}-step={step}.txt"
     with atomic_path(path) as partial:
         # One "--- {fields}" line per row, then its text (the last column).
@@ -98,9 +99,7 @@ def log_table(trainer: pl.Trainer, key: str, columns: list[str], rows: list[list
             shown = True
     if shown:
         return None
-    folder = Path(
-        next((lg.log_dir for lg in trainer.loggers if getattr(lg, "log_dir", None)), trainer.default_root_dir)
-    )
+    folder = run_folder(trainer)
     return write_csv(folder / "tables" / key / f"epoch={trainer.current_epoch:03d}-step={step}.csv", columns, rows)
 
 
