@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -73,22 +75,32 @@ def torch_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@contextmanager
+def isolated_environment(folder: Path, torch_home: Path) -> Iterator[None]:
+    """Runs in ``folder``, with a cache folder beside it, W&B disabled, and a torch hub cache whose VGG16 weights are
+    random; everything restored afterwards."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.chdir(folder)
+        monkeypatch.setenv("TORCH_HOME", str(torch_home))
+        monkeypatch.setenv("XDG_CACHE_HOME", str(folder.with_name(folder.name + "_cache")))  # beside, not in, cwd
+        monkeypatch.setenv("WANDB_MODE", "disabled")
+        monkeypatch.setenv("WANDB_SILENT", "true")
+        monkeypatch.delenv("LIGHTNING_ZOO_DATA", raising=False)
+        monkeypatch.delenv("PL_GLOBAL_SEED", raising=False)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, torch_home: Path):
-    """Each test runs in its own folder and cache folder, with W&B disabled unless the test says otherwise, and a
-    torch hub cache whose VGG16 weights are random."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("TORCH_HOME", str(torch_home))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path.with_name(tmp_path.name + "_cache")))  # beside, not in, cwd
-    monkeypatch.setenv("WANDB_MODE", "disabled")
-    monkeypatch.setenv("WANDB_SILENT", "true")
-    monkeypatch.delenv("LIGHTNING_ZOO_DATA", raising=False)
-    monkeypatch.delenv("PL_GLOBAL_SEED", raising=False)
-    yield
-    import wandb
+    """Each test runs in its own isolated environment (above); a test may change it further with ``monkeypatch``,
+    which is undone first."""
+    with isolated_environment(tmp_path, torch_home):
+        yield
+        import wandb
 
-    if wandb.run is not None:
-        wandb.finish()
+        if wandb.run is not None:
+            wandb.finish()
+        monkeypatch.undo()
 
 
 def subprocess_env() -> dict[str, str]:

@@ -4,6 +4,7 @@ family's artefact. Per family (not per model): a mid-epoch resume, and DDP with 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -11,16 +12,19 @@ import torch
 
 from lightning_zoo.bayesian import VariationalClassifierBase
 from lightning_zoo.classification import Classifier
+from lightning_zoo.cli import ZooCLI
 from lightning_zoo.core import load_zoo_module
 from lightning_zoo.fewshot import PairModelBase
 from lightning_zoo.forecasting import Forecaster, NaiveForecaster
 from lightning_zoo.gan import GANBase
 from lightning_zoo.language import LanguageModelBase
 from lightning_zoo.seq2seq import AdditionSeq2Seq
+from tests.conftest import isolated_environment
 from tests.helpers.contract import (
     CARDS,
     DATA_FIXTURES,
     build,
+    cli_args,
     data_class_name,
     ddp_cards,
     ddp_fit,
@@ -36,7 +40,8 @@ FAMILIES = one_card_per_family()
 UNDER_DDP = ddp_cards()
 
 
-@pytest.fixture(params=CARDS, ids=[c.name for c in CARDS])
+# Module scope: pytest runs each card's tests together, so its three-epoch run (below) is trained once for all.
+@pytest.fixture(scope="module", params=CARDS, ids=[c.name for c in CARDS])
 def card(request):
     return request.param
 
@@ -46,11 +51,24 @@ def family_card(request):
     return request.param
 
 
-@pytest.fixture
-def one_epoch(card, data_root, tmp_path) -> Path:
-    """The card's config trained for one (two-batch) epoch through the CLI; its last checkpoint."""
-    fit(card, data_root, tmp_path / "run", "--trainer.max_epochs", "1")
-    return tmp_path / "run" / "checkpoints" / "last.ckpt"
+@dataclass
+class ThreeEpochs:
+    cli: ZooCLI
+    folder: Path  # the run's default_root_dir: predictions/ once predicted
+    checkpoints: Path  # last.ckpt, and each epoch's end as epoch=N-*.ckpt
+
+
+@pytest.fixture(scope="module")
+def three_epochs(card, data_root, torch_home, tmp_path_factory) -> ThreeEpochs:
+    """The card's config trained through the CLI for three (two-batch) epochs on the fixture data, keeping every
+    epoch's checkpoint: once per card, shared by the tests that train, reload, predict and resume."""
+    folder = tmp_path_factory.mktemp(card.name) / "run"
+    with isolated_environment(folder.parent, torch_home):
+        every_epoch = ["--trainer.callbacks+=lightning_zoo.callbacks.ZooModelCheckpoint",
+                       "--trainer.callbacks.save_top_k", "-1",
+                       "--trainer.callbacks.dirpath", str(folder / "checkpoints")]  # fmt: skip
+        cli = fit(card, data_root, folder, "--trainer.max_epochs", "3", *every_epoch)
+    return ThreeEpochs(cli, folder, folder / "checkpoints")
 
 
 def test_every_card_has_fixture_data_and_results(card):
@@ -58,13 +76,12 @@ def test_every_card_has_fixture_data_and_results(card):
     assert card.config_path.is_file() and card.results
 
 
-def test_trains_through_the_cli(card, data_root, tmp_path):
-    cli = fit(card, data_root, tmp_path, "--trainer.fast_dev_run", "true")
-    assert cli.trainer.state.finished and (cli.trainer.global_step >= 1 or not cli.model.learns)
-    assert cli.trainer.fit_loop.epoch_loop.batch_progress.total.completed == 1
-    assert cli.model.family == card.family, (
-        f"{card.name}: the card says {card.family}, the model is a {cli.model.family}"
-    )
+def test_trains_through_the_cli(card, three_epochs):
+    trainer, model = three_epochs.cli.trainer, three_epochs.cli.model
+    assert trainer.state.finished and trainer.current_epoch == 3
+    assert trainer.fit_loop.epoch_loop.batch_progress.total.completed == 3 * 2
+    assert trainer.global_step >= 3 * 2 or not model.learns
+    assert model.family == card.family, f"{card.name}: the card says {card.family}, the model is a {model.family}"
 
 
 def test_parameter_counts_are_the_cards(card, data_root):
@@ -184,35 +201,30 @@ def test_learns_on_a_fixed_batch(card, data_root, tmp_path):
     checks[0](cli.model, cli, tmp_path, card.learns_within)
 
 
-def test_checkpoint_round_trip_gives_identical_outputs(card, one_epoch):
-    model = load_zoo_module(one_epoch)
-    again = type(model).load_from_checkpoint(one_epoch).eval()
+def test_checkpoint_round_trip_gives_identical_outputs(three_epochs):
+    last = three_epochs.checkpoints / "last.ckpt"
+    model = load_zoo_module(last)
+    again = type(model).load_from_checkpoint(last).eval()
     example = model.example_input_array
     assert example is not None, f"{type(model).__name__} sets no example_input_array"
     assert_same_state(state_of(model), state_of(again))
     assert torch.equal(forward(model, example), forward(again, example))
-    assert_same_state(weights(one_epoch), state_of(model))
+    assert_same_state(weights(last), state_of(model))
 
 
-def test_resume_after_epoch_1_of_3_is_bitwise_the_uninterrupted_run(card, data_root, tmp_path):
-    if not build(card, data_root).model.learns:
+def test_resume_after_epoch_1_of_3_is_bitwise_the_uninterrupted_run(card, data_root, three_epochs, tmp_path):
+    if not three_epochs.cli.model.learns:
         pytest.skip("a baseline without parameters takes no steps, so Lightning writes no epoch checkpoints")
-    every_epoch = ["--trainer.callbacks+=ModelCheckpoint", "--trainer.callbacks.save_top_k", "-1",
-                   "--trainer.callbacks.dirpath", str(tmp_path / "epochs")]  # fmt: skip
-    fit(card, data_root, tmp_path / "full", "--trainer.max_epochs", "3", *every_epoch)
-    resume_from = epoch_checkpoint(tmp_path / "epochs", 1)
+    resume_from = epoch_checkpoint(three_epochs.checkpoints, 1)
     fit(card, data_root, tmp_path / "resumed", "--trainer.max_epochs", "3", "--ckpt_path", str(resume_from))
     assert_same_state(
-        weights(epoch_checkpoint(tmp_path / "epochs", 3)), weights(tmp_path / "resumed/checkpoints/last.ckpt")
+        weights(epoch_checkpoint(three_epochs.checkpoints, 3)), weights(tmp_path / "resumed/checkpoints/last.ckpt")
     )
 
 
-def test_predict_writes_the_familys_artefact_beside_the_run(card, data_root, one_epoch):
-    from lightning_zoo.cli import ZooCLI
-    from tests.helpers.contract import cli_args
-
-    run = one_epoch.parent.parent
-    cli = ZooCLI(args=["predict", *cli_args(card, data_root, run), "--ckpt_path", str(one_epoch)])
+def test_predict_writes_the_familys_artefact_beside_the_run(card, data_root, three_epochs):
+    run, last = three_epochs.folder, three_epochs.checkpoints / "last.ckpt"
+    cli = ZooCLI(args=["predict", *cli_args(card, data_root, run), "--ckpt_path", str(last)])
     expected = type(cli.model).prediction_files
     assert expected, f"{type(cli.model).__name__}'s family declares no prediction_files"
     for name in expected:
