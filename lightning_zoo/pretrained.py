@@ -75,14 +75,46 @@ def vgg16_conv_base(weights: str | None = None) -> nn.Sequential:
 def vgg16_imagenet_features(weights: str) -> dict[str, Tensor]:
     """The conv base's part of the ImageNet weights, keyed as in ``vgg16().features``."""
     path = imagenet_weights_path(weights)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # a truncated or foreign file; torch raises several kinds
-        raise ZooError(f"{path} is not a readable weights file ({type(err).__name__}); replace it") from err
+    state = read_weights(path, "VGG16")
     features = {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")}
     if len(features) != 26:
         raise ZooError(f"{path} holds no VGG16 conv base ({len(features)} of its 26 tensors); replace it")
     return features
+
+
+def vgg16(weights: str | None = None) -> nn.Module:
+    """The whole VGG16 (Keras' ``include_top=True``: the conv base, then the 4096-4096-1000 classifier over
+    ImageNet's classes; 138,357,544 parameters) for 224x224 images, with random weights or the ImageNet weights of
+    ``weights`` (see :func:`imagenet_weights_path`). Needed where ImageNet's classes are (the book's Grad-CAM of an
+    elephant); everything else takes the conv base alone."""
+    net = vgg.vgg16(weights=None)
+    if weights is not None:
+        path = imagenet_weights_path(weights)
+        state = read_weights(path, "VGG16")
+        if not any(key.startswith("classifier.") for key in state):
+            raise ZooError(
+                f"{path} holds VGG16's conv base only, without the classifier that scores ImageNet's classes: "
+                f"use torchvision's whole {VGG16_FILE} (from {VGG16_URL})"
+            )
+        try:
+            net.load_state_dict(state)
+        except RuntimeError as err:  # missing, unexpected or misshapen tensors
+            raise ZooError(f"{path} holds no whole VGG16 ({str(err)[:200]}); replace it") from err
+    return net
+
+
+def imagenet_classes() -> list[str]:
+    """ImageNet's 1,000 class names in the order of the networks' outputs (386: "African elephant"), as torchvision
+    ships them (no download)."""
+    return list(vgg.VGG16_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+def read_weights(path: Path, network: str) -> dict[str, Tensor]:
+    """A weights file's state dict on the CPU; a truncated or foreign file ends with a :class:`ZooError`."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises several kinds
+        raise ZooError(f"{path} is not a readable {network} weights file ({type(err).__name__}); replace it") from err
 
 
 def keras_vgg16_layer(name: str) -> int:
@@ -113,10 +145,11 @@ def inception_v3(weights: str | None = None) -> nn.Module:
     net = build(weights=None, aux_logits=True, transform_input=False, init_weights=weights is None)
     if weights is not None:
         path = imagenet_weights_path(weights, INCEPTION_V3_FILE, INCEPTION_V3_URL, "InceptionV3")
+        state = read_weights(path, "InceptionV3")
         try:
-            net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        except Exception as err:  # a truncated or foreign file
-            raise ZooError(f"{path} holds no InceptionV3 weights ({type(err).__name__}); replace it") from err
+            net.load_state_dict(state)
+        except RuntimeError as err:  # missing, unexpected or misshapen tensors
+            raise ZooError(f"{path} holds no InceptionV3 weights ({str(err)[:200]}); replace it") from err
     return net
 
 

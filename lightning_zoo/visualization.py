@@ -7,6 +7,7 @@ during training, and a command that writes them for a checkpoint and an image:
         --layers features.0 features.3 --out views/
     python -m lightning_zoo.visualization filters --vgg16 imagenet --layers block3_conv1 --size 150 --out views/
     python -m lightning_zoo.visualization gradcam --checkpoint ... --image cat.jpg --layers features.9 --out views/
+    python -m lightning_zoo.visualization gradcam --vgg16 imagenet --image elephant.jpg --layers block5_conv3
     python -m lightning_zoo.visualization dream --checkpoint ... --image cat.jpg --layers features.6=1 features.9=2
     python -m lightning_zoo.visualization dream --inception-v3 imagenet --image photo.jpg --size 299 \
         --layers mixed2=0.2 mixed3=0.5 mixed4=2 mixed5=1.5      # the Keras example's layers and coefficients
@@ -189,7 +190,7 @@ def grad_cam(net: nn.Module, layer: str, image: Tensor, class_index: int | None 
         if logits.dim() != 2:
             raise ZooError(
                 f"Grad-CAM needs a network that outputs class scores, this one gives {tuple(logits.shape[1:])} "
-                "(VGG16's conv base has no classifier: use a zoo classifier's checkpoint)"
+                "(a conv base alone has no classifier)"
             )
         if logits.shape[-1] == 1:
             predicted = int(logits[0, 0] > 0)
@@ -369,10 +370,10 @@ class DeepDream(NetworkView):
 def network_of(args: argparse.Namespace) -> tuple[nn.Module, tuple[int, ...] | None]:
     """The network the command looks into and the input shape it was trained on (None for the ImageNet networks,
     which take any size)."""
-    from lightning_zoo.pretrained import inception_v3, vgg16_conv_base
+    from lightning_zoo.pretrained import inception_v3, vgg16, vgg16_conv_base
 
-    if args.vgg16 is not None:
-        return ImageNetInput(vgg16_conv_base(args.vgg16)), None
+    if args.vgg16 is not None:  # Grad-CAM needs the class scores of the whole network; the rest, the conv base
+        return ImageNetInput(vgg16(args.vgg16) if args.view == "gradcam" else vgg16_conv_base(args.vgg16)), None
     if args.inception_v3 is not None:
         return InceptionInput(inception_v3(args.inception_v3)), None
     from lightning_zoo.core import load_zoo_module
@@ -386,9 +387,9 @@ def network_of(args: argparse.Namespace) -> tuple[nn.Module, tuple[int, ...] | N
 
 
 class ImageNetInput(nn.Module):
-    """VGG16's conv base on [0, 1] RGB images (ImageNet-normalised inside)."""
+    """VGG16 (its conv base, or the whole network) on [0, 1] RGB images (ImageNet-normalised inside)."""
 
-    def __init__(self, base: nn.Sequential) -> None:
+    def __init__(self, base: nn.Module) -> None:
         super().__init__()
         from lightning_zoo.pretrained import ImageNetNormalize
 
@@ -409,13 +410,25 @@ class InceptionInput(nn.Module):
         return self.net(x * 2 - 1)
 
 
+def imagenet_top(net: nn.Module, image: Tensor, k: int = 3) -> list[tuple[str, float]]:
+    """The ``k`` most probable ImageNet classes of a (3, H, W) image, as (name, probability)."""
+    from lightning_zoo.pretrained import imagenet_classes
+
+    with inference_mode_of(net), torch.no_grad():
+        probabilities = net(image[None]).softmax(-1)[0]
+    top = probabilities.topk(k)
+    names = imagenet_classes()
+    return [(names[i], float(p)) for p, i in zip(top.values, top.indices, strict=True)]
+
+
 def keras_name(net: nn.Module, name: str) -> str:
     """A layer's Keras name (VGG16's ``block3_conv1``, InceptionV3's ``mixed3``) as the module path
     :func:`find_layer` knows (``base.10``, ``net.Mixed_6a``); other names as they are."""
     from lightning_zoo.pretrained import KERAS_INCEPTION_V3_LAYERS, KERAS_VGG16_LAYERS
 
     if isinstance(net, ImageNetInput) and name in KERAS_VGG16_LAYERS:
-        return f"base.{KERAS_VGG16_LAYERS[name]}"
+        features = "base.features" if hasattr(net.base, "classifier") else "base"
+        return f"{features}.{KERAS_VGG16_LAYERS[name]}"
     if isinstance(net, InceptionInput) and name in KERAS_INCEPTION_V3_LAYERS:
         return f"net.{KERAS_INCEPTION_V3_LAYERS[name]}"
     return name
@@ -440,12 +453,16 @@ def main(argv: Sequence[str] | None = None) -> list[Path]:
     parser.add_argument("view", choices=("activations", "filters", "gradcam", "dream"))
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", help="a checkpoint of a zoo model that takes images")
-    source.add_argument("--vgg16", help="VGG16's conv base: 'imagenet' (torchvision's weights) or a weights file")
+    source.add_argument(
+        "--vgg16",
+        help="VGG16 ('imagenet': torchvision's weights; or a weights file): the conv base, "
+        "or for gradcam the whole network with its ImageNet classifier (224x224: --size 224)",
+    )
     source.add_argument("--inception-v3", help="InceptionV3: 'imagenet' (torchvision's weights) or a weights file")
     parser.add_argument("--network", default="net", help="the model's attribute holding the network (default net)")
     parser.add_argument("--image", type=Path, help="the input image (all views but filters)")
     parser.add_argument("--layers", nargs="+", required=True, help="layer names (dream: name=coefficient)")
-    parser.add_argument("--size", type=int, help="image side for the ImageNet networks (default 150)")
+    parser.add_argument("--size", type=int, help="image side for the ImageNet networks (default 150; 224 for gradcam)")
     parser.add_argument("--octaves", type=int, default=3, help="DeepDream's scales (default 3)")
     parser.add_argument("--iterations", type=int, default=20, help="DeepDream's steps per scale (default 20)")
     parser.add_argument("--filters", type=int, default=16, help="filters per layer (filters)")
@@ -460,8 +477,8 @@ def main(argv: Sequence[str] | None = None) -> list[Path]:
 
 def run_command(args: argparse.Namespace) -> list[Path]:
     net, input_shape = network_of(args)
-    if input_shape is None:
-        side = args.size or 150
+    if input_shape is None:  # the whole VGG16 (Grad-CAM's) takes 224x224 as in Keras; the conv bases, the book's 150
+        side = args.size or (224 if args.view == "gradcam" and args.vgg16 is not None else 150)
         input_shape = (3, side, side)
     coefficients, named = {}, {}  # module path -> DeepDream coefficient, and -> the name given (for file names)
     for spec in args.layers:
@@ -488,6 +505,8 @@ def run_command(args: argparse.Namespace) -> list[Path]:
             patterns = [filter_pattern(net, layer, i, input_shape, generator=generator)[0] for i in range(args.filters)]
             write(layer, filter_grid(patterns))
     elif args.view == "gradcam":
+        if isinstance(net, ImageNetInput):  # the book prints decode_predictions' top 3 before its heatmap
+            print(", ".join(f"{name} {p:.3f}" for name, p in imagenet_top(net, image)))
         for layer in layers:
             heatmap, chosen = grad_cam(net, layer, image, args.class_index)
             write(layer, overlay(image, heatmap), f"_class{chosen}")

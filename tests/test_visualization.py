@@ -12,16 +12,21 @@ from torch import nn
 
 from datamodules import MNISTDataModule
 from lightning_zoo.classification import IntroConvNet
+from lightning_zoo.core import ZooError
+from lightning_zoo.pretrained import imagenet_classes, vgg16, vgg16_conv_base
 from lightning_zoo.visualization import (
     ActivationMaps,
     DeepDream,
     FilterPatterns,
     GradCAM,
+    ImageNetInput,
     activation_grid,
     activation_maps,
     deep_dream,
     filter_pattern,
     grad_cam,
+    imagenet_top,
+    keras_name,
     main,
     overlay,
 )
@@ -177,12 +182,26 @@ def test_deep_dream_runs_on_inception_v3_by_the_keras_examples_layer_names(tmp_p
     assert Image.open(out / "dream_image.png").size == (96, 96)
 
 
-def test_grad_cam_of_a_network_without_class_scores_says_so(tmp_path, capsys):
+def test_grad_cam_of_a_network_without_class_scores_says_so():
+    with pytest.raises(ZooError, match="Grad-CAM needs a network that outputs class scores"):
+        grad_cam(ImageNetInput(vgg16_conv_base()), "base.28", torch.rand(3, 32, 32))
+
+
+def test_grad_cam_on_vgg16_scores_imagenet_classes_at_block5_conv3_as_the_book():
+    net = ImageNetInput(vgg16())  # random weights: the book's elephant needs the ImageNet ones
+    heatmap, chosen = grad_cam(net, keras_name(net, "block5_conv3"), torch.rand(3, 224, 224))
+    assert heatmap.shape == (14, 14) and 0 <= chosen < 1000 and heatmap.max() <= 1
+    top = imagenet_top(net, torch.rand(3, 224, 224))
+    assert len(top) == 3 and top[0][1] >= top[1][1] >= top[2][1] and imagenet_classes()[386] == "African elephant"
+
+
+def test_grad_cam_of_vgg16_without_its_classifier_names_the_file_it_needs(tmp_path, capsys):
+    # The tests' torch hub cache holds the conv base only (conftest.torch_home), as a user's copy of it might.
     image = tmp_path / "photo.png"
     Image.fromarray((torch.rand(40, 40, 3) * 255).byte().numpy(), "RGB").save(image)
     with pytest.raises(SystemExit):
-        main(["gradcam", "--vgg16", "imagenet", "--image", str(image), "--size", "32", "--layers", "block1_conv2"])
-    assert "Grad-CAM needs a network that outputs class scores" in capsys.readouterr().err
+        main(["gradcam", "--vgg16", "imagenet", "--image", str(image), "--layers", "block5_conv3"])
+    assert "holds VGG16's conv base only, without the classifier" in capsys.readouterr().err
 
 
 def test_the_gradient_views_work_under_validates_inference_mode(data_root, tmp_path):
