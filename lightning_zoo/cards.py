@@ -96,7 +96,7 @@ class Card:
         parameters: Parameter counts by submodule (``""`` is the whole model), as the book states them (or, where
             it states none, as we count them, marked by ``parameters_from_book=False``).
         parameters_from_book: Whether ``parameters`` are the book's numbers.
-        parameter_sizes: Data-dependent constructor arguments the counts assume (e.g. the book's vocabulary size),
+        parameter_sizes: Constructor arguments the counts assume (e.g. the book's vocabulary size, a GAN's width)
             where the test fixtures give other sizes.
         deviations: Where the experiment knowingly differs from the book, and why.
         ddp: Also run the 2-process DDP contract test for this card (the first card of each family always is).

@@ -3,16 +3,25 @@ penalty, n_critic with WGAN's defaults, and LSGAN's losses."""
 
 from __future__ import annotations
 
+from functools import partial
+
+import pytest
 import torch
 
-from lightning_zoo.gan import LSGAN, WGAN, WGANGP
+from lightning_zoo.gan import LSGAN, WGAN, WGANGP, ImageDCGAN, ImageLSGAN, ImageWGAN, ImageWGANGP
 from lightning_zoo.gan.base import RealBatch
 from lightning_zoo.gan.wgan import gradient_penalty
 from tests.helpers.train import gan_data, trainer
 
+# The losses are mixins: each on the 32x32 DCGAN layers and on the RGB DCGAN layers (here at 1 x 32 x 32, narrow).
+SMALL_IMAGE = {"input_shape": (1, 32, 32), "width": 8}
 
-def test_wgan_clips_every_critic_weight_after_every_critic_step_and_never_the_generators(data_root, tmp_path):
-    model = WGAN(lr_d=1e-2, lr_g=1e-2, n_critic=2)  # large steps, so that unclipped weights would leave the box
+
+@pytest.mark.parametrize("architecture", [WGAN, partial(ImageWGAN, **SMALL_IMAGE)], ids=["dcgan", "image_dcgan"])
+def test_wgan_clips_every_critic_weight_after_every_critic_step_and_never_the_generators(
+    architecture, data_root, tmp_path
+):
+    model = architecture(lr_d=1e-2, lr_g=1e-2, n_critic=2)  # large steps: unclipped weights would leave the box
     clipped_after, generator_max = [], []
     step = model.discriminator_step
 
@@ -59,14 +68,17 @@ def test_the_penalty_mixes_each_pair_with_its_own_coefficient():
     assert per_sample[:, 0].unique().numel() == 5 and ((0 <= per_sample) & (per_sample <= 1)).all()
 
 
-def test_wgan_gp_penalises_a_steep_critic_and_has_no_batch_norm_or_clipping():
-    model = WGANGP()
+@pytest.mark.parametrize("architecture", [WGANGP, partial(ImageWGANGP, **SMALL_IMAGE)], ids=["dcgan", "image_dcgan"])
+def test_wgan_gp_penalises_a_steep_critic_and_has_no_batch_norm_or_clipping(architecture):
+    model = architecture()
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.discriminator.modules())
     assert model.hparams.clip_value is None and model.hparams.betas == (0.0, 0.9)
     torch.manual_seed(0)
     real, fake = torch.rand(4, 1, 32, 32) * 2 - 1, torch.rand(4, 1, 32, 32) * 2 - 1
-    with torch.no_grad():
-        model.discriminator[-2].weight.mul_(1000)  # far from 1-Lipschitz
+    with torch.no_grad():  # every layer 10x steeper: far from 1-Lipschitz
+        for layer in model.discriminator:
+            if isinstance(layer, (torch.nn.Conv2d, torch.nn.Linear)):
+                layer.weight.mul_(10)
     assert gradient_penalty(model.discriminator, real, fake) > 1
 
 
@@ -103,3 +115,18 @@ def test_lsgan_losses_are_their_formulas_on_a_fixed_batch(data_root):
         expected_g = 0.5 * ((d_fake - 0.25) ** 2).mean()
         torch.testing.assert_close(model.d_loss(real_batch, latent), expected_d)
         torch.testing.assert_close(model.g_loss(real_batch, latent), expected_g)
+
+
+@pytest.mark.parametrize(
+    ("on_dcgan", "on_images"), [(WGAN, ImageWGAN), (WGANGP, ImageWGANGP), (LSGAN, ImageLSGAN)], ids=lambda c: c.__name__
+)
+def test_the_rgb_folder_gans_train_as_their_32x32_namesakes(on_dcgan, on_images):
+    dcgan, images = on_dcgan(), on_images(**SMALL_IMAGE)
+    architecture_arguments = {"input_shape", "width"}
+    shared = {k: v for k, v in dcgan.hparams.items() if k not in architecture_arguments}
+    assert shared == {k: v for k, v in images.hparams.items() if k not in architecture_arguments}
+    assert images.hparams.g_steps == 1  # not the book DCGAN's 2
+    assert type(images.configure_optimizers()[1]) is type(dcgan.configure_optimizers()[1])
+    critic_output = images.discriminator[-2]
+    assert (critic_output.bias is None) == (dcgan.discriminator[-2].bias is None) == (on_dcgan is not LSGAN)
+    assert isinstance(images, ImageDCGAN)

@@ -4,7 +4,7 @@ plant generator (128x128), one layer pattern at two sizes."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from torch import nn
 
@@ -45,15 +45,18 @@ class ImageDCGANGenerator(nn.Sequential):
 
 class ImageDCGANDiscriminator(nn.Sequential):
     """The generator's mirror: four strided convolutions (w, 2w, 4w, 8w filters) with LeakyReLU(0.2), BatchNorm on
-    all but the first (the input layer), then a dense layer to one logit."""
+    all but the first (the input layer) unless ``batch_norm`` is False (a WGAN-GP critic), then a dense layer to one
+    logit (without bias for a Wasserstein critic)."""
 
-    def __init__(self, image_shape: Sequence[int], width: int = 128) -> None:
+    def __init__(
+        self, image_shape: Sequence[int], width: int = 128, batch_norm: bool = True, output_bias: bool = True
+    ) -> None:
         channels, side, _ = image_shape
         widths = [width, 2 * width, 4 * width, 8 * width]
         layers: list[nn.Module] = [down(channels, widths[0]), nn.LeakyReLU(0.2)]
         for a, b in zip(widths, widths[1:], strict=False):
-            layers += [down(a, b), nn.BatchNorm2d(b), nn.LeakyReLU(0.2)]
-        layers += [nn.Flatten(), nn.Linear(widths[-1] * (side // 16) ** 2, 1), nn.Flatten(0)]
+            layers += [down(a, b), *([nn.BatchNorm2d(b)] if batch_norm else []), nn.LeakyReLU(0.2)]
+        layers += [nn.Flatten(), nn.Linear(widths[-1] * (side // 16) ** 2, 1, bias=output_bias), nn.Flatten(0)]
         super().__init__(*layers)
 
 
@@ -67,10 +70,19 @@ class ImageDCGAN(GANBase):
         input_shape: (channels, side, side), linked from the DataModule; side a multiple of 16.
         width: Filters of the generator's last hidden layer (and the discriminator's first); the others are 2x, 4x,
             8x that.
+        discriminator_batch_norm: BatchNorm in the discriminator (the guidelines'; a WGAN-GP critic has none).
         **kwargs: Any argument of :class:`~lightning_zoo.gan.base.GANBase` (article 10: ``g_steps: 2``).
     """
 
-    def __init__(self, input_shape: Sequence[int] = (3, 64, 64), width: int = 128, **kwargs: Any) -> None:
+    discriminator_output_bias: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        input_shape: Sequence[int] = (3, 64, 64),
+        width: int = 128,
+        discriminator_batch_norm: bool = True,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         channels, height, width_px = input_shape
         if height != width_px or height % 16 or height < 32:
@@ -79,7 +91,9 @@ class ImageDCGAN(GANBase):
                 f"{height}x{width_px}: set --data.image_size 64 or 128"
             )
         self.generator = ImageDCGANGenerator(self.hparams.latent_dim, input_shape, width)
-        self.discriminator = ImageDCGANDiscriminator(input_shape, width)
+        self.discriminator = ImageDCGANDiscriminator(
+            input_shape, width, discriminator_batch_norm, self.discriminator_output_bias
+        )
         normal_init_(self)
 
 
@@ -94,7 +108,7 @@ CARDS = (
         dataset=POKEMON + ", 64x64",
         parameters={"generator": 12_675_715, "discriminator": 11_038_081},
         parameters_from_book=False,
-        parameter_sizes={"input_shape": (3, 64, 64)},
+        parameter_sizes={"input_shape": (3, 64, 64), "width": 128},
         results=classifier_fid_results("dcgan64_pokemon", "{epochs_trained} epochs"),
         deviations=("4x4 kernels as PyTorch's DCGAN example (the article gives no kernel size)",),
     ),
@@ -106,7 +120,7 @@ CARDS = (
         dataset=POKEMON + ", 128x128 (the article's ImageNet plants are not public as such)",
         parameters={"generator": 17_640_067, "discriminator": 11_087_233},
         parameters_from_book=False,
-        parameter_sizes={"input_shape": (3, 128, 128)},
+        parameter_sizes={"input_shape": (3, 128, 128), "width": 128},
         results=classifier_fid_results("dcgan128_pokemon", "{epochs_trained} of the article's 250 epochs"),
         deviations=("the article gives no widths or kernel sizes: article 11's widths and 4x4 kernels",),
     ),

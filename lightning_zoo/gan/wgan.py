@@ -1,5 +1,6 @@
-"""Wasserstein GANs on the DCGAN layers: WGAN (weight clipping, Arjovsky et al. 2017) and WGAN-GP (gradient penalty,
-Gulrajani et al. 2017), as anchors-and-practices.md section 5.1 states them."""
+"""Wasserstein GANs as anchors-and-practices.md section 5.1 states them: WGAN (weight clipping, Arjovsky et al. 2017)
+and WGAN-GP (gradient penalty, Gulrajani et al. 2017), as losses mixed into the DCGAN layers (32x32) or the RGB DCGAN
+layers (a folder of images)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from torch import Tensor
 from lightning_zoo.cards import Card, classifier_fid_results
 from lightning_zoo.gan.base import Latent, RealBatch
 from lightning_zoo.gan.dcgan import DCGAN
+from lightning_zoo.gan.image_dcgan import POKEMON, ImageDCGAN
 
 
 def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor) -> Tensor:
@@ -25,11 +27,12 @@ def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Ten
     return (gradients.flatten(1).norm(2, dim=1) - 1).pow(2).mean()
 
 
-class WGAN(DCGAN):
-    """The DCGAN networks trained as a Wasserstein GAN: the discriminator is a critic whose score is not squashed;
-    it minimises mean(critic(fake)) - mean(critic(real)) on every batch (a fresh real batch per critic step), the
-    generator -mean(critic(fake)) on every ``n_critic``-th; the critic's weights are clipped to
-    [-``clip_value``, ``clip_value``] after every critic step; RMSprop 5e-5 for both.
+class WassersteinLosses:
+    """A Wasserstein GAN's training, for any GAN architecture it is mixed into (``class WGAN(WassersteinLosses,
+    DCGAN)``): the discriminator is a critic whose score is not squashed; it minimises mean(critic(fake)) -
+    mean(critic(real)) on every batch (a fresh real batch per critic step), the generator -mean(critic(fake)) on
+    every ``n_critic``-th; the critic's weights are clipped to [-``clip_value``, ``clip_value``] after every critic
+    step; RMSprop 5e-5 for both.
 
     Args:
         clip_value: Weight clipping after every critic step (None: no clipping).
@@ -39,7 +42,7 @@ class WGAN(DCGAN):
         g_steps: Generator steps on each of those batches.
         lr_g: Learning rate of the generator.
         lr_d: Learning rate of the critic.
-        **kwargs: Any argument of :class:`~lightning_zoo.gan.dcgan.DCGAN` and its base.
+        **kwargs: Any argument of the architecture and of :class:`~lightning_zoo.gan.base.GANBase`.
     """
 
     # The critic's score has no bias: both losses are differences of means, which a constant offset leaves unchanged,
@@ -87,9 +90,10 @@ class WGAN(DCGAN):
         )
 
 
-class WGANGP(WGAN):
-    """WGAN-GP: the gradient penalty (lambda 10) in place of clipping, a critic without BatchNorm (the penalty is
-    per sample, which BatchNorm's batch statistics would break), Adam 1e-4 with betas (0, 0.9), n_critic 5."""
+class GradientPenaltyLosses(WassersteinLosses):
+    """WGAN-GP's training for any architecture it is mixed into: the gradient penalty (lambda 10) in place of
+    clipping, a critic without BatchNorm (the penalty is per sample, which BatchNorm's batch statistics would break),
+    Adam 1e-4 with betas (0, 0.9), n_critic 5."""
 
     def __init__(
         self,
@@ -106,6 +110,24 @@ class WGANGP(WGAN):
             clip_value=clip_value, gradient_penalty=gradient_penalty, discriminator_batch_norm=discriminator_batch_norm,
             optimizer=optimizer, lr_g=lr_g, lr_d=lr_d, betas=betas, **kwargs,
         )  # fmt: skip
+
+
+class WGAN(WassersteinLosses, DCGAN):
+    """WGAN on the 32x32 DCGAN layers (:class:`WassersteinLosses`; every :class:`~lightning_zoo.gan.dcgan.DCGAN`
+    argument too)."""
+
+
+class WGANGP(GradientPenaltyLosses, DCGAN):
+    """WGAN-GP on the 32x32 DCGAN layers (:class:`GradientPenaltyLosses`)."""
+
+
+class ImageWGAN(WassersteinLosses, ImageDCGAN):
+    """WGAN on the RGB DCGAN layers for a folder of images (:class:`WassersteinLosses`; every
+    :class:`~lightning_zoo.gan.image_dcgan.ImageDCGAN` argument too)."""
+
+
+class ImageWGANGP(GradientPenaltyLosses, ImageDCGAN):
+    """WGAN-GP on the RGB DCGAN layers for a folder of images (:class:`GradientPenaltyLosses`)."""
 
 
 SOURCE = "issue 8 after anchors-and-practices.md 5.1 (no book model: the WGAN papers' losses on the DCGAN layers)"
@@ -131,5 +153,29 @@ CARDS = (
         parameters={"generator": 1_439_873, "discriminator": 1_030_144},
         parameters_from_book=False,
         results=classifier_fid_results("wgan_gp_mnist", "{epochs_trained} epochs"),
+    ),
+    Card(
+        name="wgan64_pokemon",
+        family="gan",
+        source=f"WGAN (weight clipping 0.01, n_critic 5, RMSprop 5e-5) on article 11's 64x64 RGB DCGAN layers, "
+        f"{SOURCE}",
+        config="configs/gan/wgan64_pokemon.yaml",
+        dataset=POKEMON + ", 64x64",
+        parameters={"generator": 12_675_715, "discriminator": 11_038_080},
+        parameters_from_book=False,
+        parameter_sizes={"input_shape": (3, 64, 64), "width": 128},
+        results=classifier_fid_results("wgan64_pokemon", "{epochs_trained} epochs"),
+    ),
+    Card(
+        name="wgan_gp64_pokemon",
+        family="gan",
+        source=f"WGAN-GP (lambda 10, n_critic 5, Adam 1e-4 (0, 0.9), no BatchNorm in the critic) on article 11's 64x64 "
+        f"RGB DCGAN layers, {SOURCE}",
+        config="configs/gan/wgan_gp64_pokemon.yaml",
+        dataset=POKEMON + ", 64x64",
+        parameters={"generator": 12_675_715, "discriminator": 11_034_496},
+        parameters_from_book=False,
+        parameter_sizes={"input_shape": (3, 64, 64), "width": 128},
+        results=classifier_fid_results("wgan_gp64_pokemon", "{epochs_trained} epochs"),
     ),
 )

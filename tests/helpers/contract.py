@@ -70,7 +70,8 @@ DATA_FIXTURES: dict[str, Callable[[Path], list[str]]] = {
         "--data.val_end",
         "0.75",
     ],  # fmt: skip
-    # 32x32 keeps the image GANs' tests fast; their cards' parameter counts state the configs' sizes.
+    # 32x32 and 16 filters (the configs' 128) keep the RGB GANs' tests fast (a flat folder serves those GANs only);
+    # their cards' parameter counts state the configs' sizes.
     "ImageFolderDataModule": lambda root: [
         "--data.folder",
         str(root / "pokemon" / "images"),
@@ -78,6 +79,8 @@ DATA_FIXTURES: dict[str, Callable[[Path], list[str]]] = {
         "4",
         "--data.image_size",
         "32",
+        "--model.width",
+        "16",
     ],  # fmt: skip
     "VGG16FeaturesDataModule": lambda root: [
         "--data.images.init_args.data_dir",
