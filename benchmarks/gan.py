@@ -6,12 +6,15 @@ last one, and, for GANs with class labels or a category code, how often the samp
     python benchmarks/gan.py --config configs/gan/gan_mnist.yaml --data-dir DIR --epochs 100
     python benchmarks/gan.py --config configs/gan/infogan_mnist.yaml --data-dir DIR --epochs 3   # continue: --epochs 5
     python benchmarks/gan.py ... --trainer.accelerator gpu --trainer.devices 1     # other options go to the CLI
+    python benchmarks/gan.py --config configs/gan/wgan_gp64_pokemon.yaml --data.folder DIR/pokemon/images --epochs 500
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import importlib
+import inspect
 import json
 import shutil
 import statistics
@@ -64,12 +67,15 @@ def main() -> None:
     name = args.name or args.config.stem
     workdir = Path(args.workdir or ROOT / "logs" / f"bench_{name}")
     last = workdir / "checkpoints" / "last.ckpt"
+    data_class = yaml.safe_load(args.config.read_text())["data"]["class_path"]
+    module, _, class_name = data_class.rpartition(".")
+    # A folder of images has no data_dir (pass --data.folder); the data of the books' GANs is found under it.
+    takes_data_dir = "data_dir" in inspect.signature(getattr(importlib.import_module(module), class_name)).parameters
     cli = ZooCLI(
         args=[
             "--config",
             str(args.config),
-            "--data.data_dir",
-            args.data_dir,
+            *(["--data.data_dir", args.data_dir] if takes_data_dir else []),
             "--trainer.max_epochs",
             str(args.epochs),
             "--trainer.logger",
@@ -89,8 +95,11 @@ def main() -> None:
     )
     timer = EpochTimer()
     measured = [ClassifierFID(every_n_epochs=args.measure_every)]
+    if cli.datamodule.dataset_name is None:  # e.g. a folder of RGB images: the zoo has no feature network for it
+        print(f"{type(cli.datamodule).__name__} names no dataset with a feature network: losses and samples only")
+        measured = []
     latent_keys = set(cli.model.sample_latent(1))
-    if {"labels", "category"} & latent_keys:
+    if measured and {"labels", "category"} & latent_keys:
         measured.append(ConditionalAccuracy(every_n_epochs=args.measure_every))
     cli.trainer.callbacks += [timer, *measured]
     start = time.time()
@@ -107,7 +116,7 @@ def main() -> None:
         entry.update(per_epoch.get(entry["epoch"], {}))
     final = {name: float(cli.trainer.callback_metrics[key]) * scale for key, (name, scale) in LOGGED.items()
              if key in cli.trainer.callback_metrics}  # fmt: skip
-    if len(measured) > 1:
+    if any(isinstance(m, ConditionalAccuracy) for m in measured):
         with inference_mode_of(cli.model.generator):
             final["fidelity"] = fidelity_report(cli.model, cli.datamodule.dataset_name)
     grids = sorted((workdir / "csv").rglob("images/samples/*.png"))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU figures in benchmarks/results/*gpu*.json, as run on a lent single-GPU machine with PyTorch and Lightning
 # preinstalled (jsonargparse's wheels carried in .whl/, MNIST in $DATA).
-#   bash benchmarks/gpu.sh [smoke|speed|quiet_cpu|dcgan|gans|convnets|language]...     results land in benchmarks/results/ (and in $OUT when set)
+#   bash benchmarks/gpu.sh [smoke|speed|quiet_cpu|dcgan|gans|folder_gans|convnets|language]...     results land in benchmarks/results/ (and in $OUT when set)
 set -uo pipefail
 DATA=${DATA:-../shared/data}
 export WANDB_MODE=${WANDB_MODE:-disabled} PYTHONUNBUFFERED=1
@@ -46,6 +46,16 @@ gans() {  # the books' full schedules that a CPU cannot run, measured with the s
         $PY benchmarks/gan.py --config configs/gan/$name.yaml --data-dir "$DATA" --epochs "$epochs" \
             --name ${name}_gpu --workdir logs/bench_${name}_gpu --trainer.accelerator gpu --trainer.devices 1 \
             --data.data_on_device true || echo "FAILED: $name"
+    done
+}
+
+folder_gans() {  # the RGB GANs on the 819 Pokemon artworks at their configs' schedules: losses, seconds an epoch and
+    # sample grids (no feature network for RGB folders yet, so no classifier-FID)
+    for name in ${FOLDER_GANS:-dcgan64_pokemon lsgan64_pokemon wgan_gp64_pokemon wgan64_pokemon dcgan128_pokemon}; do
+        epochs=$(sed -n 's/^  max_epochs: //p' configs/gan/$name.yaml)
+        $PY benchmarks/gan.py --config configs/gan/$name.yaml --data.folder "$DATA/pokemon/images" --epochs "$epochs" \
+            --name ${name}_gpu --workdir logs/bench_${name}_gpu --trainer.accelerator gpu --trainer.devices 1 \
+            --data.num_workers 8 || echo "FAILED: $name"
     done
 }
 
