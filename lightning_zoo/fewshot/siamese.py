@@ -101,7 +101,8 @@ def one_shot_results(
             ours=f"{prefix}.json:n_way.{n}.{key}",
             unit="%",
             tolerance=3.0 if n in book and column is not None else None,
-            note="mean of {seeds_run} seeds, 1,000 trials each, after {epochs} epochs",
+            note=f"mean of {{seeds_run}} seeds, range {{seed_range[{n}_{key}]}}; 1,000 trials each, after "
+            "{epochs} epochs",
         )
         for n, who, key, column in rows
     )
