@@ -297,8 +297,13 @@ def test_ddp_shards_data_draws_per_rank_randomness_and_resumes_exactly(family_ca
     assert ranks[0]["metrics"] == ranks[1]["metrics"] and ranks[0]["metrics"]
     assert not generative or ranks[0]["metrics"]["val/classifier_fid"] > 0
 
-    # Resumed after epoch 1 of 2, and after batch 2 of epoch 1: both bitwise the uninterrupted run (the second
-    # crosses the end of epoch 1 without the measuring callbacks, which therefore changed nothing in training).
-    for name, checkpoint in (("epoch", epoch_checkpoint(ckpt, 1)), ("mid", ckpt / "mid.ckpt")):
+    # Resumed after batch 2 of epoch 1, bitwise the uninterrupted run: it restores each rank's place in its shard and
+    # crosses the end of epoch 1 (without the measuring callbacks, which therefore changed nothing in training). The
+    # first family also resumes from the end of epoch 1; the other families' epoch-end resumes are the same
+    # restoring code at an easier place, and each costs a 2-process launch.
+    resumes = [("mid", ckpt / "mid.ckpt")]
+    if family_card is UNDER_DDP[0]:
+        resumes.append(("epoch", epoch_checkpoint(ckpt, 1)))
+    for name, checkpoint in resumes:
         ddp_fit(family_card, data_root, tmp_path / name, 2, strategy, *four_batches, "--ckpt_path", str(checkpoint))
         assert_same_state(weights(epoch_checkpoint(ckpt, 2)), weights(tmp_path / name / "checkpoints/last.ckpt"))
