@@ -456,7 +456,7 @@ def main(argv: Sequence[str] | None = None) -> list[Path]:
     source.add_argument(
         "--vgg16",
         help="VGG16 ('imagenet': torchvision's weights; or a weights file): the conv base, "
-        "or for gradcam the whole network with its ImageNet classifier (224x224: --size 224)",
+        "or for gradcam the whole network with its ImageNet classifier (at 224x224)",
     )
     source.add_argument("--inception-v3", help="InceptionV3: 'imagenet' (torchvision's weights) or a weights file")
     parser.add_argument("--network", default="net", help="the model's attribute holding the network (default net)")
