@@ -69,7 +69,7 @@ def main() -> None:
     last = workdir / "checkpoints" / "last.ckpt"
     data_class = yaml.safe_load(args.config.read_text())["data"]["class_path"]
     module, _, class_name = data_class.rpartition(".")
-    # A folder of images has no data_dir (pass --data.folder); the data of the books' GANs is found under it.
+    # The books' GANs find their data under --data-dir; a folder of images takes --data.folder instead.
     takes_data_dir = "data_dir" in inspect.signature(getattr(importlib.import_module(module), class_name)).parameters
     cli = ZooCLI(
         args=[
