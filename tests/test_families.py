@@ -15,7 +15,7 @@ from torch import nn
 from lightning_zoo.callbacks import EpochTimer, InterpolationGrid, SampleGrid
 from lightning_zoo.classification import MLP, FeatureCNNNetwork, MLPNetwork
 from lightning_zoo.cli import ZooCLI, main
-from lightning_zoo.core import _MODELS, ZooModule, constructor_arguments
+from lightning_zoo.core import _MODELS, constructor_arguments
 from lightning_zoo.gan import DCGAN, DCGANDiscriminator, DCGANGenerator, GANBase
 from lightning_zoo.gan.base import as_real_batch
 from lightning_zoo.metrics import ClassifierFID
@@ -66,8 +66,8 @@ def test_hyperparameters_are_exactly_the_constructor_arguments_of_the_hierarchy(
     model = model_class()
     assert list(model.hparams) and set(model.hparams) == set(constructor_arguments(model_class))
     defaults = {}
-    for klass in reversed(model_class.__mro__):  # a subclass's default wins over its base's
-        if "__init__" in klass.__dict__ and issubclass(klass, ZooModule):
+    for klass in reversed(model_class.__mro__):  # a subclass's (or an earlier mixin's) default wins over its base's
+        if "__init__" in klass.__dict__ and klass.__module__.startswith("lightning_zoo."):  # ZooModules and mixins
             defaults.update({p.name: p.default for p in inspect.signature(klass).parameters.values()})
     for key, value in model.hparams.items():
         assert value == defaults[key] or list(value) == list(defaults[key]), key
