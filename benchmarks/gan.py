@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib
-import inspect
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -67,15 +66,12 @@ def main() -> None:
     name = args.name or args.config.stem
     workdir = Path(args.workdir or ROOT / "logs" / f"bench_{name}")
     last = workdir / "checkpoints" / "last.ckpt"
-    data_class = yaml.safe_load(args.config.read_text())["data"]["class_path"]
-    module, _, class_name = data_class.rpartition(".")
-    # The books' GANs find their data under --data-dir; a folder of images takes --data.folder instead.
-    takes_data_dir = "data_dir" in inspect.signature(getattr(importlib.import_module(module), class_name)).parameters
+    # The DataModules' default data folder (a folder of images takes --data.folder instead).
+    os.environ["LIGHTNING_ZOO_DATA"] = args.data_dir
     cli = ZooCLI(
         args=[
             "--config",
             str(args.config),
-            *(["--data.data_dir", args.data_dir] if takes_data_dir else []),
             "--trainer.max_epochs",
             str(args.epochs),
             "--trainer.logger",
