@@ -1,7 +1,9 @@
 """A GAN of the zoo on real data through the CLI and its config, in chunks that resume exactly, measured as it
-trains: classifier-FID and KID (the zoo's feature network for the dataset) every --measure-every epochs and at the
-last one, and, for GANs with class labels or a category code, how often the samples are of the class asked for
-(per class, and InfoGAN's category -> digit mapping). Writes benchmarks/results/<name>.json and the sample grid.
+trains: classifier-FID and KID (the zoo's feature network for the dataset) and the rarest and commonest class's share
+of the samples (mode coverage) every --measure-every epochs and at the last one, the final class histogram of 10,000
+samples, and, for GANs with class labels or a category code, how often the samples are of the class asked for (per
+class, and InfoGAN's category -> digit mapping). Writes benchmarks/results/<name>.json and the sample grid; run again
+at the epoch it reached, it only measures again.
 
     python benchmarks/gan.py --config configs/gan/gan_mnist.yaml --data-dir DIR --epochs 100
     python benchmarks/gan.py --config configs/gan/infogan_mnist.yaml --data-dir DIR --epochs 3   # continue: --epochs 5
@@ -29,16 +31,20 @@ from benchmarks.common import DEFAULT_DATA, RESULTS, ROOT, machine  # noqa: E402
 from lightning_zoo.callbacks import EpochTimer  # noqa: E402
 from lightning_zoo.cli import ZooCLI  # noqa: E402
 from lightning_zoo.core import inference_mode_of  # noqa: E402
-from lightning_zoo.metrics import ClassifierFID, ConditionalAccuracy, fidelity_report  # noqa: E402
+from lightning_zoo.metrics import ClassifierFID, ConditionalAccuracy, ModeCoverage, fidelity_report, mode_report  # noqa: E402
 from lightning_zoo.registry import cards  # noqa: E402
 
 LOGGED = {
     "val/classifier_fid": ("classifier_fid", 1.0),
     "val/classifier_kid": ("classifier_kid", 1.0),
+    "val/rarest_class_share": ("rarest_class_pct", 100.0),
+    "val/commonest_class_share": ("commonest_class_pct", 100.0),
     "val/conditional_acc": ("conditional_accuracy_pct", 100.0),
     "val/category_purity": ("category_purity_pct", 100.0),
     "train/d_loss": ("d_loss", 1.0),
     "train/g_loss": ("g_loss", 1.0),
+    "train/wasserstein": ("wasserstein_estimate", 1.0),  # WGAN and WGAN-GP critics
+    "train/gradient_penalty": ("gradient_penalty", 1.0),
 }
 
 
@@ -90,7 +96,7 @@ def main() -> None:
         run=False,
     )
     timer = EpochTimer()
-    measured = [ClassifierFID(every_n_epochs=args.measure_every)]
+    measured = [ClassifierFID(every_n_epochs=args.measure_every), ModeCoverage(every_n_epochs=args.measure_every)]
     if cli.datamodule.dataset_name is None:  # e.g. a folder of RGB images: the zoo has no feature network for it
         print(f"{type(cli.datamodule).__name__} names no dataset with a feature network: losses and samples only")
         measured = []
@@ -112,6 +118,10 @@ def main() -> None:
         entry.update(per_epoch.get(entry["epoch"], {}))
     final = {name: float(cli.trainer.callback_metrics[key]) * scale for key, (name, scale) in LOGGED.items()
              if key in cli.trainer.callback_metrics}  # fmt: skip
+    modes = None
+    if measured:  # the class histogram of the final generator, measured even where training had no epoch left
+        modes = mode_report(cli.model, cli.datamodule.dataset_name)
+        final.update(rarest_class_pct=modes["rarest_class_pct"], commonest_class_pct=modes["commonest_class_pct"])
     if any(isinstance(m, ConditionalAccuracy) for m in measured):
         with inference_mode_of(cli.model.generator):
             final["fidelity"] = fidelity_report(cli.model, cli.datamodule.dataset_name)
@@ -122,6 +132,7 @@ def main() -> None:
     report.update(
         {key: round(value, 3) for key, value in final.items() if key != "fidelity"},
         fidelity=final.get("fidelity"),
+        modes=modes,
         config=str(args.config),
         card=card.name if card else None,
         epochs_trained=epochs,

@@ -1,6 +1,7 @@
 """Generative quality measured, not only looked at: the Frechet distance (FID) and kernel distance (KID) between
 real and generated images in the feature space of a classifier this project trained on the same dataset
-("classifier-FID", after the Inception FID), and, for GANs that take a class or a category, how often the samples
+("classifier-FID", after the Inception FID); how the samples spread over the classes (a GAN that collapsed onto a
+few modes draws some digits far too often); and, for GANs that take a class or a category, how often the samples
 are of the class asked for. Available offline, comparable between runs of this project; not on the scale of
 published Inception FIDs.
 
@@ -245,6 +246,87 @@ def add_generated_images(
             images = gan.generate(gan.sample_latent(min(batch_size, count - start), noise_source))
             for metric in metrics:
                 metric.update(images, real=False)
+
+
+# ------------------------------------------------------------------------------------------------ mode coverage
+
+
+def predicted_classes(
+    gan: nn.Module, classifier: FrozenFeatures, count: int, generator: torch.Generator, batch: int = 500
+) -> Tensor:
+    """How many of ``count`` samples of ``gan`` (its own latent distribution: a conditional GAN's labels uniform, as
+    in training) the classifier puts in each class."""
+    counts = torch.zeros(classifier.num_features, dtype=torch.long)
+    with inference_mode_of(gan.generator):
+        for start in range(0, count, batch):
+            predicted = classifier(gan.generate(gan.sample_latent(min(batch, count - start), generator))).argmax(1)
+            counts += torch.bincount(predicted.cpu(), minlength=classifier.num_features)
+    return counts
+
+
+def class_shares(counts: Tensor, within: tuple[float, float] = (5.0, 15.0)) -> dict[str, Any]:
+    """Each class's share of the samples (%), the rarest and the commonest, and whether every class is ``within``
+    the range (issue 8's test of mode collapse on a ten-class dataset: every class between 5 % and 15 %)."""
+    shares = [100 * float(c) / max(int(counts.sum()), 1) for c in counts]
+    return {
+        "class_share_pct": [round(share, 2) for share in shares],
+        "rarest_class_pct": round(min(shares), 2),
+        "commonest_class_pct": round(max(shares), 2),
+        "every_class_within_pct": list(within),
+        "every_class_within": all(within[0] <= share <= within[1] for share in shares),
+    }
+
+
+class ModeCoverage(Callback):
+    """Logs ``val/rarest_class_share`` and ``val/commonest_class_share``: how the dataset's feature network classifies
+    ``num_samples`` samples of the generator (seeded latents, eval mode), every ``every_n_epochs`` epochs and after
+    the last one. A GAN that collapsed onto a few modes draws some classes rarely or never (a balanced ten-class
+    dataset gives 10 % each). Under DDP each rank draws its share and the counts are summed.
+
+    Args:
+        num_samples: Samples classified.
+        every_n_epochs: How often to measure.
+        seed: Seed of the latents (the same at every measurement).
+        classifier_ckpt: A FeatureCNN checkpoint for the GAN's data, instead of the zoo's network.
+    """
+
+    def __init__(
+        self, num_samples: int = 10_000, every_n_epochs: int = 1, seed: int = 0, classifier_ckpt: str | None = None
+    ) -> None:
+        if num_samples < 1 or every_n_epochs < 1:
+            raise ValueError(
+                f"ModeCoverage needs num_samples and every_n_epochs >= 1, got {num_samples}, {every_n_epochs}"
+            )
+        self.num_samples, self.every_n_epochs, self.seed = num_samples, every_n_epochs, seed
+        self.classifier_ckpt = classifier_ckpt
+        self.classifier: FrozenFeatures | None = None
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if stage != "fit":
+            return
+        check_generative(pl_module, "ModeCoverage")
+        dataset = getattr(trainer.datamodule, "dataset_name", None)
+        self.classifier = feature_extractor(self.classifier_ckpt, dataset, tuple(pl_module.output_range), logits=True)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not due(trainer, self.every_n_epochs):
+            return
+        self.classifier.to(pl_module.device)
+        share = math.ceil(self.num_samples / trainer.world_size)
+        noise_source = torch.Generator(device=pl_module.device).manual_seed(self.seed + trainer.global_rank)
+        counts = predicted_classes(pl_module, self.classifier, share, noise_source)
+        counts = trainer.strategy.reduce(counts.to(pl_module.device, torch.float64), reduce_op="sum")  # collective
+        shares = counts / counts.sum()
+        pl_module.log_dict(
+            {"val/rarest_class_share": shares.min().float(), "val/commonest_class_share": shares.max().float()},
+            on_epoch=True,
+        )
+
+
+def mode_report(gan: nn.Module, dataset: str, num_samples: int = 10_000, seed: int = 0) -> Mapping[str, Any]:
+    """:func:`class_shares` of ``num_samples`` samples of ``gan``, with the zoo's feature network for ``dataset``."""
+    classifier = feature_extractor(None, dataset, tuple(gan.output_range), logits=True)
+    return class_shares(predicted_classes(gan, classifier, num_samples, torch.Generator().manual_seed(seed)))
 
 
 # ------------------------------------------------------------------------------------------------ class fidelity

@@ -279,9 +279,11 @@ def test_ddp_shards_data_draws_per_rank_randomness_and_resumes_exactly(family_ca
         str(tmp_path / "probe"),
     ]
     generative = hasattr(model_class, "sample_latent")
-    if generative:  # classifier-FID/KID from both ranks' shares; the resumed runs below, without it, must agree
+    if generative:  # classifier-FID/KID and mode coverage from both ranks' shares (collectives, logged the same on
+        # both ranks); the resumed runs below, without them, must agree
         probe += ["--trainer.callbacks+=lightning_zoo.metrics.ClassifierFID", "--trainer.callbacks.num_samples", "32",
                   "--trainer.callbacks.kid_subset_size", "16"]  # fmt: skip
+        probe += ["--trainer.callbacks+=lightning_zoo.metrics.ModeCoverage", "--trainer.callbacks.num_samples", "32"]
     strategy, four_batches = model_class.ddp_strategy, ["--trainer.limit_train_batches", "4"]
     ckpt = tmp_path / "ckpt"
     ddp_fit(family_card, data_root, tmp_path / "full", 2, strategy, *four_batches, *probe,
@@ -296,6 +298,7 @@ def test_ddp_shards_data_draws_per_rank_randomness_and_resumes_exactly(family_ca
     assert ranks[0]["parameters"] == ranks[1]["parameters"]
     assert ranks[0]["metrics"] == ranks[1]["metrics"] and ranks[0]["metrics"]
     assert not generative or ranks[0]["metrics"]["val/classifier_fid"] > 0
+    assert not generative or 0 <= ranks[0]["metrics"]["val/rarest_class_share"] <= 0.1
 
     # Resumed after batch 2 of epoch 1, bitwise the uninterrupted run: it restores each rank's place in its shard and
     # crosses the end of epoch 1 (without the measuring callbacks, which therefore changed nothing in training). The

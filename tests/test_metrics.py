@@ -168,25 +168,61 @@ def test_conditional_accuracy_is_measured_for_labels_and_for_categories(model_cl
         )
 
 
-def test_class_fidelity_of_a_generator_that_draws_the_requested_class_is_perfect():
-    """A 'generator' that paints the fixture pattern of the requested class (row band c): accuracy 100 %."""
+class Painter(ACGAN):
+    """A 'generator' that paints the fixture pattern of the requested class (row band c), or of ``only`` whatever
+    class is asked for (a generator collapsed onto one mode)."""
 
-    class Painter(ACGAN):
-        def generate(self, latent):
-            images = torch.full((len(latent["labels"]), 1, 28, 28), -1.0)
-            for i, c in enumerate(latent["labels"].tolist()):
-                images[i, 0, 2 + 2 * c : 4 + 2 * c, 4:24] = 1.0
-            return images
+    only: int | None = None
 
-    classifier = FeatureCNN()  # learn the fixture's pattern in a few steps
+    def generate(self, latent):
+        images = torch.full((len(latent["labels"]), 1, 28, 28), -1.0)
+        for i, c in enumerate(latent["labels"].tolist()):
+            c = c if self.only is None else self.only
+            images[i, 0, 2 + 2 * c : 4 + 2 * c, 4:24] = 1.0
+        return images
+
+
+@pytest.fixture(scope="module")
+def judge() -> FrozenFeatures:
+    """A classifier that learned the painter's ten patterns in a few steps."""
+    torch.manual_seed(0)
+    classifier, painter = FeatureCNN(), Painter()
     optimizer = torch.optim.Adam(classifier.parameters(), lr=1e-2)
-    painter = Painter()
     for _ in range(60):
         latent = painter.sample_latent(64)
         loss = torch.nn.functional.cross_entropy(classifier(painter.generate(latent)), latent["labels"])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    judge = FrozenFeatures(classifier, 10, (1, 28, 28), logits=True)
-    counts = metrics.class_confusion(painter, judge, "labels", 20, torch.Generator().manual_seed(0))
+    return FrozenFeatures(classifier, 10, (1, 28, 28), logits=True)
+
+
+def test_class_fidelity_of_a_generator_that_draws_the_requested_class_is_perfect(judge):
+    counts = metrics.class_confusion(Painter(), judge, "labels", 20, torch.Generator().manual_seed(0))
     assert class_fidelity(counts)["accuracy_pct"] == 100.0
+
+
+def test_class_shares_find_a_generator_collapsed_onto_one_mode(judge):
+    balanced = metrics.predicted_classes(Painter(), judge, 2000, torch.Generator().manual_seed(0), batch=300)
+    assert int(balanced.sum()) == 2000
+    shares = metrics.class_shares(balanced)
+    assert shares["every_class_within"] and 5 <= shares["rarest_class_pct"] <= 10 <= shares["commonest_class_pct"] <= 15
+    assert sum(shares["class_share_pct"]) == pytest.approx(100, abs=0.1)
+    collapsed = Painter()
+    collapsed.only = 3
+    shares = metrics.class_shares(metrics.predicted_classes(collapsed, judge, 500, torch.Generator().manual_seed(0)))
+    assert not shares["every_class_within"]
+    assert shares["class_share_pct"][3] == shares["commonest_class_pct"] == 100.0 and shares["rarest_class_pct"] == 0
+    assert metrics.class_shares(torch.tensor([4, 16] + [10] * 8))["every_class_within"] is False  # one class too rare
+
+
+def test_mode_coverage_is_logged_as_the_rarest_and_commonest_class_share(data_root, tmp_path):
+    model = DCGAN()
+    fit = trainer(tmp_path, max_epochs=1, limit_train_batches=1, callbacks=[metrics.ModeCoverage(num_samples=50)])
+    fit.fit(model, gan_data(data_root, batch_size=16))
+    rarest, commonest = (float(fit.callback_metrics[f"val/{k}_class_share"]) for k in ("rarest", "commonest"))
+    assert 0 <= rarest <= 0.1 <= commonest <= 1 and (rarest * 50).is_integer() and (commonest * 50).is_integer()
+    with pytest.raises(ZooError, match="ModeCoverage needs a GAN"):
+        trainer(tmp_path, max_epochs=1, limit_train_batches=1, callbacks=[metrics.ModeCoverage()]).fit(
+            FeatureCNN(), gan_data(data_root, padding=0)
+        )

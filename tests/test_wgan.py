@@ -130,3 +130,22 @@ def test_the_rgb_folder_gans_train_as_their_32x32_namesakes(on_dcgan, on_images)
     critic_output = images.discriminator[-2]
     assert (critic_output.bias is None) == (dcgan.discriminator[-2].bias is None) == (on_dcgan is not LSGAN)
     assert isinstance(images, ImageDCGAN)
+
+
+@pytest.mark.parametrize("architecture", [WGAN, WGANGP], ids=lambda c: c.__name__)
+def test_the_critics_wasserstein_estimate_and_penalty_are_logged_apart_from_its_loss(architecture, data_root, tmp_path):
+    torch.manual_seed(0)
+    model = architecture()
+    fit = trainer(tmp_path, max_epochs=1, limit_train_batches=3, limit_val_batches=0)
+    fit.fit(model, gan_data(data_root, batch_size=8))
+    logged = {k: float(v) for k, v in fit.callback_metrics.items() if k in {"train/d_loss", "train/wasserstein",
+                                                                              "train/gradient_penalty"}}  # fmt: skip
+    # train/d_loss is the mean of the batches' last critic losses; with one critic step a batch, the same batches
+    if architecture is WGAN:
+        assert set(logged) == {"train/d_loss", "train/wasserstein"}
+        assert logged["train/d_loss"] == pytest.approx(-logged["train/wasserstein"], rel=1e-5)
+    else:
+        assert logged["train/gradient_penalty"] > 0
+        assert logged["train/d_loss"] == pytest.approx(
+            10 * logged["train/gradient_penalty"] - logged["train/wasserstein"], rel=1e-5
+        )

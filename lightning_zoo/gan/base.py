@@ -73,6 +73,8 @@ class GANBase(ZooModule):
     output_range = (-1.0, 1.0)
     prediction_files = ("samples.pt", "samples.png")
     checkpoint_renames = {"fixed_noise": "fixed_z"}  # the fixed latent was only z before the latent contract
+    # Parts of the discriminator's loss that d_loss reports (record_loss_terms), logged as epoch means train/<name>
+    loss_terms: tuple[str, ...] = ()
     generator: nn.Module
     discriminator: nn.Module
 
@@ -102,7 +104,7 @@ class GANBase(ZooModule):
         for key, value in fixed.items():
             self.register_buffer(f"fixed_{key}", value)
         self.example_input_array = {key: value[:2] for key, value in fixed.items()}  # forward takes the latent
-        self.train_means = EpochMeans("d_loss", "g_loss")  # updated every step
+        self.train_means = EpochMeans("d_loss", "g_loss", *self.loss_terms)  # updated every step
         self.track_epoch_metrics(train={"means": self.train_means})
 
     @classmethod
@@ -193,6 +195,10 @@ class GANBase(ZooModule):
     def g_loss(self, batch: RealBatch, latent: Latent) -> Tensor:
         fake_logits = self.discriminate(self.generate(latent), latent)
         return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+
+    def record_loss_terms(self, n: int, **batch_means: Tensor) -> None:
+        """Adds parts of a loss (their means over a batch of ``n``), named in ``loss_terms``, to the epoch's means."""
+        self.train_means.update(n, **{name: value.detach() * n for name, value in batch_means.items()})
 
     def after_discriminator_step(self) -> None:
         """Runs after every discriminator optimizer step (WGAN clips the critic's weights here)."""

@@ -45,6 +45,10 @@ class WassersteinLosses:
         **kwargs: Any argument of the architecture and of :class:`~lightning_zoo.gan.base.GANBase`.
     """
 
+    # The critic's estimate of the Wasserstein distance, mean(critic(real)) - mean(critic(fake)), is logged apart from
+    # the penalty as train/wasserstein: the quantity that should track sample quality (WGAN paper, figure 3).
+    loss_terms = ("wasserstein", "gradient_penalty")
+
     # The critic's score has no bias: both losses are differences of means, which a constant offset leaves unchanged,
     # so a bias would never receive a gradient (the WGAN reference critic has none either).
     discriminator_output_bias = False
@@ -66,11 +70,13 @@ class WassersteinLosses:
 
     def d_loss(self, batch: RealBatch, latent: Latent) -> Tensor:
         fake = self.generate(latent).detach()
-        loss = self.discriminate(fake, latent).mean() - self.discriminate(batch.images, latent).mean()
-        if self.hparams.gradient_penalty:
-            penalty = gradient_penalty(lambda x: self.discriminate(x, latent), batch.images, fake)
-            loss = loss + self.hparams.gradient_penalty * penalty
-        return loss
+        wasserstein = self.discriminate(batch.images, latent).mean() - self.discriminate(fake, latent).mean()
+        if not self.hparams.gradient_penalty:
+            self.record_loss_terms(len(fake), wasserstein=wasserstein)
+            return -wasserstein
+        penalty = gradient_penalty(lambda x: self.discriminate(x, latent), batch.images, fake)
+        self.record_loss_terms(len(fake), wasserstein=wasserstein, gradient_penalty=penalty)
+        return self.hparams.gradient_penalty * penalty - wasserstein
 
     def g_loss(self, batch: RealBatch, latent: Latent) -> Tensor:
         return -self.discriminate(self.generate(latent), latent).mean()
@@ -164,7 +170,7 @@ CARDS = (
         parameters={"generator": 12_675_715, "discriminator": 11_038_080},
         parameters_from_book=False,
         parameter_sizes={"input_shape": (3, 64, 64), "width": 128},
-        results=classifier_fid_results("wgan64_pokemon", "{epochs_trained} epochs"),
+        results=classifier_fid_results("wgan64_pokemon", "{epochs_trained} epochs", classes=False),
     ),
     Card(
         name="wgan_gp64_pokemon",
@@ -176,6 +182,6 @@ CARDS = (
         parameters={"generator": 12_675_715, "discriminator": 11_034_496},
         parameters_from_book=False,
         parameter_sizes={"input_shape": (3, 64, 64), "width": 128},
-        results=classifier_fid_results("wgan_gp64_pokemon", "{epochs_trained} epochs"),
+        results=classifier_fid_results("wgan_gp64_pokemon", "{epochs_trained} epochs", classes=False),
     ),
 )
