@@ -66,11 +66,12 @@ convnets() {  # DLwP's augmented cats-vs-dogs convnet: 160 passes (the book's 10
 }
 
 language() {  # the books' War and Peace schedules: 300 epochs each, early stopping on the training loss (patience 50);
-    # the book's K80 took 3.5 h (SimpleRNN) and 22 h (LSTM): more than one loan of a GPU
+    # the book's K80 took 3.5 h (SimpleRNN) and 22 h (LSTM): more than one loan of a GPU, so RESUME=1 continues each
+    # from logs/bench_<name>_gpu/checkpoints/last.ckpt (carried back from the last loan) and MAX_EPOCHS=N stops early
     for name in ${LMS:-char_rnn_warpeace char_lstm_warpeace}; do
         $PY benchmarks/language_curves.py --config configs/language/$name.yaml --data-dir "$DATA" --name ${name}_gpu \
             --note "seed 0, {epochs_trained} epochs, one GPU" --trainer.accelerator gpu --trainer.devices 1 \
-            --data.data_on_device true || echo "FAILED: $name"
+            --data.data_on_device true ${RESUME:+--resume} ${MAX_EPOCHS:+--max-epochs $MAX_EPOCHS} || echo "FAILED: $name"
     done
 }
 

@@ -1,6 +1,8 @@
 """A language-model or seq2seq config trained on real data, every epoch's metrics and time recorded; then the epoch
 its checkpoint callback chose (the model's ``monitor``) evaluated on the test set where the data has one, and text
-generated at each temperature of the model's ``temperatures``.
+generated at each temperature of the model's ``temperatures``. ``--resume`` continues the run from its last checkpoint
+(exactly: the zoo's checkpoints carry every RNG state) and keeps the epochs already recorded, so the books' long
+schedules can run in chunks.
 
 Writes benchmarks/results/<config name>.json: ``epoch_train_loss`` (one per epoch, as the books print them),
 ``best_train_loss``, every metric of the chosen epoch as ``<stage>_<name>`` (accuracies as ``..._pct``), the test
@@ -8,6 +10,7 @@ metrics of its weights as ``test_...``, ``seconds_per_epoch`` and ``samples``.
 
     python benchmarks/language_curves.py --config configs/language/addition_seq2seq.yaml
     python benchmarks/language_curves.py --config configs/language/char_rnn_warpeace.yaml --max-epochs 3
+    python benchmarks/language_curves.py --config configs/language/char_rnn_warpeace.yaml --max-epochs 11 --resume
     python benchmarks/language_curves.py --config configs/language/char_lstm_warpeace.yaml \
         --name char_lstm_warpeace_gpu --trainer.accelerator gpu --trainer.devices 1 --data.data_on_device true
 """
@@ -15,6 +18,7 @@ metrics of its weights as ``test_...``, ``seconds_per_epoch`` and ``samples``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -25,7 +29,7 @@ from pytorch_lightning.callbacks import Callback
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import DEFAULT_DATA, ROOT, machine, write_result  # noqa: E402
+from benchmarks.common import DEFAULT_DATA, RESULTS, ROOT, machine, write_result  # noqa: E402
 from lightning_zoo.cli import ZooCLI  # noqa: E402
 from lightning_zoo.core import load_zoo_module  # noqa: E402
 
@@ -67,6 +71,22 @@ def flat(metrics: dict, prefix: str = "") -> dict:
     return out
 
 
+def earlier_chunk(root: Path, name: str) -> tuple[Path, dict]:
+    """The newest last checkpoint under ``root`` and the results recorded up to it (an error naming what is missing
+    or inconsistent)."""
+    checkpoints = sorted((root / "checkpoints").glob("last*.ckpt"), key=lambda p: p.stat().st_mtime)
+    results = RESULTS / f"{name}.json"
+    if not checkpoints or not results.is_file():
+        raise SystemExit(f"--resume needs {root / 'checkpoints'}/last.ckpt and {results}: run without --resume first")
+    done = torch.load(checkpoints[-1], map_location="cpu", weights_only=False)["epoch"] + 1
+    recorded = json.loads(results.read_text())
+    recorded["epochs"] = [e for e in recorded["epochs"] if e["epoch"] <= done]
+    if [e["epoch"] for e in recorded["epochs"]] != list(range(1, done + 1)):
+        raise SystemExit(f"{checkpoints[-1]} ends epoch {done}, but {results} records epochs "
+                         f"{[e['epoch'] for e in recorded['epochs']]}: they are not one run")  # fmt: skip
+    return checkpoints[-1], recorded
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", required=True)
@@ -74,12 +94,13 @@ def main() -> None:
     parser.add_argument("--max-epochs", type=int, default=None, help="fewer epochs than the config's")
     parser.add_argument("--note", default="", help="how the run was made (epochs, machine), for the card")
     parser.add_argument("--name", default=None, help="results file name (default: the config's)")
+    parser.add_argument("--resume", action="store_true", help="continue the run from its last checkpoint")
     options, extra = parser.parse_known_args()  # the rest are CLI options (--trainer.accelerator gpu ...)
     os.environ.setdefault("WANDB_MODE", "disabled")
     name = options.name or Path(options.config).stem
     root = ROOT / "logs" / f"bench_{name}"
     args = [
-        "fit", "--config", options.config, "--data.init_args.data_dir", options.data_dir,
+        "--config", options.config, "--data.init_args.data_dir", options.data_dir,
         "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
         "--trainer.default_root_dir", str(root), "--trainer.callbacks+=benchmarks.language_curves.EpochRecord",
         *(["--trainer.max_epochs", str(options.max_epochs)] if options.max_epochs else []), *extra,
@@ -87,13 +108,15 @@ def main() -> None:
     if "AdditionDataModule" in Path(options.config).read_text():
         args.remove("--data.init_args.data_dir")
         args.remove(options.data_dir)
+    checkpoint, recorded = earlier_chunk(root, name) if options.resume else (None, {"epochs": []})
     started = time.perf_counter()
-    cli = ZooCLI(args=args)
+    cli = ZooCLI(args=args, run=False)
     # The CLI imported this file as benchmarks.language_curves, a module other than __main__: match by name.
     record = next(c for c in cli.trainer.callbacks if type(c).__name__ == "EpochRecord")
+    cli.trainer.fit(cli.model, cli.datamodule, ckpt_path=checkpoint)
     chosen = cli.trainer.checkpoint_callback
     best_path = chosen.best_model_path or chosen.last_model_path
-    epochs = record.epochs
+    epochs = recorded["epochs"] + record.epochs
     monitor, mode = chosen.monitor, chosen.mode
     missing = float("inf") if mode == "min" else float("-inf")
     best = (min if mode == "min" else max)(epochs, key=lambda e: e.get(monitor, missing))
@@ -113,7 +136,7 @@ def main() -> None:
             if any(e.get(key, 0) >= threshold for e in epochs)  # only thresholds the run reached
         },
         "seconds_per_epoch": round(sum(e["seconds"] for e in epochs) / len(epochs), 1),
-        "wall_minutes": round((time.perf_counter() - started) / 60, 1),
+        "wall_minutes": round((time.perf_counter() - started) / 60 + recorded.get("wall_minutes", 0), 1),
         "machine": machine(),
         "epochs": epochs,
     }
@@ -133,6 +156,8 @@ def main() -> None:
             for t in model.hparams.temperatures
         }
     note = options.note.format(**result) if options.note else ""
+    if checkpoint:  # how the earlier chunks were run
+        result["earlier_commands"] = [*recorded.get("earlier_commands", []), recorded["command"]]
     write_result(name, {"note": note, **result})
 
 
