@@ -124,6 +124,25 @@ def test_generation_with_a_carried_state_equals_rereading_the_whole_prefix(cell)
     assert len(set(generated.tolist())) > 1  # not a constant: the comparison says something
 
 
+@pytest.mark.parametrize("window", [3, 100])
+def test_windowed_generation_rereads_the_books_window_from_a_zero_state(window):
+    torch.manual_seed(0)
+    model = CharRNN(vocab_size=11, cell="lstm", hidden_size=16, num_layers=2, generation_window=window).eval()
+    prompt = torch.tensor([3, 1, 4, 1, 5])
+    generated = model.generate(prompt, 30)
+    tokens = prompt.clone()
+    with torch.no_grad():
+        for _ in range(30):
+            tokens = torch.cat([tokens, model(tokens[-window:].unsqueeze(0))[0, -1].argmax().view(1)])
+    assert torch.equal(generated, tokens[len(prompt) :]) and len(set(generated.tolist())) > 1
+    carried = CharRNN(vocab_size=11, cell="lstm", hidden_size=16, num_layers=2).eval()
+    carried.load_state_dict(model.state_dict())
+    # A window longer than the text sees the whole prefix, as the carried state does; a short one forgets.
+    assert torch.equal(carried.generate(prompt, 30), generated) == (window >= len(prompt) + 30)
+    with pytest.raises(ValueError, match="generation_window must be at least 1"):
+        CharRNN(vocab_size=11, generation_window=0)
+
+
 def test_the_word_model_rereads_its_window_padded_in_front():
     torch.manual_seed(0)
     model = WordLSTM(vocab_size=30, embedding_dim=4, hidden_size=8, sequence_length=4).eval()
