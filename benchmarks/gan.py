@@ -60,6 +60,43 @@ def logged_per_epoch(csv_dir: Path) -> dict[int, dict[str, float]]:
     return values
 
 
+def spearman(xs: list[float], ys: list[float]) -> float:
+    """Spearman's rank correlation (no ties expected among measured losses and distances)."""
+
+    def ranks(values: list[float]) -> list[int]:
+        order = sorted(range(len(values)), key=values.__getitem__)
+        return [order.index(i) for i in range(len(values))]
+
+    n, rx, ry = len(xs), ranks(xs), ranks(ys)
+    return 1 - 6 * sum((a - b) ** 2 for a, b in zip(rx, ry, strict=True)) / (n * (n * n - 1))
+
+
+def critic_tracks_quality(report: dict, name: str) -> dict:
+    """For a Wasserstein GAN: how its critic's estimate of the distance follows classifier-FID over the measured
+    epochs (their rank correlation; WGAN's claim is that it tracks sample quality) and the two curves as a plot."""
+    points = [e for e in report["epochs"] if "wasserstein_estimate" in e and "classifier_fid" in e]
+    if len(points) < 3:
+        return {}
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    batches = [e["epoch"] * report["batches_per_epoch"] for e in points]
+    figure, fid_axis = plt.subplots(figsize=(7, 4))
+    fid_axis.plot(batches, [e["classifier_fid"] for e in points], "o-", color="tab:blue")
+    fid_axis.set(xlabel="real batches trained on", ylabel="classifier-FID (log scale)", yscale="log")
+    critic_axis = fid_axis.twinx()
+    critic_axis.plot(batches, [e["wasserstein_estimate"] for e in points], "s--", color="tab:red")
+    critic_axis.set_ylabel("critic: mean D(real) - mean D(fake)", color="tab:red")
+    figure.suptitle(f"{name}: the critic's Wasserstein estimate next to classifier-FID")
+    figure.tight_layout()
+    figure.savefig(RESULTS / f"{name}_critic_curve.png", dpi=100)
+    plt.close(figure)
+    fid, critic = [e["classifier_fid"] for e in points], [e["wasserstein_estimate"] for e in points]
+    return {"wasserstein_fid_spearman": round(spearman(critic, fid), 3), "critic_curve": f"{name}_critic_curve.png"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, required=True)
@@ -137,6 +174,7 @@ def main() -> None:
         card=card.name if card else None,
         epochs_trained=epochs,
         book_epochs=yaml.safe_load(args.config.read_text())["trainer"]["max_epochs"],
+        batches_per_epoch=cli.trainer.num_training_batches,  # fewer than the data's with limit_train_batches
         seconds_per_epoch_median=round(statistics.median(e["seconds"] for e in report["epochs"]), 1),
         samples=f"{name}_samples.png (fixed latent, epoch {epochs})" if grids else None,
         **machine(),
@@ -144,6 +182,7 @@ def main() -> None:
         wall_seconds_this_chunk=round(time.time() - start, 1),
     )
     RESULTS.mkdir(parents=True, exist_ok=True)
+    report.update(critic_tracks_quality(report, name))
     report_path.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps({k: v for k, v in report.items() if k != "epochs"}, indent=2))
 
