@@ -15,6 +15,8 @@ from typing import Any
 from pytorch_lightning.strategies import DDPStrategy, StrategyRegistry
 from torch.nn.parallel import DistributedDataParallel
 
+from lightning_zoo.core import ZooError
+
 
 class GANDDPStrategy(DDPStrategy):
     """Lightning's ``DDPStrategy`` (launch, process groups, samplers, checkpoints, everything else) with one change:
@@ -39,6 +41,11 @@ class GANDDPStrategy(DDPStrategy):
         names = getattr(module, "ddp_networks", ())
         if not names:
             raise ValueError(f"{type(module).__name__} names no ddp_networks: use the plain ddp strategy")
+        if self._layer_sync is not None and self.root_device.type == "cpu":
+            raise ZooError(
+                "sync_batchnorm needs GPUs (SyncBatchNorm computes only there): add --trainer.sync_batchnorm false "
+                "for CPU processes"
+            )
         wrappers = {name: self._setup_model(getattr(module, name)) for name in names}
         object.__setattr__(module, "ddp_wrappers", wrappers)  # a plain attribute: no submodule, no new state keys
         self.model = module

@@ -35,3 +35,19 @@ def test_ddp_gan_trains_bitwise_as_find_unused_parameters_with_equal_gradients_o
 def test_ddp_gan_refuses_find_unused_parameters():
     with pytest.raises(ValueError, match="drop find_unused_parameters"):
         GANDDPStrategy(find_unused_parameters=True)
+
+
+def test_sync_batchnorm_on_cpu_processes_ends_with_one_line_naming_the_fix(data_root, tmp_path):
+    """configs/trainer/ddp_gan.yaml turns sync_batchnorm on for GPUs; DistributedDataParallel refuses SyncBatchNorm
+    on CPU modules deep in its constructor, so the strategy says what to do first (one process suffices)."""
+    from lightning_zoo.core import ZooError
+    from lightning_zoo.gan import DCGAN
+    from tests.helpers.train import gan_data, trainer
+
+    fit = trainer(tmp_path, max_epochs=1, limit_train_batches=1, strategy="ddp_gan", devices=1, sync_batchnorm=True)
+    try:
+        with pytest.raises(ZooError, match="--trainer.sync_batchnorm false"):
+            fit.fit(DCGAN(), gan_data(data_root))
+    finally:
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
