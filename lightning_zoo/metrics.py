@@ -277,7 +277,24 @@ def class_shares(counts: Tensor, within: tuple[float, float] = (5.0, 15.0)) -> d
     }
 
 
-class ModeCoverage(Callback):
+class ClassifiedSamples(Callback):
+    """Base of the callbacks that classify a GAN's samples with the dataset's feature network (its class logits;
+    ``classifier_ckpt`` instead: a FeatureCNN checkpoint for the GAN's data), every ``every_n_epochs`` epochs and
+    after the last one, from latents seeded with ``seed``."""
+
+    def __init__(self, every_n_epochs: int, seed: int, classifier_ckpt: str | None) -> None:
+        self.every_n_epochs, self.seed, self.classifier_ckpt = every_n_epochs, seed, classifier_ckpt
+        self.classifier: FrozenFeatures | None = None
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if stage != "fit":
+            return
+        check_generative(pl_module, type(self).__name__)
+        dataset = getattr(trainer.datamodule, "dataset_name", None)
+        self.classifier = feature_extractor(self.classifier_ckpt, dataset, tuple(pl_module.output_range), logits=True)
+
+
+class ModeCoverage(ClassifiedSamples):
     """Logs ``val/rarest_class_share`` and ``val/commonest_class_share``: how the dataset's feature network classifies
     ``num_samples`` samples of the generator (seeded latents, eval mode), every ``every_n_epochs`` epochs and after
     the last one. A GAN that collapsed onto a few modes draws some classes rarely or never (a balanced ten-class
@@ -297,16 +314,8 @@ class ModeCoverage(Callback):
             raise ValueError(
                 f"ModeCoverage needs num_samples and every_n_epochs >= 1, got {num_samples}, {every_n_epochs}"
             )
-        self.num_samples, self.every_n_epochs, self.seed = num_samples, every_n_epochs, seed
-        self.classifier_ckpt = classifier_ckpt
-        self.classifier: FrozenFeatures | None = None
-
-    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        if stage != "fit":
-            return
-        check_generative(pl_module, "ModeCoverage")
-        dataset = getattr(trainer.datamodule, "dataset_name", None)
-        self.classifier = feature_extractor(self.classifier_ckpt, dataset, tuple(pl_module.output_range), logits=True)
+        super().__init__(every_n_epochs, seed, classifier_ckpt)
+        self.num_samples = num_samples
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not due(trainer, self.every_n_epochs):
@@ -395,7 +404,7 @@ def class_fidelity(counts: Tensor) -> dict[str, Any]:
     }
 
 
-class ConditionalAccuracy(Callback):
+class ConditionalAccuracy(ClassifiedSamples):
     """For a GAN whose latent has class ``labels`` (CGAN, ACGAN): logs ``val/conditional_acc``, the fraction of
     samples the dataset's feature network classifies as the class asked for. For one with a ``category`` code
     (InfoGAN): logs ``val/category_purity``, the fraction of samples in their category's majority class.
@@ -410,18 +419,14 @@ class ConditionalAccuracy(Callback):
     def __init__(
         self, per_class: int = 1000, every_n_epochs: int = 1, seed: int = 0, classifier_ckpt: str | None = None
     ) -> None:
-        self.per_class, self.every_n_epochs, self.seed = per_class, every_n_epochs, seed
-        self.classifier_ckpt = classifier_ckpt
-        self.classifier: FrozenFeatures | None = None
+        super().__init__(every_n_epochs, seed, classifier_ckpt)
+        self.per_class = per_class
         self.key = ""
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        if stage != "fit":
-            return
-        check_generative(pl_module, "ConditionalAccuracy")
-        self.key = conditioning_key(pl_module)
-        dataset = getattr(trainer.datamodule, "dataset_name", None)
-        self.classifier = feature_extractor(self.classifier_ckpt, dataset, tuple(pl_module.output_range), logits=True)
+        super().setup(trainer, pl_module, stage)
+        if stage == "fit":
+            self.key = conditioning_key(pl_module)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not due(trainer, self.every_n_epochs):
