@@ -4,9 +4,12 @@ lightning_zoo/feature_networks/<dataset>.pt with their checksum in index.json. T
 distances live on: two disjoint sets of 10,000 real training images (the floor) and an untrained generator (near
 the ceiling). Writes benchmarks/results/feature_networks.json.
 
-    python benchmarks/feature_networks.py --data-dir DIR [--datasets mnist fashion_mnist] [--epochs 5]
+    python benchmarks/feature_networks.py --data-dir DIR [--datasets mnist fashion_mnist pokemon] [--epochs N]
 
-DIR holds MNIST/raw and FashionMNIST/raw (Fashion-MNIST: Debian's dataset-fashion-mnist, /usr/share/datasets).
+DIR holds MNIST/raw and FashionMNIST/raw (Fashion-MNIST: Debian's dataset-fashion-mnist, /usr/share/datasets) and
+pokemon/images (../shared/data). The Pokemon folder has no classes: its network learns to tell image rotations apart
+(``RotationFolderDataModule``) and is evaluated on its held-out validation images (the folder has no test split).
+--epochs defaults to each config's.
 """
 
 from __future__ import annotations
@@ -22,25 +25,27 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import DEFAULT_DATA, RESULTS, ROOT, machine, write_result  # noqa: E402
+from datamodules import ImageFolderDataModule  # noqa: E402
 from lightning_zoo.cli import ZooCLI  # noqa: E402
 from lightning_zoo.files import atomic_path  # noqa: E402
-from lightning_zoo.gan import FashionGAN, VanillaGAN  # noqa: E402
+from lightning_zoo.gan import FashionGAN, ImageDCGAN, VanillaGAN  # noqa: E402
 from lightning_zoo.metrics import FEATURE_NETWORKS, add_generated_images, classifier_fid  # noqa: E402
 
 SAMPLES = 10_000
-UNTRAINED = {"mnist": VanillaGAN, "fashion_mnist": FashionGAN}  # the generator of each dataset's untrained scale
+UNTRAINED = {"mnist": VanillaGAN, "fashion_mnist": FashionGAN, "pokemon": ImageDCGAN}  # the untrained scale's G
+FOLDERS = {"pokemon": "pokemon/images"}  # image folders without classes: their networks learn rotations
 
 
-def train(dataset: str, data_dir: str, epochs: int, workdir: Path) -> tuple[dict, torch.Tensor]:
-    """Trains and tests the network; ships it; returns its index entry and the training images (for the scale)."""
+def train(dataset: str, data_dir: str, epochs: int | None, workdir: Path) -> tuple[dict, torch.Tensor]:
+    """Trains the network and evaluates it on held-out images; ships it; returns its index entry and the real
+    images of the scale (the training images; a folder's every image, unturned)."""
+    data = ["--data.folder", f"{data_dir}/{FOLDERS[dataset]}"] if dataset in FOLDERS else ["--data.data_dir", data_dir]
     cli = ZooCLI(
         args=[
             "--config",
             str(ROOT / f"configs/classification/feature_cnn_{dataset}.yaml"),
-            "--data.data_dir",
-            data_dir,
-            "--trainer.max_epochs",
-            str(epochs),
+            *data,
+            *(["--trainer.max_epochs", str(epochs)] if epochs else []),
             "--trainer.logger",
             "CSVLogger",
             "--trainer.logger.save_dir",
@@ -51,7 +56,10 @@ def train(dataset: str, data_dir: str, epochs: int, workdir: Path) -> tuple[dict
         run=False,
     )
     cli.trainer.fit(cli.model, cli.datamodule)
-    [test] = cli.trainer.test(cli.model, cli.datamodule, verbose=False)  # the final weights
+    # The final weights, on the test split; a folder has none, only the validation images held out of training.
+    held_out = "val" if dataset in FOLDERS else "test"
+    evaluate = cli.trainer.validate if held_out == "val" else cli.trainer.test
+    [metrics] = evaluate(cli.model, cli.datamodule, verbose=False)
     path = FEATURE_NETWORKS / f"{dataset}.pt"
     shipped = {
         "zoo_model": cli.model.model_name,  # a minimal zoo checkpoint: load_zoo_module reads it
@@ -65,22 +73,39 @@ def train(dataset: str, data_dir: str, epochs: int, workdir: Path) -> tuple[dict
         "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
         "value_range": list(cli.datamodule.value_range),
         "input_shape": list(cli.model.hparams.input_shape),
-        "epochs": epochs,
-        "test_acc_pct": round(100 * test["test/acc"], 2),
+        "task": "rotation" if dataset in FOLDERS else "classes",
+        "epochs": cli.trainer.current_epoch,
+        f"{held_out}_acc_pct": round(100 * metrics[f"{held_out}/acc"], 2),
+        f"{held_out}_images": len(cli.datamodule.splits[held_out]),
         "command": "python " + " ".join(["benchmarks/feature_networks.py", *sys.argv[1:]]),
     }
+    if dataset in FOLDERS:
+        return entry, folder_images(f"{data_dir}/{FOLDERS[dataset]}", cli.datamodule.image_size)
     return entry, cli.datamodule.splits["train"].tensors[0]
 
 
+def folder_images(folder: str, size: int) -> torch.Tensor:
+    """Every image of a folder as the GANs' configs serve them (crop to ``size``, [-1, 1]), unflipped."""
+    images = ImageFolderDataModule(folder, image_size=size, labelled=False, value_range=(-1.0, 1.0))
+    images.setup("fit")
+    return torch.stack([image for image, _ in images.unaugmented("train")])
+
+
 def scale(dataset: str, images: torch.Tensor) -> dict:
-    """Classifier-FID of two disjoint real sets, and of an untrained generator against real images."""
+    """Classifier-FID of two disjoint real sets (of 10,000 images, or half a smaller set's), and of an untrained
+    generator against the first of them."""
+    half = min(SAMPLES, len(images) // 2)
     order = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))
-    first, second = images[order[:SAMPLES]], images[order[SAMPLES : 2 * SAMPLES]]
+    first, second = images[order[:half]], images[order[half : 2 * half]]
     fid = classifier_fid(dataset=dataset)
     fid.update(first, real=True)
     fid.update(second, real=False)
     real_vs_real = float(fid.compute())
-    return {"real_vs_real": round(real_vs_real, 3), "untrained_generator": round(untrained_fid(dataset, first), 1)}
+    return {
+        "images_per_set": half,
+        "real_vs_real": round(real_vs_real, 3),
+        "untrained_generator": round(untrained_fid(dataset, first), 1),
+    }
 
 
 def untrained_fid(dataset: str, real: torch.Tensor) -> float:
@@ -89,7 +114,7 @@ def untrained_fid(dataset: str, real: torch.Tensor) -> float:
     fid = classifier_fid(dataset=dataset, source_range=tuple(gan.output_range))
     low, high = gan.output_range
     fid.update(real.sub(-1.0).div(2.0).mul(high - low).add(low), real=True)  # real images in the GAN's range
-    add_generated_images([fid], gan, SAMPLES, 500, torch.Generator().manual_seed(0))
+    add_generated_images([fid], gan, len(real), 500, torch.Generator().manual_seed(0))
     return float(fid.compute())
 
 
@@ -97,7 +122,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
     parser.add_argument("--datasets", nargs="+", default=["mnist", "fashion_mnist"], choices=sorted(UNTRAINED))
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epochs", type=int, help="default: the config's")
     parser.add_argument("--workdir", default=str(ROOT / "logs" / "bench_feature_networks"))
     args = parser.parse_args()
     torch.manual_seed(0)

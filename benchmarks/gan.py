@@ -31,7 +31,14 @@ from benchmarks.common import DEFAULT_DATA, RESULTS, ROOT, machine  # noqa: E402
 from lightning_zoo.callbacks import EpochTimer  # noqa: E402
 from lightning_zoo.cli import ZooCLI  # noqa: E402
 from lightning_zoo.core import inference_mode_of  # noqa: E402
-from lightning_zoo.metrics import ClassifierFID, ConditionalAccuracy, ModeCoverage, fidelity_report, mode_report  # noqa: E402
+from lightning_zoo.metrics import (  # noqa: E402
+    ClassifierFID,
+    ConditionalAccuracy,
+    ModeCoverage,
+    feature_network_index,
+    fidelity_report,
+    mode_report,
+)
 from lightning_zoo.registry import cards  # noqa: E402
 
 LOGGED = {
@@ -133,12 +140,18 @@ def main() -> None:
         run=False,
     )
     timer = EpochTimer()
-    measured = [ClassifierFID(every_n_epochs=args.measure_every), ModeCoverage(every_n_epochs=args.measure_every)]
-    if cli.datamodule.dataset_name is None:  # e.g. a folder of RGB images: the zoo has no feature network for it
+    dataset = cli.datamodule.dataset_name
+    fid = ClassifierFID(every_n_epochs=args.measure_every)
+    measured: list = [fid]
+    if dataset is None:  # a folder of images the zoo has no feature network for
         print(f"{type(cli.datamodule).__name__} names no dataset with a feature network: losses and samples only")
         measured = []
-    latent_keys = set(cli.model.sample_latent(1))
-    if measured and {"labels", "category"} & latent_keys:
+    # A network trained on classes also counts the samples per class; one trained on rotations (a folder without
+    # classes) gives classifier-FID only.
+    classes = dataset is not None and feature_network_index().get(dataset, {}).get("task", "classes") == "classes"
+    if classes:
+        measured.append(ModeCoverage(every_n_epochs=args.measure_every))
+    if classes and {"labels", "category"} & set(cli.model.sample_latent(1)):
         measured.append(ConditionalAccuracy(every_n_epochs=args.measure_every))
     cli.trainer.callbacks += [timer, *measured]
     start = time.time()
@@ -156,12 +169,12 @@ def main() -> None:
     final = {name: float(cli.trainer.callback_metrics[key]) * scale for key, (name, scale) in LOGGED.items()
              if key in cli.trainer.callback_metrics}  # fmt: skip
     modes = None
-    if measured:  # the class histogram of the final generator, measured even where training had no epoch left
-        modes = mode_report(cli.model, cli.datamodule.dataset_name)
+    if classes:  # the class histogram of the final generator, measured even where training had no epoch left
+        modes = mode_report(cli.model, dataset)
         final.update(rarest_class_pct=modes["rarest_class_pct"], commonest_class_pct=modes["commonest_class_pct"])
     if any(isinstance(m, ConditionalAccuracy) for m in measured):
         with inference_mode_of(cli.model.generator):
-            final["fidelity"] = fidelity_report(cli.model, cli.datamodule.dataset_name)
+            final["fidelity"] = fidelity_report(cli.model, dataset)
     grids = sorted((workdir / "csv").rglob("images/samples/*.png"))
     if grids:
         shutil.copy(grids[-1], RESULTS / f"{name}_samples.png")
@@ -170,6 +183,9 @@ def main() -> None:
         {key: round(value, 3) for key, value in final.items() if key != "fidelity"},
         fidelity=final.get("fidelity"),
         modes=modes,
+        feature_network=dataset,
+        # Images in each set (real, generated): 10,000, or a smaller folder's every image.
+        fid_images=(fid.compared * cli.trainer.world_size or report.get("fid_images")) if measured else None,
         config=str(args.config),
         card=card.name if card else None,
         epochs_trained=epochs,
@@ -182,10 +198,14 @@ def main() -> None:
     command = " ".join(["python benchmarks/gan.py", *sys.argv[1:]])
     if timer.durations or "command" not in report:
         report.update(command=command, wall_seconds_this_chunk=round(time.time() - start, 1))
+        report.pop("measured_again_by", None)  # of an earlier chunk's generator
     else:  # the run had reached --epochs: measured again, the training chunk's record kept
         report["measured_again_by"] = command
     RESULTS.mkdir(parents=True, exist_ok=True)
     report.update(critic_tracks_quality(report, name))
+    measured_fids = [(e["classifier_fid"], e["epoch"]) for e in report["epochs"] if "classifier_fid" in e]
+    if measured_fids:  # a GAN can get worse with more epochs: where it was best, next to where it ended
+        report["lowest_classifier_fid"], report["lowest_classifier_fid_epoch"] = min(measured_fids)
     report_path.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps({k: v for k, v in report.items() if k != "epochs"}, indent=2))
 

@@ -18,6 +18,7 @@ from datamodules.vision import (
     ImageFolderDataModule,
     MNISTDataModule,
     ORLFacesDataModule,
+    RotationFolderDataModule,
     VGG16FeaturesDataModule,
 )
 
@@ -33,6 +34,7 @@ __all__ = [
     "FashionMNISTDataModule",
     "IMDBDataModule",
     "ImageFolderDataModule",
+    "RotationFolderDataModule",
     "InMemoryDataModule",
     "MNISTDataModule",
     "ORLFacesDataModule",

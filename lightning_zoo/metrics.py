@@ -15,13 +15,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback
+from pytorch_lightning.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.kid import KernelInceptionDistance
@@ -69,11 +70,14 @@ class FrozenFeatures(nn.Module):
 def to_layout(
     images: Tensor, shape: tuple[int, ...], source_range: tuple[float, float], value_range: tuple[float, float]
 ) -> Tensor:
-    """``images`` as (N, *shape) in ``value_range``: flat images unflattened, a border cropped (MNIST padded to 32x32
-    becomes 28x28 again), values mapped linearly from ``source_range``."""
+    """``images`` as (N, *shape) in ``value_range``: flat images unflattened, images k times the side averaged over
+    k x k blocks (128 px RGB for a 64 px network), otherwise a border cropped (MNIST padded to 32x32 becomes 28x28
+    again), values mapped linearly from ``source_range``."""
     if tuple(images.shape[1:]) != tuple(shape):
         if images.dim() == 2 and images.shape[1] == math.prod(shape):
             images = images.view(-1, *shape)
+        elif images.dim() == 4 and images.shape[1] == shape[0] and multiple(images.shape[2:], shape[1:]) > 1:
+            images = nn.functional.avg_pool2d(images, multiple(images.shape[2:], shape[1:]))
         elif images.dim() == 4 and images.shape[1] == shape[0]:
             top, left = ((images.shape[i + 2] - shape[i + 1]) // 2 for i in range(2))
             if min(top, left) >= 0:
@@ -89,11 +93,23 @@ def to_layout(
     return images
 
 
-def shipped_feature_network(dataset: str) -> tuple[nn.Module, dict[str, Any]]:
-    """The zoo's feature network for ``dataset`` (``mnist``, ``fashion_mnist``), checked against its recorded
-    checksum, and its entry of ``feature_networks/index.json`` (layout, test accuracy)."""
+def feature_network_index() -> dict[str, dict[str, Any]]:
+    """``feature_networks/index.json``: per dataset, the shipped file, its checksum, layout, ``task`` (``classes``,
+    or ``rotation`` for a folder without classes: see ``RotationFolderDataModule``) and held-out accuracy."""
     index_path = FEATURE_NETWORKS / "index.json"
-    index = json.loads(index_path.read_text()) if index_path.is_file() else {}
+    return json.loads(index_path.read_text()) if index_path.is_file() else {}
+
+
+def multiple(sides: Sequence[int], target: Sequence[int]) -> int:
+    """k where ``sides`` are k times ``target`` in both directions, else 0."""
+    (h, w), (th, tw) = sides, target
+    return h // th if h % th == 0 and w % tw == 0 and h // th == w // tw else 0
+
+
+def shipped_feature_network(dataset: str) -> tuple[nn.Module, dict[str, Any]]:
+    """The zoo's feature network for ``dataset`` (``mnist``, ``fashion_mnist``, ``pokemon``), checked against its
+    recorded checksum, and its entry of ``feature_networks/index.json``."""
+    index = feature_network_index()
     if dataset not in index:
         raise ZooError(
             f"the zoo has no feature network for {dataset!r} (it has {', '.join(sorted(index)) or 'none'}): make one "
@@ -127,6 +143,12 @@ def feature_extractor(
             raise ZooError("a DataModule that names no dataset: pass a feature network's checkpoint (classifier_ckpt)")
         classifier, entry = shipped_feature_network(dataset)
         value_range = tuple(entry["value_range"])
+        if logits and entry.get("task", "classes") != "classes":
+            raise ZooError(
+                f"the zoo's feature network for {dataset!r} was trained to tell {entry['task']}s apart (the images "
+                "have no classes): it serves classifier-FID, but counting samples per class needs a classifier of "
+                "the images' classes (classifier_ckpt)"
+            )
     if not callable(getattr(classifier, "features", None)):
         raise ZooError(
             f"{classifier_ckpt} holds a {type(classifier).__name__}, which has no features(): train a FeatureCNN on "
@@ -149,8 +171,10 @@ class ClassifierFID(Callback):
     many samples of the generator (from its own seeded latents, in eval mode), in a classifier's feature space;
     lower is better.
 
-    ``--trainer.callbacks+=lightning_zoo.metrics.ClassifierFID`` alone works on MNIST and Fashion-MNIST: the zoo's
-    feature network for the DataModule's dataset (``dataset_name``) is used. Works with any GAN of the zoo
+    ``--trainer.callbacks+=lightning_zoo.metrics.ClassifierFID`` alone works on MNIST, Fashion-MNIST and the Pokemon
+    folder: the zoo's feature network for the DataModule's dataset (``dataset_name``) is used. A training set smaller
+    than ``num_samples`` is compared whole, with as many samples (and a warning: FID grows as the sample shrinks,
+    so compare runs measured at one size; KID is unbiased). Works with any GAN of the zoo
     (``sample_latent``, ``generate``, ``output_range``). Under DDP each rank takes its share of both sets and the
     statistics are gathered. It draws no number from the global RNG, so adding it leaves training unchanged.
 
@@ -180,6 +204,7 @@ class ClassifierFID(Callback):
         self.every_n_epochs, self.seed, self.kid_subset_size = every_n_epochs, seed, kid_subset_size
         self.fid: FrechetInceptionDistance | None = None
         self.kid: KernelInceptionDistance | None = None
+        self.compared = 0  # images of each set per process, once the real ones are in
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if stage != "fit":
@@ -202,9 +227,16 @@ class ClassifierFID(Callback):
             if trainer.datamodule is None:
                 raise ZooError("ClassifierFID takes its real images from a DataModule; fit with one")
             with torch.random.fork_rng(devices=cuda):  # a loader's workers may draw their seeds from the global RNG
-                add_real_images(metrics, trainer.datamodule.train_dataloader(), share, pl_module.device)
+                self.compared = add_real_images(metrics, trainer.datamodule.train_dataloader(), share, pl_module.device)
+            if self.compared < share:
+                rank_zero_warn(
+                    f"ClassifierFID: the training set has only {self.compared * trainer.world_size} of the "
+                    f"{self.num_samples} images asked for; it compares them with as many samples (FID is biased "
+                    "upward at small sizes: compare runs measured at the same size)"
+                )
+            self.kid.subset_size = min(self.kid.subset_size, self.compared)
         noise_source = torch.Generator(device=pl_module.device).manual_seed(self.seed + trainer.global_rank)
-        add_generated_images(metrics, pl_module, share, self.batch_size, noise_source)
+        add_generated_images(metrics, pl_module, self.compared, self.batch_size, noise_source)
         fid = metrics[0].compute()  # gathers every rank's statistics
         # KID draws random subsets from the global RNG: from a seeded copy of it, so training is not disturbed.
         with torch.random.fork_rng(devices=cuda):
@@ -223,8 +255,9 @@ def check_generative(pl_module: pl.LightningModule, who: str) -> None:
         raise ZooError(f"{who} needs a GAN (sample_latent, generate); {type(pl_module).__name__} is not")
 
 
-def add_real_images(metrics: list[Any], loader: Iterable, count: int, device: torch.device) -> None:
-    """The first ``count`` images of ``loader`` (batches of images, or of (images, labels)) as real images."""
+def add_real_images(metrics: list[Any], loader: Iterable, count: int, device: torch.device) -> int:
+    """The first ``count`` images of ``loader`` (batches of images, or of (images, labels)) as real images; returns
+    how many there were (fewer than ``count`` where the loader ends first)."""
     seen = 0
     for batch in loader:
         images = batch[0] if isinstance(batch, (list, tuple)) else batch
@@ -233,8 +266,10 @@ def add_real_images(metrics: list[Any], loader: Iterable, count: int, device: to
             metric.update(images, real=True)
         seen += len(images)
         if seen >= count:
-            return
-    raise ZooError(f"classifier-FID wants {count} real images per process, the data has only {seen}")
+            break
+    if seen < 2:
+        raise ZooError(f"classifier-FID needs at least 2 real images per process, the data has {seen}")
+    return seen
 
 
 def add_generated_images(

@@ -15,7 +15,13 @@ from PIL import Image
 from pytorch_lightning import seed_everything
 from pytorch_lightning.callbacks import Callback
 
-from datamodules import CatsAndDogsSmallDataModule, DataError, DatasetUnavailableError, ImageFolderDataModule
+from datamodules import (
+    CatsAndDogsSmallDataModule,
+    DataError,
+    DatasetUnavailableError,
+    ImageFolderDataModule,
+    RotationFolderDataModule,
+)
 from datamodules.vision.cats_and_dogs import build_subset, main
 from lightning_zoo.classification import SmallConvNet
 from tests.helpers.contract import SaveAfterBatch
@@ -68,6 +74,25 @@ def test_a_flat_unlabelled_folder_is_one_class_with_a_seeded_validation_split(tm
     x01, _ = next(iter(folder_dm(tmp_path, labelled=False, val_size=0.25).val_dataloader()))
     torch.testing.assert_close(x, 2 * x01 - 1)
     assert x.max() == 1.0 and set(y.tolist()) == {0}
+
+
+def test_a_rotation_folder_serves_every_image_at_four_turns_labelled_by_the_turn(tmp_path):
+    write_image_folder(tmp_path, {"": 5}, classes=("a", "b"))
+    dm = RotationFolderDataModule(str(tmp_path), image_size=16, batch_size=4, val_size=2, augment="flip")
+    dm.setup("fit")
+    plain = folder_dm(tmp_path, labelled=False, val_size=2)  # the same seeded split, unturned
+    assert dm.num_classes == 4 and dm.classes == list(RotationFolderDataModule.turns)
+    assert (len(dm.splits["train"]), len(dm.splits["val"])) == (4 * 8, 4 * 2)
+    for split in ("train", "val"):
+        turned, upright = dm.unaugmented(split), plain.unaugmented(split)
+        for index in range(len(turned)):
+            image, turns = turned[index]
+            assert int(turns) == index % 4
+            torch.testing.assert_close(image, torch.rot90(upright[index // 4][0], index % 4, dims=(1, 2)))
+    x, y = next(iter(dm.val_dataloader()))
+    assert y.tolist() == [0, 1, 2, 3] and not torch.equal(x[0], x[1])
+    with pytest.raises(TypeError, match="labelled"):  # its labels are the turns
+        RotationFolderDataModule(str(tmp_path), labelled=True)
 
 
 def test_grey_palette_and_rgba_images_become_rgb_with_transparency_on_white(tmp_path):

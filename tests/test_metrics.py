@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from datamodules import ImageFolderDataModule
 from lightning_zoo import metrics
 from lightning_zoo.classification import FeatureCNN
 from lightning_zoo.cli import ZooCLI
 from lightning_zoo.core import ZooError
-from lightning_zoo.gan import ACGAN, DCGAN, ConditionalGAN, InfoGAN, VanillaGAN
+from lightning_zoo.gan import ACGAN, DCGAN, ConditionalGAN, ImageDCGAN, InfoGAN, VanillaGAN
 from lightning_zoo.metrics import (
     ClassifierFID,
     ConditionalAccuracy,
@@ -57,6 +58,37 @@ def test_the_shipped_feature_networks_load_match_their_checksums_and_classify(da
     assert features.shape[1] == 64 and torch.isfinite(features).all()
 
 
+def test_the_pokemon_folders_network_tells_turns_apart_and_is_the_recorded_one():
+    network, entry = shipped_feature_network("pokemon")
+    recorded = json.loads((ROOT / "benchmarks/results/feature_networks.json").read_text())["pokemon"]
+    assert entry["task"] == "rotation" and entry["sha256"] == recorded["sha256"]
+    assert entry["val_acc_pct"] == recorded["val_acc_pct"] > 50  # chance: 25 %
+    assert tuple(network.hparams.input_shape) == (3, 64, 64) and network.hparams.num_classes == 4
+
+
+def pokemon_fixture(data_root: Path, size: int = 64) -> ImageFolderDataModule:
+    folder = str(data_root / "pokemon" / "images")  # 8 images
+    return ImageFolderDataModule(
+        folder, size, labelled=False, value_range=(-1.0, 1.0), batch_size=4, dataset_name="pokemon"
+    )
+
+
+@pytest.mark.parametrize("side", [64, 128])  # 128 px images are averaged down to the network's 64
+def test_a_folder_smaller_than_the_sample_is_compared_whole_with_a_warning(side, data_root, tmp_path):
+    measured = ClassifierFID(num_samples=100, kid_subset_size=50)
+    fit = trainer(tmp_path, max_epochs=1, limit_train_batches=1, callbacks=[measured])
+    with pytest.warns(UserWarning, match="has only 8 of the 100 images asked for"):
+        fit.fit(ImageDCGAN(input_shape=(3, side, side), width=4), pokemon_fixture(data_root, side))
+    assert measured.compared == int(measured.fid.real_features_num_samples) == measured.kid.subset_size == 8
+    assert math.isfinite(float(fit.callback_metrics["val/classifier_fid"]))
+
+
+def test_a_network_trained_on_turns_counts_no_classes(data_root, tmp_path):
+    fit = trainer(tmp_path, max_epochs=1, limit_train_batches=1, callbacks=[metrics.ModeCoverage(num_samples=8)])
+    with pytest.raises(ZooError, match="trained to tell rotations apart"):
+        fit.fit(ImageDCGAN(width=4), pokemon_fixture(data_root))
+
+
 def test_a_missing_or_altered_feature_network_ends_with_the_command_that_makes_it(tmp_path, monkeypatch):
     monkeypatch.setattr(metrics, "FEATURE_NETWORKS", tmp_path)
     with pytest.raises(ZooError, match="no feature network for 'cifar10'.*python benchmarks/feature_networks.py"):
@@ -76,6 +108,8 @@ def test_images_are_brought_to_the_networks_layout():
     torch.testing.assert_close(features.to_layout(padded), image * 2 - 1)  # 32x32 -> the inner 28x28
     with pytest.raises(ZooError, match=r"takes \(1, 28, 28\) images, it was given \(3, 28, 28\)"):
         features.to_layout(torch.rand(2, 3, 28, 28))
+    twice = image.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)  # 56x56 -> averaged over 2x2 blocks
+    torch.testing.assert_close(features.to_layout(twice), image * 2 - 1)
 
 
 def test_classifier_fid_is_zero_for_the_same_images_and_grows_with_their_distortion(data_root):

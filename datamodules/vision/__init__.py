@@ -1,6 +1,6 @@
 from datamodules.vision.cats_and_dogs import CatsAndDogsSmallDataModule
 from datamodules.vision.cifar10 import CIFAR10DataModule
-from datamodules.vision.image_folder import ImageFolderDataModule
+from datamodules.vision.image_folder import ImageFolderDataModule, RotationFolderDataModule
 from datamodules.vision.mnist import FashionMNISTDataModule, MNISTDataModule
 from datamodules.vision.orl_faces import ORLFacesDataModule
 from datamodules.vision.vgg16_features import VGG16FeaturesDataModule
@@ -10,6 +10,7 @@ __all__ = [
     "CatsAndDogsSmallDataModule",
     "FashionMNISTDataModule",
     "ImageFolderDataModule",
+    "RotationFolderDataModule",
     "MNISTDataModule",
     "ORLFacesDataModule",
     "VGG16FeaturesDataModule",

@@ -181,6 +181,8 @@ class ImageFolderDataModule(ZooDataModule):
         batch_size: Images per batch.
         num_workers: Decoding processes (0 decodes in the training process).
         pin_memory: Pin batches for faster host-to-GPU copies.
+        dataset_name: Names the zoo's feature network for these images (``lightning_zoo/feature_networks``), which
+            classifier-FID then uses: ``pokemon`` for the Pokemon artwork of the folder GANs' configs.
     """
 
     data_sizes = ("num_classes", "input_shape")
@@ -199,6 +201,7 @@ class ImageFolderDataModule(ZooDataModule):
         batch_size: int = 32,
         num_workers: int = 0,
         pin_memory: bool = False,
+        dataset_name: str | None = None,
     ) -> None:
         super().__init__(batch_size, num_workers, pin_memory)
         if image_size < 1:
@@ -210,6 +213,7 @@ class ImageFolderDataModule(ZooDataModule):
         self.val_size, self.split_seed = val_size, split_seed
         self.classes: list[str] = list(classes) if classes is not None else []
         self.splits: dict[str, ImageFileDataset] = {}
+        self.dataset_name = dataset_name
 
     @property
     def num_classes(self) -> int:
@@ -306,3 +310,58 @@ class ImageFolderDataModule(ZooDataModule):
 
     def predict_dataloader(self) -> DataLoader:
         return self._split("predict")
+
+
+class RotatedImages(Dataset):
+    """Each image of ``images`` four times, turned counter-clockwise by 0, 90, 180 and 270 degrees, labelled with its
+    number of quarter turns (0-3). An unreadable image stays ``None``."""
+
+    def __init__(self, images: ImageFileDataset) -> None:
+        self.images = images
+
+    def __len__(self) -> int:
+        return 4 * len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor] | None:
+        sample = self.images[index // 4]
+        if sample is None:
+            return None
+        turns = index % 4
+        return torch.rot90(sample[0], turns, dims=(1, 2)), torch.tensor(turns)
+
+
+class RotationFolderDataModule(ImageFolderDataModule):
+    """The images of a folder without labels, each served turned by 0, 90, 180 and 270 degrees and labelled with the
+    turn: RotNet's pretext task (Gidaris et al., 2018), on which a classifier learns features of the folder's own
+    images with no labels. The zoo's feature network for an RGB folder (classifier-FID of the folder GANs) is such
+    a classifier: ``configs/classification/feature_cnn_pokemon.yaml``.
+
+    Takes :class:`ImageFolderDataModule`'s arguments and reads every image below ``folder`` (``labelled`` False);
+    hold some out with ``val_size`` to measure how well the turns are told apart. Augmentation comes before the
+    turn, so a flip (``augment: flip``) leaves the label true.
+    """
+
+    turns = ("0 degrees", "90 degrees", "180 degrees", "270 degrees")
+
+    def __init__(self, folder: str, **kwargs: Any) -> None:
+        super().__init__(folder, labelled=False, **kwargs)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.turns)
+
+    def setup(self, stage: str) -> None:
+        if self.splits:
+            return
+        super().setup(stage)
+        self.splits = {split: as_rotated(images) for split, images in self.splits.items()}
+        self.classes = list(self.turns)
+
+    def unaugmented(self, split: str) -> RotatedImages:
+        images = self.splits[split]
+        images = images.images if isinstance(images, RotatedImages) else images
+        return RotatedImages(ImageFileDataset(images.paths, images.labels.tolist(), self.transform(train=False)))
+
+
+def as_rotated(images: ImageFileDataset | RotatedImages) -> RotatedImages:
+    return images if isinstance(images, RotatedImages) else RotatedImages(images)

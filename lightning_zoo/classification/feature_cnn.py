@@ -100,4 +100,27 @@ def feature_network_card(dataset: str, title: str) -> Card:
     )
 
 
-CARDS = (feature_network_card("mnist", "MNIST"), feature_network_card("fashion_mnist", "Fashion-MNIST"))
+CARDS = (
+    feature_network_card("mnist", "MNIST"),
+    feature_network_card("fashion_mnist", "Fashion-MNIST"),
+    Card(
+        name="feature_cnn_pokemon",
+        family="classifier",
+        source="not a book model: the feature network of classifier-FID for the RGB folder GANs, trained on "
+        "RotNet's pretext task (which of 4 quarter turns an image shows), as the folder has no classes",
+        config="configs/classification/feature_cnn_pokemon.yaml",
+        dataset="Pokemon artwork folder, turned 0/90/180/270 degrees (64x64, [-1, 1])",
+        parameters={"": 2_117_188},
+        parameters_from_book=False,
+        parameter_sizes={"input_shape": (3, 64, 64)},  # the tests train it at 32x32
+        results=(
+            Result(
+                "rotation accuracy",
+                None,
+                "final weights after 30 epochs, the 82 held-out artworks x 4 turns",
+                ours="feature_networks.json:pokemon.val_acc_pct",
+                note="seed 0; shipped in lightning_zoo/feature_networks",
+            ),
+        ),
+    ),
+)

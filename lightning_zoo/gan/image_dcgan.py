@@ -109,7 +109,7 @@ CARDS = (
         parameters={"generator": 12_675_715, "discriminator": 11_038_081},
         parameters_from_book=False,
         parameter_sizes={"input_shape": (3, 64, 64), "width": 128},
-        results=classifier_fid_results("dcgan64_pokemon", "{epochs_trained} epochs", classes=False),
+        results=classifier_fid_results("dcgan64_pokemon", "{epochs_trained} epochs", folder=True),
         deviations=("4x4 kernels as PyTorch's DCGAN example (the article gives no kernel size)",),
     ),
     Card(
@@ -121,9 +121,7 @@ CARDS = (
         parameters={"generator": 17_640_067, "discriminator": 11_087_233},
         parameters_from_book=False,
         parameter_sizes={"input_shape": (3, 128, 128), "width": 128},
-        results=classifier_fid_results(
-            "dcgan128_pokemon", "{epochs_trained} of the article's 250 epochs", classes=False
-        ),
+        results=classifier_fid_results("dcgan128_pokemon", "{epochs_trained} of the article's 250 epochs", folder=True),
         deviations=("the article gives no widths or kernel sizes: article 11's widths and 4x4 kernels",),
     ),
 )

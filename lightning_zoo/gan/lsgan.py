@@ -67,6 +67,6 @@ CARDS = (
         parameters={"generator": 12_675_715, "discriminator": 11_038_081},
         parameters_from_book=False,
         parameter_sizes={"input_shape": (3, 64, 64), "width": 128},
-        results=classifier_fid_results("lsgan64_pokemon", "{epochs_trained} epochs", classes=False),
+        results=classifier_fid_results("lsgan64_pokemon", "{epochs_trained} epochs", folder=True),
     ),
 )

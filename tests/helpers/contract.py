@@ -82,6 +82,17 @@ DATA_FIXTURES: dict[str, Callable[[Path], list[str]]] = {
         "--model.width",
         "16",
     ],  # fmt: skip
+    # The 8 fixture images, 2 held out (8 turned images to validate on), at 32x32.
+    "RotationFolderDataModule": lambda root: [
+        "--data.folder",
+        str(root / "pokemon" / "images"),
+        "--data.batch_size",
+        "4",
+        "--data.image_size",
+        "32",
+        "--data.val_size",
+        "2",
+    ],  # fmt: skip
     "VGG16FeaturesDataModule": lambda root: [
         "--data.images.init_args.data_dir",
         str(root),
