@@ -49,8 +49,8 @@ gans() {  # the books' full schedules that a CPU cannot run, measured with the s
     done
 }
 
-folder_gans() {  # the RGB GANs on the 819 Pokemon artworks at their configs' schedules: losses, seconds an epoch and
-    # sample grids (no feature network for RGB folders yet, so no classifier-FID)
+folder_gans() {  # the RGB GANs on the 819 Pokemon artworks at their configs' schedules: losses, seconds an epoch,
+    # sample grids and classifier-FID/KID every 10 epochs (819 vs 819, the shipped rotation network feature_cnn_pokemon)
     for name in ${FOLDER_GANS:-dcgan64_pokemon lsgan64_pokemon wgan_gp64_pokemon wgan64_pokemon dcgan128_pokemon}; do
         epochs=$(sed -n 's/^  max_epochs: //p' configs/gan/$name.yaml)
         $PY benchmarks/gan.py --config configs/gan/$name.yaml --data.folder "$DATA/pokemon/images" --epochs "$epochs" \
