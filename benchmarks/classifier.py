@@ -1,8 +1,13 @@
 """Any classifier config on real data through the CLI: train, then the test accuracy of the final weights (as the
-books evaluate), one run per seed. Writes benchmarks/results/<config name>.json.
+books evaluate), one run per seed. Writes benchmarks/results/<config name>.json, with every epoch's validation
+accuracy, loss and seconds (``curve``). A schedule too long for one sitting runs in chunks: ``--max-epochs N`` stops at epoch N
+(the results say so: ``epochs_run`` of ``epochs_scheduled``) and ``--resume`` continues from the newest ``last.ckpt``
+in the work folder, exactly (the checkpoints carry every RNG state, the workers' augmentation included).
 
     python benchmarks/classifier.py --config configs/classification/intro_convnet_mnist.yaml \
         --data-dir ../shared/data --seeds 0 1 2      # other options go to the CLI as they are
+    python benchmarks/classifier.py --config configs/classification/small_convnet_augmented_cats_and_dogs.yaml \
+        --data-dir ../shared/data --max-epochs 80 [--resume]
 """
 
 from __future__ import annotations
@@ -10,26 +15,63 @@ from __future__ import annotations
 import os
 import statistics
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import machine, seeded_run_options, write_result  # noqa: E402
+from pytorch_lightning.callbacks import Callback  # noqa: E402
+
+from benchmarks.common import RESULTS, machine, resume_point, seeded_run_options, write_result  # noqa: E402
 from lightning_zoo.callbacks import EpochTimer  # noqa: E402
 from lightning_zoo.cli import ZooCLI  # noqa: E402
 
 
-def run(config: Path, data_dir: str, seed: int, workdir: Path, cli_args: list[str]) -> tuple[dict, ZooCLI]:
+class ValidationCurve(Callback):
+    """Every training epoch's validation accuracy and loss (the sanity check and later ``validate`` calls aside)."""
+
+    def __init__(self) -> None:
+        self.epochs: list[dict] = []
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if trainer.sanity_checking or trainer.state.fn != "fit":
+            return
+        metrics = trainer.callback_metrics
+        self.epochs.append(
+            {
+                "epoch": trainer.current_epoch + 1,
+                "val_acc_pct": round(100 * float(metrics["val/acc"]), 2),
+                "val_loss": round(float(metrics["val/loss"]), 4),
+            }
+        )
+        print(self.epochs[-1], flush=True)
+
+
+def run(
+    config: Path,
+    data_dir: str,
+    seed: int,
+    workdir: Path,
+    cli_args: list[str],
+    resume_from: Path | None = None,
+    earlier_epochs: Sequence[dict] = (),
+) -> tuple[dict, ZooCLI]:
     """One seed's run: fit, then test the final weights, and evaluate them on the training images in eval mode. The
     final weights are saved as ``<workdir>/seed_<seed>.ckpt``. The data comes from ``data_dir`` through
-    ``LIGHTNING_ZOO_DATA``, the default of every DataModule, however deep the config nests it."""
+    ``LIGHTNING_ZOO_DATA``, the default of every DataModule, however deep the config nests it. ``resume_from``: a
+    checkpoint to continue from, ``earlier_epochs`` the curve recorded before it (see ``resume_point``)."""
     os.environ["LIGHTNING_ZOO_DATA"] = data_dir
     args = ["--config", str(config), *cli_args, "--seed_everything", str(seed), "--trainer.logger", "CSVLogger"]
     args += ["--trainer.logger.save_dir", str(workdir), "--trainer.enable_progress_bar", "false"]
     cli = ZooCLI(args=args, run=False)
-    timer = EpochTimer()
-    cli.trainer.callbacks.append(timer)
-    cli.trainer.fit(cli.model, cli.datamodule)
+    timer, curve = EpochTimer(), ValidationCurve()
+    cli.trainer.callbacks += [timer, curve]
+    cli.trainer.fit(cli.model, cli.datamodule, ckpt_path=resume_from)
+    for epoch, seconds in zip(curve.epochs, timer.durations, strict=False):
+        epoch["seconds"] = round(seconds, 1)
+    epochs = [*earlier_epochs, *curve.epochs]
     train_metrics = {k: float(v) for k, v in cli.trainer.callback_metrics.items() if k.startswith("train/")}
     cli.trainer.save_checkpoint(workdir / f"seed_{seed}.ckpt")
     [val] = cli.trainer.validate(cli.model, cli.datamodule, verbose=False)
@@ -44,7 +86,9 @@ def run(config: Path, data_dir: str, seed: int, workdir: Path, cli_args: list[st
         "final_train_acc_pct": round(100 * train_metrics["train/acc"], 2),
         "train_eval_acc_pct": round(100 * train_eval["test/acc"], 2),
         "epochs": cli.trainer.current_epoch,
-        "seconds_per_epoch": round(statistics.median(timer.durations), 2),
+        "seconds_per_epoch": round(statistics.median(e["seconds"] for e in epochs), 2),
+        "best_val_acc_pct": max(e["val_acc_pct"] for e in epochs),
+        "curve": epochs,
     }
     return result, cli
 
@@ -68,10 +112,27 @@ NOTE = (
 
 
 def main() -> None:
-    args, cli_args = seeded_run_options(__doc__)
+    args, cli_args = seeded_run_options(__doc__, chunks=True)
     name, workdir = args.name, args.workdir
-    runs = [run(args.config, args.data_dir, seed, workdir, cli_args)[0] for seed in args.seeds]
-    write_result(name, {"config": str(args.config), **summary(runs), "note": NOTE, "runs": runs, **machine()})
+    chunk = {}
+    if args.max_epochs:  # a chunk: say how far the config's schedule goes
+        chunk = {"epochs_scheduled": (yaml.safe_load(args.config.read_text()).get("trainer") or {}).get("max_epochs")}
+        cli_args += ["--trainer.max_epochs", str(args.max_epochs)]
+    if args.resume:
+        if len(args.seeds) != 1:
+            raise SystemExit("--resume continues one seed's run: give one --seeds")
+        results = RESULTS / f"{name}.json"
+        checkpoint, recorded, earlier = resume_point(workdir, results, lambda r: r["runs"][0].get("curve", []))
+        if recorded["runs"][0]["seed"] != args.seeds[0]:
+            raise SystemExit(f"{results} holds seed {recorded['runs'][0]['seed']}'s run, not seed {args.seeds[0]}'s")
+        run_result = run(args.config, args.data_dir, args.seeds[0], workdir, cli_args, checkpoint, earlier)[0]
+        earlier_commands = {"earlier_commands": [*recorded.get("earlier_commands", []), recorded["command"]]}
+        runs = [run_result]
+    else:
+        runs = [run(args.config, args.data_dir, seed, workdir, cli_args)[0] for seed in args.seeds]
+        earlier_commands = {}
+    write_result(name, {"config": str(args.config), **summary(runs), **chunk, "note": NOTE, "runs": runs, **machine(),
+                        **earlier_commands})  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -38,16 +38,36 @@ def write_result(name: str, result: dict) -> Path:
     return path
 
 
-def seeded_run_options(description: str) -> tuple[argparse.Namespace, list[str]]:
+def resume_point(workdir: Path, results: Path, epochs_of=lambda recorded: recorded["epochs"]):
+    """Where a chunked run goes on: the newest ``last*.ckpt`` under ``workdir``, the results file's contents, and the
+    epochs it records (``epochs_of(contents)``, a list of dicts with ``epoch``) up to the checkpoint's. Ends with one
+    line when either file is missing or they are not one run."""
+    checkpoints = sorted(workdir.rglob("last*.ckpt"), key=lambda p: p.stat().st_mtime)
+    if not checkpoints or not results.is_file():
+        raise SystemExit(f"--resume needs a last.ckpt under {workdir} and {results}: run without --resume first")
+    done = torch.load(checkpoints[-1], map_location="cpu", weights_only=False)["epoch"] + 1
+    recorded = json.loads(results.read_text())
+    epochs = [e for e in epochs_of(recorded) if e["epoch"] <= done]
+    if [e["epoch"] for e in epochs] != list(range(1, done + 1)):
+        raise SystemExit(f"{checkpoints[-1]} ends epoch {done}, but {results} records epochs "
+                         f"{[e['epoch'] for e in epochs]}: they are not one run")  # fmt: skip
+    return checkpoints[-1], recorded, epochs
+
+
+def seeded_run_options(description: str, chunks: bool = False) -> tuple[argparse.Namespace, list[str]]:
     """The options of the scripts that train one config over several seeds (``--config``, ``--data-dir``,
-    ``--seeds``, ``--workdir``, ``--name``), with ``name`` (default: the config's) and ``workdir`` (default:
-    ``logs/bench_<name>``) filled in; the other arguments are passed on to the CLI."""
+    ``--seeds``, ``--workdir``, ``--name``; with ``chunks`` also ``--max-epochs`` and ``--resume``), with ``name``
+    (default: the config's) and ``workdir`` (default: ``logs/bench_<name>``) filled in; the other arguments are
+    passed on to the CLI."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--workdir", type=Path, help="default logs/bench_<name>")
     parser.add_argument("--name", help="results file name (default: the config's)")
+    if chunks:
+        parser.add_argument("--max-epochs", type=int, help="stop this chunk at that epoch (the config's by default)")
+        parser.add_argument("--resume", action="store_true", help="continue from the newest last.ckpt in --workdir")
     options, cli_args = parser.parse_known_args()
     options.name = options.name or options.config.stem
     options.workdir = options.workdir or ROOT / "logs" / f"bench_{options.name}"

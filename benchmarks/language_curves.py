@@ -18,7 +18,6 @@ metrics of its weights as ``test_...``, ``seconds_per_epoch`` and ``samples``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -29,7 +28,7 @@ from pytorch_lightning.callbacks import Callback
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import DEFAULT_DATA, RESULTS, ROOT, machine, write_result  # noqa: E402
+from benchmarks.common import DEFAULT_DATA, RESULTS, ROOT, machine, resume_point, write_result  # noqa: E402
 from lightning_zoo.cli import ZooCLI  # noqa: E402
 from lightning_zoo.core import load_zoo_module  # noqa: E402
 
@@ -71,22 +70,6 @@ def flat(metrics: dict, prefix: str = "") -> dict:
     return out
 
 
-def earlier_chunk(root: Path, name: str) -> tuple[Path, dict]:
-    """The newest last checkpoint under ``root`` and the results recorded up to it (an error naming what is missing
-    or inconsistent)."""
-    checkpoints = sorted((root / "checkpoints").glob("last*.ckpt"), key=lambda p: p.stat().st_mtime)
-    results = RESULTS / f"{name}.json"
-    if not checkpoints or not results.is_file():
-        raise SystemExit(f"--resume needs {root / 'checkpoints'}/last.ckpt and {results}: run without --resume first")
-    done = torch.load(checkpoints[-1], map_location="cpu", weights_only=False)["epoch"] + 1
-    recorded = json.loads(results.read_text())
-    recorded["epochs"] = [e for e in recorded["epochs"] if e["epoch"] <= done]
-    if [e["epoch"] for e in recorded["epochs"]] != list(range(1, done + 1)):
-        raise SystemExit(f"{checkpoints[-1]} ends epoch {done}, but {results} records epochs "
-                         f"{[e['epoch'] for e in recorded['epochs']]}: they are not one run")  # fmt: skip
-    return checkpoints[-1], recorded
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", required=True)
@@ -108,7 +91,7 @@ def main() -> None:
     if "AdditionDataModule" in Path(options.config).read_text():
         args.remove("--data.init_args.data_dir")
         args.remove(options.data_dir)
-    checkpoint, recorded = earlier_chunk(root, name) if options.resume else (None, {"epochs": []})
+    checkpoint, recorded, earlier = resume_point(root, RESULTS / f"{name}.json") if options.resume else (None, {}, [])
     started = time.perf_counter()
     cli = ZooCLI(args=args, run=False)
     # The CLI imported this file as benchmarks.language_curves, a module other than __main__: match by name.
@@ -116,7 +99,7 @@ def main() -> None:
     cli.trainer.fit(cli.model, cli.datamodule, ckpt_path=checkpoint)
     chosen = cli.trainer.checkpoint_callback
     best_path = chosen.best_model_path or chosen.last_model_path
-    epochs = recorded["epochs"] + record.epochs
+    epochs = earlier + record.epochs
     monitor, mode = chosen.monitor, chosen.mode
     missing = float("inf") if mode == "min" else float("-inf")
     best = (min if mode == "min" else max)(epochs, key=lambda e: e.get(monitor, missing))

@@ -34,6 +34,9 @@ class Result:
         lower_is_better: For losses and distances.
         note: One line on how ours was obtained (seeds, epochs run, machine); ``{key}`` fields are filled from the
             top level of the same results file (e.g. ``{epochs_trained}``).
+
+    A results file of a run made in chunks that has not reached its schedule (``epochs_run`` below
+    ``epochs_scheduled``) gives the status "unfinished": its number is shown, but not judged against the book's.
     """
 
     metric: str
@@ -71,13 +74,16 @@ class Result:
                 return None
         return float(value) if isinstance(value, (int, float)) else None
 
-    def status(self, results: Path = RESULTS) -> Literal["yes", "no", "not run", "no book number"]:
+    def status(self, results: Path = RESULTS) -> Literal["yes", "no", "not run", "no book number", "unfinished"]:
         """Whether ours reproduces the book's number within the tolerance."""
         ours = self.our_value(results)
         if ours is None:
             return "not run"
         if self.book is None or self.tolerance is None:
             return "no book number"
+        recorded = self._results_file(results)
+        if recorded.get("epochs_run", 0) < recorded.get("epochs_scheduled", 0):
+            return "unfinished"
         shortfall = (ours - self.book) if self.lower_is_better else (self.book - ours)
         return "yes" if shortfall <= self.tolerance + 1e-9 else "no"
 

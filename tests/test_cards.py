@@ -69,6 +69,13 @@ def test_a_result_is_reproduced_when_ours_is_within_the_tolerance(result, expect
     assert result.status(write_results(tmp_path, mean=98.3)) == expected
 
 
+def test_a_run_short_of_its_schedule_is_unfinished_not_judged(tmp_path):
+    result = Result("acc", 82.0, "val", ours="r.json:mean", tolerance=2.0)
+    assert result.status(write_results(tmp_path, mean=70.0, epochs_run=60, epochs_scheduled=160)) == "unfinished"
+    assert result.status(write_results(tmp_path, mean=70.0, epochs_run=160, epochs_scheduled=160)) == "no"
+    assert result.status(write_results(tmp_path, mean=81.0, epochs_run=160, epochs_scheduled=160)) == "yes"
+
+
 def test_result_keys_descend_into_lists_and_objects(tmp_path):
     folder = write_results(tmp_path, mean=98.3, last=96.5)
     assert Result("acc", None, "test", ours="r.json:runs.-1.acc").our_value(folder) == 96.5
