@@ -1,13 +1,16 @@
 """Any classifier config on real data through the CLI: train, then the test accuracy of the final weights (as the
 books evaluate), one run per seed. Writes benchmarks/results/<config name>.json, with every epoch's validation
-accuracy, loss and seconds (``curve``). A schedule too long for one sitting runs in chunks: ``--max-epochs N`` stops at epoch N
-(the results say so: ``epochs_run`` of ``epochs_scheduled``) and ``--resume`` continues from the newest ``last.ckpt``
-in the work folder, exactly (the checkpoints carry every RNG state, the workers' augmentation included).
+accuracy, loss and seconds (``curve``).
+
+A schedule too long for one sitting runs in chunks: ``--max-epochs N`` stops at epoch N (the results say so:
+``epochs_run`` of ``epochs_scheduled``), and ``--resume`` continues from the newest ``last.ckpt`` in the work folder
+(``--resume CKPT``: from that checkpoint). It continues exactly: the checkpoints carry every RNG state, and the
+workers' augmentation is seeded by (seed, epoch, index).
 
     python benchmarks/classifier.py --config configs/classification/intro_convnet_mnist.yaml \
         --data-dir ../shared/data --seeds 0 1 2      # other options go to the CLI as they are
     python benchmarks/classifier.py --config configs/classification/small_convnet_augmented_cats_and_dogs.yaml \
-        --data-dir ../shared/data --max-epochs 80 [--resume]
+        --data-dir ../shared/data --max-epochs 80 [--resume [CKPT]]
 """
 
 from __future__ import annotations
@@ -122,7 +125,8 @@ def main() -> None:
         if len(args.seeds) != 1:
             raise SystemExit("--resume continues one seed's run: give one --seeds")
         results = RESULTS / f"{name}.json"
-        checkpoint, recorded, earlier = resume_point(workdir, results, lambda r: r["runs"][0].get("curve", []))
+        where = workdir if args.resume is True else Path(args.resume)
+        checkpoint, recorded, earlier = resume_point(where, results, lambda r: r["runs"][0].get("curve", []))
         if recorded["runs"][0]["seed"] != args.seeds[0]:
             raise SystemExit(f"{results} holds seed {recorded['runs'][0]['seed']}'s run, not seed {args.seeds[0]}'s")
         run_result = run(args.config, args.data_dir, args.seeds[0], workdir, cli_args, checkpoint, earlier)[0]

@@ -38,13 +38,13 @@ def write_result(name: str, result: dict) -> Path:
     return path
 
 
-def resume_point(workdir: Path, results: Path, epochs_of=lambda recorded: recorded["epochs"]):
-    """Where a chunked run goes on: the newest ``last*.ckpt`` under ``workdir``, the results file's contents, and the
-    epochs it records (``epochs_of(contents)``, a list of dicts with ``epoch``) up to the checkpoint's. Ends with one
-    line when either file is missing or they are not one run."""
-    checkpoints = sorted(workdir.rglob("last*.ckpt"), key=lambda p: p.stat().st_mtime)
+def resume_point(where: Path, results: Path, epochs_of=lambda recorded: recorded["epochs"]):
+    """Where a chunked run goes on: the checkpoint ``where`` (or the newest ``last*.ckpt`` under the folder
+    ``where``), the results file's contents, and the epochs it records (``epochs_of(contents)``, a list of dicts with
+    ``epoch``) up to the checkpoint's. Ends with one line when either file is missing or they are not one run."""
+    checkpoints = [where] if where.is_file() else sorted(where.rglob("last*.ckpt"), key=lambda p: p.stat().st_mtime)
     if not checkpoints or not results.is_file():
-        raise SystemExit(f"--resume needs a last.ckpt under {workdir} and {results}: run without --resume first")
+        raise SystemExit(f"--resume needs a last.ckpt under {where} and {results}: run without --resume first")
     done = torch.load(checkpoints[-1], map_location="cpu", weights_only=False)["epoch"] + 1
     recorded = json.loads(results.read_text())
     epochs = [e for e in epochs_of(recorded) if e["epoch"] <= done]
@@ -67,7 +67,8 @@ def seeded_run_options(description: str, chunks: bool = False) -> tuple[argparse
     parser.add_argument("--name", help="results file name (default: the config's)")
     if chunks:
         parser.add_argument("--max-epochs", type=int, help="stop this chunk at that epoch (the config's by default)")
-        parser.add_argument("--resume", action="store_true", help="continue from the newest last.ckpt in --workdir")
+        parser.add_argument("--resume", nargs="?", const=True, metavar="CKPT",
+                            help="continue from CKPT, or from the newest last.ckpt in --workdir")  # fmt: skip
     options, cli_args = parser.parse_known_args()
     options.name = options.name or options.config.stem
     options.workdir = options.workdir or ROOT / "logs" / f"bench_{options.name}"

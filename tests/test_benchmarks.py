@@ -18,9 +18,9 @@ def checkpoint_after(path, epochs: int, mtime: int):
     return path
 
 
-def test_resume_point_takes_the_newest_last_checkpoint_and_cuts_the_record_to_it(tmp_path):
+def test_resume_point_takes_the_newest_last_checkpoint_or_the_one_named_and_cuts_the_record_to_it(tmp_path):
     workdir, results = tmp_path / "bench_run", tmp_path / "run.json"
-    checkpoint_after(workdir / "lightning_logs/version_9/checkpoints/last.ckpt", 2, mtime=1_000)
+    older = checkpoint_after(workdir / "lightning_logs/version_9/checkpoints/last.ckpt", 2, mtime=1_000)
     newest = checkpoint_after(workdir / "lightning_logs/version_10/checkpoints/last.ckpt", 3, mtime=2_000)
     checkpoint_after(workdir / "lightning_logs/version_10/checkpoints/epoch=0.ckpt", 1, mtime=3_000)  # not a last
     # version_10 sorts before version_9 by name: the newest is the one written last. The record goes on to an
@@ -33,6 +33,9 @@ def test_resume_point_takes_the_newest_last_checkpoint_and_cuts_the_record_to_it
     assert checkpoint == newest
     assert [e["epoch"] for e in epochs] == [1, 2, 3]
     assert recorded["command"] == "python first chunk"
+    # a checkpoint named (``--resume CKPT``, e.g. one carried from another machine) is taken as it is
+    checkpoint, _, epochs = resume_point(older, results, lambda r: r["runs"][0]["curve"])
+    assert checkpoint == older and [e["epoch"] for e in epochs] == [1, 2]
 
 
 def test_resume_point_refuses_a_record_of_another_run_and_a_missing_one(tmp_path):
