@@ -60,11 +60,11 @@ folder_gans() {  # the RGB GANs on the 819 Pokemon artworks at their configs' sc
 }
 
 convnets() {  # DLwP's augmented cats-vs-dogs convnet: 160 passes (the book's 100 x 100 batches of 32), hours on a CPU;
-    # its results file is the card's (the JSON records the device). RESUME=1 continues the run whose checkpoints are
-    # in logs/bench_small_convnet_augmented_cats_and_dogs (carried from the CPU chunks) from its last checkpoint
+    # its results file is the card's (the JSON records the device). CONVNET_RESUME=CKPT continues the run recorded in
+    # that file from CKPT (the CPU chunks commit theirs under benchmarks/resume/)
     $PY benchmarks/classifier.py --config configs/classification/small_convnet_augmented_cats_and_dogs.yaml \
         --data-dir "$DATA" --trainer.accelerator gpu --trainer.devices 1 --data.num_workers 12 \
-        ${RESUME:+--resume} ${MAX_EPOCHS:+--max-epochs $MAX_EPOCHS} || echo "FAILED"
+        ${CONVNET_RESUME:+--resume "$CONVNET_RESUME"} || echo "FAILED"
 }
 
 language() {  # the books' War and Peace schedules: 300 epochs each, early stopping on the training loss (patience 50);
