@@ -25,30 +25,35 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pytorch_lightning.callbacks import Callback  # noqa: E402
-
 from benchmarks.common import RESULTS, machine, resume_point, seeded_run_options, write_result  # noqa: E402
 from lightning_zoo.callbacks import EpochTimer  # noqa: E402
 from lightning_zoo.cli import ZooCLI  # noqa: E402
 
 
-class ValidationCurve(Callback):
-    """Every training epoch's validation accuracy and loss (the sanity check and later ``validate`` calls aside)."""
+class EpochCurve(EpochTimer):
+    """Every training epoch's seconds and, where it was validated, validation accuracy and loss (``epochs``; the
+    sanity check and later ``validate`` calls aside). Validation at an epoch's end runs before the epoch's
+    ``on_train_epoch_end``, so its time is in the epoch's seconds, as in Keras' epoch times."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.epochs: list[dict] = []
+        self._validated: dict = {}
 
     def on_validation_end(self, trainer, pl_module) -> None:
         if trainer.sanity_checking or trainer.state.fn != "fit":
             return
         metrics = trainer.callback_metrics
-        self.epochs.append(
-            {
-                "epoch": trainer.current_epoch + 1,
-                "val_acc_pct": round(100 * float(metrics["val/acc"]), 2),
-                "val_loss": round(float(metrics["val/loss"]), 4),
-            }
-        )
+        self._validated = {
+            "val_acc_pct": round(100 * float(metrics["val/acc"]), 2),
+            "val_loss": round(float(metrics["val/loss"]), 4),
+        }
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        super().on_train_epoch_end(trainer, pl_module)
+        seconds = round(self.durations[-1], 1)
+        self.epochs.append({"epoch": trainer.current_epoch + 1, **self._validated, "seconds": seconds})
+        self._validated = {}
         print(self.epochs[-1], flush=True)
 
 
@@ -69,12 +74,11 @@ def run(
     args = ["--config", str(config), *cli_args, "--seed_everything", str(seed), "--trainer.logger", "CSVLogger"]
     args += ["--trainer.logger.save_dir", str(workdir), "--trainer.enable_progress_bar", "false"]
     cli = ZooCLI(args=args, run=False)
-    timer, curve = EpochTimer(), ValidationCurve()
-    cli.trainer.callbacks += [timer, curve]
+    curve = EpochCurve()
+    cli.trainer.callbacks += [curve]
     cli.trainer.fit(cli.model, cli.datamodule, ckpt_path=resume_from)
-    for epoch, seconds in zip(curve.epochs, timer.durations, strict=False):
-        epoch["seconds"] = round(seconds, 1)
     epochs = [*earlier_epochs, *curve.epochs]
+    validated = [e["val_acc_pct"] for e in epochs if "val_acc_pct" in e]
     train_metrics = {k: float(v) for k, v in cli.trainer.callback_metrics.items() if k.startswith("train/")}
     cli.trainer.save_checkpoint(workdir / f"seed_{seed}.ckpt")
     [val] = cli.trainer.validate(cli.model, cli.datamodule, verbose=False)
@@ -89,8 +93,8 @@ def run(
         "final_train_acc_pct": round(100 * train_metrics["train/acc"], 2),
         "train_eval_acc_pct": round(100 * train_eval["test/acc"], 2),
         "epochs": cli.trainer.current_epoch,
-        "seconds_per_epoch": round(statistics.median(e["seconds"] for e in epochs), 2),
-        "best_val_acc_pct": max(e["val_acc_pct"] for e in epochs),
+        "seconds_per_epoch": round(statistics.median(e["seconds"] for e in epochs), 2) if epochs else None,
+        "best_val_acc_pct": max(validated) if validated else None,
         "curve": epochs,
     }
     return result, cli
@@ -117,26 +121,30 @@ NOTE = (
 def main() -> None:
     args, cli_args = seeded_run_options(__doc__, chunks=True)
     name, workdir = args.name, args.workdir
-    chunk = {}
-    if args.max_epochs:  # a chunk: say how far the config's schedule goes
-        chunk = {"epochs_scheduled": (yaml.safe_load(args.config.read_text()).get("trainer") or {}).get("max_epochs")}
+    # How far the config's schedule goes: a chunk's results (below it) read "unfinished" on the cards.
+    scheduled = {"epochs_scheduled": (yaml.safe_load(args.config.read_text()).get("trainer") or {}).get("max_epochs")}
+    if (args.max_epochs or args.resume) and len(args.seeds) != 1:
+        # the seeds of one call share the work folder: which seed's last.ckpt a later chunk took would be a guess
+        raise SystemExit("a run in chunks (--max-epochs, --resume) is one seed's: give one --seeds")
+    if args.max_epochs:
         cli_args += ["--trainer.max_epochs", str(args.max_epochs)]
     if args.resume:
-        if len(args.seeds) != 1:
-            raise SystemExit("--resume continues one seed's run: give one --seeds")
         results = RESULTS / f"{name}.json"
         where = workdir if args.resume is True else Path(args.resume)
-        checkpoint, recorded, earlier = resume_point(where, results, lambda r: r["runs"][0].get("curve", []))
-        if recorded["runs"][0]["seed"] != args.seeds[0]:
-            raise SystemExit(f"{results} holds seed {recorded['runs'][0]['seed']}'s run, not seed {args.seeds[0]}'s")
+        checkpoint, recorded, earlier = resume_point(
+            where, results, lambda r: r["runs"][0].get("curve", []), config=args.config
+        )
+        seeds = [r["seed"] for r in recorded["runs"]]
+        if seeds != args.seeds:
+            raise SystemExit(f"{results} holds the runs of seeds {seeds}, not seed {args.seeds[0]}'s alone")
         run_result = run(args.config, args.data_dir, args.seeds[0], workdir, cli_args, checkpoint, earlier)[0]
         earlier_commands = {"earlier_commands": [*recorded.get("earlier_commands", []), recorded["command"]]}
         runs = [run_result]
     else:
         runs = [run(args.config, args.data_dir, seed, workdir, cli_args)[0] for seed in args.seeds]
         earlier_commands = {}
-    write_result(name, {"config": str(args.config), **summary(runs), **chunk, "note": NOTE, "runs": runs, **machine(),
-                        **earlier_commands})  # fmt: skip
+    result = {"config": str(args.config), **summary(runs), **scheduled, "note": NOTE, "runs": runs, **machine()}
+    write_result(name, {**result, **earlier_commands})
 
 
 if __name__ == "__main__":

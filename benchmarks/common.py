@@ -38,15 +38,21 @@ def write_result(name: str, result: dict) -> Path:
     return path
 
 
-def resume_point(where: Path, results: Path, epochs_of=lambda recorded: recorded["epochs"]):
+def resume_point(where: Path, results: Path, epochs_of=lambda recorded: recorded["epochs"], config: Path | None = None):
     """Where a chunked run goes on: the checkpoint ``where`` (or the newest ``last*.ckpt`` under the folder
     ``where``), the results file's contents, and the epochs it records (``epochs_of(contents)``, a list of dicts with
-    ``epoch``) up to the checkpoint's. Ends with one line when either file is missing or they are not one run."""
+    ``epoch``) up to the checkpoint's. Ends with one line when either file is missing, when the results record
+    another ``config`` than the one given, or when they do not record every epoch up to the checkpoint's. Other
+    arguments of the earlier chunks are not compared: their commands are kept in the results."""
+    if not where.exists():
+        raise SystemExit(f"--resume: no such checkpoint or folder: {where}")
     checkpoints = [where] if where.is_file() else sorted(where.rglob("last*.ckpt"), key=lambda p: p.stat().st_mtime)
     if not checkpoints or not results.is_file():
         raise SystemExit(f"--resume needs a last.ckpt under {where} and {results}: run without --resume first")
     done = torch.load(checkpoints[-1], map_location="cpu", weights_only=False)["epoch"] + 1
     recorded = json.loads(results.read_text())
+    if config is not None and Path(recorded.get("config", config)) != Path(config):
+        raise SystemExit(f"{results} records a run of {recorded['config']}, not of {config}: give its --name")
     epochs = [e for e in epochs_of(recorded) if e["epoch"] <= done]
     if [e["epoch"] for e in epochs] != list(range(1, done + 1)):
         raise SystemExit(f"{checkpoints[-1]} ends epoch {done}, but {results} records epochs "

@@ -29,7 +29,12 @@ from datamodules import ImageFolderDataModule  # noqa: E402
 from lightning_zoo.cli import ZooCLI  # noqa: E402
 from lightning_zoo.files import atomic_path  # noqa: E402
 from lightning_zoo.gan import FashionGAN, ImageDCGAN, VanillaGAN  # noqa: E402
-from lightning_zoo.metrics import FEATURE_NETWORKS, add_generated_images, classifier_fid  # noqa: E402
+from lightning_zoo.metrics import (  # noqa: E402
+    FEATURE_NETWORKS,
+    add_generated_images,
+    classifier_fid,
+    feature_network_index,
+)
 
 SAMPLES = 10_000
 UNTRAINED = {"mnist": VanillaGAN, "fashion_mnist": FashionGAN, "pokemon": ImageDCGAN}  # the untrained scale's G
@@ -126,8 +131,7 @@ def main() -> None:
     parser.add_argument("--workdir", default=str(ROOT / "logs" / "bench_feature_networks"))
     args = parser.parse_args()
     torch.manual_seed(0)
-    index_path = FEATURE_NETWORKS / "index.json"
-    index = json.loads(index_path.read_text()) if index_path.is_file() else {}
+    index, index_path = feature_network_index(), FEATURE_NETWORKS / "index.json"
     previous = RESULTS / "feature_networks.json"
     report = {k: v for k, v in json.loads(previous.read_text()).items() if k in UNTRAINED} if previous.is_file() else {}
     for dataset in args.datasets:

@@ -206,6 +206,8 @@ def main() -> None:
     measured_fids = [(e["classifier_fid"], e["epoch"]) for e in report["epochs"] if "classifier_fid" in e]
     if measured_fids:  # a GAN can get worse with more epochs: where it was best, next to where it ended
         report["lowest_classifier_fid"], report["lowest_classifier_fid_epoch"] = min(measured_fids)
+    else:  # an earlier chunk's, of epochs this record no longer holds
+        report.pop("lowest_classifier_fid", None), report.pop("lowest_classifier_fid_epoch", None)
     report_path.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps({k: v for k, v in report.items() if k != "epochs"}, indent=2))
 

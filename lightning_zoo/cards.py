@@ -82,7 +82,7 @@ class Result:
         if self.book is None or self.tolerance is None:
             return "no book number"
         recorded = self._results_file(results)
-        if recorded.get("epochs_run", 0) < recorded.get("epochs_scheduled", 0):
+        if (recorded.get("epochs_run") or 0) < (recorded.get("epochs_scheduled") or 0):
             return "unfinished"
         shortfall = (ours - self.book) if self.lower_is_better else (self.book - ours)
         return "yes" if shortfall <= self.tolerance + 1e-9 else "no"

@@ -184,7 +184,7 @@ class ClassifierFID(Callback):
         batch_size: Images per generator/classifier forward pass.
         every_n_epochs: How often to measure.
         seed: Seed of the generated samples' latents (the same samples' latents at every measurement).
-        kid_subset_size: Size of KID's random subsets (capped by ``num_samples``).
+        kid_subset_size: Size of KID's random subsets (capped by the number of images compared).
     """
 
     def __init__(
@@ -234,7 +234,8 @@ class ClassifierFID(Callback):
                     f"{self.num_samples} images asked for; it compares them with as many samples (FID is biased "
                     "upward at small sizes: compare runs measured at the same size)"
                 )
-            self.kid.subset_size = min(self.kid.subset_size, self.compared)
+            # KID's subsets are drawn from every rank's gathered features
+            self.kid.subset_size = min(self.kid.subset_size, self.compared * trainer.world_size)
         noise_source = torch.Generator(device=pl_module.device).manual_seed(self.seed + trainer.global_rank)
         add_generated_images(metrics, pl_module, self.compared, self.batch_size, noise_source)
         fid = metrics[0].compute()  # gathers every rank's statistics

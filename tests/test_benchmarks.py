@@ -1,14 +1,18 @@
-"""The benchmark scripts' own logic that decides what a reported number is: where a chunked run goes on."""
+"""The benchmark scripts' own logic that decides what a reported number is: where a chunked run goes on, and that
+it records what one uninterrupted run would."""
 
 from __future__ import annotations
 
 import json
 import os
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 
 from benchmarks.common import resume_point
+from tests.conftest import ROOT
 
 
 def checkpoint_after(path, epochs: int, mtime: int):
@@ -44,7 +48,55 @@ def test_resume_point_refuses_a_record_of_another_run_and_a_missing_one(tmp_path
     results.write_text(json.dumps({"epochs": [{"epoch": 1}, {"epoch": 2}]}))  # stops short of the checkpoint's 3
     with pytest.raises(SystemExit, match=r"ends epoch 3, but .* records epochs \[1, 2\]: they are not one run"):
         resume_point(workdir, results)
-    with pytest.raises(SystemExit, match="run without --resume first"):
+    with pytest.raises(SystemExit, match="no such checkpoint or folder: .*mistyped.ckpt"):
+        resume_point(tmp_path / "mistyped.ckpt", results)
+    (tmp_path / "never_run").mkdir()
+    with pytest.raises(SystemExit, match="needs a last.ckpt under .*never_run.*run without --resume first"):
         resume_point(tmp_path / "never_run", results)
     with pytest.raises(SystemExit, match="run without --resume first"):
         resume_point(workdir, tmp_path / "no_results.json")
+
+
+def test_resume_point_refuses_the_results_of_another_config(tmp_path):
+    workdir, results = tmp_path / "bench_run", tmp_path / "run.json"
+    checkpoint_after(workdir / "checkpoints/last.ckpt", 1, mtime=1_000)
+    results.write_text(json.dumps({"config": "configs/a.yaml", "epochs": [{"epoch": 1}]}))
+    assert resume_point(workdir, results, config=Path("configs/a.yaml"))[2] == [{"epoch": 1}]
+    with pytest.raises(SystemExit, match="records a run of configs/a.yaml, not of configs/b.yaml"):
+        resume_point(workdir, results, config=Path("configs/b.yaml"))
+
+
+def run_classifier_script(monkeypatch, results, data_root, workdir, *options) -> dict:
+    """``benchmarks/classifier.py`` on the MNIST fixture (2 batches an epoch), its results file read back."""
+    from benchmarks import classifier, common
+
+    for module in (classifier, common):
+        monkeypatch.setattr(module, "RESULTS", results)
+    monkeypatch.setenv("LIGHTNING_ZOO_DATA", str(data_root))  # the script sets it; the test's environment is kept
+    config = ROOT / "configs/classification/mlp_mnist.yaml"
+    argv = ["classifier.py", "--config", str(config), "--data-dir", str(data_root), "--workdir", str(workdir)]
+    argv += ["--name", "mlp", "--trainer.limit_train_batches", "2", "--data.batch_size", "32", *options]
+    monkeypatch.setattr(sys, "argv", argv)
+    classifier.main()
+    return json.loads((results / "mlp.json").read_text())
+
+
+def test_a_classifier_run_in_two_chunks_records_what_the_uninterrupted_run_does(tmp_path, monkeypatch, data_root):
+    whole = run_classifier_script(monkeypatch, tmp_path / "a", data_root, tmp_path / "a", "--max-epochs", "3")
+    first = run_classifier_script(monkeypatch, tmp_path / "b", data_root, tmp_path / "b", "--max-epochs", "1")
+    assert (first["epochs_run"], first["epochs_scheduled"]) == (1, 20)  # the config's 20: the card says unfinished
+    chunked = run_classifier_script(monkeypatch, tmp_path / "b", data_root, tmp_path / "b", "--max-epochs", "3",
+                                    "--resume")  # fmt: skip
+
+    def without_seconds(run: dict) -> list[dict]:
+        return [{k: v for k, v in epoch.items() if k != "seconds"} for epoch in run["curve"]]
+
+    [whole_run], [chunked_run] = whole["runs"], chunked["runs"]
+    assert [e["epoch"] for e in chunked_run["curve"]] == [1, 2, 3]
+    assert without_seconds(chunked_run) == without_seconds(whole_run)
+    for key in ("val_acc_pct", "test_acc_pct", "test_loss", "train_eval_acc_pct", "best_val_acc_pct"):
+        assert chunked_run[key] == whole_run[key], key
+    assert len(chunked["earlier_commands"]) == 1 and "--max-epochs 1" in chunked["earlier_commands"][0]
+    with pytest.raises(SystemExit, match="one seed's: give one --seeds"):
+        run_classifier_script(monkeypatch, tmp_path / "c", data_root, tmp_path / "c", "--max-epochs", "1",
+                              "--seeds", "0", "1")  # fmt: skip

@@ -91,7 +91,7 @@ def test_a_rotation_folder_serves_every_image_at_four_turns_labelled_by_the_turn
             torch.testing.assert_close(image, torch.rot90(upright[index // 4][0], index % 4, dims=(1, 2)))
     x, y = next(iter(dm.val_dataloader()))
     assert y.tolist() == [0, 1, 2, 3] and not torch.equal(x[0], x[1])
-    with pytest.raises(TypeError, match="labelled"):  # its labels are the turns
+    with pytest.raises(TypeError, match="labels every image by its turn"):
         RotationFolderDataModule(str(tmp_path), labelled=True)
 
 

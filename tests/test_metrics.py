@@ -58,12 +58,21 @@ def test_the_shipped_feature_networks_load_match_their_checksums_and_classify(da
     assert features.shape[1] == 64 and torch.isfinite(features).all()
 
 
-def test_the_pokemon_folders_network_tells_turns_apart_and_is_the_recorded_one():
+def test_the_pokemon_folders_network_is_the_recorded_rotation_network_and_sees_turns(data_root):
     network, entry = shipped_feature_network("pokemon")
     recorded = json.loads((ROOT / "benchmarks/results/feature_networks.json").read_text())["pokemon"]
     assert entry["task"] == "rotation" and entry["sha256"] == recorded["sha256"]
     assert entry["val_acc_pct"] == recorded["val_acc_pct"] > 50  # chance: 25 %
     assert tuple(network.hparams.input_shape) == (3, 64, 64) and network.hparams.num_classes == 4
+    # Its logits are four turn scores and depend on the turn: one image turned four ways is scored four ways.
+    dm = pokemon_fixture(data_root)
+    dm.setup("fit")
+    image = dm.unaugmented("train")[0][0]
+    turned = torch.stack([torch.rot90(image, k, dims=(1, 2)) for k in range(4)])
+    with torch.no_grad():
+        logits, features = network.eval()(turned), network.features(turned)
+    assert logits.shape == (4, 4) and features.shape == (4, network.hparams.feature_dim)
+    assert all(not torch.allclose(logits[0], logits[k]) for k in (1, 2, 3))
 
 
 def pokemon_fixture(data_root: Path, size: int = 64) -> ImageFolderDataModule:

@@ -344,6 +344,8 @@ class RotationFolderDataModule(ImageFolderDataModule):
     turns = ("0 degrees", "90 degrees", "180 degrees", "270 degrees")
 
     def __init__(self, folder: str, **kwargs: Any) -> None:
+        if "labelled" in kwargs:
+            raise TypeError(f"{type(self).__name__} labels every image by its turn: drop labelled")
         super().__init__(folder, labelled=False, **kwargs)
 
     @property
@@ -364,4 +366,6 @@ class RotationFolderDataModule(ImageFolderDataModule):
 
 
 def as_rotated(images: ImageFileDataset | RotatedImages) -> RotatedImages:
+    """``images`` turned four ways, once: the parent's ``setup`` builds the predict split with the overridden
+    ``unaugmented``, which is rotated already."""
     return images if isinstance(images, RotatedImages) else RotatedImages(images)
