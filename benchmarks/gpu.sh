@@ -61,7 +61,7 @@ folder_gans() {  # the RGB GANs on the 819 Pokemon artworks at their configs' sc
 
 convnets() {  # DLwP's augmented cats-vs-dogs convnet: 160 passes (the book's 100 x 100 batches of 32), hours on a CPU;
     # its results file is the card's (the JSON records the device). CONVNET_RESUME=CKPT continues the run recorded in
-    # that file from CKPT (the CPU chunks commit theirs under benchmarks/resume/)
+    # that file from CKPT
     $PY benchmarks/classifier.py --config configs/classification/small_convnet_augmented_cats_and_dogs.yaml \
         --data-dir "$DATA" --trainer.accelerator gpu --trainer.devices 1 --data.num_workers 12 \
         ${CONVNET_RESUME:+--resume "$CONVNET_RESUME"} || echo "FAILED"
