@@ -192,7 +192,7 @@ CARDS = (
         parameters={"generator": 12_675_715, "discriminator": 11_038_080},
         parameters_from_book=False,
         parameter_sizes={"input_shape": (3, 64, 64), "width": 128},
-        results=classifier_fid_results("wgan64_pokemon", "{epochs_trained} epochs", folder=True),
+        results=classifier_fid_results("wgan64_pokemon", "{epochs_trained} of the config's 500 epochs", folder=True),
     ),
     Card(
         name="wgan_gp64_pokemon",
@@ -204,6 +204,6 @@ CARDS = (
         parameters={"generator": 12_675_715, "discriminator": 11_034_496},
         parameters_from_book=False,
         parameter_sizes={"input_shape": (3, 64, 64), "width": 128},
-        results=classifier_fid_results("wgan_gp64_pokemon", "{epochs_trained} epochs", folder=True),
+        results=classifier_fid_results("wgan_gp64_pokemon", "{epochs_trained} of the config's 500 epochs", folder=True),
     ),
 )
