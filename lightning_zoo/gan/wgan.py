@@ -138,6 +138,7 @@ class ImageWGANGP(GradientPenaltyLosses, ImageDCGAN):
 
 SOURCE = "issue 8 after anchors-and-practices.md 5.1 (no book model: the WGAN papers' losses on the DCGAN layers)"
 MNIST = "MNIST train+test (70,000), padded to 32x32"
+PART_OF_SCHEDULE = "{epochs_trained} of the config's {book_epochs} epochs"  # the folder WGANs' 500 are for a GPU
 
 
 def critic_tracks_quality(results_file: str, measurements: str) -> Result:
@@ -192,7 +193,7 @@ CARDS = (
         parameters={"generator": 12_675_715, "discriminator": 11_038_080},
         parameters_from_book=False,
         parameter_sizes={"input_shape": (3, 64, 64), "width": 128},
-        results=classifier_fid_results("wgan64_pokemon", "{epochs_trained} of the config's 500 epochs", folder=True),
+        results=classifier_fid_results("wgan64_pokemon", PART_OF_SCHEDULE, folder=True),
     ),
     Card(
         name="wgan_gp64_pokemon",
@@ -204,6 +205,6 @@ CARDS = (
         parameters={"generator": 12_675_715, "discriminator": 11_034_496},
         parameters_from_book=False,
         parameter_sizes={"input_shape": (3, 64, 64), "width": 128},
-        results=classifier_fid_results("wgan_gp64_pokemon", "{epochs_trained} of the config's 500 epochs", folder=True),
+        results=classifier_fid_results("wgan_gp64_pokemon", PART_OF_SCHEDULE, folder=True),
     ),
 )
