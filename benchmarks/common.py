@@ -91,3 +91,35 @@ def seeded_cli(config: Path, data_dir: str, seed: int, workdir: Path, cli_args: 
     args += ["--trainer.logger.save_dir", str(workdir), "--trainer.enable_progress_bar", "false"]
     args += ["--trainer.default_root_dir", str(workdir / f"seed_{seed}")]
     return ZooCLI(args=args, run=False)
+
+
+def epoch_seconds(config: Path, data_dir: str, epochs: int, callbacks: list, cli_args: list[str]) -> list[float]:
+    """The wall time of each training epoch of the config's run through the CLI, with ``callbacks`` added; no
+    logger, progress bar, checkpointing or model summary (what the speed benchmarks compare is the training)."""
+    from lightning_zoo.callbacks import EpochTimer
+    from lightning_zoo.cli import ZooCLI
+
+    cli = ZooCLI(
+        args=[
+            "--config",
+            str(config),
+            "--data.data_dir",
+            data_dir,
+            "--trainer.max_epochs",
+            str(epochs),
+            "--trainer.logger",
+            "false",
+            "--trainer.enable_progress_bar",
+            "false",
+            "--trainer.enable_checkpointing",
+            "false",
+            "--trainer.enable_model_summary",
+            "false",
+            *cli_args,
+        ],  # fmt: skip
+        run=False,
+    )
+    timer = EpochTimer()
+    cli.trainer.callbacks += [timer, *callbacks]
+    cli.trainer.fit(cli.model, cli.datamodule)
+    return timer.durations

@@ -18,36 +18,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import DEFAULT_DATA, machine, write_result  # noqa: E402
-from lightning_zoo.callbacks import CompileNetworks, EpochTimer  # noqa: E402
-from lightning_zoo.cli import ZooCLI  # noqa: E402
-
-
-def run(config: Path, data_dir: str, epochs: int, compiled: bool, cli_args: list[str]) -> list[float]:
-    cli = ZooCLI(
-        args=[
-            "--config",
-            str(config),
-            "--data.data_dir",
-            data_dir,
-            "--trainer.max_epochs",
-            str(epochs),
-            "--trainer.logger",
-            "false",
-            "--trainer.enable_progress_bar",
-            "false",
-            "--trainer.enable_checkpointing",
-            "false",
-            "--trainer.enable_model_summary",
-            "false",
-            *cli_args,
-        ],  # fmt: skip
-        run=False,
-    )
-    timer = EpochTimer()
-    cli.trainer.callbacks += [timer, CompileNetworks()] if compiled else [timer]
-    cli.trainer.fit(cli.model, cli.datamodule)
-    return timer.durations
+from benchmarks.common import DEFAULT_DATA, epoch_seconds, machine, write_result  # noqa: E402
+from lightning_zoo.callbacks import CompileNetworks  # noqa: E402
 
 
 def main() -> None:
@@ -62,7 +34,8 @@ def main() -> None:
     later: dict[str, list[float]] = {"eager": [], "compiled": []}
     for _ in range(args.rounds):
         for variant in ("eager", "compiled"):
-            durations = run(args.config, args.data_dir, args.epochs, variant == "compiled", cli_args)
+            callbacks = [CompileNetworks()] if variant == "compiled" else []
+            durations = epoch_seconds(args.config, args.data_dir, args.epochs, callbacks, cli_args)
             first[variant].append(durations[0])
             later[variant] += durations[1:]
     median = {variant: statistics.median(values) for variant, values in later.items()}

@@ -191,6 +191,7 @@ def main() -> None:
         epochs_trained=epochs,
         book_epochs=yaml.safe_load(args.config.read_text())["trainer"]["max_epochs"],
         batches_per_epoch=cli.trainer.num_training_batches,  # fewer than the data's with limit_train_batches
+        precision=cli.trainer.precision,  # 32-true, or bf16-mixed where the run asked for it
         seconds_per_epoch_median=round(statistics.median(e["seconds"] for e in report["epochs"]), 1),
         samples=f"{name}_samples.png (fixed latent, epoch {epochs})" if grids else None,
         **machine(),

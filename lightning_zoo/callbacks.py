@@ -220,6 +220,20 @@ class CompileNetworks(Callback):
             network.compile(mode=self.mode, backend=self.backend)
 
 
+class ChannelsLast(Callback):
+    """Opt-in channels-last (NHWC) layout for the model's 4-D weights, the layout oneDNN's convolutions run fastest in
+    on CPUs (and tensor cores on GPUs); PyTorch then carries activations channels-last through every convolution.
+    Measured on a 2-core CPU with AMX, the ACGAN's training epoch: 1.25x in float32, 1.76x on top of bf16 mixed
+    precision (``--trainer.precision bf16-mixed``), 5.85x the two together (``benchmarks/layout_precision_speed.py``).
+    Layout is not content: state dicts and checkpoints are the same either way and load into either.
+
+    ``--trainer.callbacks+=lightning_zoo.callbacks.ChannelsLast``
+    """
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        pl_module.to(memory_format=torch.channels_last)  # only 4-D parameters and buffers change
+
+
 class EpochTimer(Callback):
     """Measures the wall time of every training epoch (``durations``, seconds) and logs it as ``time/epoch_s``."""
 

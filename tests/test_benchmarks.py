@@ -100,3 +100,36 @@ def test_a_classifier_run_in_two_chunks_records_what_the_uninterrupted_run_does(
     with pytest.raises(SystemExit, match="one seed's: give one --seeds"):
         run_classifier_script(monkeypatch, tmp_path / "c", data_root, tmp_path / "c", "--max-epochs", "1",
                               "--seeds", "0", "1")  # fmt: skip
+
+
+def test_the_layout_and_precision_benchmark_times_each_variant_as_named_and_skips_the_warm_up(tmp_path, monkeypatch):
+    """Which precision and layout each variant's runs got, and that its ratio is float32's seconds over its own,
+    counted from the second epoch of each run (the trainings are replaced by recorded epoch times)."""
+    from benchmarks import common, layout_precision_speed
+    from lightning_zoo.callbacks import ChannelsLast
+
+    calls = []
+    seconds = {("32-true", False): 8.0, ("32-true", True): 4.0, ("bf16-mixed", False): 2.0, ("bf16-mixed", True): 1.0}
+
+    def timed(config, data_dir, epochs, callbacks, options):
+        variant = (
+            options[options.index("--trainer.precision") + 1],
+            any(isinstance(c, ChannelsLast) for c in callbacks),
+        )
+        calls.append(variant)
+        return [100.0] + [seconds[variant]] * (epochs - 1)  # a slow first epoch that must not count
+
+    monkeypatch.setattr(layout_precision_speed, "epoch_seconds", timed)
+    monkeypatch.setattr(common, "RESULTS", tmp_path)
+    argv = ["layout_precision_speed.py", "--config", "configs/gan/acgan_mnist.yaml", "--epochs", "3", "--rounds", "2"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--trainer.limit_train_batches", "10"])
+    layout_precision_speed.main()
+    result = json.loads((tmp_path / "layout_precision_speed_acgan_mnist.json").read_text())
+    assert calls == list(seconds) * 2  # alternating, every variant once a round
+    assert result["speedup_over_float32"] == {
+        "float32": 1.0, "float32_channels_last": 2.0, "bf16": 4.0, "bf16_channels_last": 8.0
+    }  # fmt: skip
+    assert result["seconds_each_later_epoch"]["bf16"] == [2.0] * 4 and result["options"][-1] == "10"
+    monkeypatch.setattr(sys, "argv", [*argv[:-4], "--epochs", "1"])
+    with pytest.raises(SystemExit):
+        layout_precision_speed.main()

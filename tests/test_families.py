@@ -243,6 +243,31 @@ def test_compile_networks_compiles_the_networks_in_place_and_checkpoints_keep_th
     assert set(MLP().networks()) == {"net"}
 
 
+def test_channels_last_changes_the_layout_of_the_weights_not_what_the_model_computes(data_root, tmp_path):
+    """After a few steps with ChannelsLast the convolution weights are stored NHWC; a plain copy of the same weights
+    computes the same outputs and gradients (to float32 rounding: other kernels, same arithmetic), and the checkpoint
+    loads into a plain model. (Two whole runs are not compared: a GAN's Adam steps amplify rounding within steps.)"""
+    from lightning_zoo.callbacks import ChannelsLast
+
+    nhwc = DCGAN()
+    t = trainer(tmp_path, max_steps=6, limit_val_batches=0, callbacks=[ChannelsLast()])
+    t.fit(nhwc, gan_data(data_root, batch_size=8))
+    conv = next(m for m in nhwc.generator.modules() if isinstance(m, nn.ConvTranspose2d)).weight
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    t.save_checkpoint(tmp_path / "nhwc.ckpt")
+    plain = DCGAN.load_from_checkpoint(tmp_path / "nhwc.ckpt")
+    assert all(torch.equal(plain.state_dict()[k], v) for k, v in nhwc.state_dict().items())
+    assert next(m for m in plain.generator.modules() if isinstance(m, nn.ConvTranspose2d)).weight.is_contiguous()
+
+    z = torch.randn(8, nhwc.hparams.latent_dim)
+    for model in (nhwc, plain):
+        model.eval().zero_grad()
+        model.discriminator(model.generator(z)).sum().backward()
+    torch.testing.assert_close(nhwc.generator(z).detach(), plain.generator(z).detach(), rtol=1e-4, atol=1e-5)
+    for (name, a), b in zip(nhwc.named_parameters(), plain.parameters(), strict=True):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-3, atol=1e-6, msg=lambda m, name=name: f"{name}: {m}")
+
+
 def test_spherical_interpolation_keeps_the_norm_and_the_class_and_ends_at_both_latents():
     model = toys.ToyConditionalGAN()
     fixed = model.fixed_latent()
