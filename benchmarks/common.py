@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -93,33 +94,33 @@ def seeded_cli(config: Path, data_dir: str, seed: int, workdir: Path, cli_args: 
     return ZooCLI(args=args, run=False)
 
 
-def epoch_seconds(config: Path, data_dir: str, epochs: int, callbacks: list, cli_args: list[str]) -> list[float]:
-    """The wall time of each training epoch of the config's run through the CLI, with ``callbacks`` added; no
-    logger, progress bar, checkpointing or model summary (what the speed benchmarks compare is the training)."""
-    from lightning_zoo.callbacks import EpochTimer
+def quiet_fit(config: Path, data_dir: str, epochs: int, callbacks: list, cli_args: list[str]):
+    """Trains the config's run through the CLI with ``callbacks`` added and returns the ``ZooCLI``: no logger,
+    progress bar, checkpointing or model summary (the speed benchmarks time the training). What the run still writes
+    (a GAN's sample grids) goes to a temporary folder, not the working directory."""
     from lightning_zoo.cli import ZooCLI
 
-    cli = ZooCLI(
-        args=[
-            "--config",
-            str(config),
-            "--data.data_dir",
-            data_dir,
-            "--trainer.max_epochs",
-            str(epochs),
-            "--trainer.logger",
-            "false",
-            "--trainer.enable_progress_bar",
-            "false",
-            "--trainer.enable_checkpointing",
-            "false",
-            "--trainer.enable_model_summary",
-            "false",
-            *cli_args,
-        ],  # fmt: skip
-        run=False,
-    )
+    with tempfile.TemporaryDirectory(prefix="zoo_speed_") as scratch:
+        args = [
+            "--config", str(config),
+            "--data.data_dir", data_dir,
+            "--trainer.max_epochs", str(epochs),
+            "--trainer.default_root_dir", scratch,
+            "--trainer.logger", "false",
+            "--trainer.enable_progress_bar", "false",
+            "--trainer.enable_checkpointing", "false",
+            "--trainer.enable_model_summary", "false",
+        ]  # fmt: skip
+        cli = ZooCLI(args=[*args, *cli_args], run=False)
+        cli.trainer.callbacks += callbacks
+        cli.trainer.fit(cli.model, cli.datamodule)
+    return cli
+
+
+def epoch_seconds(config: Path, data_dir: str, epochs: int, callbacks: list, cli_args: list[str]) -> list[float]:
+    """The wall time of each training epoch of :func:`quiet_fit`'s run."""
+    from lightning_zoo.callbacks import EpochTimer
+
     timer = EpochTimer()
-    cli.trainer.callbacks += [timer, *callbacks]
-    cli.trainer.fit(cli.model, cli.datamodule)
+    quiet_fit(config, data_dir, epochs, [timer, *callbacks], cli_args)
     return timer.durations

@@ -14,9 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import DEFAULT_DATA, ROOT, machine, write_result  # noqa: E402
+from benchmarks.common import DEFAULT_DATA, ROOT, machine, quiet_fit, write_result  # noqa: E402
 from lightning_zoo.callbacks import EpochTimer  # noqa: E402
-from lightning_zoo.cli import ZooCLI  # noqa: E402
 
 MODELS = {  # config, training batches per timed epoch (None: the whole epoch)
     "mlp": ("configs/classification/mlp_mnist.yaml", None),
@@ -29,25 +28,16 @@ def images_per_second(
     config: str, batches: int | None, data_dir: str, precision: str, on_device: bool, accelerator: str = "gpu"
 ) -> dict:
     """Three epochs; the first warms up (allocator, cuDNN autotuning), the median of the other two counts."""
-    cli_args = [
-        "--config", str(ROOT / config),
-        "--data.data_dir", data_dir,
+    options = [
         "--data.data_on_device", str(on_device).lower(),
         "--trainer.accelerator", accelerator,
         "--trainer.devices", "1",
         "--trainer.precision", precision,
-        "--trainer.max_epochs", "3",
         "--trainer.limit_train_batches", str(batches or 1.0),
         "--trainer.limit_val_batches", "0",
-        "--trainer.logger", "false",
-        "--trainer.enable_checkpointing", "false",
-        "--trainer.enable_progress_bar", "false",
-        "--trainer.enable_model_summary", "false",
     ]  # fmt: skip
-    cli = ZooCLI(args=cli_args, run=False)
     timer = EpochTimer()
-    cli.trainer.callbacks.append(timer)
-    cli.trainer.fit(cli.model, cli.datamodule)
+    cli = quiet_fit(ROOT / config, data_dir, 3, [timer], options)
     seconds = statistics.median(timer.durations[1:])
     steps = cli.trainer.num_training_batches
     images = steps * cli.datamodule.batch_size

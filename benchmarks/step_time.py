@@ -18,8 +18,7 @@ from pytorch_lightning.callbacks import Callback
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import DEFAULT_DATA, machine, write_result  # noqa: E402
-from lightning_zoo.cli import ZooCLI  # noqa: E402
+from benchmarks.common import DEFAULT_DATA, machine, quiet_fit, write_result  # noqa: E402
 
 
 class BatchTimer(Callback):
@@ -40,31 +39,9 @@ def main() -> None:
     parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
     parser.add_argument("--batches", type=int, default=3, help="timed batches, after one warm-up batch")
     args, cli_args = parser.parse_known_args()
-    cli = ZooCLI(
-        args=[
-            "--config",
-            str(args.config),
-            "--data.data_dir",
-            args.data_dir,
-            "--trainer.max_epochs",
-            "1",
-            "--trainer.limit_train_batches",
-            str(args.batches + 1),
-            "--trainer.limit_val_batches",
-            "0",
-            "--trainer.logger",
-            "false",
-            "--trainer.enable_progress_bar",
-            "false",
-            "--trainer.enable_checkpointing",
-            "false",
-            *cli_args,
-        ],  # fmt: skip
-        run=False,
-    )
     timer = BatchTimer()
-    cli.trainer.callbacks.append(timer)
-    cli.trainer.fit(cli.model, cli.datamodule)
+    limits = ["--trainer.limit_train_batches", str(args.batches + 1), "--trainer.limit_val_batches", "0"]
+    cli = quiet_fit(args.config, args.data_dir, 1, [timer], [*limits, *cli_args])
     per_batch = statistics.median(timer.seconds[1:])
     batches = len(cli.datamodule.train_dataloader())
     epochs = yaml.safe_load(args.config.read_text())["trainer"]["max_epochs"]

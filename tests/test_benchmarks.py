@@ -133,3 +133,13 @@ def test_the_layout_and_precision_benchmark_times_each_variant_as_named_and_skip
     monkeypatch.setattr(sys, "argv", [*argv[:-4], "--epochs", "1"])
     with pytest.raises(SystemExit):
         layout_precision_speed.main()
+
+
+def test_a_timed_run_leaves_nothing_in_the_working_directory(tmp_path, monkeypatch, data_root):
+    """The speed benchmarks' runs have no logger, so a GAN's sample grids would land where the script was started."""
+    from benchmarks.common import epoch_seconds
+
+    monkeypatch.chdir(tmp_path)
+    options = ["--trainer.limit_train_batches", "1", "--data.batch_size", "8"]
+    assert len(epoch_seconds(ROOT / "configs/gan/dcgan_mnist.yaml", str(data_root), 2, [], options)) == 2
+    assert list(tmp_path.iterdir()) == []
