@@ -78,6 +78,14 @@ def spearman(xs: list[float], ys: list[float]) -> float:
     return 1 - 6 * sum((a - b) ** 2 for a, b in zip(rx, ry, strict=True)) / (n * (n * n - 1))
 
 
+def run_precision(earlier: str | None, this_chunk: str) -> str:
+    """The precision a run was trained in (``32-true``, ``bf16-mixed``), over its chunks: one value while they agree,
+    else each change in order (``bf16-mixed, then 32-true``)."""
+    if earlier is None or earlier.endswith(this_chunk):
+        return earlier or this_chunk
+    return f"{earlier}, then {this_chunk}"
+
+
 def critic_tracks_quality(report: dict, name: str) -> dict:
     """For a Wasserstein GAN: how its critic's estimate of the distance follows classifier-FID over the measured
     epochs (their rank correlation; WGAN's claim is that it tracks sample quality) and the two curves as a plot."""
@@ -191,7 +199,6 @@ def main() -> None:
         epochs_trained=epochs,
         book_epochs=yaml.safe_load(args.config.read_text())["trainer"]["max_epochs"],
         batches_per_epoch=cli.trainer.num_training_batches,  # fewer than the data's with limit_train_batches
-        precision=cli.trainer.precision,  # 32-true, or bf16-mixed where the run asked for it
         seconds_per_epoch_median=round(statistics.median(e["seconds"] for e in report["epochs"]), 1),
         samples=f"{name}_samples.png (fixed latent, epoch {epochs})" if grids else None,
         **machine(),
@@ -199,6 +206,7 @@ def main() -> None:
     command = " ".join(["python benchmarks/gan.py", *sys.argv[1:]])
     if timer.durations or "command" not in report:
         report.update(command=command, wall_seconds_this_chunk=round(time.time() - start, 1))
+        report["precision"] = run_precision(report.get("precision"), cli.trainer.precision)
         report.pop("measured_again_by", None)  # of an earlier chunk's generator
     else:  # the run had reached --epochs: measured again, the training chunk's record kept
         report["measured_again_by"] = command

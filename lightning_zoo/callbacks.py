@@ -222,10 +222,12 @@ class CompileNetworks(Callback):
 
 class ChannelsLast(Callback):
     """Opt-in channels-last (NHWC) layout for the model's 4-D weights, the layout oneDNN's convolutions run fastest in
-    on CPUs (and tensor cores on GPUs); PyTorch then carries activations channels-last through every convolution.
-    Measured on a 2-core CPU with AMX, the ACGAN's training epoch: 1.25x in float32, 1.76x on top of bf16 mixed
-    precision (``--trainer.precision bf16-mixed``), 5.85x the two together (``benchmarks/layout_precision_speed.py``).
-    Layout is not content: state dicts and checkpoints are the same either way and load into either.
+    on CPUs; PyTorch then carries activations channels-last through every convolution. Together with bf16 mixed
+    precision (``--trainer.precision bf16-mixed``) on a CPU with bf16 units it is the zoo's fastest way to train a
+    convolutional GAN on a CPU: see the README's Speed section (``benchmarks/layout_precision_speed.py``). Layout is
+    not content: state dicts and checkpoints are the same either way and load into either. Applied in ``setup``,
+    before a checkpoint's weights are copied in and before DDP wraps the model (layers a model builds in its own
+    ``setup`` or ``configure_model`` come later and keep their layout).
 
     ``--trainer.callbacks+=lightning_zoo.callbacks.ChannelsLast``
     """

@@ -102,7 +102,9 @@ def test_a_classifier_run_in_two_chunks_records_what_the_uninterrupted_run_does(
                               "--seeds", "0", "1")  # fmt: skip
 
 
-def test_the_layout_and_precision_benchmark_times_each_variant_as_named_and_skips_the_warm_up(tmp_path, monkeypatch):
+def test_the_layout_and_precision_benchmark_times_each_variant_as_named_and_skips_the_warm_up(
+    tmp_path, monkeypatch, capsys
+):
     """Which precision and layout each variant's runs got, and that its ratio is float32's seconds over its own,
     counted from the second epoch of each run (the trainings are replaced by recorded epoch times)."""
     from benchmarks import common, layout_precision_speed
@@ -125,7 +127,8 @@ def test_the_layout_and_precision_benchmark_times_each_variant_as_named_and_skip
     monkeypatch.setattr(sys, "argv", [*argv, "--trainer.limit_train_batches", "10"])
     layout_precision_speed.main()
     result = json.loads((tmp_path / "layout_precision_speed_acgan_mnist.json").read_text())
-    assert calls == list(seconds) * 2  # alternating, every variant once a round
+    assert sorted(calls[:4]) == sorted(calls[4:]) == sorted(seconds)  # every variant once a round
+    assert calls[:4] != calls[4:]  # the two rounds in different orders
     assert result["speedup_over_float32"] == {
         "float32": 1.0, "float32_channels_last": 2.0, "bf16": 4.0, "bf16_channels_last": 8.0
     }  # fmt: skip
@@ -133,6 +136,7 @@ def test_the_layout_and_precision_benchmark_times_each_variant_as_named_and_skip
     monkeypatch.setattr(sys, "argv", [*argv[:-4], "--epochs", "1"])
     with pytest.raises(SystemExit):
         layout_precision_speed.main()
+    assert "--epochs must be at least 2" in capsys.readouterr().err
 
 
 def test_a_timed_run_leaves_nothing_in_the_working_directory(tmp_path, monkeypatch, data_root):
@@ -143,3 +147,13 @@ def test_a_timed_run_leaves_nothing_in_the_working_directory(tmp_path, monkeypat
     options = ["--trainer.limit_train_batches", "1", "--data.batch_size", "8"]
     assert len(epoch_seconds(ROOT / "configs/gan/dcgan_mnist.yaml", str(data_root), 2, [], options)) == 2
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_gan_run_records_the_precision_of_its_chunks_and_each_change():
+    from benchmarks.gan import run_precision
+
+    assert run_precision(None, "bf16-mixed") == "bf16-mixed"
+    assert run_precision("bf16-mixed", "bf16-mixed") == "bf16-mixed"
+    assert run_precision("bf16-mixed", "32-true") == "bf16-mixed, then 32-true"
+    assert run_precision("bf16-mixed, then 32-true", "32-true") == "bf16-mixed, then 32-true"
+    assert run_precision("bf16-mixed, then 32-true", "bf16-mixed") == "bf16-mixed, then 32-true, then bf16-mixed"
