@@ -105,7 +105,7 @@ class ACGAN(ClassConditionedGAN):
         return self.discriminator(images)[0]
 
 
-# A CPU with AMX trains it 5.85x faster in bf16 than in float32 (README, Speed), so a result says which it was.
+# A CPU with AMX trains it several times faster in bf16 than in float32 (README, Speed): a result says which.
 PART_OF_SCHEDULE = "{epochs_trained} of the script's {book_epochs} epochs, {precision}"
 
 CARDS = (
