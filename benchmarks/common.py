@@ -10,6 +10,7 @@ import sys
 import tempfile
 import warnings
 from pathlib import Path
+from unittest import mock
 
 import torch
 
@@ -97,13 +98,15 @@ def seeded_cli(config: Path, data_dir: str, seed: int, workdir: Path, cli_args: 
 def quiet_fit(config: Path, data_dir: str, epochs: int, callbacks: list, cli_args: list[str]):
     """Trains the config's run through the CLI with ``callbacks`` added and returns the ``ZooCLI``: no logger,
     progress bar, checkpointing or model summary (the speed benchmarks time the training). What the run still writes
-    (a GAN's sample grids) goes to a temporary folder, not the working directory."""
+    (a GAN's sample grids) goes to a temporary folder, not the working directory. ``data_dir`` is the DataModules'
+    default data folder (``$LIGHTNING_ZOO_DATA`` for the run), so a folder-of-images config, whose DataModule takes
+    ``--data.folder`` instead, works too."""
     from lightning_zoo.cli import ZooCLI
 
-    with tempfile.TemporaryDirectory(prefix="zoo_speed_") as scratch:
+    data_folder = mock.patch.dict(os.environ, {"LIGHTNING_ZOO_DATA": data_dir})
+    with data_folder, tempfile.TemporaryDirectory(prefix="zoo_speed_") as scratch:
         args = [
             "--config", str(config),
-            "--data.data_dir", data_dir,
             "--trainer.max_epochs", str(epochs),
             "--trainer.default_root_dir", scratch,
             "--trainer.logger", "false",

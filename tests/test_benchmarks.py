@@ -157,3 +157,33 @@ def test_a_gan_run_records_the_precision_of_its_chunks_and_each_change():
     assert run_precision("bf16-mixed", "32-true") == "bf16-mixed, then 32-true"
     assert run_precision("bf16-mixed, then 32-true", "32-true") == "bf16-mixed, then 32-true"
     assert run_precision("bf16-mixed, then 32-true", "bf16-mixed") == "bf16-mixed, then 32-true, then bf16-mixed"
+
+
+def test_the_discriminator_outputs_recorded_are_those_the_losses_saw(tmp_path, monkeypatch, data_root):
+    """LSGAN's discriminator loss is a function of the outputs on the real and the generated batch: recomputed from
+    the recorded means and spreads it must equal the logged loss, which holds only if the first output recorded in a
+    discriminator step is the real batch's and both are the outputs before that step's update. The config reads a
+    folder of images (its DataModule has no ``data_dir``)."""
+    from benchmarks import common, discriminator_outputs
+
+    monkeypatch.setattr(common, "RESULTS", tmp_path)
+    monkeypatch.setattr(discriminator_outputs, "RESULTS", tmp_path)
+    batch = 4
+    argv = ["discriminator_outputs.py", "--config", str(ROOT / "configs/gan/lsgan64_pokemon.yaml"), "--batches", "3"]
+    options = ["--data.folder", str(data_root / "pokemon" / "images"), "--data.batch_size", str(batch)]
+    monkeypatch.setattr(sys, "argv", [*argv, *options, "--model.width", "8"])
+    discriminator_outputs.main()
+
+    result = json.loads((tmp_path / "discriminator_outputs_lsgan64_pokemon.json").read_text())
+    rows = result["batches"]
+    assert [r["batch"] for r in rows] == [1, 2, 3]  # over two epochs of two batches, stopped at three
+    assert (tmp_path / result["plot"]).stat().st_size > 0
+    for row in rows:
+        # mean((x - t)^2) over the batch = population variance + (mean - t)^2; the recorded std is the sample one
+        square_error = lambda mean, std, target: std**2 * (batch - 1) / batch + (mean - target) ** 2  # noqa: E731
+        expected = 0.5 * square_error(row["real_mean"], row["real_std"], 1.0) + 0.5 * square_error(
+            row["fake_mean"], row["fake_std"], 0.0
+        )
+        assert row["d_loss"] == pytest.approx(expected, rel=2e-3, abs=2e-3)
+        expected_g = 0.5 * square_error(row["fake_mean_in_g_step"], row["fake_std_in_g_step"], 1.0)
+        assert row["g_loss"] == pytest.approx(expected_g, rel=2e-3, abs=2e-3)
