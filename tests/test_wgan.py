@@ -68,6 +68,27 @@ def test_the_penalty_mixes_each_pair_with_its_own_coefficient():
     assert per_sample[:, 0].unique().numel() == 5 and ((0 <= per_sample) & (per_sample <= 1)).all()
 
 
+def test_the_penalty_and_its_gradient_in_bf16_autocast_are_float32s_to_bf16_precision():
+    """The MNIST WGAN-GP card trains in bf16 mixed precision on the CPU: the penalty's double backward through the
+    critic's bf16 convolutions must give the float32 penalty and the same gradient for the critic."""
+    critic = WGANGP().discriminator
+    torch.manual_seed(0)
+    real, fake = torch.rand(16, 1, 32, 32) * 2 - 1, torch.rand(16, 1, 32, 32) * 2 - 1
+    penalties, gradients = [], []
+    for bf16 in (False, True):
+        torch.manual_seed(1)  # the same interpolation coefficients
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            penalty = gradient_penalty(critic, real, fake)
+        critic.zero_grad()
+        penalty.backward()
+        penalties.append(penalty.float())
+        gradients.append(torch.cat([p.grad.flatten() for p in critic.parameters()]))
+    assert penalties[0] > 0.1  # a random critic is far from 1-Lipschitz: a penalty to compare
+    torch.testing.assert_close(penalties[1], penalties[0], rtol=1e-2, atol=0)
+    assert torch.nn.functional.cosine_similarity(gradients[0], gradients[1], dim=0) > 0.999
+    assert gradients[1].norm() / gradients[0].norm() == pytest.approx(1, rel=1e-2)
+
+
 @pytest.mark.parametrize("architecture", [WGANGP, partial(ImageWGANGP, **SMALL_IMAGE)], ids=["dcgan", "image_dcgan"])
 def test_wgan_gp_penalises_a_steep_critic_and_has_no_batch_norm_or_clipping(architecture):
     model = architecture()
