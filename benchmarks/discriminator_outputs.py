@@ -102,19 +102,24 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
 
 
 def summary(rows: list[dict], first: int, last: int) -> dict:
-    """Medians over batches ``first``..``last``: of the outputs, and of the gap between the real and generated
-    batch's mean output (what the discriminator's targets ask for: 1 for LSGAN's 0-1 coding)."""
+    """Medians over batches ``first``..``last``: of the outputs, of the gap between the real and generated batch's
+    mean output (what the discriminator's targets ask for: 1 for LSGAN's 0-1 coding) and, where the generator stepped
+    on the batch, of how far one discriminator update moved its mean output on that generated batch (the generator
+    step sees the same images, from the same latent and generator, through the updated discriminator)."""
     window = [r for r in rows if first <= r["batch"] <= last and "real_mean" in r]
     if not window:
         return {}
-    median = lambda key: round(statistics.median(r[key] for r in window), 3)  # noqa: E731
+    median = lambda values: round(statistics.median(values), 3)  # noqa: E731
+    shifts = [abs(r["fake_mean_in_g_step"] - r["fake_mean"]) for r in window if "fake_mean_in_g_step" in r]
     return {
         "batches": [first, last],
-        "real_mean": median("real_mean"),
-        "fake_mean": median("fake_mean"),
-        "real_std": median("real_std"),
-        "real_minus_fake": round(statistics.median(r["real_mean"] - r["fake_mean"] for r in window), 3),
-        "d_loss": median("d_loss"),
+        "real_mean": median(r["real_mean"] for r in window),
+        "fake_mean": median(r["fake_mean"] for r in window),
+        "real_std": median(r["real_std"] for r in window),
+        "real_minus_fake": median(r["real_mean"] - r["fake_mean"] for r in window),
+        "d_loss": median(r["d_loss"] for r in window),
+        "g_loss": median(r["g_loss"] for r in window if "g_loss" in r) if shifts else None,
+        "d_update_shift_on_fake": median(shifts) if shifts else None,
     }
 
 
