@@ -195,7 +195,7 @@ CARDS = (
         parameters={"generator": 12_675_715, "discriminator": 11_038_080},
         parameters_from_book=False,
         parameter_sizes={"input_shape": (3, 64, 64), "width": 128},
-        results=classifier_fid_results("wgan64_pokemon", PART_OF_SCHEDULE, folder=True),
+        results=classifier_fid_results("wgan64_pokemon", PART_OF_SCHEDULE + ", {precision}", folder=True),
     ),
     Card(
         name="wgan_gp64_pokemon",
