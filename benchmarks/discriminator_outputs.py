@@ -92,8 +92,9 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
         mean = [r[f"{key}_mean"] for r in points]
         spread = [r[f"{key}_std"] for r in points]
         axis.plot(x, mean, color=colour, label=f"{label}, mean")
-        axis.fill_between(x, [m - s for m, s in zip(mean, spread)], [m + s for m, s in zip(mean, spread)],
-                          color=colour, alpha=0.2)  # fmt: skip
+        low = [m - s for m, s in zip(mean, spread, strict=True)]
+        high = [m + s for m, s in zip(mean, spread, strict=True)]
+        axis.fill_between(x, low, high, color=colour, alpha=0.2)
     axis.set(xlabel="batch", ylabel="discriminator output (band: +-1 std over the batch)", title=title)
     axis.legend()
     figure.tight_layout()

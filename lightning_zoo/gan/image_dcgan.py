@@ -121,7 +121,9 @@ CARDS = (
         parameters={"generator": 17_640_067, "discriminator": 11_087_233},
         parameters_from_book=False,
         parameter_sizes={"input_shape": (3, 128, 128), "width": 128},
-        results=classifier_fid_results("dcgan128_pokemon", "{epochs_trained} of the article's 250 epochs, {precision}", folder=True),
+        results=classifier_fid_results(
+            "dcgan128_pokemon", "{epochs_trained} of the article's 250 epochs, {precision}", folder=True
+        ),
         deviations=("the article gives no widths or kernel sizes: article 11's widths and 4x4 kernels",),
     ),
 )
