@@ -70,6 +70,24 @@ def test_the_unfused_loop_computes_what_the_fused_kernel_computes(cell, bidirect
     torch.testing.assert_close(loop_final, fused_final, atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("cell", CELLS)
+def test_the_unfused_loop_gives_the_fused_kernels_gradients(cell, monkeypatch):
+    """The loop's backward pass (through every step's slice of the input projection) gives the fused kernel's
+    gradients for the weights and the inputs."""
+    keep_everything(monkeypatch)
+    module = recurrent(cell, bidirectional=True, num_layers=2, recurrent_dropout=0.5)
+    x = torch.randn(3, 7, 5)
+    gradients = {}
+    for mode in ("eval", "train"):
+        module.zero_grad()
+        inputs = x.clone().requires_grad_(True)
+        out, final = getattr(module, mode)()(inputs)
+        (out.square().sum() + final.sum()).backward()
+        gradients[mode] = [inputs.grad] + [p.grad.clone() for p in module.parameters()]
+    for loop, fused in zip(gradients["train"], gradients["eval"], strict=True):
+        torch.testing.assert_close(loop, fused, atol=1e-5, rtol=1e-4)
+
+
 def test_recurrent_dropout_changes_training_outputs_reproducibly_and_draws_one_mask_per_sequence(monkeypatch):
     """With the real masks training differs from evaluation, the same seed gives the same outputs, and the masks are
     drawn once per layer input and direction (not at every step)."""

@@ -132,19 +132,20 @@ class KerasRecurrent(nn.Module):
         masks = torch.stack([self._mask(batch, units, self.recurrent_dropout, x) for _ in suffixes])
         h = c = x.new_zeros(self.directions, batch, units)
         out = []
-        for t in range(x.shape[1]):
+        # unbind, not projected[:, :, t]: each indexing's backward would fill a zero tensor of the whole projection
+        for projected_t in projected.unbind(2):
             recurrent = torch.baddbmm(b_hh[:, None], h * masks, w_hh.transpose(1, 2))
             if self.cell == "lstm":
-                i, f, g, o = (projected[:, :, t] + recurrent).chunk(4, dim=-1)
+                i, f, g, o = (projected_t + recurrent).chunk(4, dim=-1)
                 c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
                 h = torch.sigmoid(o) * torch.tanh(c)
             elif self.cell == "gru":  # PyTorch's (and Keras' reset_after) formulation
-                x_r, x_z, x_n = projected[:, :, t].chunk(3, dim=-1)
+                x_r, x_z, x_n = projected_t.chunk(3, dim=-1)
                 h_r, h_z, h_n = recurrent.chunk(3, dim=-1)
                 r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
                 h = (1 - z) * torch.tanh(x_n + r * h_n) + z * h
             else:
-                h = torch.tanh(projected[:, :, t] + recurrent)
+                h = torch.tanh(projected_t + recurrent)
             out.append(h)
         sequences = torch.stack(out, dim=2)  # (directions, batch, time, units), each in its own reading order
         outputs = [sequences[0], *([sequences[1].flip(1)] if self.directions == 2 else [])]

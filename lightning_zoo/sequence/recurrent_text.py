@@ -139,7 +139,7 @@ CARDS = (
         ),
         deviations=(
             EXTRA_BIAS.format("904,449", "903,425"),
-            "recurrent_dropout 0.2 (no fused kernel) is --model.recurrent_dropout 0.2, a Python loop 5.9x slower a "
+            "recurrent_dropout 0.2 (no fused kernel) is --model.recurrent_dropout 0.2, a Python loop 1.6x slower a "
             "step; the headline run uses the fused kernel without it (3 epochs with it: "
             "benchmarks/results/bilstm_imdb_recurrent_dropout.json)",
             "10 % of the training reviews validate (the book validates, and stops early, on the test set)",
