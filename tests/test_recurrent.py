@@ -229,3 +229,25 @@ def test_a_pretrained_frozen_embedding_holds_the_files_vectors_after_training(da
     assert torch.equal(embedding, dm.embedding_matrix(100)) and torch.all(embedding[:4] == 0)
     assert not torch.equal(model.net.head.weight, before["net.head.weight"])
     assert not torch.equal(embedding, before["net.embedding.weight"])
+
+
+@pytest.mark.parametrize("recurrent_dropout", [0.0, 0.2], ids=["fused", "loop"])
+def test_single_bias_trains_kerass_parameters_and_keeps_the_second_bias_at_zero(recurrent_dropout):
+    """With single_bias, E4's BiLSTM trains exactly Keras' 903,425 parameters (904,449 without), and a training step
+    on either path leaves every bias_hh at zero while the other weights move."""
+    sizes = {"num_classes": 2, "vocab_size": 5000, "embedding_dim": 128, "hidden_size": 128, "bidirectional": True}
+    trainable = lambda model: sum(p.numel() for p in model.parameters() if p.requires_grad)  # noqa: E731
+    assert trainable(RecurrentTextClassifier(**sizes)) == 904_449
+    torch.manual_seed(0)
+    model = RecurrentTextClassifier(**sizes, single_bias=True, recurrent_dropout=recurrent_dropout)
+    assert trainable(model) == 903_425
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    optimizer = model.configure_optimizers()
+    loss, _ = model.loss_and_predictions(model(torch.randint(1, 5000, (4, 12))), torch.tensor([0, 1, 1, 0]))
+    loss.backward()
+    optimizer.step()
+    for name, p in model.named_parameters():
+        if "bias_hh" in name:
+            assert not p.any(), name
+        else:
+            assert not torch.equal(p, before[name]), name

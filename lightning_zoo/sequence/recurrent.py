@@ -61,6 +61,8 @@ class KerasRecurrent(nn.Module):
         bidirectional: Keras' ``Bidirectional(..., merge_mode="concat")``.
         dropout: Keras' ``dropout`` of every layer.
         recurrent_dropout: Keras' ``recurrent_dropout`` of every layer.
+        single_bias: Keep PyTorch's second bias vector at zero and out of training (see ``keras_recurrent_init_``),
+            so that the gates' bias learns at Keras' speed and the trainable parameters are Keras'.
     """
 
     def __init__(
@@ -72,6 +74,7 @@ class KerasRecurrent(nn.Module):
         bidirectional: bool = False,
         dropout: float = 0.0,
         recurrent_dropout: float = 0.0,
+        single_bias: bool = False,
     ) -> None:
         super().__init__()
         if cell not in CELLS:
@@ -87,7 +90,7 @@ class KerasRecurrent(nn.Module):
         inputs = [input_size] + [units * self.directions for units in sizes[:-1]]
         # One module per layer, so that each layer's input gets its own dropout mask, as in a Keras stack.
         self.layers = nn.ModuleList(
-            keras_recurrent_init_(CELLS[cell](width, units, batch_first=True, bidirectional=bidirectional))
+            keras_recurrent_init_(CELLS[cell](width, units, batch_first=True, bidirectional=bidirectional), single_bias)
             for width, units in zip(inputs, sizes, strict=True)
         )
         self.output_size = sizes[-1] * self.directions
