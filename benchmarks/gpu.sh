@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU figures in benchmarks/results/*gpu*.json, as run on a lent single-GPU machine with PyTorch and Lightning
-# preinstalled (jsonargparse's wheels carried in .whl/, MNIST in $DATA).
+# preinstalled (jsonargparse's wheels carried in .whl/; MNIST, and text/warpeace_input.txt for language, in $DATA).
 #   bash benchmarks/gpu.sh [smoke|speed|quiet_cpu|dcgan|gans|folder_gans|convnets|language]...     results land in benchmarks/results/ (and in $OUT when set)
 set -uo pipefail
 DATA=${DATA:-../shared/data}
@@ -68,18 +68,27 @@ convnets() {  # DLwP's augmented cats-vs-dogs convnet: 160 passes (the book's 10
         ${CONVNET_RESUME:+--resume "$CONVNET_RESUME"} || echo "FAILED"
 }
 
-language() {  # the books' War and Peace schedules: 300 epochs each, early stopping on the training loss (patience 50);
-    # the book's K80 took 3.5 h (SimpleRNN) and 22 h (LSTM): more than one loan of a GPU, so RESUME=1 continues each
-    # from logs/bench_<name>_gpu/checkpoints/last.ckpt (carried back from the last loan) and MAX_EPOCHS=N stops early
+language() {  # the books' War and Peace schedules: 300 epochs each, early stopping on the training loss (patience 50).
+    # On one H200 an epoch took 5.2 s (LSTM) and 5.4 s (SimpleRNN) with the two running side by side (stop 29): the
+    # full schedules are about 26 minutes, more than one loan of 15. MINUTES=N stops each at the first epoch's end
+    # after N minutes (LMS_PARALLEL=1 runs them side by side); RESUME=1 continues each from
+    # logs/bench_<name>_gpu/checkpoints/last.ckpt, which must be carried to the machine: the SimpleRNN's (16 MB with
+    # RMSprop's state) can come back from a loan, the LSTM's (64 MB) cannot (16 MiB a file)
     for name in ${LMS:-char_rnn_warpeace char_lstm_warpeace}; do
         $PY benchmarks/language_curves.py --config configs/language/$name.yaml --data-dir "$DATA" --name ${name}_gpu \
-            --note "seed 0, {epochs_trained} epochs, one GPU" --trainer.accelerator gpu --trainer.devices 1 \
-            --data.data_on_device true ${RESUME:+--resume} ${MAX_EPOCHS:+--max-epochs $MAX_EPOCHS} || echo "FAILED: $name"
+            --note "seed 0, {epochs_trained} epochs ({stopped_by}), one GPU" --trainer.accelerator gpu \
+            --trainer.devices 1 --data.data_on_device true ${RESUME:+--resume} \
+            ${MINUTES:+--trainer.callbacks+=pytorch_lightning.callbacks.Timer --trainer.callbacks.interval epoch \
+                --trainer.callbacks.duration 00:00:$MINUTES:00} || echo "FAILED: $name" &
+        [ -n "${LMS_PARALLEL:-}" ] || wait
     done
+    wait
 }
 
 steps=("$@")
 [ ${#steps[@]} -gt 0 ] || steps=(smoke speed quiet_cpu)
 stamp=$(mktemp)
-for step in "${steps[@]}"; do $step; done
-if [ -n "${OUT:-}" ]; then find benchmarks/results -type f -newer "$stamp" -exec cp {} "$OUT"/ \; ; fi
+for step in "${steps[@]}"; do  # each step's results go to $OUT as soon as it ends: a later one may outlast the call
+    $step
+    if [ -n "${OUT:-}" ]; then find benchmarks/results -type f -newer "$stamp" -exec cp {} "$OUT"/ \; ; fi
+done

@@ -5,14 +5,19 @@ generated at each temperature of the model's ``temperatures``. ``--resume`` cont
 schedules can run in chunks.
 
 Writes benchmarks/results/<config name>.json: ``epoch_train_loss`` (one per epoch, as the books print them),
-``best_train_loss``, every metric of the chosen epoch as ``<stage>_<name>`` (accuracies as ``..._pct``), the test
-metrics of its weights as ``test_...``, ``seconds_per_epoch`` and ``samples``.
+``best_train_loss``, every metric of the chosen epoch as ``<stage>_<name>`` (accuracies as ``..._pct``),
+``epochs_run`` of ``epochs_scheduled`` (the config's epochs, or those run where early stopping ended the run: a run
+cut short by ``--max-epochs`` or a time limit is "unfinished" on its card), the test metrics of its weights as
+``test_...``, ``seconds_per_epoch`` and ``samples``. The file is written as soon as training ends and again with the
+test metrics and samples, so a run whose generation outlasts its machine keeps its curve.
 
     python benchmarks/language_curves.py --config configs/language/addition_seq2seq.yaml
     python benchmarks/language_curves.py --config configs/language/char_rnn_warpeace.yaml --max-epochs 3
     python benchmarks/language_curves.py --config configs/language/char_rnn_warpeace.yaml --max-epochs 11 --resume
     python benchmarks/language_curves.py --config configs/language/char_lstm_warpeace.yaml \
-        --name char_lstm_warpeace_gpu --trainer.accelerator gpu --trainer.devices 1 --data.data_on_device true
+        --name char_lstm_warpeace_gpu --trainer.accelerator gpu --trainer.devices 1 --data.data_on_device true \
+        --trainer.callbacks+=pytorch_lightning.callbacks.Timer --trainer.callbacks.duration 00:00:08:00 \
+        --trainer.callbacks.interval epoch      # stops at the first epoch's end after 8 minutes
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ import time
 from pathlib import Path
 
 import torch
-from pytorch_lightning.callbacks import Callback
+import yaml
+from pytorch_lightning.callbacks import Callback, EarlyStopping
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -103,9 +109,17 @@ def main() -> None:
     monitor, mode = chosen.monitor, chosen.mode
     missing = float("inf") if mode == "min" else float("-inf")
     best = (min if mode == "min" else max)(epochs, key=lambda e: e.get(monitor, missing))
+    early_stopped = any(isinstance(c, EarlyStopping) and c.stopped_epoch > 0 for c in cli.trainer.callbacks)
+    stopped_by = "early stopping" if early_stopped else f"max_epochs {cli.trainer.max_epochs}"
+    if not early_stopped and len(epochs) < cli.trainer.max_epochs:
+        stopped_by = "a time limit"  # a Timer callback
+    scheduled = (yaml.safe_load(Path(options.config).read_text()).get("trainer") or {}).get("max_epochs")
     result = {
         "config": options.config,
         "epochs_trained": len(epochs),
+        "epochs_run": len(epochs),
+        "epochs_scheduled": len(epochs) if early_stopped else scheduled,
+        "stopped_by": stopped_by,
         "epoch_train_loss": [e["train/loss"] for e in epochs],
         "best_train_loss": min(e["train/loss"] for e in epochs),
         "chosen_by": f"{monitor} ({mode})",
@@ -123,7 +137,13 @@ def main() -> None:
         "machine": machine(),
         "epochs": epochs,
     }
-    model = load_zoo_module(best_path)
+    note = options.note.format(**result) if options.note else ""
+    if checkpoint:  # how the earlier chunks were run
+        result["earlier_commands"] = [*recorded.get("earlier_commands", []), recorded["command"]]
+    result = {"note": note, **result}
+    write_result(name, result)  # the curve is kept even if what follows outlasts the machine
+    # Test and generate where training ran: generating on the CPU after a GPU run took minutes
+    model = load_zoo_module(best_path).to(cli.trainer.strategy.root_device)
     datamodule = cli.datamodule
     if getattr(datamodule, "has_validation", True):  # a corpus without validation has no held-out text to test
         tested = cli.trainer.test(model, datamodule=datamodule, verbose=False)[0]
@@ -138,10 +158,7 @@ def main() -> None:
             + datamodule.decode(model.generate(prompt, length, t, exclude=special))
             for t in model.hparams.temperatures
         }
-    note = options.note.format(**result) if options.note else ""
-    if checkpoint:  # how the earlier chunks were run
-        result["earlier_commands"] = [*recorded.get("earlier_commands", []), recorded["command"]]
-    write_result(name, {"note": note, **result})
+    write_result(name, result)
 
 
 if __name__ == "__main__":

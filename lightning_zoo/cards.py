@@ -36,7 +36,8 @@ class Result:
             top level of the same results file (e.g. ``{epochs_trained}``).
 
     A results file of a run made in chunks that has not reached its schedule (``epochs_run`` below
-    ``epochs_scheduled``) gives the status "unfinished": its number is shown, but not judged against the book's.
+    ``epochs_scheduled``) gives the status "unfinished": its number is shown, but not judged against the book's. A
+    number at a given epoch (``epoch_train_loss.10``) is judged as soon as that epoch is recorded.
     """
 
     metric: str
@@ -82,7 +83,8 @@ class Result:
         if self.book is None or self.tolerance is None:
             return "no book number"
         recorded = self._results_file(results)
-        if (recorded.get("epochs_run") or 0) < (recorded.get("epochs_scheduled") or 0):
+        at_an_epoch = any(part.isdigit() for part in self.ours.partition(":")[2].split("."))  # final once recorded
+        if not at_an_epoch and (recorded.get("epochs_run") or 0) < (recorded.get("epochs_scheduled") or 0):
             return "unfinished"
         shortfall = (ours - self.book) if self.lower_is_better else (self.book - ours)
         return "yes" if shortfall <= self.tolerance + 1e-9 else "no"

@@ -187,3 +187,30 @@ def test_the_discriminator_outputs_recorded_are_those_the_losses_saw(tmp_path, m
         assert row["d_loss"] == pytest.approx(expected, rel=2e-3, abs=2e-3)
         expected_g = 0.5 * square_error(row["fake_mean_in_g_step"], row["fake_std_in_g_step"], 1.0)
         assert row["g_loss"] == pytest.approx(expected_g, rel=2e-3, abs=2e-3)
+
+
+def test_a_language_run_keeps_its_curve_when_generation_fails_and_says_it_is_unfinished(
+    tmp_path, monkeypatch, data_root
+):
+    """The curve is written before the samples are generated (a GPU loan once ended during generation and took the
+    whole record with it), and a run cut short of the config's 300 epochs is recorded as such."""
+    from benchmarks import common, language_curves
+
+    for module in (language_curves, common):
+        monkeypatch.setattr(module, "RESULTS", tmp_path)
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("the machine went back")
+
+    monkeypatch.setattr(language_curves, "load_zoo_module", fail)  # what follows training: test, generation
+    config = ROOT / "configs/language/char_rnn_warpeace.yaml"
+    argv = ["language_curves.py", "--config", str(config), "--data-dir", str(data_root), "--name", "lm"]
+    argv += ["--max-epochs", "2", "--trainer.default_root_dir", str(tmp_path / "run"), "--model.init_args.hidden_size"]
+    argv += ["16", "--data.init_args.sequence_length", "20", "--trainer.limit_train_batches", "2"]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(RuntimeError, match="went back"):
+        language_curves.main()
+    recorded = json.loads((tmp_path / "lm.json").read_text())
+    assert [e["epoch"] for e in recorded["epochs"]] == [1, 2] and len(recorded["epoch_train_loss"]) == 2
+    assert (recorded["epochs_run"], recorded["epochs_scheduled"], recorded["stopped_by"]) == (2, 300, "max_epochs 2")
+    assert "samples" not in recorded

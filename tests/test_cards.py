@@ -74,6 +74,16 @@ def test_a_run_short_of_its_schedule_is_unfinished_not_judged(tmp_path):
     assert result.status(write_results(tmp_path, mean=70.0, epochs_run=60, epochs_scheduled=160)) == "unfinished"
     assert result.status(write_results(tmp_path, mean=70.0, epochs_run=160, epochs_scheduled=160)) == "no"
     assert result.status(write_results(tmp_path, mean=81.0, epochs_run=160, epochs_scheduled=160)) == "yes"
+    # a number at a given epoch is final once that epoch is recorded; the last epoch so far is not
+    short = write_results(tmp_path, mean=70.0, loss=[2.5, 2.0], epochs_run=2, epochs_scheduled=300)
+    assert (
+        Result("loss", 2.1, "epoch 2", ours="r.json:loss.1", unit="", tolerance=0.05, lower_is_better=True).status(
+            short
+        )
+        == "yes"
+    )
+    assert Result("loss", 2.1, "epoch 3", ours="r.json:loss.2", unit="", tolerance=0.05).status(short) == "not run"
+    assert Result("loss", 1.9, "last", ours="r.json:loss.-1", unit="", tolerance=0.05).status(short) == "unfinished"
 
 
 def test_result_keys_descend_into_lists_and_objects(tmp_path):
