@@ -48,6 +48,8 @@ def test_words_are_keras_text_to_word_sequence_without_the_line_breaks():
     text = "Hello, World! It's a dog's life.<br /><br />The DOG-house (x)\tis 10/10...end"
     expected = "hello world it's a dog's life the dog house x is 10 10 end"  # typed by hand
     assert words_of(text) == expected.split(" ")
+    kept = "hello world it's a dog's life br br the dog house x is 10 10 end"  # Keras' imdb.npz reading
+    assert words_of(text, line_breaks=True) == kept.split(" ")
 
 
 def test_words_are_ranked_by_frequency_with_ties_in_order_of_first_appearance():
@@ -216,7 +218,9 @@ def test_the_vocabulary_round_trips_through_the_state_dict(data_root, tmp_path):
     """A DataModule given a fitted one's state encodes text as the fitted one does, without the corpus."""
     fitted = imdb_dm(data_root, num_words=20)
     state = fitted.state_dict()
-    assert state["encoding"] == {"num_words": 20, "skip_top": 0, "start_char": 1, "oov_char": 2, "index_from": 3}
+    assert state["encoding"] == {
+        "num_words": 20, "skip_top": 0, "start_char": 1, "oov_char": 2, "index_from": 3, "line_breaks": False
+    }  # fmt: skip
     assert state["words"] == fitted.word_index.words and len(state["words"]) == 16
     fresh = IMDBDataModule(data_dir=str(tmp_path), num_words=20)
     assert fresh.state_dict() == {}
@@ -224,6 +228,39 @@ def test_the_vocabulary_round_trips_through_the_state_dict(data_root, tmp_path):
     texts = ["A great film, and a boring plot.", "zzz " + " ".join(state["words"])]
     assert torch.equal(fresh.encode(texts), fitted.encode(texts))
     assert fresh.encode(texts)[1, -16:].tolist() == list(range(4, 20))
+
+
+def test_line_breaks_are_the_word_br_ranked_and_kept_by_skip_top_as_in_keras(tmp_path):
+    """With line_breaks, "<br />" is a word: ranked by its count like any other, and a skip_top that drops the words
+    above it keeps it (in Keras' imdb.npz "br" is 7th: index 10, kept by E4's skip_top 10)."""
+    (tmp_path / "imdb").mkdir()
+    write_archive(
+        tmp_path / "imdb" / ARCHIVE,
+        {
+            "aclImdb/train/neg/0_1.txt": "the the the bad<br /><br />film",
+            "aclImdb/train/pos/0_9.txt": "the good<br /><br />film film",
+            "aclImdb/test/neg/0_2.txt": "bad<br />",
+            "aclImdb/test/pos/0_8.txt": "good",
+        },
+    )
+    dm = IMDBDataModule(data_dir=str(tmp_path), download=False, val_size=0, maxlen=6, line_breaks=True, skip_top=5)
+    dm.setup("fit")
+    assert dm.word_index.words == ["the", "br", "film", "bad", "good"]  # the 4, br 4 (first seen later), film 3
+    # start (1) and "the" (4) are below skip_top 5 and become oov (2); br (5) is kept
+    assert dm.encode(["the bad<br />film"]).tolist() == [[0, 2, 2, 7, 5, 6]]
+    plain = IMDBDataModule(data_dir=str(tmp_path), download=False, val_size=0, maxlen=6)
+    plain.setup("fit")
+    assert plain.word_index.words == ["the", "film", "bad", "good"]
+
+
+def test_a_vocabulary_saved_before_the_line_breaks_option_loads_as_without_them(data_root, tmp_path):
+    state = imdb_dm(data_root, num_words=20).state_dict()
+    del state["encoding"]["line_breaks"]
+    fresh = IMDBDataModule(data_dir=str(tmp_path), num_words=20)
+    fresh.load_state_dict(state)
+    assert fresh.word_index.words == state["words"]
+    with pytest.raises(DataError, match=r"line_breaks=False \(here True\)"):
+        IMDBDataModule(data_dir=str(tmp_path), num_words=20, line_breaks=True).load_state_dict(state)
 
 
 def test_a_vocabulary_of_other_encoding_options_is_refused_naming_them(data_root, tmp_path):

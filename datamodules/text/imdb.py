@@ -91,6 +91,8 @@ class IMDBDataModule(InMemoryDataModule):
         start_char: Index marking the start of a review (None: no marker).
         oov_char: Index of out-of-vocabulary words (None: they are dropped, as Keras' ``Tokenizer``).
         index_from: The most frequent word's index is ``index_from + 1``.
+        line_breaks: Read the reviews' ``<br />`` line breaks as the word "br", as Keras' ``imdb.npz`` does (there
+            the 7th most frequent word, so ``skip_top=10`` keeps it); False drops them.
         val_size: Validation reviews held out of the training reviews (a count or a fraction, seeded); 0 validates
             on the test set, as the books' ``validation_data=(x_test, y_test)`` does.
         train_size: Keep only this many training reviews (after the validation split), as the GloVe example trains
@@ -123,6 +125,7 @@ class IMDBDataModule(InMemoryDataModule):
         start_char: int | None = 1,
         oov_char: int | None = 2,
         index_from: int = 3,
+        line_breaks: bool = False,
         val_size: int | float = 0.2,
         train_size: int | None = None,
         split_seed: int = 0,
@@ -151,6 +154,7 @@ class IMDBDataModule(InMemoryDataModule):
             "start_char": start_char,
             "oov_char": oov_char,
             "index_from": index_from,
+            "line_breaks": line_breaks,
         }
         self.val_size, self.train_size, self.split_seed = val_size, train_size, split_seed
         self.word_vectors = word_vectors
@@ -196,7 +200,8 @@ class IMDBDataModule(InMemoryDataModule):
         for split in ("train", "test"):
             self.texts[split] = read_reviews(self.imdb_folder / f"{split}.jsonl.gz")
         if self.word_index is None:
-            self.word_index = WordIndex(ranked_words(self.texts["train"][0]), **self.encoding)
+            ranked = ranked_words(self.texts["train"][0], self.encoding["line_breaks"])
+            self.word_index = WordIndex(ranked, **self.encoding)
 
     # The vocabulary travels in checkpoints. Lightning restores it after setup(), so reviews are encoded when a
     # loader is first asked for, with whichever vocabulary is in place by then.
@@ -208,6 +213,7 @@ class IMDBDataModule(InMemoryDataModule):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if not state:
             return
+        state = {**state, "encoding": {"line_breaks": False, **state["encoding"]}}  # checkpoints from before the option
         if state["encoding"] != self.encoding:
             differing = ", ".join(
                 f"{k}={v!r} (here {self.encoding[k]!r})" for k, v in state["encoding"].items() if self.encoding[k] != v

@@ -14,18 +14,21 @@ KERAS_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 _TO_SPACES = str.maketrans(KERAS_FILTERS, " " * len(KERAS_FILTERS))
 
 
-def words_of(text: str) -> list[str]:
+def words_of(text: str, line_breaks: bool = False) -> list[str]:
     """Keras' ``text_to_word_sequence``: lower case, punctuation to spaces, split on whitespace. IMDB's ``<br />``
-    line breaks are removed first (otherwise every review would hold the words "br")."""
-    return text.replace("<br />", " ").lower().translate(_TO_SPACES).split()
+    line breaks are removed first unless ``line_breaks``; kept, each is the word "br", as in Keras' ``imdb.npz``
+    (where "br" is the 7th most frequent word)."""
+    if not line_breaks:
+        text = text.replace("<br />", " ")
+    return text.lower().translate(_TO_SPACES).split()
 
 
-def ranked_words(texts: Iterable[str]) -> list[str]:
-    """Every word of ``texts`` by descending frequency (ties in order of first appearance, as Keras' Tokenizer):
-    rank 1 is the first."""
+def ranked_words(texts: Iterable[str], line_breaks: bool = False) -> list[str]:
+    """Every word of ``texts`` (read by :func:`words_of`) by descending frequency (ties in order of first
+    appearance, as Keras' Tokenizer): rank 1 is the first."""
     counts: Counter[str] = Counter()
     for text in texts:
-        counts.update(words_of(text))
+        counts.update(words_of(text, line_breaks))
     return [word for word, _ in counts.most_common()]
 
 
@@ -48,10 +51,11 @@ class WordIndex:
         start_char: int | None = 1,
         oov_char: int | None = 2,
         index_from: int = 3,
+        line_breaks: bool = False,
     ) -> None:
         if num_words <= index_from + 1:
             raise ValueError(f"num_words ({num_words}) must exceed index_from + 1 ({index_from + 1}) to keep any word")
-        self.num_words, self.skip_top = num_words, skip_top
+        self.num_words, self.skip_top, self.line_breaks = num_words, skip_top, line_breaks
         self.start_char, self.oov_char, self.index_from = start_char, oov_char, index_from
         self.words = list(ranked[: num_words - index_from - 1])  # the only ones that can get an index
         self._index = {word: rank + index_from for rank, word in enumerate(self.words, start=1)}
@@ -63,7 +67,7 @@ class WordIndex:
 
     def encode(self, text: str) -> list[int]:
         raw = ([self.start_char] if self.start_char is not None else []) + [
-            self._index.get(w, self.num_words) for w in words_of(text)
+            self._index.get(w, self.num_words) for w in words_of(text, self.line_breaks)
         ]
         kept = [i if self.skip_top <= i < self.num_words else self.oov_char for i in raw]
         return [i for i in kept if i is not None]
