@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The GPU figures in benchmarks/results/*gpu*.json, as run on a lent single-GPU machine with PyTorch and Lightning
-# preinstalled (jsonargparse's wheels carried in .whl/; MNIST, and text/warpeace_input.txt for language, in $DATA).
+# preinstalled (jsonargparse's wheels carried in .whl/; MNIST, and text/warpeace_input.txt for language, in $DATA:
+# `bash benchmarks/gpu_prepare.sh STEP...` puts both beside the tree, to carry).
 #   bash benchmarks/gpu.sh [smoke|speed|quiet_cpu|dcgan|gans|folder_gans|convnets|language]...     results land in benchmarks/results/ (and in $OUT when set)
 set -uo pipefail
 DATA=${DATA:-../shared/data}

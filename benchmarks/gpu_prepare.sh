@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Prepares what a lent GPU machine needs beside the working tree for `bash benchmarks/gpu.sh STEP...`: .whl/ (the
+# wheels of jsonargparse and its two needs, which that machine's Python lacks) and .gpu_data/ (the data those steps
+# read), both ignored by git through .git/info/exclude. The tree and the carried folders travel together, 64 MiB at
+# most: the cats-vs-dogs photos (convnets, 95 MB) cannot.
+#   bash benchmarks/gpu_prepare.sh language gans
+# then, on the device: pip install --target /tmp/site .whl/*.whl; PYTHONPATH=/tmp/site DATA=.gpu_data bash
+# benchmarks/gpu.sh language gans (carrying .whl and .gpu_data)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SOURCE=${SOURCE:-../shared/data}
+mkdir -p .git/info .whl .gpu_data
+for ignored in /.whl/ /.gpu_data/; do grep -qxF "$ignored" .git/info/exclude 2>/dev/null || echo "$ignored" >>.git/info/exclude; done
+
+versions=$(python -m pip list --format freeze 2>/dev/null | grep -iE '^(jsonargparse|docstring.parser|typeshed.client)==')
+# shellcheck disable=SC2086  # one argument per pinned package
+python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+    --platform manylinux2014_x86_64 -d .whl $versions
+
+for step in "$@"; do
+    case $step in
+        language) mkdir -p .gpu_data/text && cp "$SOURCE/text/warpeace_input.txt" .gpu_data/text/ ;;
+        smoke | speed | quiet_cpu | dcgan | gans) cp -r "$SOURCE/MNIST" .gpu_data/ ;;
+        folder_gans) cp -r "$SOURCE/pokemon" .gpu_data/ ;;
+        *) echo "gpu_prepare: no data prepared for '$step'" >&2 ;;
+    esac
+done
+du -sh .whl .gpu_data
