@@ -70,17 +70,20 @@ convnets() {  # DLwP's augmented cats-vs-dogs convnet: 160 passes (the book's 10
 }
 
 language() {  # the books' War and Peace schedules: 300 epochs each, early stopping on the training loss (patience 50).
-    # On one H200 an epoch took 5.2 s (LSTM) and 5.4 s (SimpleRNN) with the two running side by side (stop 29): the
-    # full schedules are about 26 minutes, more than one loan of 15. MINUTES=N stops each at the first epoch's end
-    # after N minutes (LMS_PARALLEL=1 runs them side by side); RESUME=1 continues each from
-    # logs/bench_<name>_gpu/checkpoints/last.ckpt, which must be carried to the machine: the SimpleRNN's (16 MB with
-    # RMSprop's state) can come back from a loan, the LSTM's (64 MB) cannot (16 MiB a file)
+    # On one H200 an epoch took 5.2 s (LSTM) and 5.4 s (SimpleRNN) with the two side by side (2026-12-04): the full
+    # schedules take about 27 minutes, more than a loan's 15. MINUTES=N stops each at the first epoch's end after N
+    # minutes of training (counted over all chunks: Lightning's Timer restores its time from the checkpoint);
+    # LMS_PARALLEL=1 runs the two side by side, each logging to benchmarks/results/logs/<name>_gpu.log. RESUME=1
+    # continues each from logs/bench_<name>_gpu/checkpoints/last.ckpt, which must be carried to the machine: the
+    # SimpleRNN's (16 MB with RMSprop's state) could come back from a loan in $OUT, the LSTM's (64 MB) cannot
+    mkdir -p benchmarks/results/logs
     for name in ${LMS:-char_rnn_warpeace char_lstm_warpeace}; do
         $PY benchmarks/language_curves.py --config configs/language/$name.yaml --data-dir "$DATA" --name ${name}_gpu \
             --note "seed 0, {epochs_trained} epochs ({stopped_by}), one GPU" --trainer.accelerator gpu \
             --trainer.devices 1 --data.data_on_device true ${RESUME:+--resume} \
             ${MINUTES:+--trainer.callbacks+=pytorch_lightning.callbacks.Timer --trainer.callbacks.interval epoch \
-                --trainer.callbacks.duration 00:00:$MINUTES:00} || echo "FAILED: $name" &
+                --trainer.callbacks.duration 00:00:$MINUTES:00} >"benchmarks/results/logs/${name}_gpu.log" 2>&1 ||
+            echo "FAILED: $name (benchmarks/results/logs/${name}_gpu.log)" &
         [ -n "${LMS_PARALLEL:-}" ] || wait
     done
     wait

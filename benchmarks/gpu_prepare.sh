@@ -9,12 +9,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SOURCE=${SOURCE:-../shared/data}
-mkdir -p .git/info .whl .gpu_data
-for ignored in /.whl/ /.gpu_data/; do grep -qxF "$ignored" .git/info/exclude 2>/dev/null || echo "$ignored" >>.git/info/exclude; done
+PY=${PYTHON:-.venv/bin/python}  # the project's environment: its versions are the ones to carry
+exclude=$(git rev-parse --git-path info/exclude)
+mkdir -p "$(dirname "$exclude")" .whl .gpu_data
+for ignored in /.whl/ /.gpu_data/; do grep -qxF "$ignored" "$exclude" 2>/dev/null || echo "$ignored" >>"$exclude"; done
 
-versions=$(python -m pip list --format freeze 2>/dev/null | grep -iE '^(jsonargparse|docstring.parser|typeshed.client)==')
-# shellcheck disable=SC2086  # one argument per pinned package
-python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+versions=$($PY -m pip list --format freeze 2>/dev/null | grep -iE '^(jsonargparse|docstring.parser|typeshed.client)==' || true)
+[ "$(wc -w <<<"$versions")" = 3 ] || { echo "gpu_prepare: $PY lacks jsonargparse and its needs (PYTHON=...)" >&2; exit 1; }
+# shellcheck disable=SC2086  # one argument per pinned package; the lent machine's Python is 3.12
+$PY -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux2014_x86_64 -d .whl $versions
 
 for step in "$@"; do

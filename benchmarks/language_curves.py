@@ -7,9 +7,10 @@ schedules can run in chunks.
 Writes benchmarks/results/<config name>.json: ``epoch_train_loss`` (one per epoch, as the books print them),
 ``best_train_loss``, every metric of the chosen epoch as ``<stage>_<name>`` (accuracies as ``..._pct``),
 ``epochs_run`` of ``epochs_scheduled`` (the config's epochs, or those run where early stopping ended the run: a run
-cut short by ``--max-epochs`` or a time limit is "unfinished" on its card), the test metrics of its weights as
-``test_...``, ``seconds_per_epoch`` and ``samples``. The file is written as soon as training ends and again with the
-test metrics and samples, so a run whose generation outlasts its machine keeps its curve.
+cut short by ``--max-epochs`` or a time limit is "unfinished" on its card; ``stopped_by`` says which ended it), the
+test metrics of its weights as ``test_...``, ``seconds_per_epoch`` and ``samples``. The file is written as soon as
+training ends and again with the test metrics and samples, so a run whose generation outlasts its machine keeps its
+curve.
 
     python benchmarks/language_curves.py --config configs/language/addition_seq2seq.yaml
     python benchmarks/language_curves.py --config configs/language/char_rnn_warpeace.yaml --max-epochs 3
@@ -30,7 +31,7 @@ from pathlib import Path
 
 import torch
 import yaml
-from pytorch_lightning.callbacks import Callback, EarlyStopping
+from pytorch_lightning.callbacks import Callback, Timer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -109,16 +110,18 @@ def main() -> None:
     monitor, mode = chosen.monitor, chosen.mode
     missing = float("inf") if mode == "min" else float("-inf")
     best = (min if mode == "min" else max)(epochs, key=lambda e: e.get(monitor, missing))
-    early_stopped = any(isinstance(c, EarlyStopping) and c.stopped_epoch > 0 for c in cli.trainer.callbacks)
-    stopped_by = "early stopping" if early_stopped else f"max_epochs {cli.trainer.max_epochs}"
-    if not early_stopped and len(epochs) < cli.trainer.max_epochs:
-        stopped_by = "a time limit"  # a Timer callback
     scheduled = (yaml.safe_load(Path(options.config).read_text()).get("trainer") or {}).get("max_epochs")
+    if any(isinstance(c, Timer) and c.time_remaining() <= 0 for c in cli.trainer.callbacks):
+        stopped_by = "a time limit"
+    elif len(epochs) >= cli.trainer.max_epochs:
+        stopped_by = f"max_epochs {cli.trainer.max_epochs}"
+    else:  # the only other way a fit ends early: its schedule ends there
+        stopped_by, scheduled = "early stopping", len(epochs)
     result = {
         "config": options.config,
         "epochs_trained": len(epochs),
         "epochs_run": len(epochs),
-        "epochs_scheduled": len(epochs) if early_stopped else scheduled,
+        "epochs_scheduled": scheduled,
         "stopped_by": stopped_by,
         "epoch_train_loss": [e["train/loss"] for e in epochs],
         "best_train_loss": min(e["train/loss"] for e in epochs),
@@ -142,13 +145,13 @@ def main() -> None:
         result["earlier_commands"] = [*recorded.get("earlier_commands", []), recorded["command"]]
     result = {"note": note, **result}
     write_result(name, result)  # the curve is kept even if what follows outlasts the machine
-    # Test and generate where training ran: generating on the CPU after a GPU run took minutes
-    model = load_zoo_module(best_path).to(cli.trainer.strategy.root_device)
+    model = load_zoo_module(best_path)
     datamodule = cli.datamodule
     if getattr(datamodule, "has_validation", True):  # a corpus without validation has no held-out text to test
         tested = cli.trainer.test(model, datamodule=datamodule, verbose=False)[0]
         result.update(flat(tested))
     if hasattr(model, "generate"):
+        model.to(cli.trainer.strategy.root_device)  # generate where training ran: on the CPU after a GPU run, minutes
         torch.manual_seed(0)
         prompt = datamodule.prompts()[0]
         length, special = model.hparams.generate_length, datamodule.special_tokens

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,7 +38,8 @@ class Result:
 
     A results file of a run made in chunks that has not reached its schedule (``epochs_run`` below
     ``epochs_scheduled``) gives the status "unfinished": its number is shown, but not judged against the book's. A
-    number at a given epoch (``epoch_train_loss.10``) is judged as soon as that epoch is recorded.
+    number at a given epoch of a list named ``epoch...`` (``epoch_train_loss.10``) is judged as soon as that epoch is
+    recorded.
     """
 
     metric: str
@@ -83,7 +85,8 @@ class Result:
         if self.book is None or self.tolerance is None:
             return "no book number"
         recorded = self._results_file(results)
-        at_an_epoch = any(part.isdigit() for part in self.ours.partition(":")[2].split("."))  # final once recorded
+        keys = self.ours.partition(":")[2].split(".")
+        at_an_epoch = any(key.isdigit() and the_list.startswith("epoch") for the_list, key in pairwise(keys))
         if not at_an_epoch and (recorded.get("epochs_run") or 0) < (recorded.get("epochs_scheduled") or 0):
             return "unfinished"
         shortfall = (ours - self.book) if self.lower_is_better else (self.book - ours)

@@ -214,3 +214,12 @@ def test_a_language_run_keeps_its_curve_when_generation_fails_and_says_it_is_unf
     assert [e["epoch"] for e in recorded["epochs"]] == [1, 2] and len(recorded["epoch_train_loss"]) == 2
     assert (recorded["epochs_run"], recorded["epochs_scheduled"], recorded["stopped_by"]) == (2, 300, "max_epochs 2")
     assert "samples" not in recorded
+
+    timer = ["--trainer.callbacks+=pytorch_lightning.callbacks.Timer", "--trainer.callbacks.interval", "epoch"]
+    timer += ["--trainer.callbacks.duration", "00:00:00:01", "--trainer.max_epochs", "1000"]  # stops after a second
+    monkeypatch.setattr(sys, "argv", [*argv, *timer])
+    with pytest.raises(RuntimeError, match="went back"):
+        language_curves.main()
+    recorded = json.loads((tmp_path / "lm.json").read_text())
+    assert (recorded["epochs_scheduled"], recorded["stopped_by"]) == (300, "a time limit")
+    assert 1 <= recorded["epochs_run"] < 1000

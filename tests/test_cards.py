@@ -74,16 +74,15 @@ def test_a_run_short_of_its_schedule_is_unfinished_not_judged(tmp_path):
     assert result.status(write_results(tmp_path, mean=70.0, epochs_run=60, epochs_scheduled=160)) == "unfinished"
     assert result.status(write_results(tmp_path, mean=70.0, epochs_run=160, epochs_scheduled=160)) == "no"
     assert result.status(write_results(tmp_path, mean=81.0, epochs_run=160, epochs_scheduled=160)) == "yes"
-    # a number at a given epoch is final once that epoch is recorded; the last epoch so far is not
-    short = write_results(tmp_path, mean=70.0, loss=[2.5, 2.0], epochs_run=2, epochs_scheduled=300)
-    assert (
-        Result("loss", 2.1, "epoch 2", ours="r.json:loss.1", unit="", tolerance=0.05, lower_is_better=True).status(
-            short
-        )
-        == "yes"
-    )
-    assert Result("loss", 2.1, "epoch 3", ours="r.json:loss.2", unit="", tolerance=0.05).status(short) == "not run"
-    assert Result("loss", 1.9, "last", ours="r.json:loss.-1", unit="", tolerance=0.05).status(short) == "unfinished"
+    # a number at a given epoch of an epoch list is final once that epoch is recorded; the last one so far is not
+    short = write_results(tmp_path, mean=70.0, epoch_loss=[2.5, 2.0], sizes=[0.5], epochs_run=2, epochs_scheduled=300)
+
+    def loss(at: str, book: float) -> Result:
+        return Result("loss", book, at, ours=f"r.json:epoch_loss.{at}", unit="", tolerance=0.05, lower_is_better=True)
+
+    assert (loss("1", 2.1).status(short), loss("2", 2.1).status(short)) == ("yes", "not run")
+    assert loss("-1", 1.9).status(short) == "unfinished"
+    assert Result("size", 0.5, "no epoch", ours="r.json:sizes.0", unit="", tolerance=0.1).status(short) == "unfinished"
 
 
 def test_result_keys_descend_into_lists_and_objects(tmp_path):
