@@ -223,3 +223,17 @@ def test_a_language_run_keeps_its_curve_when_generation_fails_and_says_it_is_unf
     recorded = json.loads((tmp_path / "lm.json").read_text())
     assert (recorded["epochs_scheduled"], recorded["stopped_by"]) == (300, "a time limit")
     assert 1 <= recorded["epochs_run"] < 1000
+
+
+def test_results_are_copied_to_out_where_it_is_set(tmp_path, monkeypatch):
+    """On a lent GPU machine only what lies in $OUT comes back, also from a call cut short later."""
+    from benchmarks import common
+
+    monkeypatch.setattr(common, "RESULTS", tmp_path / "results")
+    monkeypatch.delenv("OUT", raising=False)
+    common.write_result("here_only", {"x": 1})
+    (tmp_path / "out").mkdir()
+    monkeypatch.setenv("OUT", str(tmp_path / "out"))
+    path = common.write_result("run", {"x": 2})
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["run.json"]
+    assert (tmp_path / "out" / "run.json").read_text() == path.read_text()
