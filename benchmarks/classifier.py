@@ -21,11 +21,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import yaml
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import RESULTS, machine, resume_point, seeded_run_options, write_result  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    RESULTS,
+    machine,
+    resume_point,
+    scheduled_epochs,
+    seeded_run_options,
+    write_result,
+)
 from lightning_zoo.callbacks import EpochTimer  # noqa: E402
 from lightning_zoo.cli import ZooCLI  # noqa: E402
 
@@ -122,7 +127,7 @@ def main() -> None:
     args, cli_args = seeded_run_options(__doc__, chunks=True)
     name, workdir = args.name, args.workdir
     # How far the config's schedule goes: a chunk's results (below it) read "unfinished" on the cards.
-    scheduled = {"epochs_scheduled": (yaml.safe_load(args.config.read_text()).get("trainer") or {}).get("max_epochs")}
+    scheduled = {"epochs_scheduled": scheduled_epochs(args.config)}
     if (args.max_epochs or args.resume) and len(args.seeds) != 1:
         # the seeds of one call share the work folder: which seed's last.ckpt a later chunk took would be a guess
         raise SystemExit("a run in chunks (--max-epochs, --resume) is one seed's: give one --seeds")

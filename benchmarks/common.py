@@ -13,6 +13,7 @@ from pathlib import Path
 from unittest import mock
 
 import torch
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -29,6 +30,11 @@ def machine() -> dict:
         "torch": torch.__version__,
         "python": platform.python_version(),
     }
+
+
+def scheduled_epochs(config: str | Path) -> int | None:
+    """The ``trainer.max_epochs`` a config schedules (the book's), whatever a run overrides."""
+    return (yaml.safe_load(Path(config).read_text()).get("trainer") or {}).get("max_epochs")
 
 
 def write_result(name: str, result: dict) -> Path:

@@ -30,12 +30,19 @@ import time
 from pathlib import Path
 
 import torch
-import yaml
 from pytorch_lightning.callbacks import Callback, Timer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import DEFAULT_DATA, RESULTS, ROOT, machine, resume_point, write_result  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    DEFAULT_DATA,
+    RESULTS,
+    ROOT,
+    machine,
+    resume_point,
+    scheduled_epochs,
+    write_result,
+)
 from lightning_zoo.cli import ZooCLI  # noqa: E402
 from lightning_zoo.core import load_zoo_module  # noqa: E402
 
@@ -110,7 +117,7 @@ def main() -> None:
     monitor, mode = chosen.monitor, chosen.mode
     missing = float("inf") if mode == "min" else float("-inf")
     best = (min if mode == "min" else max)(epochs, key=lambda e: e.get(monitor, missing))
-    scheduled = (yaml.safe_load(Path(options.config).read_text()).get("trainer") or {}).get("max_epochs")
+    scheduled = scheduled_epochs(options.config)
     if any(isinstance(c, Timer) and c.time_remaining() <= 0 for c in cli.trainer.callbacks):
         stopped_by = "a time limit"
     elif len(epochs) >= cli.trainer.max_epochs:
