@@ -237,3 +237,18 @@ def test_results_are_copied_to_out_where_it_is_set(tmp_path, monkeypatch):
     path = common.write_result("run", {"x": 2})
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["run.json"]
     assert (tmp_path / "out" / "run.json").read_text() == path.read_text()
+
+
+def test_the_keras_index_check_counts_a_rank_among_equally_frequent_words_as_consistent(monkeypatch):
+    """Keras orders equally frequent words its own way, so a Keras rank anywhere among the ranks of the words with
+    the same count is consistent; a rank outside them, or a word we never saw, is not."""
+    from benchmarks import keras_imdb_index
+
+    keras = {"the": 1, "cat": 3, "sat": 2, "mat": 4, "dog": 2, "hat": 5}
+    monkeypatch.setattr(keras_imdb_index, "KERAS_INDEX", keras)
+    # ours: the (3), then cat, sat, mat (1 each, in order of first appearance) at ranks 2-4
+    result = keras_imdb_index.compare(["The cat sat.", "the mat, the<br />"])
+    assert result["words"] == 5  # "br" counts: Keras' reading
+    assert result["same_rank"] == 2  # the, mat
+    assert result["consistent"] == 4  # and cat (3 in 2-4), sat (2 in 2-4)
+    assert result["inconsistent"] == {"dog": [2, None], "hat": [5, None]}

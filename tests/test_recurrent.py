@@ -12,7 +12,7 @@ from torch import nn
 
 from datamodules import IMDBDataModule
 from lightning_zoo.sequence import KerasRecurrent, RecurrentTextClassifier, RecurrentTextNetwork, keras_recurrent_init_
-from lightning_zoo.sequence.recurrent import padding_to_end
+from lightning_zoo.sequence.recurrent import hard_sigmoid, padding_to_end
 from tests.helpers.train import state_of, trainer
 
 CELLS = ("rnn", "lstm", "gru")
@@ -22,9 +22,7 @@ MODULES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 def keep_everything(monkeypatch: pytest.MonkeyPatch) -> None:
     """Dropout masks that keep every unit (scale 1): training then computes what evaluation does."""
-    monkeypatch.setattr(
-        KerasRecurrent, "_mask", staticmethod(lambda batch, width, rate, like: like.new_ones(batch, width))
-    )
+    monkeypatch.setattr(KerasRecurrent, "_mask", staticmethod(lambda shape, rate, like: like.new_ones(shape)))
 
 
 def recurrent(cell: str = "lstm", seed: int = 0, **kwargs) -> KerasRecurrent:
@@ -106,9 +104,14 @@ def test_recurrent_dropout_changes_training_outputs_reproducibly_and_draws_one_m
     assert not torch.allclose(first, evaluated, atol=1e-3) and not torch.allclose(first, other, atol=1e-3)
     drawn = []
     real_mask = KerasRecurrent._mask
-    monkeypatch.setattr(KerasRecurrent, "_mask", staticmethod(lambda *a: drawn.append(a[:3]) or real_mask(*a)))
+    monkeypatch.setattr(KerasRecurrent, "_mask", staticmethod(lambda *a: drawn.append(a[:2]) or real_mask(*a)))
     module(x)
-    assert drawn == [(3, 5, 0.25), (3, 4, 0.5), (3, 4, 0.5)]  # inputs, then each direction's state
+    # the inputs', then the state's: (directions, gates, sequences, width), one for all the gates
+    assert drawn == [((2, 1, 3, 5), 0.25), ((2, 1, 3, 4), 0.5)]
+    drawn.clear()
+    module.mask_per_gate = True
+    module(x)
+    assert drawn == [((2, 4, 3, 5), 0.25), ((2, 4, 3, 4), 0.5)]  # Keras 2.0-2.2's implementation=1: one per gate
 
 
 @pytest.mark.parametrize("mode", ["fused", "loop"])
@@ -166,28 +169,119 @@ def test_packed_padding_refuses_recurrent_dropout_in_training():
     """The unfused loop reads every step, so it cannot skip packed padding: training says so; evaluation is fine."""
     network = text_network("packed", recurrent_dropout=0.2)
     tokens = torch.tensor([[0, 0, 3, 4]])
-    with pytest.raises(ValueError, match="recurrent_dropout runs the unfused loop, which reads every step"):
+    with pytest.raises(ValueError, match="recurrent_dropout, .* run the unfused loop, which reads every step"):
         network.train()(tokens)
     assert network.eval()(tokens).shape == (1, 1)
 
 
-@pytest.mark.parametrize("mode", ["fused", "loop"])
-def test_input_dropout_drops_the_same_features_at_every_step(mode, monkeypatch):
+def test_input_dropout_drops_the_same_features_at_every_step(monkeypatch):
     """Keras' dropout: one mask per sequence, so a feature dropped at one step is dropped at all (inputs of ones
-    arrive as the mask itself, 0 or 1 / (1 - rate))."""
-    module = recurrent("gru", dropout=0.5, recurrent_dropout=0.3 if mode == "loop" else 0.0).train()
+    arrive at the fused kernel as the mask itself, 0 or 1 / (1 - rate))."""
+    module = recurrent("gru", dropout=0.5).train()
     seen = []
-    if mode == "loop":
-        real = KerasRecurrent._unfused
-        monkeypatch.setattr(KerasRecurrent, "_unfused", lambda self, layer, x: seen.append(x) or real(self, layer, x))
-    else:
-        module.layers[0].register_forward_pre_hook(lambda _, args: seen.append(args[0]))
+    module.layers[0].register_forward_pre_hook(lambda _, args: seen.append(args[0]))
     torch.manual_seed(0)
     module(torch.ones(16, 9, 5))
     [x] = seen
     assert set(x.unique().tolist()) == {0.0, 2.0}
     assert torch.equal(x, x[:, :1].expand_as(x))  # every step as the first
     assert not torch.equal(x[0], x[1]) or not torch.equal(x[2], x[3])  # but each sequence has its own mask
+
+
+def drawn_masks(monkeypatch: pytest.MonkeyPatch, keep_state: bool = False) -> list[torch.Tensor]:
+    """Every dropout mask the module draws, in order (the recurrent state's kept whole with ``keep_state``)."""
+    drawn = []
+    real = KerasRecurrent._mask
+
+    def mask(shape, rate, like):
+        drawn.append(like.new_ones(shape) if keep_state and len(drawn) % 2 else real(shape, rate, like))
+        return drawn[-1]
+
+    monkeypatch.setattr(KerasRecurrent, "_mask", staticmethod(mask))
+    return drawn
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_the_loops_input_dropout_is_the_fused_kernel_reading_masked_inputs(cell, monkeypatch):
+    """In the loop (recurrent dropout's), input dropout is one mask per sequence held at every step: with the
+    state's masks keeping everything, training gives what the fused kernel computes from the masked inputs."""
+    drawn = drawn_masks(monkeypatch, keep_state=True)
+    module = recurrent(cell, dropout=0.5, recurrent_dropout=0.5)
+    x = torch.randn(3, 7, 5)
+    with torch.no_grad():
+        torch.manual_seed(0)
+        loop_out, _ = module.train()(x)
+        input_mask = drawn[0][0, 0]  # (sequences, features) of the one direction
+        assert set(input_mask.unique().tolist()) == {0.0, 2.0}
+        fused_out, _ = module.eval()(x * input_mask.unsqueeze(1))
+    torch.testing.assert_close(loop_out, fused_out, atol=1e-5, rtol=0)
+
+
+def test_hard_sigmoid_is_kerass():
+    """0.2 x + 0.5 clipped to [0, 1] (PyTorch's hardsigmoid has slope 1/6)."""
+    x = torch.tensor([-3.0, -2.5, -1.0, 0.0, 1.0, 2.5, 4.0])
+    assert hard_sigmoid(x).tolist() == pytest.approx([0.0, 0.0, 0.3, 0.5, 0.7, 1.0, 1.0])
+
+
+def keras_2_lstm(module: KerasRecurrent, x: torch.Tensor, masks: list[torch.Tensor] | None) -> torch.Tensor:
+    """Keras 2.2's Bidirectional(LSTM(implementation=1, recurrent_activation="hard_sigmoid")), written out: gate k
+    of direction d reads the inputs times its own mask ``masks[0][d, k]`` and the state times ``masks[1][d, k]``."""
+    layer, units = module.layers[0], module.layers[0].hidden_size
+    outputs = []
+    for d, suffix in enumerate(("", "_reverse")):
+        kernels = getattr(layer, f"weight_ih_l0{suffix}").chunk(4)
+        recurrent_kernels = getattr(layer, f"weight_hh_l0{suffix}").chunk(4)
+        biases = (getattr(layer, f"bias_ih_l0{suffix}") + getattr(layer, f"bias_hh_l0{suffix}")).chunk(4)
+        h = c = x.new_zeros(x.shape[0], units)
+        steps = []
+        for x_t in (x if d == 0 else x.flip(1)).unbind(1):
+            z = [
+                (x_t * (masks[0][d, k] if masks else 1)) @ kernels[k].T
+                + (h * (masks[1][d, k] if masks else 1)) @ recurrent_kernels[k].T
+                + biases[k]
+                for k in range(4)
+            ]
+            i, f, o = (((0.2 * z[k] + 0.5).clamp(0, 1)) for k in (0, 1, 3))
+            c = f * c + i * torch.tanh(z[2])
+            h = o * torch.tanh(c)
+            steps.append(h)
+        outputs.append(torch.stack(steps, 1) if d == 0 else torch.stack(steps, 1).flip(1))
+    return torch.cat(outputs, dim=-1)
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["training", "evaluation"])
+def test_hard_sigmoid_gates_and_a_mask_per_gate_compute_keras_2_2s_lstm(training, monkeypatch):
+    """recurrent_activation="hard_sigmoid" with mask_per_gate is the books' Keras 2.2 LSTM (implementation=1): each
+    gate of each direction reads its own dropped copy of the inputs and of the state; in evaluation, no dropout but
+    still hard_sigmoid gates (the loop runs there too, and differs from the fused kernel's sigmoid)."""
+    drawn = drawn_masks(monkeypatch)
+    module = recurrent(
+        "lstm", bidirectional=True, dropout=0.3, recurrent_dropout=0.4, recurrent_activation="hard_sigmoid",
+        mask_per_gate=True,
+    ).train(training)  # fmt: skip
+    x = torch.randn(3, 7, 5)
+    with torch.no_grad():
+        out, final = module(x)
+        expected = keras_2_lstm(module, x, drawn if training else None)
+    assert [m.shape for m in drawn] == ([(2, 4, 3, 5), (2, 4, 3, 4)] if training else [])
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=0)
+    torch.testing.assert_close(final, torch.cat([out[:, -1, :4], out[:, 0, 4:]], dim=-1), atol=0, rtol=0)
+    if not training:
+        module.gate = torch.sigmoid  # the same weights with sigmoid gates: what the fused kernel computes
+        assert module.runs_the_loop()
+        assert not torch.allclose(module(x)[0], out, atol=1e-3)
+
+
+def test_gates_options_are_checked_and_the_loop_refuses_packed_padding():
+    """A SimpleRNN has no gates to make hard; an unknown gate function is named; hard_sigmoid gates run the loop,
+    which reads every step, so packed padding is refused in evaluation too."""
+    with pytest.raises(ValueError, match="SimpleRNN .* has no gates"):
+        recurrent("rnn", recurrent_activation="hard_sigmoid")
+    with pytest.raises(ValueError, match="recurrent_activation must be 'sigmoid' or 'hard_sigmoid', got 'relu'"):
+        recurrent("gru", recurrent_activation="relu")
+    network = text_network("packed", recurrent_activation="hard_sigmoid").eval()
+    with pytest.raises(ValueError, match="run the unfused loop, which reads every step"):
+        network(torch.tensor([[0, 0, 3, 4]]))
 
 
 def imdb(data_root, **kwargs) -> IMDBDataModule:

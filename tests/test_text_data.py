@@ -52,6 +52,12 @@ def test_words_are_keras_text_to_word_sequence_without_the_line_breaks():
     assert words_of(text, line_breaks=True) == kept.split(" ")
 
 
+def test_words_split_on_spaces_only_as_kerass_so_an_ellipsis_character_joins_two_words():
+    """Keras splits on " " after turning tabs, newlines and punctuation into spaces; other whitespace (the reviews'
+    U+0085 ellipsis, U+00A0 no-break space) stays inside a word, as Keras' imdb index has "most\x85and"."""
+    assert words_of("Most\x85and\xa0so \t on\n") == ["most\x85and\xa0so", "on"]
+
+
 def test_words_are_ranked_by_frequency_with_ties_in_order_of_first_appearance():
     """Keras' Tokenizer sorts its word counts stably: equally frequent words keep the order they first appeared in."""
     assert ranked_words(["b a c a", "C d b. c"]) == ["c", "b", "a", "d"]  # c 3, then b 2 before a 2, then d

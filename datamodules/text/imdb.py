@@ -74,11 +74,13 @@ class IMDBDataModule(InMemoryDataModule):
     """IMDB sentiment: reviews as word indices with Keras' conventions, labels 1 (positive) and 0 (negative).
 
     Reviews are read from ``<data_dir>/imdb/{train,test}.jsonl.gz``; when those are missing, the canonical archive
-    (``aclImdb_v1.tar.gz``, MD5-checked) is downloaded there and converted once. Words are ranked by frequency
-    over the 25,000 training reviews (Keras' copy ranked them over all 50,000, test included) and numbered as
-    ``keras.datasets.imdb.load_data`` does (see :class:`~datamodules.text.vocabulary.WordIndex`); sequences are
-    padded and truncated at the front, as ``pad_sequences`` does. The vocabulary is saved in checkpoints, so
-    ``predict`` classifies new text with the words the model was trained on, without the corpus.
+    (``aclImdb_v1.tar.gz``, MD5-checked) is downloaded there and converted once. Words are ranked by frequency over the
+    25,000 training reviews, as Keras' copy ranked them (``benchmarks/keras_imdb_index.py``: each of 92 entries of
+    Keras' index lies among our ranks of its count, which ranking over all 50,000 contradicts; only the order of equally
+    frequent words differs) and numbered as ``keras.datasets.imdb.load_data`` does (see
+    :class:`~datamodules.text.vocabulary.WordIndex`); sequences are padded and truncated at the front, as
+    ``pad_sequences`` does. The vocabulary is saved in checkpoints, so ``predict`` classifies new text with the words
+    the model was trained on, without the corpus.
 
     Args:
         data_dir: Root folder; default ``$LIGHTNING_ZOO_DATA`` or ``./data``.

@@ -15,12 +15,13 @@ _TO_SPACES = str.maketrans(KERAS_FILTERS, " " * len(KERAS_FILTERS))
 
 
 def words_of(text: str, line_breaks: bool = False) -> list[str]:
-    """Keras' ``text_to_word_sequence``: lower case, punctuation to spaces, split on whitespace. IMDB's ``<br />``
-    line breaks are removed first unless ``line_breaks``; kept, each is the word "br", as in Keras' ``imdb.npz``
-    (where "br" is the 7th most frequent word)."""
+    """Keras' ``text_to_word_sequence``: lower case, punctuation, tabs and newlines to spaces, split on spaces only
+    (other whitespace stays in a word: Keras' IMDB index has "most\\x85and"). IMDB's ``<br />`` line breaks are
+    removed first unless ``line_breaks``; kept, each is the word "br", as in Keras' ``imdb.npz`` (where "br" is the
+    7th most frequent word)."""
     if not line_breaks:
         text = text.replace("<br />", " ")
-    return text.lower().translate(_TO_SPACES).split()
+    return [word for word in text.lower().translate(_TO_SPACES).split(" ") if word]
 
 
 def ranked_words(texts: Iterable[str], line_breaks: bool = False) -> list[str]:
