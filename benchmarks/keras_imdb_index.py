@@ -47,13 +47,15 @@ def compare(texts: list[str]) -> dict:
     for r, word in enumerate(ranked, start=1):
         first.setdefault(counts[word], r)
         last[counts[word]] = r
-    consistent = [w for w, k in KERAS_INDEX.items() if w in counts and first[counts[w]] <= k <= last[counts[w]]]
+    seen = {w: k for w, k in KERAS_INDEX.items() if w in counts}
+    consistent = [w for w, k in seen.items() if first[counts[w]] <= k <= last[counts[w]]]
     return {
         "words": len(ranked),
-        "same_rank": sum(rank.get(w) == k for w, k in KERAS_INDEX.items()),
+        "same_rank": sum(rank[w] == k for w, k in seen.items()),
         "consistent": len(consistent),
-        "median_rank_difference": statistics.median(abs(rank.get(w, 10**6) - k) for w, k in KERAS_INDEX.items()),
-        "inconsistent": {w: [k, rank.get(w)] for w, k in KERAS_INDEX.items() if w not in consistent},
+        "median_rank_difference": statistics.median(abs(rank[w] - k) for w, k in seen.items()) if seen else None,
+        "inconsistent": {w: [k, rank[w]] for w, k in seen.items() if w not in consistent},
+        "never_seen": sorted(set(KERAS_INDEX) - set(seen)),
     }
 
 

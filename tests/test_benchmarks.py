@@ -244,11 +244,12 @@ def test_the_keras_index_check_counts_a_rank_among_equally_frequent_words_as_con
     the same count is consistent; a rank outside them, or a word we never saw, is not."""
     from benchmarks import keras_imdb_index
 
-    keras = {"the": 1, "cat": 3, "sat": 2, "mat": 4, "dog": 2, "hat": 5}
+    # ours: the (3), then cat, sat, mat, br (1 each, in order of first appearance) at ranks 2-5
+    keras = {"the": 1, "cat": 3, "sat": 2, "mat": 4, "br": 1, "dog": 2}
     monkeypatch.setattr(keras_imdb_index, "KERAS_INDEX", keras)
-    # ours: the (3), then cat, sat, mat (1 each, in order of first appearance) at ranks 2-4
     result = keras_imdb_index.compare(["The cat sat.", "the mat, the<br />"])
     assert result["words"] == 5  # "br" counts: Keras' reading
     assert result["same_rank"] == 2  # the, mat
-    assert result["consistent"] == 4  # and cat (3 in 2-4), sat (2 in 2-4)
-    assert result["inconsistent"] == {"dog": [2, None], "hat": [5, None]}
+    assert result["consistent"] == 4  # and cat (3 in 2-5), sat (2 in 2-5)
+    assert result["inconsistent"] == {"br": [1, 5]}  # 1 is outside the ranks of the words seen once
+    assert result["never_seen"] == ["dog"]

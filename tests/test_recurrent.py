@@ -106,12 +106,12 @@ def test_recurrent_dropout_changes_training_outputs_reproducibly_and_draws_one_m
     real_mask = KerasRecurrent._mask
     monkeypatch.setattr(KerasRecurrent, "_mask", staticmethod(lambda *a: drawn.append(a[:2]) or real_mask(*a)))
     module(x)
-    # the inputs', then the state's: (directions, gates, sequences, width), one for all the gates
-    assert drawn == [((2, 1, 3, 5), 0.25), ((2, 1, 3, 4), 0.5)]
+    assert drawn == [((3, 5), 0.25), ((3, 4), 0.5), ((3, 4), 0.5)]  # the inputs, then each direction's state
     drawn.clear()
     module.mask_per_gate = True
     module(x)
-    assert drawn == [((2, 4, 3, 5), 0.25), ((2, 4, 3, 4), 0.5)]  # Keras 2.0-2.2's implementation=1: one per gate
+    # Keras 2.0-2.2's implementation=1: (directions, gates, sequences, width), the inputs', then the state's
+    assert drawn == [((2, 4, 3, 5), 0.25), ((2, 4, 3, 4), 0.5)]
 
 
 @pytest.mark.parametrize("mode", ["fused", "loop"])
@@ -174,12 +174,17 @@ def test_packed_padding_refuses_recurrent_dropout_in_training():
     assert network.eval()(tokens).shape == (1, 1)
 
 
-def test_input_dropout_drops_the_same_features_at_every_step(monkeypatch):
+@pytest.mark.parametrize("mode", ["fused", "loop"])
+def test_input_dropout_drops_the_same_features_at_every_step(mode, monkeypatch):
     """Keras' dropout: one mask per sequence, so a feature dropped at one step is dropped at all (inputs of ones
-    arrive at the fused kernel as the mask itself, 0 or 1 / (1 - rate))."""
-    module = recurrent("gru", dropout=0.5).train()
+    arrive as the mask itself, 0 or 1 / (1 - rate))."""
+    module = recurrent("gru", dropout=0.5, recurrent_dropout=0.3 if mode == "loop" else 0.0).train()
     seen = []
-    module.layers[0].register_forward_pre_hook(lambda _, args: seen.append(args[0]))
+    if mode == "loop":
+        real = KerasRecurrent._unfused
+        monkeypatch.setattr(KerasRecurrent, "_unfused", lambda self, layer, x: seen.append(x) or real(self, layer, x))
+    else:
+        module.layers[0].register_forward_pre_hook(lambda _, args: seen.append(args[0]))
     torch.manual_seed(0)
     module(torch.ones(16, 9, 5))
     [x] = seen
@@ -188,95 +193,118 @@ def test_input_dropout_drops_the_same_features_at_every_step(monkeypatch):
     assert not torch.equal(x[0], x[1]) or not torch.equal(x[2], x[3])  # but each sequence has its own mask
 
 
-def drawn_masks(monkeypatch: pytest.MonkeyPatch, keep_state: bool = False) -> list[torch.Tensor]:
-    """Every dropout mask the module draws, in order (the recurrent state's kept whole with ``keep_state``)."""
-    drawn = []
-    real = KerasRecurrent._mask
-
-    def mask(shape, rate, like):
-        drawn.append(like.new_ones(shape) if keep_state and len(drawn) % 2 else real(shape, rate, like))
-        return drawn[-1]
-
-    monkeypatch.setattr(KerasRecurrent, "_mask", staticmethod(mask))
-    return drawn
-
-
-@pytest.mark.parametrize("cell", CELLS)
-def test_the_loops_input_dropout_is_the_fused_kernel_reading_masked_inputs(cell, monkeypatch):
-    """In the loop (recurrent dropout's), input dropout is one mask per sequence held at every step: with the
-    state's masks keeping everything, training gives what the fused kernel computes from the masked inputs."""
-    drawn = drawn_masks(monkeypatch, keep_state=True)
-    module = recurrent(cell, dropout=0.5, recurrent_dropout=0.5)
-    x = torch.randn(3, 7, 5)
-    with torch.no_grad():
-        torch.manual_seed(0)
-        loop_out, _ = module.train()(x)
-        input_mask = drawn[0][0, 0]  # (sequences, features) of the one direction
-        assert set(input_mask.unique().tolist()) == {0.0, 2.0}
-        fused_out, _ = module.eval()(x * input_mask.unsqueeze(1))
-    torch.testing.assert_close(loop_out, fused_out, atol=1e-5, rtol=0)
-
-
 def test_hard_sigmoid_is_kerass():
     """0.2 x + 0.5 clipped to [0, 1] (PyTorch's hardsigmoid has slope 1/6)."""
     x = torch.tensor([-3.0, -2.5, -1.0, 0.0, 1.0, 2.5, 4.0])
     assert hard_sigmoid(x).tolist() == pytest.approx([0.0, 0.0, 0.3, 0.5, 0.7, 1.0, 1.0])
 
 
-def keras_2_lstm(module: KerasRecurrent, x: torch.Tensor, masks: list[torch.Tensor] | None) -> torch.Tensor:
-    """Keras 2.2's Bidirectional(LSTM(implementation=1, recurrent_activation="hard_sigmoid")), written out: gate k
-    of direction d reads the inputs times its own mask ``masks[0][d, k]`` and the state times ``masks[1][d, k]``."""
-    layer, units = module.layers[0], module.layers[0].hidden_size
-    outputs = []
-    for d, suffix in enumerate(("", "_reverse")):
-        kernels = getattr(layer, f"weight_ih_l0{suffix}").chunk(4)
-        recurrent_kernels = getattr(layer, f"weight_hh_l0{suffix}").chunk(4)
-        biases = (getattr(layer, f"bias_ih_l0{suffix}") + getattr(layer, f"bias_hh_l0{suffix}")).chunk(4)
-        h = c = x.new_zeros(x.shape[0], units)
-        steps = []
-        for x_t in (x if d == 0 else x.flip(1)).unbind(1):
-            z = [
-                (x_t * (masks[0][d, k] if masks else 1)) @ kernels[k].T
-                + (h * (masks[1][d, k] if masks else 1)) @ recurrent_kernels[k].T
-                + biases[k]
-                for k in range(4)
-            ]
-            i, f, o = (((0.2 * z[k] + 0.5).clamp(0, 1)) for k in (0, 1, 3))
-            c = f * c + i * torch.tanh(z[2])
-            h = o * torch.tanh(c)
-            steps.append(h)
-        outputs.append(torch.stack(steps, 1) if d == 0 else torch.stack(steps, 1).flip(1))
-    return torch.cat(outputs, dim=-1)
+def recorded_masks(monkeypatch: pytest.MonkeyPatch) -> list[torch.Tensor]:
+    """Every dropout mask the module draws, in the order drawn."""
+    drawn = []
+    real = KerasRecurrent._mask
+    monkeypatch.setattr(KerasRecurrent, "_mask", staticmethod(lambda *a: drawn.append(real(*a)) or drawn[-1]))
+    return drawn
 
 
-@pytest.mark.parametrize("training", [True, False], ids=["training", "evaluation"])
-def test_hard_sigmoid_gates_and_a_mask_per_gate_compute_keras_2_2s_lstm(training, monkeypatch):
-    """recurrent_activation="hard_sigmoid" with mask_per_gate is the books' Keras 2.2 LSTM (implementation=1): each
-    gate of each direction reads its own dropped copy of the inputs and of the state; in evaluation, no dropout but
-    still hard_sigmoid gates (the loop runs there too, and differs from the fused kernel's sigmoid)."""
-    drawn = drawn_masks(monkeypatch)
-    module = recurrent(
-        "lstm", bidirectional=True, dropout=0.3, recurrent_dropout=0.4, recurrent_activation="hard_sigmoid",
-        mask_per_gate=True,
-    ).train(training)  # fmt: skip
+def keras_written_out(module: KerasRecurrent, x: torch.Tensor, drawn: list[torch.Tensor]) -> torch.Tensor:
+    """Keras' LSTM / GRU (reset_after) layers one gate at a time, as Keras 2.2's implementation=1 computes them: gate
+    k of direction d reads the inputs times its input mask and the state times its state mask. The masks are the
+    module's (``drawn``, in order): with ``mask_per_gate`` one per layer, (directions, gates, batch, width) each;
+    without, one input mask (batch, features) for both directions, then one state mask per direction."""
+    draws = iter(drawn)
+    gate = (lambda v: (0.2 * v + 0.5).clamp(0, 1)) if module.recurrent_activation == "hard_sigmoid" else torch.sigmoid
+    gates = GATES[module.cell]
+
+    def masked(v, masks, d, k):
+        if masks is None:
+            return v
+        return v * (masks[d, k] if masks.dim() == 4 else masks[d] if masks.dim() == 3 else masks)
+
+    for layer in module.layers:
+        inputs = next(draws) if module.dropout else None
+        states = None
+        if module.recurrent_dropout:
+            per_gate = module.mask_per_gate
+            states = next(draws) if per_gate else torch.stack([next(draws) for _ in range(module.directions)])
+        outputs = []
+        for d, suffix in enumerate(("", "_reverse")[: module.directions]):
+            names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+            kernels, recurrent_kernels, input_biases, state_biases = (
+                getattr(layer, f"{name}_l0{suffix}").chunk(gates) for name in names
+            )
+            h = c = x.new_zeros(x.shape[0], layer.hidden_size)
+            steps = []
+            for x_t in (x if d == 0 else x.flip(1)).unbind(1):
+                xs = [masked(x_t, inputs, d, k) @ kernels[k].T + input_biases[k] for k in range(gates)]
+                hs = [masked(h, states, d, k) @ recurrent_kernels[k].T + state_biases[k] for k in range(gates)]
+                if module.cell == "lstm":
+                    i, f, o = gate(xs[0] + hs[0]), gate(xs[1] + hs[1]), gate(xs[3] + hs[3])
+                    c = f * c + i * torch.tanh(xs[2] + hs[2])
+                    h = o * torch.tanh(c)
+                else:
+                    r, z = gate(xs[0] + hs[0]), gate(xs[1] + hs[1])
+                    h = (1 - z) * torch.tanh(xs[2] + r * hs[2]) + z * h
+                steps.append(h)
+            outputs.append(torch.stack(steps, 1) if d == 0 else torch.stack(steps, 1).flip(1))
+        x = torch.cat(outputs, dim=-1)
+    assert next(draws, None) is None  # every mask drawn was used
+    return x
+
+
+KERAS_2_2 = {"recurrent_activation": "hard_sigmoid", "mask_per_gate": True}
+
+
+@pytest.mark.parametrize("keras", ["2.2", "2.3"])
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_the_loop_computes_keras_gate_by_gate_with_its_masks(cell, keras, monkeypatch):
+    """Two stacked bidirectional layers with dropout and recurrent dropout, trained in the loop, compute what Keras'
+    layers written out gate by gate compute from the same masks: Keras 2.2's (hard_sigmoid gates, a mask per gate
+    and direction, each layer its own) and today's (sigmoid, one input mask, one state mask per direction)."""
+    drawn = recorded_masks(monkeypatch)
+    options = KERAS_2_2 if keras == "2.2" else {}
+    module = recurrent(cell, bidirectional=True, num_layers=2, dropout=0.3, recurrent_dropout=0.4, **options).train()
     x = torch.randn(3, 7, 5)
     with torch.no_grad():
         out, final = module(x)
-        expected = keras_2_lstm(module, x, drawn if training else None)
-    assert [m.shape for m in drawn] == ([(2, 4, 3, 5), (2, 4, 3, 4)] if training else [])
+        expected = keras_written_out(module, x, drawn)
+    gates = GATES[cell] if keras == "2.2" else 1
+    assert drawn[0].shape == ((2, gates, 3, 5) if keras == "2.2" else (3, 5))  # the first layer's inputs
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=0)
     torch.testing.assert_close(final, torch.cat([out[:, -1, :4], out[:, 0, 4:]], dim=-1), atol=0, rtol=0)
-    if not training:
-        module.gate = torch.sigmoid  # the same weights with sigmoid gates: what the fused kernel computes
-        assert module.runs_the_loop()
-        assert not torch.allclose(module(x)[0], out, atol=1e-3)
+
+
+def test_a_mask_per_gate_runs_the_loop_for_input_dropout_alone(monkeypatch):
+    """mask_per_gate with dropout and no recurrent dropout still needs the loop in training (the fused kernel reads
+    one input for all gates), not in evaluation."""
+    drawn = recorded_masks(monkeypatch)
+    module = recurrent("lstm", bidirectional=True, dropout=0.3, mask_per_gate=True).train()
+    assert module.runs_the_loop() and not module.eval().runs_the_loop()
+    x = torch.randn(3, 7, 5)
+    with torch.no_grad():
+        out, _ = module.train()(x)
+        torch.testing.assert_close(out, keras_written_out(module, x, drawn), atol=1e-5, rtol=0)
+
+
+def test_hard_sigmoid_gates_run_the_loop_in_evaluation_too():
+    """Evaluation drops nothing, but hard_sigmoid gates are not the fused kernel's: the loop computes Keras' gates
+    and differs from the same weights with sigmoid gates (the fused kernel)."""
+    hard = recurrent("lstm", bidirectional=True, **KERAS_2_2).eval()
+    sigmoid = recurrent("lstm", bidirectional=True).eval()  # the same seed: the same weights
+    assert hard.runs_the_loop() and not sigmoid.runs_the_loop()
+    x = torch.randn(3, 7, 5)
+    with torch.no_grad():
+        out, _ = hard(x)
+        torch.testing.assert_close(out, keras_written_out(hard, x, []), atol=1e-5, rtol=0)
+        assert not torch.allclose(sigmoid(x)[0], out, atol=1e-3)
 
 
 def test_gates_options_are_checked_and_the_loop_refuses_packed_padding():
     """A SimpleRNN has no gates to make hard; an unknown gate function is named; hard_sigmoid gates run the loop,
     which reads every step, so packed padding is refused in evaluation too."""
-    with pytest.raises(ValueError, match="SimpleRNN .* has no gates"):
-        recurrent("rnn", recurrent_activation="hard_sigmoid")
+    for options in ({"recurrent_activation": "hard_sigmoid"}, {"mask_per_gate": True}):
+        with pytest.raises(ValueError, match="SimpleRNN .* has no gates"):
+            recurrent("rnn", **options)
     with pytest.raises(ValueError, match="recurrent_activation must be 'sigmoid' or 'hard_sigmoid', got 'relu'"):
         recurrent("gru", recurrent_activation="relu")
     network = text_network("packed", recurrent_activation="hard_sigmoid").eval()

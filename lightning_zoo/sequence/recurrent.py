@@ -49,17 +49,18 @@ class KerasRecurrent(nn.Module):
     """A Keras ``SimpleRNN`` / ``LSTM`` / ``GRU`` (optionally ``Bidirectional``, optionally stacked), returning the
     whole output sequence and the final state (both directions' concatenated, as ``Bidirectional`` does).
 
-    - ``dropout`` is Keras' input dropout: one mask per sequence, the same at every time step. On the inputs of the
-      fused kernel that is exact, and costs nothing (both directions then share the mask; in the loop each
-      draws its own, as the two layers of Keras' ``Bidirectional`` do).
+    - ``dropout`` is Keras' input dropout: one mask per sequence, the same at every time step, applied to the layer's
+      inputs (free on the fused kernel). A bidirectional layer's two directions share it; the two layers of Keras'
+      ``Bidirectional`` draw one each, as ``mask_per_gate`` does.
     - ``recurrent_dropout`` drops the recurrent state with one mask per sequence (Gal and Ghahramani's variational
       dropout, as Keras). No fused kernel has it: while training with it, the time steps run in a Python loop over
       the same weights (the input projections of all steps in one matrix product); evaluation, where it is off,
       uses the fused kernel.
     - Keras before 2.3 (the books' Keras 2.0-2.2) differs from today's in two defaults that no fused kernel has:
       the gates' ``recurrent_activation`` was ``hard_sigmoid``, and ``implementation=1`` drew a separate dropout
-      and recurrent-dropout mask for each gate. ``recurrent_activation="hard_sigmoid"`` and ``mask_per_gate``
-      reproduce them in the loop (hard_sigmoid runs it in evaluation too).
+      and recurrent-dropout mask for each gate (of each direction). ``recurrent_activation="hard_sigmoid"`` and
+      ``mask_per_gate`` reproduce them in the loop (hard_sigmoid runs it in evaluation too). Keras 2.2's GRU also
+      defaulted to ``reset_after=False``, which this GRU is not.
     - ``padding``: ``"keras"`` reads pre-padded sequences as Keras does without masking, the padding first (with
       pre-padding the final state still sees the true end of the text, but a backward direction ends in the
       padding); ``"packed"`` moves each sequence's padding (index 0) to its end and packs it, so no direction ever
@@ -79,7 +80,8 @@ class KerasRecurrent(nn.Module):
         recurrent_activation: The LSTM's or GRU's gate function: ``"sigmoid"`` (Keras 2.3 on, PyTorch) or
             ``"hard_sigmoid"`` (Keras 2.0-2.2's default). Not for ``"rnn"``, which has no gates.
         mask_per_gate: Keras 2.0-2.2's ``implementation=1``: each gate, and each direction, draws its own dropout and
-            recurrent-dropout masks (Keras 2.3 on draws one for all gates).
+            recurrent-dropout masks (Keras 2.3 on draws one for all gates). Training then runs the loop, even
+            without recurrent dropout. Not for ``"rnn"``, whose one mask is Keras' already.
     """
 
     def __init__(
@@ -103,11 +105,13 @@ class KerasRecurrent(nn.Module):
                 raise ValueError(f"{name} must be in [0, 1), got {rate}")
         if recurrent_activation not in ("sigmoid", "hard_sigmoid"):
             raise ValueError(f"recurrent_activation must be 'sigmoid' or 'hard_sigmoid', got {recurrent_activation!r}")
-        if cell == "rnn" and recurrent_activation != "sigmoid":
-            raise ValueError("a SimpleRNN ('rnn') has no gates, so no recurrent_activation: leave it 'sigmoid'")
+        if cell == "rnn" and (recurrent_activation != "sigmoid" or mask_per_gate):
+            raise ValueError(
+                "a SimpleRNN ('rnn') has no gates: recurrent_activation stays 'sigmoid' and mask_per_gate False"
+            )
         self.cell, self.dropout, self.recurrent_dropout = cell, dropout, recurrent_dropout
+        self.recurrent_activation, self.mask_per_gate = recurrent_activation, mask_per_gate
         self.gate = hard_sigmoid if recurrent_activation == "hard_sigmoid" else torch.sigmoid
-        self.hard_gates, self.mask_per_gate = recurrent_activation == "hard_sigmoid", mask_per_gate
         self.directions = 2 if bidirectional else 1
         sizes = [hidden_size] * num_layers if isinstance(hidden_size, int) else list(hidden_size)
         if not sizes or min(sizes) < 1:
@@ -123,7 +127,9 @@ class KerasRecurrent(nn.Module):
     def runs_the_loop(self) -> bool:
         """Whether the next forward pass steps through time in Python (what no fused kernel computes) or not."""
         masked_gates = self.mask_per_gate and (self.dropout or self.recurrent_dropout)
-        return self.hard_gates or (self.training and bool(self.recurrent_dropout or masked_gates))
+        return self.recurrent_activation == "hard_sigmoid" or (
+            self.training and bool(self.recurrent_dropout or masked_gates)
+        )
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """``x``: (batch, time, features). With ``lengths`` the sequences are packed (their padding at the end);
@@ -132,16 +138,16 @@ class KerasRecurrent(nn.Module):
         loop = self.runs_the_loop()
         if lengths is not None and loop:
             raise ValueError(
-                "recurrent_dropout, hard_sigmoid gates and per-gate masks run the unfused loop, which reads every "
-                "step: use padding='keras'"
+                "recurrent_dropout, per-gate masks (both in training) and hard_sigmoid gates run the unfused loop, "
+                "which reads every step: use padding='keras'"
             )
         final = x.new_empty(0)
         for layer in self.layers:
+            if self.training and self.dropout and not self.mask_per_gate:  # per gate, the loop draws them
+                x = x * self._mask((x.shape[0], x.shape[-1]), self.dropout, x).unsqueeze(1)
             if loop:
                 x, final = self._unfused(layer, x)
                 continue
-            if self.training and self.dropout:
-                x = x * self._mask((x.shape[0], x.shape[-1]), self.dropout, x).unsqueeze(1)
             if lengths is None:
                 x, state = layer(x)
             else:
@@ -155,46 +161,42 @@ class KerasRecurrent(nn.Module):
     def _mask(shape: tuple[int, ...], rate: float, like: Tensor) -> Tensor:
         return F.dropout(like.new_ones(shape), rate, training=True)
 
-    def _step_masks(
-        self, rate: float, directions: int, gates: int, batch: int, width: int, like: Tensor
-    ) -> Tensor | None:
-        """Dropout masks of one layer, (directions, gates, batch, width): one per sequence, drawn once for all steps;
-        per gate with ``mask_per_gate``, else one for all gates (gates 1); None when there is nothing to drop."""
-        if not (self.training and rate):
-            return None
-        return self._mask((directions, gates if self.mask_per_gate else 1, batch, width), rate, like)
-
     def _unfused(self, layer: nn.RNNBase, x: Tensor) -> tuple[Tensor, Tensor]:
-        """One layer step by step, its inputs and recurrent state dropped with one mask per sequence (and per
-        direction, and per gate with ``mask_per_gate``). Both directions advance in the same Python steps (batched
-        matrix products), which halves the loop's overhead."""
+        """One layer step by step, its recurrent state dropped with one mask per sequence and direction (and, with
+        ``mask_per_gate``, its inputs and state with one per gate too). Both directions advance in the same Python
+        steps (batched matrix products), which halves the loop's overhead."""
         suffixes = ("", "_reverse")[: self.directions]
         w_ih, w_hh, b_ih, b_hh = (
             torch.stack([getattr(layer, f"{name}_l0{suffix}") for suffix in suffixes])
             for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
         )
         directions, (batch, _, features), units, gates = self.directions, x.shape, layer.hidden_size, GATES[self.cell]
-        steps = torch.stack([x, x.flip(1)][:directions]).unsqueeze(1)  # (directions, 1, batch, time, features)
-        input_masks = self._step_masks(self.dropout, directions, gates, batch, features, x)
-        if input_masks is not None:
-            steps = steps * input_masks.unsqueeze(3)  # (directions, gates or 1, batch, time, features)
+        steps = torch.stack([x, x.flip(1)][:directions])  # (directions, batch, time, features)
+        per_gate = self.training and self.mask_per_gate
         # every step's input projection at once: (directions, batch, time, gates x units)
-        if steps.shape[1] == 1:
-            projected = steps[:, 0] @ w_ih.transpose(1, 2).unsqueeze(1) + b_ih[:, None, None]
-        else:  # each gate's from its own masked copy of the inputs
+        if per_gate and self.dropout:  # each gate's from its own masked copy of the inputs
+            masks = self._mask((directions, gates, batch, features), self.dropout, x)
             w_ih_gates = w_ih.view(directions, gates, units, features).transpose(2, 3).unsqueeze(2)
-            projected = (steps @ w_ih_gates).permute(0, 2, 3, 1, 4).flatten(3) + b_ih[:, None, None]
-        state_masks = self._step_masks(self.recurrent_dropout, directions, gates, batch, units, x)
-        w_hh_gates = w_hh.view(directions, gates, units, units).transpose(2, 3)  # (directions, gates, in, out)
+            projected = (steps.unsqueeze(1) * masks.unsqueeze(3)) @ w_ih_gates  # (directions, gates, batch, time, u)
+            projected = projected.permute(0, 2, 3, 1, 4).flatten(3) + b_ih[:, None, None]
+        else:
+            projected = steps @ w_ih.transpose(1, 2).unsqueeze(1) + b_ih[:, None, None]
+        state_masks = w_hh_gates = None
+        if self.training and self.recurrent_dropout:
+            if per_gate:  # (directions, gates, batch, units)
+                state_masks = self._mask((directions, gates, batch, units), self.recurrent_dropout, x)
+                w_hh_gates = w_hh.view(directions, gates, units, units).transpose(2, 3)  # (directions, gates, in, out)
+            else:  # (directions, batch, units)
+                state_masks = torch.stack([self._mask((batch, units), self.recurrent_dropout, x) for _ in suffixes])
         h = c = x.new_zeros(directions, batch, units)
         out = []
         # unbind, not projected[:, :, t]: each indexing's backward would fill a zero tensor of the whole projection
         for projected_t in projected.unbind(2):
-            if state_masks is None or state_masks.shape[1] == 1:
-                dropped = h if state_masks is None else h * state_masks[:, 0]
-                recurrent = torch.baddbmm(b_hh[:, None], dropped, w_hh.transpose(1, 2))
-            else:  # each gate reads its own dropped copy of the state
+            if w_hh_gates is not None:  # each gate reads its own dropped copy of the state
                 recurrent = ((h.unsqueeze(1) * state_masks) @ w_hh_gates).transpose(1, 2).flatten(2) + b_hh[:, None]
+            else:
+                dropped = h if state_masks is None else h * state_masks
+                recurrent = torch.baddbmm(b_hh[:, None], dropped, w_hh.transpose(1, 2))
             if self.cell == "lstm":
                 i, f, g, o = (projected_t + recurrent).chunk(4, dim=-1)
                 c = self.gate(f) * c + self.gate(i) * torch.tanh(g)
