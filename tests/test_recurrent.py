@@ -224,9 +224,10 @@ def keras_written_out(module: KerasRecurrent, x: torch.Tensor, drawn: list[torch
     for layer in module.layers:
         inputs = next(draws) if module.dropout else None
         states = None
-        if module.recurrent_dropout:
-            per_gate = module.mask_per_gate
-            states = next(draws) if per_gate else torch.stack([next(draws) for _ in range(module.directions)])
+        if module.recurrent_dropout and module.mask_per_gate:
+            states = next(draws)
+        elif module.recurrent_dropout:
+            states = torch.stack([next(draws) for _ in range(module.directions)])
         outputs = []
         for d, suffix in enumerate(("", "_reverse")[: module.directions]):
             names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
@@ -268,8 +269,7 @@ def test_the_loop_computes_keras_gate_by_gate_with_its_masks(cell, keras, monkey
     with torch.no_grad():
         out, final = module(x)
         expected = keras_written_out(module, x, drawn)
-    gates = GATES[cell] if keras == "2.2" else 1
-    assert drawn[0].shape == ((2, gates, 3, 5) if keras == "2.2" else (3, 5))  # the first layer's inputs
+    assert drawn[0].shape == ((2, GATES[cell], 3, 5) if keras == "2.2" else (3, 5))  # the first layer's inputs
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=0)
     torch.testing.assert_close(final, torch.cat([out[:, -1, :4], out[:, 0, 4:]], dim=-1), atol=0, rtol=0)
 

@@ -54,7 +54,8 @@ def test_words_are_keras_text_to_word_sequence_without_the_line_breaks():
 
 def test_words_split_on_spaces_only_as_kerass_so_an_ellipsis_character_joins_two_words():
     """Keras splits on " " after turning tabs, newlines and punctuation into spaces; other whitespace (the reviews'
-    U+0085 ellipsis, U+00A0 no-break space) stays inside a word, as Keras' imdb index has "most\x85and"."""
+    U+0085, a cp1252 ellipsis read as Latin-1; U+00A0, a no-break space) stays inside a word, as Keras' imdb index
+    has "most\x85and"."""
     assert words_of("Most\x85and\xa0so \t on\n") == ["most\x85and\xa0so", "on"]
 
 
