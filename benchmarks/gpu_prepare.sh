@@ -25,6 +25,7 @@ for step in "$@"; do
         language) mkdir -p .gpu_data/text && cp "$SOURCE/text/warpeace_input.txt" .gpu_data/text/ ;;
         smoke | speed | quiet_cpu | dcgan | gans) cp -r "$SOURCE/MNIST" .gpu_data/ ;;
         folder_gans) cp -r "$SOURCE/pokemon" .gpu_data/ ;;
+        imdb_seeds) mkdir -p .gpu_data/imdb && cp "$SOURCE"/imdb/{train,test}.jsonl.gz .gpu_data/imdb/ ;;
         *) echo "gpu_prepare: no data prepared for '$step'" >&2 ;;
     esac
 done
