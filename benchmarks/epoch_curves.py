@@ -95,18 +95,22 @@ def run(config: Path, data_dir: str, seed: int, workdir: Path, cli_args: list[st
     }
 
 
-def main() -> None:
-    args, cli_args = seeded_run_options(__doc__)
-    name, workdir = args.name, args.workdir
-    runs = [run(args.config, args.data_dir, seed, workdir, cli_args) for seed in args.seeds]
+def summarise(config: Path, runs: list[dict]) -> dict:
     means = {
         f"{key}_mean": round(statistics.mean(r[key] for r in runs), 2)
         for key in ("best_val_acc_pct", "test_acc_at_best_val_pct", "best_test_acc_pct", "final_test_acc_pct")
     }
     single = {k: v for k, v in runs[0].items() if k not in ("seed", "epochs")} if len(runs) == 1 else {}
     summary = {"seeds_run": len(runs), "epochs_trained": runs[0]["epochs_trained"], **means, **single}
-    write_result(name, {"config": str(args.config), **summary, "runs": runs, "threads": torch.get_num_threads(),
-                        **machine()})  # fmt: skip
+    return {"config": str(config), **summary, "runs": runs, "threads": torch.get_num_threads(), **machine()}
+
+
+def main() -> None:
+    args, cli_args = seeded_run_options(__doc__)
+    runs = []
+    for seed in args.seeds:  # written after every seed: a long run cut short keeps the seeds it finished
+        runs.append(run(args.config, args.data_dir, seed, args.workdir, cli_args))
+        write_result(args.name, summarise(args.config, runs))
 
 
 if __name__ == "__main__":

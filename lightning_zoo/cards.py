@@ -18,6 +18,13 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
 
+def _seeds_phrase(recorded: dict[str, Any]) -> str | None:
+    runs = recorded.get("runs")
+    if not isinstance(runs, list) or not runs or not all(isinstance(run, dict) and "seed" in run for run in runs):
+        return None
+    return f"seed {runs[0]['seed']}" if len(runs) == 1 else f"mean of {len(runs)} seeds"
+
+
 @dataclass(frozen=True)
 class Result:
     """One number of an experiment: the book's value, how it is evaluated, and where ours is recorded.
@@ -34,7 +41,8 @@ class Result:
             ``lower_is_better``) and still count as reproduced. Doing better always counts.
         lower_is_better: For losses and distances.
         note: One line on how ours was obtained (seeds, epochs run, machine); ``{key}`` fields are filled from the
-            top level of the same results file (e.g. ``{epochs_trained}``).
+            top level of the same results file (e.g. ``{epochs_trained}``), and ``{seeds}`` from its ``runs``:
+            "seed 0" for one run, "mean of 3 seeds" for several.
 
     A results file of a run made in chunks that has not reached its schedule (``epochs_run`` below
     ``epochs_scheduled``) gives the status "unfinished": its number is shown, but not judged against the book's. A
@@ -61,7 +69,10 @@ class Result:
         """The note, its ``{key}`` fields filled from the results file (left as they are while it is missing)."""
         recorded = self._results_file(results)
         try:
-            return self.note.format(**recorded) if recorded else self.note
+            if not recorded:
+                return self.note
+            seeds = _seeds_phrase(recorded)
+            return self.note.format(**recorded, **({"seeds": seeds} if seeds else {}))
         except (KeyError, IndexError, ValueError):
             return self.note
 

@@ -239,6 +239,27 @@ def test_results_are_copied_to_out_where_it_is_set(tmp_path, monkeypatch):
     assert (tmp_path / "out" / "run.json").read_text() == path.read_text()
 
 
+def test_a_multi_seed_epoch_curve_run_keeps_the_seeds_it_finished_when_a_later_one_fails(tmp_path, monkeypatch):
+    from benchmarks import common, epoch_curves
+
+    def run(config, data_dir, seed, workdir, cli_args):
+        if seed == 2:
+            raise RuntimeError("the machine went back")
+        accuracy = 88.0 + seed
+        return {"seed": seed, "epochs_trained": 10, "best_val_acc_pct": accuracy, "test_acc_at_best_val_pct": accuracy,
+                "best_test_acc_pct": accuracy, "final_test_acc_pct": accuracy, "epochs": []}  # fmt: skip
+
+    monkeypatch.setattr(common, "RESULTS", tmp_path)
+    monkeypatch.setattr(epoch_curves, "run", run)
+    argv = ["epoch_curves.py", "--config", "configs/sequence/bilstm_imdb.yaml", "--seeds", "0", "1", "2", "--name", "r"]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(RuntimeError):
+        epoch_curves.main()
+    recorded = json.loads((tmp_path / "r.json").read_text())
+    assert [r["seed"] for r in recorded["runs"]] == [0, 1]
+    assert recorded["seeds_run"] == 2 and recorded["best_test_acc_pct_mean"] == 88.5
+
+
 def test_the_keras_index_check_counts_a_rank_among_equally_frequent_words_as_consistent(monkeypatch):
     """Keras orders equally frequent words its own way, so a Keras rank anywhere among the ranks of the words with
     the same count is consistent; a rank outside them, or a word we never saw, is not."""

@@ -99,3 +99,13 @@ def test_a_note_is_filled_from_its_results_file(tmp_path):
     card = Card("x", "gan", "a book", "configs/gan/gan_mnist.yaml", "MNIST", results=(result,))
     assert table_rows([card], folder)[0][6] == "98.3 (7 of 100 epochs)"
     assert table_rows([card], tmp_path / "nowhere")[0][6] == "-"  # no number, no note
+
+
+def test_a_notes_seeds_say_which_seed_or_how_many(tmp_path):
+    result = Result("acc", None, "test", ours="r.json:mean", note="{seeds}, 10 epochs")
+    one = write_results(tmp_path / "one", mean=88.5, runs=[{"seed": 3}])
+    three = write_results(tmp_path / "three", mean=88.5, runs=[{"seed": 0}, {"seed": 1}, {"seed": 2}])
+    unseeded = write_results(tmp_path / "unseeded", mean=88.5, runs=[{"acc": 1.0}])
+    assert result.note_text(one) == "seed 3, 10 epochs"
+    assert result.note_text(three) == "mean of 3 seeds, 10 epochs"
+    assert result.note_text(unseeded) == "{seeds}, 10 epochs"  # no seeds recorded: left as written

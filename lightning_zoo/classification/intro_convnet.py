@@ -72,7 +72,7 @@ CARDS = (
                 "final weights after 5 epochs, 10,000 test images (the printed 0.9913; the text says 99.3 %)",
                 ours="intro_convnet_mnist.json:test_acc_pct_mean",
                 tolerance=0.13,
-                note="mean of {seeds_run} seeds",
+                note="{seeds}",
             ),
         ),
         deviations=("softmax lives in the loss (cross-entropy on logits); predict returns probabilities",),

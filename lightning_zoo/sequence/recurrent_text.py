@@ -121,9 +121,9 @@ def dlwp_results(name: str, book: float, tolerance: float = 1.5) -> tuple[Result
     that validation picks), from ``benchmarks/results/<name>.json`` (written by ``benchmarks/epoch_curves.py``)."""
     return (
         Result("validation accuracy", book, DLWP_PROTOCOL, f"{name}.json:best_val_acc_pct_mean", tolerance=tolerance,
-               note="{seeds_run} seed(s), mean; seeded random 20 % split"),
+               note="{seeds}; seeded random 20 % split"),
         Result("test accuracy", None, HONEST, f"{name}.json:test_acc_at_best_val_pct_mean",
-               note="{seeds_run} seed(s), mean"),
+               note="{seeds}"),
     )  # fmt: skip
 
 
