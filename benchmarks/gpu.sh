@@ -75,12 +75,15 @@ language() {  # the books' War and Peace schedules: 300 epochs each, early stopp
     # minutes of training (counted over all chunks: Lightning's Timer restores its time from the checkpoint);
     # LMS_PARALLEL=1 runs the two side by side, each logging to benchmarks/results/logs/<name>_gpu.log. RESUME=1
     # continues each from logs/bench_<name>_gpu/checkpoints/last.ckpt, which must be carried to the machine: the
-    # SimpleRNN's (16 MB with RMSprop's state) could come back from a loan in $OUT, the LSTM's (64 MB) cannot
+    # SimpleRNN's (16 MB with RMSprop's state) could come back from a loan in $OUT, the LSTM's (64 MB) cannot.
+    # PRECISION=bf16-mixed runs them in bf16 autocast (cuDNN's LSTM in bf16): unmeasured, the one way E2's 300 epochs
+    # might fit one 10-minute call (under 1.9 s an epoch); its losses are then bf16's, recorded as such in the results
     mkdir -p benchmarks/results/logs
     for name in ${LMS:-char_rnn_warpeace char_lstm_warpeace}; do
         $PY benchmarks/language_curves.py --config configs/language/$name.yaml --data-dir "$DATA" --name ${name}_gpu \
-            --note "seed 0, {epochs_trained} epochs ({stopped_by}), one GPU" --trainer.accelerator gpu \
+            --note "seed 0, {epochs_trained} epochs ({stopped_by}), one GPU, {precision}" --trainer.accelerator gpu \
             --trainer.devices 1 --data.data_on_device true ${RESUME:+--resume} \
+            ${PRECISION:+--trainer.precision $PRECISION} \
             ${MINUTES:+--trainer.callbacks+=pytorch_lightning.callbacks.Timer --trainer.callbacks.interval epoch \
                 --trainer.callbacks.duration 00:00:$MINUTES:00} >"benchmarks/results/logs/${name}_gpu.log" 2>&1 ||
             echo "FAILED: $name (benchmarks/results/logs/${name}_gpu.log)" &

@@ -144,6 +144,7 @@ def main() -> None:
         },
         "seconds_per_epoch": round(sum(e["seconds"] for e in epochs) / len(epochs), 1),
         "wall_minutes": round((time.perf_counter() - started) / 60 + recorded.get("wall_minutes", 0), 1),
+        "precision": str(cli.trainer.precision),
         "machine": machine(),
         "epochs": epochs,
     }

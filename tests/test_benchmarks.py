@@ -213,6 +213,7 @@ def test_a_language_run_keeps_its_curve_when_generation_fails_and_says_it_is_unf
     recorded = json.loads((tmp_path / "lm.json").read_text())
     assert [e["epoch"] for e in recorded["epochs"]] == [1, 2] and len(recorded["epoch_train_loss"]) == 2
     assert (recorded["epochs_run"], recorded["epochs_scheduled"], recorded["stopped_by"]) == (2, 300, "max_epochs 2")
+    assert recorded["precision"] == "32-true"  # a bf16 curve (gpu.sh PRECISION=bf16-mixed) must say so
     assert "samples" not in recorded
 
     timer = ["--trainer.callbacks+=pytorch_lightning.callbacks.Timer", "--trainer.callbacks.interval", "epoch"]
