@@ -96,12 +96,16 @@ def run(config: Path, data_dir: str, seed: int, workdir: Path, cli_args: list[st
 
 
 def summarise(config: Path, runs: list[dict]) -> dict:
-    means = {
-        f"{key}_mean": round(statistics.mean(r[key] for r in runs), 2)
-        for key in ("best_val_acc_pct", "test_acc_at_best_val_pct", "best_test_acc_pct", "final_test_acc_pct")
-    }
+    """The runs' means and, over several seeds, the range and standard deviation of each accuracy."""
+    keys = ("best_val_acc_pct", "test_acc_at_best_val_pct", "best_test_acc_pct", "final_test_acc_pct")
+    means = {f"{key}_mean": round(statistics.mean(r[key] for r in runs), 2) for key in keys}
+    spread = {}
+    for key in keys if len(runs) > 1 else ():
+        values = [r[key] for r in runs]
+        spread[f"{key}_range"] = f"{min(values):.2f}-{max(values):.2f}"
+        spread[f"{key}_stdev"] = round(statistics.stdev(values), 2)
     single = {k: v for k, v in runs[0].items() if k not in ("seed", "epochs")} if len(runs) == 1 else {}
-    summary = {"seeds_run": len(runs), "epochs_trained": runs[0]["epochs_trained"], **means, **single}
+    summary = {"seeds_run": len(runs), "epochs_trained": runs[0]["epochs_trained"], **means, **spread, **single}
     return {"config": str(config), **summary, "runs": runs, "threads": torch.get_num_threads(), **machine()}
 
 

@@ -259,6 +259,7 @@ def test_a_multi_seed_epoch_curve_run_keeps_the_seeds_it_finished_when_a_later_o
     recorded = json.loads((tmp_path / "r.json").read_text())
     assert [r["seed"] for r in recorded["runs"]] == [0, 1]
     assert recorded["seeds_run"] == 2 and recorded["best_test_acc_pct_mean"] == 88.5
+    assert recorded["best_test_acc_pct_range"] == "88.00-89.00" and recorded["best_test_acc_pct_stdev"] == 0.71
 
 
 def test_the_keras_index_check_counts_a_rank_among_equally_frequent_words_as_consistent(monkeypatch):
