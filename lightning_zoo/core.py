@@ -397,6 +397,37 @@ class ZooModule(pl.LightningModule):
                 own[key].copy_(saved[key])
 
 
+class SharedStepModule(ZooModule):
+    """A family base whose training, validation and test steps are one :meth:`shared_step`: the batch's loss, added
+    to the stage's ``epoch_means`` (declared with :meth:`track_epoch_means`). Training also stops on a non-finite
+    loss and logs the step's loss on logging steps. A family overrides a step where its stage differs (a test that
+    is not a loss, a model that does not train)."""
+
+    is_family_base = True
+
+    def track_epoch_means(self, *names: str, stages: Sequence[str] = STAGES) -> None:
+        """``self.epoch_means[stage]``, an :class:`EpochMeans` of ``names`` for each stage, logged as
+        ``{stage}/{name}`` at the end of the stage's epoch."""
+        self.epoch_means = {stage: EpochMeans(*names) for stage in stages}
+        self.track_epoch_metrics(**{stage: {"means": means} for stage, means in self.epoch_means.items()})
+
+    def shared_step(self, batch: Any, stage: str) -> Tensor:
+        """The loss of ``batch``, after adding its values to ``self.epoch_means[stage]``."""
+        raise NotImplementedError
+
+    def training_step(self, batch: Any, batch_idx: int) -> Tensor:
+        loss = self.shared_step(batch, "train")
+        self.check_finite(loss)
+        self.log_on_logging_steps({"train/loss_step": loss})
+        return loss
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self.shared_step(batch, "val")
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        self.shared_step(batch, "test")
+
+
 def comparable(value: Any) -> Any:
     """A hyperparameter as compared: lists and tuples alike (the config gives lists, defaults are tuples)."""
     return list(value) if isinstance(value, (list, tuple)) else value

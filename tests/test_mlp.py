@@ -57,6 +57,17 @@ def test_l2_is_keras_kernel_penalty_not_weight_decay():
     assert MLP().regularization_loss() == 0.0
 
 
+@pytest.mark.parametrize("stage", ["train", "val", "test"])
+def test_every_stage_reports_keras_loss_with_the_kernel_penalty(stage):
+    torch.manual_seed(0)
+    model = MLP(l2=0.01, dropout=0.0).eval()
+    x, y = torch.randn(8, 1, 28, 28), torch.arange(8)
+    loss = model.shared_step((x, y), stage)
+    data_loss = torch.nn.functional.cross_entropy(model(x), y)
+    assert float(loss) == pytest.approx(float(data_loss + model.regularization_loss()), rel=1e-6)
+    assert float(model.epoch_means[stage].compute()["loss"]) == pytest.approx(float(loss), rel=1e-6)
+
+
 @pytest.mark.parametrize("row", sorted(TABLE_1_3_3))
 def test_every_row_of_table_1_3_3_is_a_command_line_override(row, data_root):
     hidden, dropout, l2, optimizer, relu, _, _ = TABLE_1_3_3[row]

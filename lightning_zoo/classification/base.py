@@ -10,15 +10,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lightning_zoo.core import STAGES, EpochMeans, ZooModule
+from lightning_zoo.core import SharedStepModule
 from lightning_zoo.files import atomic_path
 from lightning_zoo.keras import keras_optimizer
 
 
-class Classifier(ZooModule):
+class Classifier(SharedStepModule):
     """Base of the classifiers: a subclass builds its network as ``self.net`` (logits out); it may add a
-    ``regularization_loss`` (Keras adds kernel penalties to the reported loss; so does this loop). Models with
-    ``optimizer`` and ``lr`` arguments get that Keras optimizer over their trainable parameters.
+    ``regularization_loss`` (Keras adds kernel penalties to the loss it trains on and reports, in validation too; so
+    does this loop). Models with ``optimizer`` and ``lr`` arguments get that Keras optimizer over their trainable
+    parameters.
 
     A network with one output is a binary classifier, as Keras' ``Dense(1, activation="sigmoid")`` with
     ``binary_crossentropy``: binary cross-entropy on the logit, class 1 where it is positive.
@@ -38,8 +39,7 @@ class Classifier(ZooModule):
 
     def __init__(self, num_classes: int = 10) -> None:
         super().__init__()
-        self.epoch_means = {stage: EpochMeans("loss", "acc") for stage in STAGES}  # updated every step
-        self.track_epoch_metrics(**{stage: {"means": means} for stage, means in self.epoch_means.items()})
+        self.track_epoch_means("loss", "acc")
 
     net: nn.Module
 
@@ -62,29 +62,14 @@ class Classifier(ZooModule):
             return F.binary_cross_entropy_with_logits(logit, y.to(logit.dtype)), (logit > 0).long()
         return F.cross_entropy(logits, y), logits.argmax(-1)
 
-    def _update(self, stage: str, loss: Tensor, predicted: Tensor, y: Tensor) -> None:
-        self.epoch_means[stage].update(len(y), loss=loss * len(y), acc=(predicted == y).sum())
-
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+    def shared_step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
         x, y = batch
         loss, predicted = self.loss_and_predictions(self(x), y)
         penalty = self.regularization_loss()
-        if isinstance(penalty, Tensor):
+        if isinstance(penalty, Tensor):  # Keras' loss in every stage, its evaluation's too
             loss = loss + penalty
-        self.check_finite(loss)
-        self._update("train", loss, predicted, y)
-        self.log_on_logging_steps({"train/loss_step": loss})
+        self.epoch_means[stage].update(len(y), loss=loss * len(y), acc=(predicted == y).sum())
         return loss
-
-    def _evaluate(self, batch: tuple[Tensor, Tensor], stage: str) -> None:
-        x, y = batch
-        self._update(stage, *self.loss_and_predictions(self(x), y), y)
-
-    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        self._evaluate(batch, "val")
-
-    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        self._evaluate(batch, "test")
 
     def predict_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> dict[str, Tensor]:
         x, *rest = batch

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from pytorch_lightning.utilities import rank_zero_info
 from torch import Tensor
 
-from lightning_zoo.core import EpochMeans, ZooModule
+from lightning_zoo.core import SharedStepModule
 from lightning_zoo.media import log_table, write_csv
 
 BOOK_WAYS = (4, 9, 16, 25, 36, 40)
@@ -66,7 +66,7 @@ def n_way_one_shot(
     return float((scores.argmax(1) == truth).float().mean())
 
 
-class PairModelBase(ZooModule):
+class PairModelBase(SharedStepModule):
     """Base of the pair models: a subclass defines ``embed(images) -> features`` and ``pair_logit(f1, f2) -> logits``
     (same subject where positive). Trains and validates on ``(first, second, label)`` batches with binary
     cross-entropy, logging ``{train,val}/loss`` and ``/acc``.
@@ -95,8 +95,7 @@ class PairModelBase(ZooModule):
             raise ValueError(f"ways must be numbers of candidates of at least 2, got {list(ways)}")
         if trials < 1:
             raise ValueError(f"trials must be at least 1, got {trials}")
-        self.epoch_means = {stage: EpochMeans("loss", "acc") for stage in ("train", "val")}
-        self.track_epoch_metrics(**{stage: {"means": means} for stage, means in self.epoch_means.items()})
+        self.track_epoch_means("loss", "acc", stages=("train", "val"))  # the test is N-way trials, not pairs
         self._gallery: list[tuple[Tensor, ...]] = []
 
     def embed(self, images: Tensor) -> Tensor:
@@ -109,21 +108,12 @@ class PairModelBase(ZooModule):
         """The logit that the two images show the same subject."""
         return self.pair_logit(self.embed(first), self.embed(second))
 
-    def _step(self, stage: str, batch: tuple[Tensor, Tensor, Tensor]) -> Tensor:
+    def shared_step(self, batch: tuple[Tensor, Tensor, Tensor], stage: str) -> Tensor:
         first, second, same = batch
         logit = self(first, second)
         loss = F.binary_cross_entropy_with_logits(logit, same.to(logit.dtype))
         self.epoch_means[stage].update(len(same), loss=loss * len(same), acc=((logit > 0) == (same > 0.5)).sum())
         return loss
-
-    def training_step(self, batch: tuple[Tensor, Tensor, Tensor], batch_idx: int) -> Tensor:
-        loss = self._step("train", batch)
-        self.check_finite(loss)
-        self.log_on_logging_steps({"train/loss_step": loss})
-        return loss
-
-    def validation_step(self, batch: tuple[Tensor, Tensor, Tensor], batch_idx: int) -> None:
-        self._step("val", batch)
 
     # ------------------------------------------------------------------------------------------- one-shot tests
 

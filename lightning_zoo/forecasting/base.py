@@ -14,14 +14,14 @@ from pytorch_lightning.loggers import WandbLogger
 from torch import Tensor
 
 from lightning_zoo.cards import Result
-from lightning_zoo.core import STAGES, EpochMeans, ZooModule
+from lightning_zoo.core import SharedStepModule
 from lightning_zoo.files import atomic_path
 from lightning_zoo.keras import keras_optimizer
 
 LOSSES = {"mse": F.mse_loss, "mae": F.l1_loss}
 
 
-class Forecaster(ZooModule):
+class Forecaster(SharedStepModule):
     """Base of the forecasters: a subclass builds ``self.net`` (inputs (batch, time, features) to one value per
     sample). Batches are ``(inputs, target, scale, offset, time)`` as the time-series DataModules make them: the loss
     is on the scaled target, and ``target * scale + offset`` is in the data's units (prices, degrees).
@@ -55,8 +55,7 @@ class Forecaster(ZooModule):
             raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
         self.loss_fn = LOSSES[loss]
         names = ("loss", "mae", "mse", "mae_units", "mse_units")
-        self.epoch_means = {stage: EpochMeans(*names) for stage in STAGES}
-        self.track_epoch_metrics(**{stage: {"means": means} for stage, means in self.epoch_means.items()})
+        self.track_epoch_means(*names)
 
     net: torch.nn.Module
 
@@ -67,7 +66,7 @@ class Forecaster(ZooModule):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return keras_optimizer(self.hparams.optimizer, self.parameters(), self.hparams.lr)
 
-    def _step(self, batch: tuple[Tensor, ...], stage: str) -> Tensor:
+    def shared_step(self, batch: tuple[Tensor, ...], stage: str) -> Tensor:
         x, y, scale, _, _ = batch
         forecast = self(x)
         loss = self.loss_fn(forecast, y)
@@ -83,18 +82,6 @@ class Forecaster(ZooModule):
                 mse_units=units.pow(2).sum(),
             )
         return loss
-
-    def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:
-        loss = self._step(batch, "train")
-        self.check_finite(loss)
-        self.log_on_logging_steps({"train/loss_step": loss})
-        return loss
-
-    def validation_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
-        self._step(batch, "val")
-
-    def test_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
-        self._step(batch, "test")
 
     def predict_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> dict[str, Tensor]:
         x, y, scale, offset, time = batch

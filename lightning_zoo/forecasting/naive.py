@@ -32,7 +32,7 @@ class NaiveForecaster(Forecaster):
         return None
 
     def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
-        loss = self._step(batch, "train")
+        loss = self.shared_step(batch, "train")
         self.log_on_logging_steps({"train/loss_step": loss})
 
 

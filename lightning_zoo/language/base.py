@@ -16,7 +16,7 @@ from torch import Tensor
 
 from datamodules.text.corpus import random_token
 from lightning_zoo.callbacks import due
-from lightning_zoo.core import STAGES, EpochMeans, ZooError, ZooModule, inference_mode_of
+from lightning_zoo.core import SharedStepModule, ZooError, inference_mode_of
 from lightning_zoo.files import atomic_path
 from lightning_zoo.keras import KerasOptimizer, keras_categorical_crossentropy, keras_optimizer
 from lightning_zoo.media import log_text
@@ -35,7 +35,7 @@ def pick_token(logits: Tensor, temperature: float, generator: torch.Generator | 
     return torch.multinomial(probabilities, 1, generator=generator).squeeze(-1).to(logits.device)
 
 
-class LanguageModelBase(ZooModule):
+class LanguageModelBase(SharedStepModule):
     """Base of the language models. A subclass defines ``read(tokens, state=None)``: (batch, time) token indices,
     read from ``state`` (None: the start), to logits (batch, steps, vocab) whose last step predicts the token after
     the input, and the state to continue from. ``forward`` gives the logits alone.
@@ -83,8 +83,7 @@ class LanguageModelBase(ZooModule):
             raise ValueError(f"loss must be 'keras' or 'cross_entropy', got {loss!r}")
         if generate_length < 1 or any(t < 0 for t in temperatures) or not temperatures:
             raise ValueError(f"need generate_length >= 1 and temperatures >= 0, got {generate_length}, {temperatures}")
-        self.epoch_means = {stage: EpochMeans("loss", "acc") for stage in STAGES}
-        self.track_epoch_metrics(**{stage: {"means": means} for stage, means in self.epoch_means.items()})
+        self.track_epoch_means("loss", "acc")
         self.example_input_array = torch.zeros(2, 8, dtype=torch.long)
 
     def read(self, tokens: Tensor, state: Any = None) -> tuple[Tensor, Any]:
@@ -131,25 +130,13 @@ class LanguageModelBase(ZooModule):
             loss = F.cross_entropy(flat_logits, flat_targets)
         return loss, logits.argmax(-1)
 
-    def _step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
+    def shared_step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
         tokens, targets = batch
         loss, predicted = self.loss_and_predictions(self(tokens), targets)
         with torch.no_grad():
             n = targets.numel()
             self.epoch_means[stage].update(n, loss=loss.detach() * n, acc=(predicted == targets).sum())
         return loss
-
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        loss = self._step(batch, "train")
-        self.check_finite(loss)
-        self.log_on_logging_steps({"train/loss_step": loss})
-        return loss
-
-    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        self._step(batch, "val")
-
-    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        self._step(batch, "test")
 
     # ------------------------------------------------------------------------------------------------- generation
 

@@ -11,13 +11,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lightning_zoo.cards import Card, Result
-from lightning_zoo.core import STAGES, EpochMeans, ZooModule
+from lightning_zoo.core import SharedStepModule
 from lightning_zoo.files import atomic_path
 from lightning_zoo.keras import KerasOptimizer, keras_dense_init_, keras_optimizer
 from lightning_zoo.sequence.recurrent import keras_recurrent_init_
 
 
-class AdditionSeq2Seq(ZooModule):
+class AdditionSeq2Seq(SharedStepModule):
     """One-hot question -> LSTM(hidden) -> its final state repeated ``answer_length`` times (``RepeatVector``) ->
     LSTM(hidden, every step) -> Dense(vocab) per step (``TimeDistributed``): a cross-entropy per answer symbol.
 
@@ -51,8 +51,7 @@ class AdditionSeq2Seq(ZooModule):
         self.encoder = keras_recurrent_init_(nn.LSTM(vocab_size, hidden_size, batch_first=True), single_bias=True)
         self.decoder = keras_recurrent_init_(nn.LSTM(hidden_size, hidden_size, batch_first=True), single_bias=True)
         self.head = keras_dense_init_(nn.Linear(hidden_size, vocab_size))
-        self.epoch_means = {stage: EpochMeans("loss", "char_acc", "answer_acc") for stage in STAGES}
-        self.track_epoch_metrics(**{stage: {"means": means} for stage, means in self.epoch_means.items()})
+        self.track_epoch_means("loss", "char_acc", "answer_acc")
         self.example_input_array = torch.zeros(2, 2 * answer_length - 1, dtype=torch.long)
 
     def forward(self, questions: Tensor) -> Tensor:
@@ -65,7 +64,7 @@ class AdditionSeq2Seq(ZooModule):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return keras_optimizer(self.hparams.optimizer, self.parameters(), self.hparams.lr)
 
-    def _step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
+    def shared_step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
         questions, answers = batch
         logits = self(questions)
         loss = F.cross_entropy(logits.flatten(0, 1), answers.flatten())
@@ -76,18 +75,6 @@ class AdditionSeq2Seq(ZooModule):
                 n, loss=loss.detach() * n, char_acc=right.float().mean(1).sum(), answer_acc=right.all(1).sum()
             )
         return loss
-
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        loss = self._step(batch, "train")
-        self.check_finite(loss)
-        self.log_on_logging_steps({"train/loss_step": loss})
-        return loss
-
-    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        self._step(batch, "val")
-
-    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        self._step(batch, "test")
 
     def predict_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> dict[str, Tensor]:
         questions, _ = batch
