@@ -8,12 +8,14 @@ import os
 import platform
 import sys
 import tempfile
+import time
 import warnings
 from pathlib import Path
 from unittest import mock
 
 import torch
 import yaml
+from pytorch_lightning.callbacks import Callback
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -135,3 +137,39 @@ def epoch_seconds(config: Path, data_dir: str, epochs: int, callbacks: list, cli
     timer = EpochTimer()
     quiet_fit(config, data_dir, epochs, [timer, *callbacks], cli_args)
     return timer.durations
+
+
+class EpochLog(Callback):
+    """A fit's epochs as the books' training logs show them: after each validation (not the sanity check) the values
+    :meth:`validated` returns and the seconds of the epoch's training and validation; the epoch's training loss is
+    added when Lightning has logged it (after the callbacks' ``on_train_epoch_end``: read at the next epoch's start,
+    and at the end of training for the last epoch)."""
+
+    def __init__(self) -> None:
+        self.epochs: list[dict] = []
+        self._started = time.perf_counter()
+
+    def validated(self, trainer, pl_module) -> dict:
+        """This epoch's values after its validation."""
+        metrics = trainer.callback_metrics
+        return {"val_loss": round(float(metrics["val/loss"]), 4), "val_acc": round(float(metrics["val/acc"]), 4)}
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._record_train_loss(trainer)
+        self._started = time.perf_counter()
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if trainer.sanity_checking:
+            return
+        seconds = round(time.perf_counter() - self._started, 1)  # before validated(), which may evaluate more
+        self.epochs.append(
+            {"epoch": trainer.current_epoch + 1, **self.validated(trainer, pl_module), "seconds_train_and_val": seconds}
+        )
+        print(self.epochs[-1], flush=True)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self._record_train_loss(trainer)
+
+    def _record_train_loss(self, trainer) -> None:
+        if self.epochs and "train_loss" not in self.epochs[-1] and "train/loss" in trainer.callback_metrics:
+            self.epochs[-1]["train_loss"] = round(float(trainer.callback_metrics["train/loss"]), 4)

@@ -16,43 +16,21 @@ from __future__ import annotations
 
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
-from pytorch_lightning.callbacks import Callback
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import machine, seeded_cli, seeded_run_options, write_result  # noqa: E402
+from benchmarks.common import EpochLog, machine, seeded_cli, seeded_run_options, write_result  # noqa: E402
 from lightning_zoo.core import inference_mode_of  # noqa: E402
 
 
-class TestEveryEpoch(Callback):
-    """After each validation (not the sanity check), the weights of that epoch on the test set; with the epoch's
-    training and validation metrics. For measurement only: the test set never steers training here."""
+class TestEveryEpoch(EpochLog):
+    """After each validation, the weights of that epoch on the test set too. For measurement only: the test set never
+    steers training here."""
 
-    def __init__(self) -> None:
-        self.epochs: list[dict] = []
-        self._started = time.perf_counter()
-
-    def on_train_epoch_start(self, trainer, pl_module) -> None:
-        self._record_train_loss(trainer)
-        self._started = time.perf_counter()
-
-    def _record_train_loss(self, trainer) -> None:
-        # The module logs an epoch's training loss after the callbacks' on_train_epoch_end: read it at the next
-        # epoch's start (and at the end of training for the last epoch).
-        if self.epochs and "train_loss" not in self.epochs[-1] and "train/loss" in trainer.callback_metrics:
-            self.epochs[-1]["train_loss"] = round(float(trainer.callback_metrics["train/loss"]), 4)
-
-    def on_train_end(self, trainer, pl_module) -> None:
-        self._record_train_loss(trainer)
-
-    def on_validation_end(self, trainer, pl_module) -> None:
-        if trainer.sanity_checking:
-            return
-        seconds = time.perf_counter() - self._started
+    def validated(self, trainer, pl_module) -> dict:
         loss_sum = correct = count = 0.0
         with inference_mode_of(pl_module):
             for x, y in trainer.datamodule.test_dataloader():
@@ -62,17 +40,12 @@ class TestEveryEpoch(Callback):
                 correct += int((predicted == y).sum())
                 count += len(y)
         metrics = trainer.callback_metrics
-        self.epochs.append(
-            {
-                "epoch": trainer.current_epoch + 1,
-                "val_loss": round(float(metrics["val/loss"]), 4),
-                "val_acc_pct": round(100 * float(metrics["val/acc"]), 2),
-                "test_loss": round(loss_sum / count, 4),
-                "test_acc_pct": round(100 * correct / count, 2),
-                "seconds_train_and_val": round(seconds, 1),
-            }
-        )
-        print(self.epochs[-1], flush=True)  # the training loss follows at the epoch's end
+        return {
+            "val_loss": round(float(metrics["val/loss"]), 4),
+            "val_acc_pct": round(100 * float(metrics["val/acc"]), 2),
+            "test_loss": round(loss_sum / count, 4),
+            "test_acc_pct": round(100 * correct / count, 2),
+        }
 
 
 def run(config: Path, data_dir: str, seed: int, workdir: Path, cli_args: list[str]) -> dict:

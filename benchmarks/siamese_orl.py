@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
-from pytorch_lightning.callbacks import Callback
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import machine, seeded_cli, seeded_run_options, write_result  # noqa: E402
+from benchmarks.common import EpochLog, machine, seeded_cli, seeded_run_options, write_result  # noqa: E402
 
 # Names in the results file -> the model's logged keys (after "test/{N}_way_").
 COLUMNS = {
@@ -29,44 +27,9 @@ COLUMNS = {
 }
 
 
-class EpochLosses(Callback):
-    """Each epoch's training and validation loss and accuracy, as the book's training log shows them."""
-
-    def __init__(self) -> None:
-        self.epochs: list[dict] = []
-        self._started = time.perf_counter()
-
-    def on_train_epoch_start(self, trainer, pl_module) -> None:
-        self._record_train_loss(trainer)
-        self._started = time.perf_counter()
-
-    def on_validation_end(self, trainer, pl_module) -> None:
-        if trainer.sanity_checking:
-            return
-        metrics = trainer.callback_metrics
-        self.epochs.append(
-            {
-                "epoch": trainer.current_epoch + 1,
-                "val_loss": round(float(metrics["val/loss"]), 4),
-                "val_acc": round(float(metrics["val/acc"]), 4),
-                "seconds_train_and_val": round(time.perf_counter() - self._started, 1),
-            }
-        )
-        print(self.epochs[-1], flush=True)
-
-    def on_train_end(self, trainer, pl_module) -> None:
-        self._record_train_loss(trainer)
-
-    def _record_train_loss(self, trainer) -> None:
-        # The module logs an epoch's training loss after the callbacks' on_train_epoch_end: read it at the next
-        # epoch's start, and at the end of training for the last epoch.
-        if self.epochs and "train_loss" not in self.epochs[-1] and "train/loss" in trainer.callback_metrics:
-            self.epochs[-1]["train_loss"] = round(float(trainer.callback_metrics["train/loss"]), 4)
-
-
 def run(config: Path, data_dir: str, seed: int, workdir: Path, cli_args: list[str]) -> dict:
     cli = seeded_cli(config, data_dir, seed, workdir, cli_args)
-    losses = EpochLosses()
+    losses = EpochLog()  # each epoch's training and validation loss and accuracy, as the book's log
     cli.trainer.callbacks.append(losses)
     cli.trainer.fit(cli.model, cli.datamodule)
     [tested] = cli.trainer.test(cli.model, cli.datamodule, verbose=False)  # the final weights, as the book

@@ -276,3 +276,32 @@ def test_the_keras_index_check_counts_a_rank_among_equally_frequent_words_as_con
     assert result["consistent"] == 4  # and cat (3 in 2-5), sat (2 in 2-5)
     assert result["inconsistent"] == {"br": [1, 5]}  # 1 is outside the ranks of the words seen once
     assert result["never_seen"] == ["dog"]
+
+
+def test_the_epoch_log_records_each_epochs_logged_losses_and_the_test_of_that_epochs_weights(
+    tmp_path, monkeypatch, data_root
+):
+    """epoch_curves' log on the MNIST fixture: each epoch's training and validation loss as the CSV logger has them
+    (the training loss is logged after the callbacks' epoch end, so the log reads it late), and the last epoch's
+    test accuracy as ``trainer.test`` gives it for the final weights."""
+    import csv
+
+    from benchmarks.common import seeded_cli
+    from benchmarks.epoch_curves import TestEveryEpoch
+
+    monkeypatch.setenv("LIGHTNING_ZOO_DATA", str(data_root))
+    options = ["--trainer.max_epochs", "3", "--trainer.limit_train_batches", "2", "--data.batch_size", "32"]
+    cli = seeded_cli(ROOT / "configs/classification/mlp_mnist.yaml", str(data_root), 0, tmp_path, options)
+    log = TestEveryEpoch()
+    cli.trainer.callbacks.append(log)
+    cli.trainer.fit(cli.model, cli.datamodule)
+    [tested] = cli.trainer.test(cli.model, cli.datamodule, verbose=False)
+
+    with open(next(tmp_path.rglob("metrics.csv"))) as f:
+        rows = list(csv.DictReader(f))
+    logged = {key: [float(r[key]) for r in rows if r.get(key)] for key in ("train/loss", "val/loss")}
+    assert [e["epoch"] for e in log.epochs] == [1, 2, 3]
+    assert [e["train_loss"] for e in log.epochs] == [round(v, 4) for v in logged["train/loss"]]
+    assert [e["val_loss"] for e in log.epochs] == [round(v, 4) for v in logged["val/loss"]]
+    assert log.epochs[-1]["test_acc_pct"] == round(100 * tested["test/acc"], 2)
+    assert all(e["seconds_train_and_val"] >= 0 for e in log.epochs)  # rounded to 0.1 s: a fixture epoch is less
