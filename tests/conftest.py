@@ -20,6 +20,13 @@ from tests.helpers.weather import write_jena, write_nyc
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A 2-process run takes tens of seconds: every ``ddp`` test is ``slow`` too, so ``-m "not slow"`` skips it."""
+    for item in items:
+        if item.get_closest_marker("ddp") and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data folder of tiny fixtures in the real files' layouts: MNIST and Fashion-MNIST idx.gz (256 train, 64
