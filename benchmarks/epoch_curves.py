@@ -48,9 +48,12 @@ class TestEveryEpoch(EpochLog):
         }
 
 
-def run(config: Path, data_dir: str, seed: int, workdir: Path, cli_args: list[str]) -> dict:
+def run(
+    config: Path, data_dir: str, seed: int, workdir: Path, cli_args: list[str], curves: EpochLog | None = None
+) -> dict:
+    """One seed's run; ``curves`` may be a ``TestEveryEpoch`` that records more (its ``validated`` extended)."""
     cli = seeded_cli(config, data_dir, seed, workdir, cli_args)
-    curves = TestEveryEpoch()
+    curves = curves or TestEveryEpoch()
     cli.trainer.callbacks.append(curves)
     cli.trainer.fit(cli.model, cli.datamodule)
     epochs = curves.epochs

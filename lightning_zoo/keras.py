@@ -73,3 +73,19 @@ def keras_categorical_crossentropy(logits: Tensor, targets: Tensor, epsilon: flo
     ``logits``: (..., classes); ``targets``: class indices (...). Returns the mean over the targets."""
     log_p = F.log_softmax(logits.float(), dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
     return -log_p.clamp(math.log(epsilon), math.log1p(-epsilon)).mean()
+
+
+def keras_logit_clip(epsilon: float = 1e-7) -> tuple[float, float]:
+    """The logits where Keras 2's binary cross-entropy stops: it clips the sigmoid's output to [epsilon, 1 - epsilon]
+    in float32 (1 - 1e-7 rounds to 1 - 2^-23), about -16.1 and +15.9."""
+    p = torch.tensor([epsilon, 1 - epsilon], dtype=torch.float32)
+    low, high = torch.log(p / (1 - p)).tolist()
+    return low, high
+
+
+def keras_binary_crossentropy(logit: Tensor, target: Tensor, epsilon: float = 1e-7) -> Tensor:
+    """Keras 2's ``binary_crossentropy`` on a sigmoid output, from logits: a logit past :func:`keras_logit_clip`
+    gives no gradient, right or wrong (``F.binary_cross_entropy_with_logits`` has no such cut-off). Returns the mean
+    over the samples."""
+    low, high = keras_logit_clip(epsilon)
+    return F.binary_cross_entropy_with_logits(logit.float().clamp(low, high), target.float())

@@ -305,3 +305,33 @@ def test_the_epoch_log_records_each_epochs_logged_losses_and_the_test_of_that_ep
     assert [e["val_loss"] for e in log.epochs] == [round(v, 4) for v in logged["val/loss"]]
     assert log.epochs[-1]["test_acc_pct"] == round(100 * tested["test/acc"], 2)
     assert all(e["seconds_train_and_val"] >= 0 for e in log.epochs)  # rounded to 0.1 s: a fixture epoch is less
+
+
+@pytest.mark.parametrize("head_bias", [0.0, 30.0])
+def test_the_keras_loss_run_counts_the_training_samples_past_the_clip(tmp_path, monkeypatch, data_root, head_bias):
+    """keras_bce_clip.py on the IMDB fixture: with the network as built no logit reaches the clip and the run trains
+    exactly as the zoo's loss does; with every logit started past it (head bias 30) every training review is counted
+    each epoch and, Keras' gradient being zero there, nothing trains, where the zoo's loss does."""
+    from benchmarks.common import seeded_cli
+    from benchmarks.epoch_curves import TestEveryEpoch
+    from benchmarks.keras_bce_clip import KerasLossPastClip
+
+    monkeypatch.setenv("LIGHTNING_ZOO_DATA", str(data_root))
+    options = ["--trainer.max_epochs", "2", "--data.val_size", "0", "--data.batch_size", "8", "--data.maxlen", "20"]
+    options += ["--model.embedding_dim", "4", "--model.hidden_size", "4", "--model.recurrent_dropout", "0"]
+    runs = {}
+    for name, log in (("keras", KerasLossPastClip()), ("zoo", TestEveryEpoch())):
+        cli = seeded_cli(ROOT / "configs/sequence/bilstm_imdb.yaml", str(data_root), 0, tmp_path / name, options)
+        torch.nn.init.constant_(cli.model.net.head.bias, head_bias)
+        before = [p.detach().clone() for p in cli.model.parameters()]
+        cli.trainer.callbacks.append(log)
+        cli.trainer.fit(cli.model, cli.datamodule)
+        trained = any(not torch.equal(b, p) for b, p in zip(before, cli.model.parameters(), strict=True))
+        runs[name] = [{k: v for k, v in e.items() if k != "seconds_train_and_val"} for e in log.epochs], trained
+    (keras, keras_trained), (zoo, zoo_trained) = runs["keras"], runs["zoo"]
+    past_clip = [e.pop("training_samples_past_clip") for e in keras]
+    assert zoo_trained
+    if head_bias == 0:
+        assert past_clip == [0, 0] and keras == zoo and keras_trained
+    else:
+        assert past_clip == [len(cli.datamodule.splits["train"])] * 2 and not keras_trained

@@ -343,3 +343,19 @@ def test_the_addition_model_counts_keras_parameters_plus_the_second_biases():
     model = AdditionSeq2Seq()
     assert sum(p.numel() for p in model.parameters()) == 205_324 + 2 * 4 * 128
     assert model(torch.zeros(3, 7, dtype=torch.long)).shape == (3, 4, 12)
+
+
+def test_keras_binary_loss_is_bce_until_the_clip_then_flat():
+    from lightning_zoo.keras import keras_binary_crossentropy
+
+    torch.manual_seed(0)
+    logits, targets = 4 * torch.randn(8), torch.randint(2, (8,)).float()
+    plain = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets)
+    assert torch.allclose(keras_binary_crossentropy(logits, targets), plain)
+    # Keras' own arithmetic: the float32 probability clipped to [1e-7, 1 - 1e-7], then -log p.
+    past = torch.tensor([20.0, -20.0], requires_grad=True)
+    loss = keras_binary_crossentropy(past, torch.tensor([0.0, 1.0]))
+    loss.backward()
+    p = torch.sigmoid(past.detach()).clamp(1e-7, 1 - torch.tensor(1e-7)).double()
+    assert torch.isclose(loss.double(), -(torch.log(1 - p[0]) + torch.log(p[1])) / 2, rtol=1e-4)
+    assert not past.grad.any()
