@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from typing import Literal
@@ -75,6 +76,7 @@ def keras_categorical_crossentropy(logits: Tensor, targets: Tensor, epsilon: flo
     return -log_p.clamp(math.log(epsilon), math.log1p(-epsilon)).mean()
 
 
+@functools.cache  # two float32 logs, not worth redoing at every step
 def keras_logit_clip(epsilon: float = 1e-7) -> tuple[float, float]:
     """The logits where Keras 2's binary cross-entropy stops: it clips the sigmoid's output to [epsilon, 1 - epsilon]
     in float32 (1 - 1e-7 rounds to 1 - 2^-23), about -16.1 and +15.9."""
