@@ -63,6 +63,23 @@ def test_held_out_splits_take_the_training_classes_even_when_they_lack_one(tmp_p
         folder_dm(tmp_path)
 
 
+def test_without_a_validation_folder_val_size_splits_the_training_images_and_the_test_folder_stays(tmp_path):
+    write_image_folder(tmp_path, {"train": 10, "test": 3})
+    dm = folder_dm(tmp_path, val_size=0.2)
+    assert {s: len(d) for s, d in dm.splits.items()} == {"train": 16, "val": 4, "test": 6, "predict": 6}
+    assert not set(dm.splits["val"].paths) & set(dm.splits["train"].paths)
+    assert all(path.parent.parent.name == "test" for path in dm.splits["test"].paths)
+
+
+def test_a_held_out_class_the_training_images_lack_is_an_error_unless_classes_are_chosen(tmp_path):
+    write_image_folder(tmp_path, {"train": 2, "test": 2})
+    write_image_folder(tmp_path, {"test": 1}, classes=("horses",))
+    with pytest.raises(DataError, match="test has class folder.* that train/ lacks: horses"):
+        folder_dm(tmp_path)
+    dm = folder_dm(tmp_path, classes=["cats", "dogs"])
+    assert len(dm.splits["test"]) == 4 and dm.splits["test"].labels.tolist() == [0, 0, 1, 1]
+
+
 def test_a_flat_unlabelled_folder_is_one_class_with_a_seeded_validation_split(tmp_path):
     write_image_folder(tmp_path, {"": 10}, classes=("a", "b"))
     dm = folder_dm(tmp_path, labelled=False, val_size=0.25, value_range=(-1.0, 1.0))

@@ -73,6 +73,22 @@ def test_validation_is_the_end_of_the_text_and_shares_no_window(data_root):
     assert data.decode(val.tensors[0][0]) == data.text[boundary : boundary + 20]
 
 
+def test_a_character_only_in_the_held_out_end_is_in_the_vocabulary_but_a_word_only_there_is_oov(tmp_path):
+    (tmp_path / "t.txt").write_text("the cat sat. " * 40 + "zèbre")
+    characters = {
+        fraction: CharCorpusDataModule(file="t.txt", data_dir=str(tmp_path), sequence_length=5, val_fraction=fraction)
+        for fraction in (0.0, 0.1)
+    }
+    assert characters[0.1].vocab_size == characters[0.0].vocab_size  # the model's size does not move with the split
+    characters[0.1].setup("fit")
+    held_out = characters[0.1].val_dataloader().dataset.tensors[0]
+    assert "è" in characters[0.1].decode(held_out.flatten())
+    words = WordCorpusDataModule(file="t.txt", data_dir=str(tmp_path), val_fraction=0.1)
+    words.setup("fit")
+    assert "zèbre" not in words.vocabulary.tokens  # words are ranked on the training text only
+    assert (words.val_dataloader().dataset.tensors[1] == 1).any()
+
+
 def test_testing_needs_held_out_text(data_root):
     data = CharCorpusDataModule(file="text/sherlock.txt", data_dir=str(data_root))
     data.setup("test")

@@ -156,7 +156,8 @@ class ImageFolderDataModule(ZooDataModule):
     Layouts under ``folder``:
 
     - split folders, as the DLwP cats-vs-dogs subset: ``train/<class>/``, ``validation/<class>/`` (or ``val/``),
-      ``test/<class>/``; validation and test are optional;
+      ``test/<class>/``; validation and test are optional (without a validation folder, ``val_size`` takes one
+      from ``train/``); a held-out class folder that ``train/`` lacks is an error unless ``classes`` are named;
     - one folder, ``<class>/*`` (``labelled``) or any images below it (not ``labelled``, label 0): the validation
       split is a seeded ``val_size`` of it.
 
@@ -175,8 +176,8 @@ class ImageFolderDataModule(ZooDataModule):
         classes: Class sub-folders in label order; default all of them, sorted by name.
         value_range: Pixel values are scaled linearly from [0, 255] to this range.
         augment: ``none``; ``flip`` (random horizontal flip, for GANs); ``keras`` (:class:`KerasAugmentation`).
-        val_size: For a single folder: validation images, as a count or a fraction (0: none). Ignored with split
-            folders.
+        val_size: Without a validation folder: validation images taken from the training ones, as a count or a
+            fraction (0: none); a test folder stays the test set. Ignored when a validation folder exists.
         split_seed: Seed of that split.
         batch_size: Images per batch.
         num_workers: Decoding processes (0 decodes in the training process).
@@ -251,6 +252,16 @@ class ImageFolderDataModule(ZooDataModule):
             for split, path in present.items()
             if split != "train" and path is not None
         }
+        if self.labelled and self.hparams.classes is None:  # chosen classes leave the others out on purpose
+            for split, path in present.items():
+                unknown = (
+                    sorted(p.name for p in path.iterdir() if p.is_dir() and p.name not in train.classes) if path else []
+                )
+                if unknown:
+                    raise DataError(
+                        f"{path} has class folder(s) that {present['train'].name}/ lacks: {', '.join(unknown)}; "
+                        "remove them, or name the classes to use with --data.classes"
+                    )
         return {"train": train, **held_out}
 
     def setup(self, stage: str) -> None:
@@ -274,10 +285,10 @@ class ImageFolderDataModule(ZooDataModule):
             self.splits["val"] = ImageFileDataset(*pick(val_idx.tolist()), self.transform(train=False))
         else:
             self.splits["train"] = ImageFileDataset(train.paths, train.labels, self.transform(train=True))
-            for split in ("val", "test"):
-                if split in scanned:
-                    files = scanned[split]
-                    self.splits[split] = ImageFileDataset(files.paths, files.labels, self.transform(train=False))
+        for split in ("val", "test"):
+            if split in scanned and split not in self.splits:
+                files = scanned[split]
+                self.splits[split] = ImageFileDataset(files.paths, files.labels, self.transform(train=False))
         held_out = self.splits.get("test", self.splits.get("val"))
         self.splits["predict"] = held_out if held_out is not None else self.unaugmented("train")
         sizes = ", ".join(f"{split} {len(data)}" for split, data in self.splits.items() if split != "predict")
