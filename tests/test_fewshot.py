@@ -81,6 +81,32 @@ def test_faces_are_upright_in_0_1_and_validation_is_half_positive(data_root):
     assert first.shape == (40, *dm.input_shape)
 
 
+def keys(first: torch.Tensor, second: torch.Tensor) -> set[tuple[int, int]]:
+    return {(min(a, b), max(a, b)) for a, b in zip(first.tolist(), second.tolist(), strict=True)}
+
+
+def test_no_validation_pair_is_a_training_pair_in_either_order(data_root):
+    dm = faces(data_root, pairs=2000, val_size=0.2)
+    val, train = keys(*dm.splits["val"].tensors[:2]), keys(*dm.splits["train"].tensors[:2])
+    assert len(val) > 300 and not val & train
+    # the training positives still use every remaining distinct pair: 14 x 45 less validation's (the fixture's 14)
+    same = dm.splits["train"].tensors[2] == 1
+    train_positives = keys(*(t[same] for t in dm.splits["train"].tensors[:2]))
+    val_positives = {(a, b) for a, b in val if a // K == b // K}
+    assert len(train_positives) == 14 * 45 - len(val_positives)
+
+
+def test_excluded_pairs_are_never_drawn_and_too_many_are_an_error():
+    val = pairs(subjects=range(3), positives=100, negatives=100)
+    first, second, _ = sample_pairs(
+        torch.arange(3), K, 500, 500, torch.Generator().manual_seed(0), exclude=(val[0], val[1])
+    )
+    assert not keys(first, second) & keys(val[0], val[1])
+    with pytest.raises(DataError, match="take every positive pair"):
+        every = pairs(subjects=range(2), positives=90, negatives=0)  # both subjects' 2 x 45, each once
+        sample_pairs(torch.arange(2), K, 1, 1, torch.Generator(), exclude=(every[0], every[1]))
+
+
 def test_held_out_subjects_appear_in_no_pair_and_make_the_whole_gallery(data_root):
     dm = faces(data_root, test_subjects=10)  # the fixture has 14 subjects: s1-s4 train, s5-s14 test
     for split in ("train", "val"):
@@ -265,3 +291,22 @@ def test_fresh_pairs_change_every_epoch_and_repeat_for_the_same_epoch(data_root)
     assert [s1 == s2 for s1, s2 in subjects] == [bool(v) for v in same]
     assert not any(torch.equal(a, b) for a, b, v in zip(first, second, same, strict=True) if v)
     assert torch.equal(epoch(0)[0], first) and not torch.equal(epoch(1)[0], first)
+
+
+def test_fresh_pairs_never_draw_a_validation_pair(data_root):
+    dm = faces(data_root, fresh_pairs=True, pairs=600, val_size=300)  # validation holds 150 of the 630 positives
+    images = dm.images.flatten(0, 1).flatten(1)
+    index = {tuple(row.tolist()): i for i, row in enumerate(images)}
+    val = keys(*dm.splits["val"].tensors[:2])
+    for number in range(3):
+        loader = dm.train_dataloader()
+        loader.sampler.set_epoch(number)
+        for first, second, _ in loader:
+            drawn = {
+                (min(i, j), max(i, j))
+                for i, j in (
+                    (index[tuple(a.flatten().tolist())], index[tuple(b.flatten().tolist())])
+                    for a, b in zip(first, second, strict=True)
+                )
+            }
+            assert not drawn & val

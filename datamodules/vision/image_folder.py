@@ -253,10 +253,8 @@ class ImageFolderDataModule(ZooDataModule):
             if split != "train" and path is not None
         }
         if self.labelled and self.hparams.classes is None:  # chosen classes leave the others out on purpose
-            for split, path in present.items():
-                unknown = (
-                    sorted(p.name for p in path.iterdir() if p.is_dir() and p.name not in train.classes) if path else []
-                )
+            for path in filter(None, present.values()):
+                unknown = sorted(p.name for p in path.iterdir() if p.is_dir() and p.name not in train.classes)
                 if unknown:
                     raise DataError(
                         f"{path} has class folder(s) that {present['train'].name}/ lacks: {', '.join(unknown)}; "

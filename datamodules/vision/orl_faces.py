@@ -57,27 +57,46 @@ class FreshPairs(Dataset):
     """``size`` pairs drawn anew each time a sample is asked for: even indices a positive pair (two different images
     of a random subject), odd ones a negative pair (a random image of each of two different subjects). Its randomness
     is torch's global RNG, which the loader seeds per (seed, epoch, index) (``datamodules.base.PerSampleBatches``), so
-    every epoch sees new pairs and a resumed run the same ones as an uninterrupted run."""
+    every epoch sees new pairs and a resumed run the same ones as an uninterrupted run. Pairs of ``exclude`` (the
+    validation pairs) are never drawn."""
 
-    def __init__(self, images: Tensor, subjects: Tensor, size: int) -> None:
+    def __init__(
+        self, images: Tensor, subjects: Tensor, size: int, exclude: tuple[Tensor, Tensor] | None = None
+    ) -> None:
         self.images, self.subjects, self.size = images, subjects, size  # images: (subjects, per subject, C, H, W)
+        per_subject = images.shape[1]
+        self.image_count = len(images) * per_subject
+        self.excluded = set(pair_key(*exclude, self.image_count).tolist()) if exclude is not None else set()
 
     def __len__(self) -> int:
         return self.size
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor, Tensor]:
         per_subject = self.images.shape[1]
-        if index % 2 == 0:
-            first = second = self.subjects[torch.randint(len(self.subjects), ())]
-            a, b = torch.randperm(per_subject)[:2]
-        else:
-            first, second = self.subjects[torch.randperm(len(self.subjects))[:2]]
-            a, b = torch.randint(per_subject, (2,))
-        return self.images[first, a], self.images[second, b], torch.tensor(float(index % 2 == 0))
+        while True:  # until the pair is none of ``exclude`` (the validation pairs)
+            if index % 2 == 0:
+                first = second = self.subjects[torch.randint(len(self.subjects), ())]
+                a, b = torch.randperm(per_subject)[:2]
+            else:
+                first, second = self.subjects[torch.randperm(len(self.subjects))[:2]]
+                a, b = torch.randint(per_subject, (2,))
+            key = pair_key(first * per_subject + a, second * per_subject + b, self.image_count)
+            if int(key) not in self.excluded:
+                return self.images[first, a], self.images[second, b], torch.tensor(float(index % 2 == 0))
+
+
+def pair_key(first: Tensor, second: Tensor, images: int) -> Tensor:
+    """``a * images + b`` for the unordered pair {a, b} with a <= b: equal for (a, b) and (b, a)."""
+    return torch.minimum(first, second) * images + torch.maximum(first, second)
 
 
 def sample_pairs(
-    subjects: Tensor, images_per_subject: int, positives: int, negatives: int, generator: torch.Generator
+    subjects: Tensor,
+    images_per_subject: int,
+    positives: int,
+    negatives: int,
+    generator: torch.Generator,
+    exclude: tuple[Tensor, Tensor] | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """``positives`` same-subject and ``negatives`` different-subject pairs of image indices, in random order, where
     image ``k`` of subject ``s`` has index ``s * images_per_subject + k`` and ``subjects`` lists those allowed.
@@ -85,29 +104,40 @@ def sample_pairs(
     Positive pairs are two different images of one subject. The book draws a subject with replacement for each, so
     some of the 45 pairs per subject repeat while others never appear; here every distinct pair of every subject is
     used once, in random order, before any is used again (4,000 positives use each of the 1,800 twice or three
-    times). Negative pairs are a random image of each of two different subjects. Returns (first, second, label).
+    times). Negative pairs are a random image of each of two different subjects. No pair of ``exclude`` (first
+    images, second images: the validation pairs) is drawn, in either order. Returns (first, second, label).
     """
     if len(subjects) < 2:
         raise DataError(f"pairs need at least 2 subjects, got {len(subjects)}")
     k = images_per_subject
+    images = int(subjects.max()) * k + k
+    excluded = pair_key(*exclude, images) if exclude is not None else torch.empty(0, dtype=torch.long)
     a, b = torch.triu_indices(k, k, offset=1)  # the k(k-1)/2 pairs of different images of one subject
     every_positive = torch.stack([(subjects[:, None] * k + a).flatten(), (subjects[:, None] * k + b).flatten()], 1)
-    rounds = -(-positives // len(every_positive))
+    every_positive = every_positive[~torch.isin(pair_key(*every_positive.T, images), excluded)]
+    if positives and not len(every_positive):
+        raise DataError("the validation pairs take every positive pair: lower val_size")
+    rounds = -(-positives // max(len(every_positive), 1))
     order = torch.cat([torch.randperm(len(every_positive), generator=generator) for _ in range(rounds)])[:positives]
     positive = every_positive[order]
     swap = torch.rand(positives, generator=generator) < 0.5  # which of the two comes first is random too
     positive[swap] = positive[swap].flip(1)
 
     n = len(subjects)
-    s1 = torch.randint(n, (negatives,), generator=generator)
-    s2 = (s1 + torch.randint(1, n, (negatives,), generator=generator)) % n  # any subject but s1
-    negative = torch.stack(
-        [
-            subjects[s1] * k + torch.randint(k, (negatives,), generator=generator),
-            subjects[s2] * k + torch.randint(k, (negatives,), generator=generator),
-        ],
-        1,
-    )
+    negative = torch.empty(negatives, 2, dtype=torch.long)
+    redraw = torch.ones(negatives, dtype=torch.bool)
+    while redraw.any():  # an excluded negative is drawn again (validation's 400 are 0.3 % of the 156,000)
+        m = int(redraw.sum())
+        s1 = torch.randint(n, (m,), generator=generator)
+        s2 = (s1 + torch.randint(1, n, (m,), generator=generator)) % n  # any subject but s1
+        negative[redraw] = torch.stack(
+            [
+                subjects[s1] * k + torch.randint(k, (m,), generator=generator),
+                subjects[s2] * k + torch.randint(k, (m,), generator=generator),
+            ],
+            1,
+        )
+        redraw = torch.isin(pair_key(*negative.T, images), excluded)
     pairs = torch.cat([positive, negative])
     labels = torch.cat([torch.ones(positives), torch.zeros(negatives)])
     shuffle = torch.randperm(len(pairs), generator=generator)
@@ -158,8 +188,8 @@ class ORLFacesDataModule(InMemoryDataModule):
 
     The 400 images are decoded once into [0, 1] tensors (1 x 112 x 92, upright). ``pairs`` pairs (the book: 8,000)
     are drawn once with ``pair_seed``, half positive and half negative, and ``val_size`` of them validate, again
-    half and half. (The book's ``validation_split`` takes the last 10 % of its positives-first list: only negative
-    pairs.)
+    half and half, none of them a training pair (in either order). (The book's ``validation_split`` takes the last
+    10 % of its positives-first list: only negative pairs, some of which it also trains on.)
 
     The book's protocol trains and tests on all 40 subjects. ``test_subjects=10`` is the honest one: the last 10
     subjects (s31-s40) never appear in a training or validation pair, and the N-way tests use only them.
@@ -263,10 +293,13 @@ class ORLFacesDataModule(InMemoryDataModule):
         flat = self.images.flatten(0, 1)
         generator = torch.Generator().manual_seed(self.pair_seed)
         n_train = self.pairs - n_val
-        train = sample_pairs(training, per_subject, n_train // 2, n_train - n_train // 2, generator)
+        # Validation first, then training pairs without any of them: a validation pair is one the model never saw.
         val = sample_pairs(training, per_subject, n_val // 2, n_val - n_val // 2, generator)
+        train = sample_pairs(training, per_subject, n_train // 2, n_train - n_train // 2, generator, exclude=val[:2])
         self.splits["train"] = (
-            FreshPairs(self.images, training, n_train) if self.fresh_pairs else PairBatchDataset(flat, *train)
+            FreshPairs(self.images, training, n_train, exclude=val[:2])
+            if self.fresh_pairs
+            else PairBatchDataset(flat, *train)
         )
         self.splits["val"] = PairBatchDataset(flat, *val)
         # The one-shot tests' gallery: each image with its subject (a row of the table) and its image number.
