@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from datamodules import DataError, ORLFacesDataModule
@@ -19,6 +20,7 @@ from datamodules.base import DatasetUnavailableError
 from datamodules.vision.orl_faces import sample_pairs
 from lightning_zoo.cli import ZooCLI
 from lightning_zoo.fewshot import SiameseNetwork, n_way_one_shot
+from lightning_zoo.keras import keras_logit_clip
 from tests.conftest import CLI, PYTHON, subprocess_env
 from tests.helpers.faces import write_orl
 
@@ -248,6 +250,21 @@ def test_the_pair_logit_is_symmetric_and_the_tower_shared():
     a, b = torch.rand(3, 1, 32, 28), torch.rand(3, 1, 32, 28)
     assert torch.allclose(model(a, b), model(b, a))
     assert model(a, b).shape == (3,)
+
+
+def test_the_training_loss_is_kerass_clipped_binary_cross_entropy():
+    model = SiameseNetwork(input_shape=(1, 32, 28)).eval()  # no dropout: the two losses see the same logits
+    a, b = torch.rand(4, 1, 32, 28), torch.rand(4, 1, 32, 28)
+    same = torch.tensor([1.0, 0.0, 1.0, 0.0])
+    loss = model.shared_step((a, b, same), "train")
+    torch.testing.assert_close(loss, F.binary_cross_entropy_with_logits(model(a, b), same))  # inside the clip
+    with torch.no_grad():
+        model.head.bias.fill_(40.0)  # every pair far past Keras' clip: the positives right, the negatives wrong
+    loss = model.shared_step((a, b, same), "train")
+    loss.backward()
+    # the negatives' loss stops at the clip's logit (15.94), the positives' at ~0: F's mean would be 20
+    assert float(loss.detach()) == pytest.approx(keras_logit_clip()[1] / 2, abs=1e-4)
+    assert all(p.grad is None or not p.grad.any() for p in model.parameters())
 
 
 def test_too_small_images_are_refused_with_the_size_needed():

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from pytorch_lightning.utilities import rank_zero_info
 from torch import Tensor
 
 from lightning_zoo.core import SharedStepModule
+from lightning_zoo.keras import keras_binary_crossentropy
 from lightning_zoo.media import log_table, write_csv
 
 BOOK_WAYS = (4, 9, 16, 25, 36, 40)
@@ -111,7 +111,7 @@ class PairModelBase(SharedStepModule):
     def shared_step(self, batch: tuple[Tensor, Tensor, Tensor], stage: str) -> Tensor:
         first, second, same = batch
         logit = self(first, second)
-        loss = F.binary_cross_entropy_with_logits(logit, same.to(logit.dtype))
+        loss = keras_binary_crossentropy(logit, same)  # the book's Keras 2 loss: no gradient past a logit of ~16
         self.epoch_means[stage].update(len(same), loss=loss * len(same), acc=((logit > 0) == (same > 0.5)).sum())
         return loss
 

@@ -105,6 +105,7 @@ CARDS = (
         config="configs/gan/dcgan_mnist.yaml",
         dataset="MNIST train+test (70,000), padded to 32x32",
         parameters={"generator": 1_439_873, "discriminator": 1_030_913},
+        parameters_from_book=False,
         results=(
             Result(
                 "classifier-FID",
