@@ -129,6 +129,9 @@ CARDS = (
         ),
         deviations=(
             "sigmoid and softmax heads become logits with BCE-with-logits and cross-entropy (numerically stabler)",
+            "the discriminator's stride-2 3x3 convolutions pad one pixel on every side; Keras' 'same' pads only after "
+            "(0 before, 1 after): the same shapes and parameter counts, the grid shifted by one pixel",
+            "glorot_normal kernels are PyTorch's untruncated xavier_normal_ (Keras 2's is a truncated normal)",
         ),
     ),
 )
