@@ -5,6 +5,7 @@ baseline's MAE, forecasts written in the data's units, and the forecasters' shap
 from __future__ import annotations
 
 import csv
+import gzip
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -121,6 +122,20 @@ def test_blank_values_take_the_previous_rows_value_per_column_and_leading_blanks
     assert times.astype("datetime64[D]").astype(str).tolist() == ["2001-01-02", "2001-01-03", "2001-01-04",
                                                                  "2001-01-05"]  # fmt: skip
     assert values.tolist() == [[1, 20], [1, 30], [3, 30], [3, 50]]  # by hand
+
+
+def test_a_row_cut_short_counts_as_blank(tmp_path):
+    """A truncated last row (no value field at all) is a blank like an empty one, not a TypeError."""
+    times, values, blank = read_series(write_csv(tmp_path / "s.csv", "Date,Close\n2001-01-02,1\n2001-01-03\n"),
+                                       "Date", ["Close"])  # fmt: skip
+    assert blank == 1 and values.tolist() == [[1.0]] and len(times) == 1
+
+
+@pytest.mark.parametrize("time", ["2001-13-03", "01/02/2001", ""], ids=["month 13", "US format", "blank"])
+def test_an_unreadable_time_names_the_file_line_and_the_formats_read(tmp_path, time):
+    path = write_csv(tmp_path / "s.csv", f"Date,Close\n2001-01-01,1\n{time},2\n")
+    with pytest.raises(DataError, match=rf"s.csv, line 3: cannot read the time '{time}' \(ISO 2001-01-02"):
+        read_series(path, "Date", ["Close"])
 
 
 def test_the_datamodule_reports_its_dropped_rows(tmp_path):
@@ -359,6 +374,24 @@ def test_the_nyc_file_serves_one_airport_with_its_blanks_filled(data_root):
     dm.setup("fit")
     assert dm.missing_rows == 18 and dm.input_size == 3 and dm.target_index == 0
     assert [len(dm.splits[s]) for s in ("train", "val", "test")] == [150 - 30, 75 - 30, 75 - 30]
+    assert dm.time_gaps["gaps"] == 0
+
+
+def test_rows_missing_from_a_regular_series_are_counted_and_warned_of(data_root, tmp_path):
+    """Two gaps cut from the fixture's hourly rows (one hour, then three): samples still count rows, and setup says
+    where that stops meaning hours."""
+    lines = gzip.decompress((data_root / "weather" / "nyc_2013_hourly.csv.gz").read_bytes()).decode().splitlines()
+    kept = [line for i, line in enumerate(lines) if i not in {40, 100, 101, 102}]  # EWR's hours 39 and 99-101
+    (tmp_path / "gaps.csv").write_text("\n".join(kept) + "\n")
+    dm = WeatherDataModule(
+        csv_file=str(tmp_path / "gaps.csv"), time_column="time_hour", value_columns=["temp"], target_column="temp",
+        where={"origin": "EWR"},
+        lookback=24, step=1, delay=6, train_end=150, val_end=225, download=False,
+    )  # fmt: skip
+    with pytest.warns(UserWarning, match=r"2 gaps in the time_hour column \(4 rows of 1:00:00 missing, the longest "
+                      r"step 4:00:00\)"):  # fmt: skip
+        dm.setup("fit")
+    assert dm.time_gaps["rows_missing"] == 4
 
 
 # Forecasters

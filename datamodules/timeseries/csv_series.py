@@ -29,6 +29,19 @@ def parse_time(text: str) -> np.datetime64:
         return np.datetime64(datetime.strptime(text, "%d.%m.%Y %H:%M:%S"), "s")
 
 
+def _row_time(path: Path, line: int, text: str | None) -> np.datetime64:
+    try:
+        time = parse_time(text or "")
+    except ValueError:
+        time = np.datetime64("NaT")
+    if np.isnat(time):
+        raise DataError(
+            f"{path}, line {line}: cannot read the time {text!r} (ISO 2001-01-02 or 2013-01-01T06:00:00, or Jena's "
+            "01.01.2009 00:10:00)"
+        )
+    return time
+
+
 def read_series(
     path: Path,
     time_column: str,
@@ -55,7 +68,11 @@ def read_series(
                 raise DataError(
                     f"{path} has no column {', '.join(map(repr, absent))}: expected {wanted}, found {found}"
                 )
-            rows = [r for r in reader if all(r[k] == v for k, v in (where or {}).items())]
+            rows, lines = [], []  # the rows kept and their lines in the file, for messages
+            for row in reader:
+                if all(row[k] == v for k, v in (where or {}).items()):
+                    rows.append(row)
+                    lines.append(reader.line_num)
     except (OSError, EOFError, UnicodeDecodeError, csv.Error) as err:
         raise DatasetUnavailableError(f"{path} is not a readable CSV file ({err})") from err
     if not rows:
@@ -65,9 +82,9 @@ def read_series(
         for j, column in enumerate(value_columns):
             try:
                 values[i, j] = float(row[column])
-            except ValueError:
-                pass  # blank or not a number: missing
-    times = np.array([parse_time(r[time_column]) for r in rows])
+            except (ValueError, TypeError):
+                pass  # blank, not a number, or cut off (a short row's fields are None): missing
+    times = np.array([_row_time(path, line, row[time_column]) for line, row in zip(lines, rows, strict=True)])
     blank = np.isnan(values).any(axis=1)
     if missing == "ffill":
         for j in range(values.shape[1]):

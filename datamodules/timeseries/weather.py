@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
-from pytorch_lightning.utilities import rank_zero_info
+from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor
 
 from datamodules.base import DataError, DatasetUnavailableError, TensorBatchDataset
@@ -61,6 +61,22 @@ class LaggedSamples(TensorBatchDataset):
         return moved
 
 
+def time_gaps(times: np.ndarray) -> dict[str, object]:
+    """Where a regularly sampled series skips rows: its usual interval (the median step), the number of steps
+    longer than that, the rows they leave out, and the longest step."""
+    steps = np.diff(times)
+    if not len(steps):
+        return {"interval": None, "gaps": 0, "rows_missing": 0, "longest": None}
+    interval = np.median(steps.astype(np.int64)).astype(np.int64)
+    longer = steps.astype(np.int64) > interval
+    return {
+        "interval": np.timedelta64(int(interval), "s").astype(object),
+        "gaps": int(longer.sum()),
+        "rows_missing": int((steps.astype(np.int64)[longer] // interval - 1).sum()),
+        "longest": np.timedelta64(int(steps.astype(np.int64).max()), "s").astype(object),
+    }
+
+
 class WeatherDataModule(SeriesDataModule):
     """A multivariate weather series (the Jena climate record by default) as the book's generators serve it.
 
@@ -68,7 +84,9 @@ class WeatherDataModule(SeriesDataModule):
     are ``lookback // step`` rows (every ``step``-th of the ``lookback`` rows before it), its target the target
     column ``delay`` rows later; targets stay inside their own split (the book's generators let training targets
     reach 144 rows into the validation rows). The splits are row ranges: rows before ``train_end`` train, rows
-    before ``val_end`` validate, the rest test.
+    before ``val_end`` validate, the rest test. Samples count rows, as the book's generators do, not time: where the
+    file skips rows (NYC 2013 at Newark: 17 gaps, 27 hours missing), ``delay`` rows can be more than ``delay``
+    intervals ahead; setup warns with the count and keeps it in ``time_gaps``.
 
     With the default file missing, the Jena archive (``jena_climate_2009_2016.csv.zip``, Keras' copy) is downloaded
     and unpacked; Keras publishes no checksum for it, so the reader's checks stand in for one.
@@ -131,6 +149,7 @@ class WeatherDataModule(SeriesDataModule):
         self.train_end, self.val_end, self.download = train_end, val_end, download
         self.mean: Tensor | None = None
         self.std: Tensor | None = None
+        self.time_gaps: dict[str, object] = {}
 
     def prepare_data(self) -> None:
         path = self.csv_path
@@ -148,6 +167,14 @@ class WeatherDataModule(SeriesDataModule):
         if self.splits:
             return
         times, values = self.read(self.where)
+        self.time_gaps = time_gaps(times)
+        if self.time_gaps["gaps"]:
+            rank_zero_warn(
+                f"{self.csv_path.name}: {self.time_gaps['gaps']} gaps in the {self.time_column} column "
+                f"({self.time_gaps['rows_missing']} rows of {self.time_gaps['interval']} missing, the longest step "
+                f"{self.time_gaps['longest']}); samples count rows, so a lookback or delay that spans a gap reaches "
+                "further back or ahead in time"
+            )
         n = len(values)
         train_end, val_end = ((round(n * f) for f in (self.train_end, self.val_end))
                               if isinstance(self.train_end, float) else (self.train_end, self.val_end))  # fmt: skip
