@@ -97,7 +97,9 @@ class ZooCLI(LightningCLI):
     cli.py list`` prints the zoo."""
 
     def __init__(self, args: ArgsType = None, run: bool = True, **kwargs: Any) -> None:
-        kwargs.setdefault("trainer_defaults", {"logger": lazy_instance(ZooWandbLogger)})
+        # One device unless asked: Lightning's "auto" takes every GPU and DDP with them, which would change a book's
+        # batch and schedule silently (the presets in configs/trainer/ ask for all GPUs).
+        kwargs.setdefault("trainer_defaults", {"logger": lazy_instance(ZooWandbLogger), "devices": 1})
         kwargs.setdefault("seed_everything_default", 0)
         kwargs.setdefault(
             "parser_kwargs", {"description": "Train, evaluate and sample the zoo's models. `list` prints the zoo."}

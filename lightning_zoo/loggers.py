@@ -21,12 +21,17 @@ from lightning_zoo.lightning_private import drop_wandb_init_setting, wandb_run_s
 
 
 def has_wandb_credentials() -> bool:
-    """Whether W&B could log in: an API key in the environment or a netrc entry for the W&B host."""
-    if os.environ.get("WANDB_API_KEY"):
+    """Whether W&B could log in: an API key or identity-token file in the environment, or a netrc entry for the
+    W&B server, found where W&B looks (``$NETRC``, else ``~/.netrc``, else ``~/_netrc``)."""
+    if os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_IDENTITY_TOKEN_FILE"):
         return True
-    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname
+    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).netloc
+    candidates = [os.environ["NETRC"]] if os.environ.get("NETRC") else ["~/.netrc", "~/_netrc"]
+    path = next((p for p in map(os.path.expanduser, candidates) if os.path.isfile(p)), None)
     try:
-        return netrc.netrc(os.environ.get("NETRC")).authenticators(host) is not None
+        # An explicit path, as W&B passes: netrc() with none refuses a ~/.netrc that others can read (mode 0644)
+        # when it holds a password, where W&B reads it.
+        return path is not None and netrc.netrc(path).authenticators(host) is not None
     except (OSError, netrc.NetrcParseError):
         return False
 

@@ -44,6 +44,7 @@ def test_help_and_print_config(capsys):
         "class_path: lightning_zoo.loggers.ZooWandbLogger",
         "max_epochs: 20",
         "flatten: true",
+        "devices: 1",  # not Lightning's "auto", which takes every GPU and DDP with them
     ]
     assert all(line in printed for line in expected)
 

@@ -27,6 +27,7 @@ def no_credentials(tmp_path: Path, monkeypatch):
     wandb.teardown()  # W&B keeps process-wide settings (e.g. the disabled mode of earlier tests) until torn down
     monkeypatch.delenv("WANDB_MODE", raising=False)
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.delenv("WANDB_IDENTITY_TOKEN_FILE", raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))
 
 
@@ -36,6 +37,18 @@ def test_credentials_come_from_the_environment_or_netrc(no_credentials, tmp_path
     assert has_wandb_credentials()
     (tmp_path / "netrc").unlink()
     monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    assert has_wandb_credentials()
+    monkeypatch.delenv("WANDB_API_KEY")
+    monkeypatch.setenv("WANDB_IDENTITY_TOKEN_FILE", str(tmp_path / "token"))
+    assert has_wandb_credentials()
+
+
+def test_a_netrc_in_home_that_others_can_read_still_counts_as_w_and_bs_does(no_credentials, tmp_path, monkeypatch):
+    monkeypatch.delenv("NETRC")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert not has_wandb_credentials()
+    (tmp_path / ".netrc").write_text("machine api.wandb.ai login user password abc\n")
+    (tmp_path / ".netrc").chmod(0o644)  # Python's netrc() without a path refuses this file; W&B reads it
     assert has_wandb_credentials()
 
 

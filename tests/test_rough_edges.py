@@ -34,6 +34,7 @@ def wandb_unset(tmp_path, monkeypatch):
     wandb.teardown()  # W&B keeps process-wide settings (e.g. the disabled mode of earlier tests) until torn down
     monkeypatch.delenv("WANDB_MODE", raising=False)
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.delenv("WANDB_IDENTITY_TOKEN_FILE", raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))
 
 
