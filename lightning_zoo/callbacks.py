@@ -85,9 +85,11 @@ class ZooProgressBar(RichProgressBar):
 
 
 def due(trainer: pl.Trainer, every_n_epochs: int) -> bool:
-    """Whether an every-n-epochs callback acts now: every ``every_n_epochs`` epochs, and after the run's last."""
+    """Whether an every-n-epochs callback acts now: every ``every_n_epochs`` epochs, and after the run's last, whether
+    ``max_epochs``, ``max_steps`` or a stop (early stopping, ``max_time``, a callback) ends it."""
     epoch = trainer.current_epoch + 1
-    return not trainer.sanity_checking and (epoch % every_n_epochs == 0 or epoch == trainer.max_epochs)
+    last = epoch == trainer.max_epochs or trainer.should_stop or 0 < trainer.max_steps <= trainer.global_step
+    return not trainer.sanity_checking and (epoch % every_n_epochs == 0 or last)
 
 
 class SampleGrid(Callback):

@@ -75,7 +75,9 @@ def default_callbacks(trainer_config: dict[str, Any], subcommand: str | None, mo
     if trainer_config.get("enable_progress_bar", True) is not False and not has(ProgressBar):
         callbacks.append(ZooProgressBar())
     if subcommand in (None, "fit") and isinstance(model, ZooModule):  # None: built with run=False, to fit
-        callbacks += [c for c in model.family_callbacks() if not has(type(c))]
+        # The exact kind: an InterpolationGrid (a SampleGrid subclass) adds its rows, it does not replace the grid.
+        given_kinds = {type(c) for c in given}
+        callbacks += [c for c in model.family_callbacks() if type(c) not in given_kinds]
     if subcommand == "predict" and not has(BasePredictionWriter):
         callbacks.append(PredictionWriter())
     return callbacks

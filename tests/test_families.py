@@ -9,10 +9,11 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from pytorch_lightning import Callback
 from pytorch_lightning.utilities.model_summary import ModelSummary
 from torch import nn
 
-from lightning_zoo.callbacks import EpochTimer, InterpolationGrid, SampleGrid
+from lightning_zoo.callbacks import EpochTimer, InterpolationGrid, SampleGrid, due
 from lightning_zoo.classification import MLP, FeatureCNNNetwork, MLPNetwork
 from lightning_zoo.cli import ZooCLI, main
 from lightning_zoo.core import _MODELS, constructor_arguments
@@ -108,6 +109,34 @@ def test_family_callbacks_come_once_and_a_second_config_does_not_drop_them(data_
     assert [c.every_n_epochs for c in callbacks_of(gan, SampleGrid)] == [5]  # the config's, not a second one
     mlp = ZooCLI(args=["fit", "--config", MLP_CONFIG, *common, "--trainer.fast_dev_run", "true"])
     assert not callbacks_of(mlp, SampleGrid)
+    rows = ["--trainer.callbacks+=InterpolationGrid"]  # a SampleGrid subclass: it adds rows, the grid stays
+    gan = ZooCLI(args=["fit", "--config", DCGAN_CONFIG, *common, *rows, "--trainer.fast_dev_run", "true"])
+    assert sorted(type(c).__name__ for c in callbacks_of(gan, SampleGrid)) == ["InterpolationGrid", "SampleGrid"]
+
+
+@pytest.mark.parametrize(
+    "bound", [{"max_epochs": 3}, {"max_steps": 3 * 4, "max_epochs": -1}, {"stop_after": 3}],
+    ids=["max_epochs", "max_steps", "early stop"],
+)  # fmt: skip
+def test_an_every_n_epochs_callback_also_acts_after_the_last_epoch_however_the_run_ends(data_root, tmp_path, bound):
+    """Every 2 epochs and after the last: epochs 2 and 3 of a 3-epoch run, whether max_epochs, max_steps (4 batches
+    an epoch) or a stop after validation (where EarlyStopping decides) ends it."""
+    stop_after = bound.pop("stop_after", None)
+    acted = []
+
+    class EveryTwo(Callback):
+        def on_validation_end(self, trainer, pl_module):
+            if stop_after and not trainer.sanity_checking:
+                trainer.should_stop = trainer.current_epoch + 1 == stop_after
+
+        def on_train_epoch_end(self, trainer, pl_module):
+            if due(trainer, 2):
+                acted.append(trainer.current_epoch + 1)
+
+    t = trainer(tmp_path, **{"max_epochs": 10, **bound}, limit_train_batches=4, limit_val_batches=1,
+                enable_checkpointing=False, callbacks=[EveryTwo()])  # fmt: skip
+    t.fit(MLP(), mlp_data(data_root, batch_size=8))
+    assert acted == [2, 3]
 
 
 def test_n_critic_gives_every_critic_step_a_fresh_real_batch_counted_in_batches(data_root, tmp_path):
