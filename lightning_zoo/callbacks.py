@@ -19,8 +19,8 @@ from lightning_zoo.media import image_grid, log_image
 class ZooModelCheckpoint(ModelCheckpoint):
     """``ModelCheckpoint`` that keeps ``last.ckpt`` (the state after the latest epoch, whether or not it was the best)
     and, unless told otherwise, the best checkpoint by the metric the model names (``monitor`` / ``monitor_mode`` on
-    the LightningModule). A model that names none keeps ``last.ckpt`` only. Every other ``ModelCheckpoint`` argument
-    works as usual."""
+    the LightningModule; naming that metric without a ``mode`` takes the model's too). A model that names none keeps
+    ``last.ckpt`` only. Every other ``ModelCheckpoint`` argument works as usual."""
 
     def __init__(
         self,
@@ -35,8 +35,9 @@ class ZooModelCheckpoint(ModelCheckpoint):
         self._explicit_mode, self._explicit_top_k = mode, save_top_k
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        if self.monitor is None and getattr(pl_module, "monitor", None):
-            self.monitor = pl_module.monitor
+        model_monitor = getattr(pl_module, "monitor", None)
+        if model_monitor and self.monitor in (None, model_monitor):  # the model's metric: its direction too
+            self.monitor = model_monitor
             self.mode = self._explicit_mode or pl_module.monitor_mode
             self.kth_value = torch.tensor(float("inf") if self.mode == "min" else float("-inf"))
         if self.monitor is None and self._explicit_top_k is None:

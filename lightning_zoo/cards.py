@@ -59,6 +59,10 @@ class Result:
     lower_is_better: bool = False
     note: str = ""
 
+    def __post_init__(self) -> None:
+        if self.book is not None and self.tolerance is None:
+            raise ValueError(f"{self.metric!r}: a book number needs a tolerance to judge ours by")
+
     def _results_file(self, results: Path) -> dict[str, Any] | None:
         if self.ours is None:
             return None
@@ -72,7 +76,7 @@ class Result:
             if not recorded:
                 return self.note
             seeds = _seeds_phrase(recorded)
-            return self.note.format(**recorded, **({"seeds": seeds} if seeds else {}))
+            return self.note.format(**{**recorded, **({"seeds": seeds} if seeds else {})})
         except (KeyError, IndexError, ValueError):
             return self.note
 

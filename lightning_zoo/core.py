@@ -293,8 +293,9 @@ class ZooModule(pl.LightningModule):
 
     def setup(self, stage: str) -> None:
         self._distributed = self.trainer.world_size > 1
-        if self._distributed:
-            seed_rank(int(os.environ.get("PL_GLOBAL_SEED", 0)), self.trainer.global_rank)
+        seed = os.environ.get("PL_GLOBAL_SEED")  # unset with --seed_everything false: each process stays unseeded
+        if self._distributed and seed is not None:
+            seed_rank(int(seed), self.trainer.global_rank)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["zoo_model"] = self.model_name

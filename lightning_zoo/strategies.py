@@ -29,18 +29,24 @@ class GANDDPStrategy(DDPStrategy):
 
     strategy_name = "ddp_gan"
 
+    # DDPStrategy applies these to the one wrapper it builds; here they would be accepted and silently ignored.
+    UNSUPPORTED = ("ddp_comm_state", "ddp_comm_hook", "ddp_comm_wrapper", "model_averaging_period")
+
     def __init__(self, **kwargs: Any) -> None:
         if kwargs.get("find_unused_parameters"):
-            raise ValueError(
+            raise ZooError(
                 "ddp_gan wraps each network separately so that nothing is unused: drop find_unused_parameters"
             )
+        unsupported = [name for name in self.UNSUPPORTED if kwargs.get(name) is not None]
+        if unsupported:
+            raise ZooError(f"ddp_gan does not apply {', '.join(unsupported)}: use ddp_find_unused_parameters_true")
         super().__init__(**kwargs)
 
     def configure_ddp(self) -> None:
         module = self.lightning_module
         names = getattr(module, "ddp_networks", ())
         if not names:
-            raise ValueError(f"{type(module).__name__} names no ddp_networks: use the plain ddp strategy")
+            raise ZooError(f"{type(module).__name__} names no ddp_networks: use the plain ddp strategy")
         if self._layer_sync is not None and self.root_device.type == "cpu":
             raise ZooError(
                 "sync_batchnorm needs GPUs (SyncBatchNorm computes only there): add --trainer.sync_batchnorm false "

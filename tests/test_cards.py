@@ -109,3 +109,10 @@ def test_a_notes_seeds_say_which_seed_or_how_many(tmp_path):
     assert result.note_text(one) == "seed 3, 10 epochs"
     assert result.note_text(three) == "mean of 3 seeds, 10 epochs"
     assert result.note_text(unseeded) == "{seeds}, 10 epochs"  # no seeds recorded: left as written
+    own_key = write_results(tmp_path / "own", mean=88.5, runs=[{"seed": 3}], seeds=[3])  # a "seeds" key of its own
+    assert result.note_text(own_key) == "seed 3, 10 epochs"
+
+
+def test_a_book_number_without_a_tolerance_is_refused():
+    with pytest.raises(ValueError, match="a book number needs a tolerance"):
+        Result("acc", 98.5, "test", ours="r.json:mean")

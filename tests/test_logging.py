@@ -141,6 +141,12 @@ def test_checkpoint_follows_the_metric_the_model_names(data_root, tmp_path):
         and Path(checkpoint.last_model_path).name == "last.ckpt"
     )
     assert float(checkpoint.best_model_score) == max(float(s) for s in checkpoint.best_k_models.values())
+    named = ZooModelCheckpoint(dirpath=tmp_path / "named", monitor="val/acc")  # the model's metric, named: its mode
+    named.setup(trainer(tmp_path), MLP(), "fit")
+    assert named.mode == "max" and float(named.kth_value) == float("-inf")
+    other = ZooModelCheckpoint(dirpath=tmp_path / "other", monitor="val/loss")  # another metric: Lightning's "min"
+    other.setup(trainer(tmp_path), MLP(), "fit")
+    assert other.monitor == "val/loss" and other.mode == "min"
 
 
 def test_checkpoint_of_a_model_without_a_metric_keeps_last_only_unless_told(data_root, tmp_path):

@@ -124,3 +124,18 @@ def test_every_logger_and_the_checkpoints_go_under_default_root_dir(logger, wand
     assert written and all(root in p.parents for p in written), [str(p) for p in written if root not in p.parents]
     assert Path(cli.trainer.checkpoint_callback.last_model_path).is_relative_to(root)
     assert not Path("logs").exists()
+
+
+def test_a_ddp_rank_reseeds_its_own_stream_only_when_the_run_is_seeded(monkeypatch):
+    """With --seed_everything false (no PL_GLOBAL_SEED) every process keeps its own unseeded randomness; seeded runs
+    give each rank a stream of its own."""
+    from types import SimpleNamespace
+
+    model = MLP()
+    model._trainer = SimpleNamespace(world_size=2, global_rank=1)
+    torch.manual_seed(123)
+    model.setup("fit")
+    assert torch.initial_seed() == 123
+    monkeypatch.setenv("PL_GLOBAL_SEED", "0")
+    model.setup("fit")
+    assert torch.initial_seed() != 123 and model._distributed

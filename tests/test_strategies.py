@@ -32,9 +32,18 @@ def test_ddp_gan_trains_bitwise_as_find_unused_parameters_with_equal_gradients_o
     assert [k for k in separate if not torch.equal(separate[k], scanned[k])] == []
 
 
-def test_ddp_gan_refuses_find_unused_parameters():
-    with pytest.raises(ValueError, match="drop find_unused_parameters"):
+def test_ddp_gan_refuses_what_it_would_ignore_and_a_model_without_networks(data_root, tmp_path):
+    from lightning_zoo.classification import MLP
+    from lightning_zoo.core import ZooError
+    from tests.helpers.train import mlp_data, trainer
+
+    with pytest.raises(ZooError, match="drop find_unused_parameters"):
         GANDDPStrategy(find_unused_parameters=True)
+    with pytest.raises(ZooError, match="does not apply ddp_comm_hook, model_averaging_period"):
+        GANDDPStrategy(ddp_comm_hook=print, model_averaging_period=4)
+    t = trainer(tmp_path, strategy=GANDDPStrategy(), max_epochs=1, limit_train_batches=1, limit_val_batches=0)
+    with pytest.raises(ZooError, match="MLP names no ddp_networks: use the plain ddp strategy"):
+        t.fit(MLP(), mlp_data(data_root))
 
 
 def test_sync_batchnorm_on_cpu_processes_ends_with_one_line_naming_the_fix(data_root, tmp_path):
