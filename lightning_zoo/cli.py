@@ -138,16 +138,20 @@ class ZooCLI(LightningCLI):
                 "predict without --ckpt_path would use untrained weights: pass the checkpoint of a trained run, "
                 "e.g. --ckpt_path logs/lightning-zoo/<run>/checkpoints/last.ckpt (the output goes beside that run)"
             )
-        special = path in ("last", "best", "hpc", "registry") or "://" in str(path)  # Lightning resolves these itself
+        # Lightning resolves these itself (the model registry: "registry" or "registry:<name>[:version:<v>]")
+        registry = str(path).lower().partition(":")[0] == "registry"
+        special = path in ("last", "best", "hpc") or registry or "://" in str(path)
         if path is not None and not special:
             try:
                 checkpoint = read_checkpoint(path)  # tensors mapped, not read: cheap even for large files
             except ZooError as err:
                 raise ZooError(f"--ckpt_path {err}") from err
+            self._checkpoint = (path, checkpoint)  # checked against the model once it is built
             if subcommand != "fit":
                 self._data_states = {k: v for k, v in checkpoint.items() if isinstance(v, dict) and k[:1].isupper()}
 
     _data_states: dict[str, Any] = {}
+    _checkpoint: tuple[str, dict[str, Any]] | None = None
 
     def _data_with_checkpoint_state(
         self, class_type: type, *args: Any, applied_instantiation_links: dict | None = None, **kwargs: Any
@@ -177,6 +181,11 @@ class ZooCLI(LightningCLI):
             while root.__cause__ is not None:
                 root = root.__cause__
             raise ZooError(f"invalid configuration: {root}") from err
+        if self._checkpoint is not None and isinstance(self.model, ZooModule):
+            # Here, before any logger starts a run or DDP launches processes, not when Lightning loads it in fit.
+            path, checkpoint = self._checkpoint
+            self._checkpoint = None
+            self.model.check_checkpoint(checkpoint, path)
 
     def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
         config = self.config_init[self.subcommand] if self.subcommand else self.config_init

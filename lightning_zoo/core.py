@@ -325,18 +325,22 @@ class ZooModule(pl.LightningModule):
             f"{misfits[0]!r}); it was trained with {differing or 'other settings'}: pass the same --model options"
         )
 
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        # Lightning calls this before it loads the state dict (in fit and in load_from_checkpoint): older key names
-        # can still be renamed here.
+    def check_checkpoint(self, checkpoint: dict[str, Any], source: str | Path | None = None) -> None:
+        """Refuses, with the fix, a checkpoint of another model or whose weights do not fit this one; older key
+        names are renamed to today's first (in ``checkpoint``)."""
         saved_by = checkpoint_model_name(checkpoint)
         if saved_by is not None and saved_by != self.model_name:
-            source = getattr(self._trainer, "ckpt_path", None) if self._trainer else None
             raise ZooError(
                 f"the checkpoint {Path(source).name + ' ' if source else ''}holds a {saved_by}, not a "
                 f"{self.model_name}: pass a checkpoint of this model, or the config of the model it holds"
             )
         rename_state(checkpoint, self.checkpoint_renames)
         self._check_weights_fit(checkpoint)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Lightning calls this before it loads the state dict (in fit and in load_from_checkpoint): older key names
+        # can still be renamed here. (The CLI has checked its --ckpt_path already, before any run started.)
+        self.check_checkpoint(checkpoint, getattr(self._trainer, "ckpt_path", None) if self._trainer else None)
         # Restore RNG only when resuming training; load_from_checkpoint must not reset the caller's RNG.
         if self._trainer is None or self.trainer.state.fn != "fit":
             return

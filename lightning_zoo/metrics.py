@@ -319,6 +319,8 @@ class ClassifiedSamples(Callback):
     after the last one, from latents seeded with ``seed``."""
 
     def __init__(self, every_n_epochs: int, seed: int, classifier_ckpt: str | None) -> None:
+        if every_n_epochs < 1:
+            raise ValueError(f"{type(self).__name__} needs every_n_epochs >= 1, got {every_n_epochs}")
         self.every_n_epochs, self.seed, self.classifier_ckpt = every_n_epochs, seed, classifier_ckpt
         self.classifier: FrozenFeatures | None = None
 
@@ -346,10 +348,8 @@ class ModeCoverage(ClassifiedSamples):
     def __init__(
         self, num_samples: int = 10_000, every_n_epochs: int = 1, seed: int = 0, classifier_ckpt: str | None = None
     ) -> None:
-        if num_samples < 1 or every_n_epochs < 1:
-            raise ValueError(
-                f"ModeCoverage needs num_samples and every_n_epochs >= 1, got {num_samples}, {every_n_epochs}"
-            )
+        if num_samples < 1:
+            raise ValueError(f"ModeCoverage needs num_samples >= 1, got {num_samples}")
         super().__init__(every_n_epochs, seed, classifier_ckpt)
         self.num_samples = num_samples
 
@@ -455,6 +455,8 @@ class ConditionalAccuracy(ClassifiedSamples):
     def __init__(
         self, per_class: int = 1000, every_n_epochs: int = 1, seed: int = 0, classifier_ckpt: str | None = None
     ) -> None:
+        if per_class < 1:
+            raise ValueError(f"ConditionalAccuracy needs per_class >= 1, got {per_class}")
         super().__init__(every_n_epochs, seed, classifier_ckpt)
         self.per_class = per_class
         self.key = ""

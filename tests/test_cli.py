@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 
 import pytest
+import pytorch_lightning as pl
 import torch
 
 from lightning_zoo.cli import ZooCLI, main
@@ -113,15 +114,21 @@ def test_a_missing_checkpoint_ends_with_a_clear_message(data_root: Path):
     assert exit_.value.code == "error: --ckpt_path nowhere/last.ckpt: no such checkpoint file"
 
 
-def test_a_checkpoint_of_another_model_ends_with_a_clear_message(data_root: Path):
+def test_a_checkpoint_of_another_model_ends_with_a_clear_message_before_any_run_starts(data_root: Path, monkeypatch):
     dcgan = fit_quickly(DCGAN_CONFIG, data_root)
     checkpoint = dcgan.trainer.checkpoint_callback.last_model_path
-    with pytest.raises(SystemExit) as exit_:
-        main(["test", "--config", MLP_CONFIG, "--data.data_dir", str(data_root), "--ckpt_path", checkpoint])
-    assert str(exit_.value.code) == (
-        "error: the checkpoint last.ckpt holds a DCGAN, not a MLP: pass a checkpoint of this model, or the config of "
-        "the model it holds"
-    )
+
+    def started(*args, **kwargs):
+        raise AssertionError("the run started: a logger or DDP would have begun before the checkpoint was refused")
+
+    monkeypatch.setattr(pl.Trainer, "_run", started)  # where fit and test set up loggers and strategy
+    for subcommand in ("test", "fit"):
+        with pytest.raises(SystemExit) as exit_:
+            main([subcommand, "--config", MLP_CONFIG, "--data.data_dir", str(data_root), "--ckpt_path", checkpoint])
+        assert str(exit_.value.code) == (
+            "error: the checkpoint last.ckpt holds a DCGAN, not a MLP: pass a checkpoint of this model, or the config "
+            "of the model it holds"
+        )
 
 
 def test_mlp_validate_test_and_predict_from_a_checkpoint(data_root: Path):

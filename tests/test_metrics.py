@@ -269,3 +269,19 @@ def test_mode_coverage_is_logged_as_the_rarest_and_commonest_class_share(data_ro
         trainer(tmp_path, max_epochs=1, limit_train_batches=1, callbacks=[metrics.ModeCoverage()]).fit(
             FeatureCNN(), gan_data(data_root, padding=0)
         )
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: metrics.ConditionalAccuracy(per_class=0), "ConditionalAccuracy needs per_class >= 1, got 0"),
+        (lambda: metrics.ConditionalAccuracy(every_n_epochs=0), "ConditionalAccuracy needs every_n_epochs >= 1"),
+        (lambda: metrics.ModeCoverage(num_samples=0), "ModeCoverage needs num_samples >= 1, got 0"),
+        (lambda: metrics.ModeCoverage(every_n_epochs=0), "ModeCoverage needs every_n_epochs >= 1"),
+    ],
+    ids=["per_class", "conditional every_n_epochs", "num_samples", "coverage every_n_epochs"],
+)
+def test_sample_classifying_callbacks_refuse_counts_below_one_when_built(build, message):
+    """Not at the end of the first epoch, before its checkpoint (a ZeroDivisionError there lost the epoch)."""
+    with pytest.raises(ValueError, match=message):
+        build()
