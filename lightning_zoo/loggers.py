@@ -109,12 +109,11 @@ class ConfigToLoggers(SaveConfigCallback):
     """Records the full resolved CLI config in each run, never in a folder every run shares.
 
     W&B: the run's config (so runs can be filtered by any setting) and ``lightning_config.yaml`` among the run's
-    files. Loggers with a per-run ``log_dir`` (TensorBoard, CSV): ``config.yaml`` there.
+    files. Loggers with a per-run ``log_dir`` (TensorBoard, CSV): ``config.yaml`` there. Every subcommand's run,
+    predict's too (Lightning starts a logger's run for it, with the model's hyperparameters alone otherwise).
     """
 
     def save_config(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        if stage == "predict":
-            return
         text = self.parser.dump(self.config, skip_none=False)
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):

@@ -87,6 +87,13 @@ def test_offline_run_folder_holds_metrics_config_and_images(model, data_root, no
     if model == "mlp":
         assert {"train/loss", "train/acc", "val/acc", "val/loss", "lr-Adam"} <= logged
         assert run_config["dropout"] == 0.45  # the model's hyperparameters too
+        ZooCLI(args=["predict", "--config", str(ROOT / "configs" / config), "--data.data_dir", str(data_root),
+                     "--ckpt_path", str(next(Path("logs").rglob("last.ckpt")))])  # fmt: skip
+        wandb.finish()
+        [predict_dir] = set(Path("logs/wandb").glob("offline-run-*")) - {run_dir}
+        predict_config = history_and_config(predict_dir)[1]  # the predict run records its config too
+        assert predict_config["ckpt_path"].endswith("last.ckpt") and predict_config["model"] == run_config["model"]
+        assert (predict_dir / "files" / "lightning_config.yaml").is_file()
     else:
         assert {"train/d_loss", "train/g_loss", "samples"} <= {k.split("/_type")[0] for k in logged} | logged
         images = list((run_dir / "files" / "media" / "images").glob("samples_*.png"))
