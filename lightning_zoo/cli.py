@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import pytorch_lightning as pl
@@ -57,12 +58,14 @@ def as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
-def default_callbacks(trainer_config: dict[str, Any], subcommand: str | None, model: Any = None) -> list[Callback]:
+def default_callbacks(
+    trainer_config: dict[str, Any], subcommand: str | None, model: Any = None, also_given: Sequence[Callback] = ()
+) -> list[Callback]:
     """Checkpointing, learning-rate monitor, progress bar, the model family's own callbacks (a GAN's sample grid)
     and, for predict, the prediction writer: each unless the config turns that feature off or brings its own
-    callback of that kind. Added here, not in the configs, so that a second ``--config`` with callbacks of its own
-    cannot silently drop them."""
-    given = as_list(trainer_config.get("callbacks"))
+    callback of that kind (``also_given``: callbacks from elsewhere, a Python caller's ``trainer_defaults``). Added
+    here, not in the configs, so that a second ``--config`` with callbacks of its own cannot silently drop them."""
+    given = [*as_list(trainer_config.get("callbacks")), *also_given]
 
     def has(kind: type) -> bool:
         return any(isinstance(c, kind) for c in given)
@@ -101,7 +104,9 @@ class ZooCLI(LightningCLI):
     def __init__(self, args: ArgsType = None, run: bool = True, **kwargs: Any) -> None:
         # One device unless asked: Lightning's "auto" takes every GPU and DDP with them, which would change a book's
         # batch and schedule silently (the presets in configs/trainer/ ask for all GPUs).
-        kwargs.setdefault("trainer_defaults", {"logger": lazy_instance(ZooWandbLogger), "devices": 1})
+        defaults = {"logger": lazy_instance(ZooWandbLogger), "devices": 1, **kwargs.get("trainer_defaults", {})}
+        self._callers_callbacks = as_list(defaults.pop("callbacks", None))  # kept beside the zoo's defaults
+        kwargs["trainer_defaults"] = defaults
         kwargs.setdefault("seed_everything_default", 0)
         kwargs.setdefault(
             "parser_kwargs", {"description": "Train, evaluate and sample the zoo's models. `list` prints the zoo."}
@@ -189,7 +194,8 @@ class ZooCLI(LightningCLI):
 
     def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
         config = self.config_init[self.subcommand] if self.subcommand else self.config_init
-        self.trainer_defaults["callbacks"] = default_callbacks(config.get("trainer", {}), self.subcommand, self.model)
+        defaults = default_callbacks(config.get("trainer", {}), self.subcommand, self.model, self._callers_callbacks)
+        self.trainer_defaults["callbacks"] = [*self._callers_callbacks, *defaults]
         return super().instantiate_trainer(**kwargs)
 
     def predict(self, model: pl.LightningModule, datamodule: pl.LightningDataModule | None = None, **kwargs: Any):

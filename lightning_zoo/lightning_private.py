@@ -1,8 +1,9 @@
 """Every private Lightning API the zoo relies on, in one place.
 
-Lightning may change any of these in a minor release. Each function here has a test in
-``tests/test_lightning_private.py`` that fails when the attribute or behaviour it reads is gone, so an upgrade breaks
-one test with a name, not a training run at step 3,000.
+Lightning may change any of these in a minor release. Each is exercised by a test that fails when the attribute or
+behaviour it reads is gone (most in ``tests/test_lightning_private.py``; the checkpoint workaround in
+``tests/test_checkpoints.py``, the run's batch index through the n_critic and resume tests of the GANs), so an
+upgrade breaks a test with a name, not a training run at step 3,000.
 """
 
 from __future__ import annotations

@@ -34,12 +34,12 @@ def import_models() -> None:
 
 
 def cards() -> list[Card]:
-    """Every experiment card: family by family, the books' experiments before the zoo's own, then by name."""
+    """Every experiment card: family by family (in the order the families' modules are found), then by name."""
     found: list[Card] = []
     for module in family_modules():
         found += list(module.__dict__.get("CARDS", ()))
     families = list(dict.fromkeys(card.family for card in found))
-    found.sort(key=lambda c: (families.index(c.family), not c.parameters_from_book, c.name))
+    found.sort(key=lambda c: (families.index(c.family), c.name))
     names = [card.name for card in found]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

@@ -167,3 +167,22 @@ def test_a_checkpoint_of_another_architecture_names_the_settings_to_pass(data_ro
     cli = ZooCLI(args=["test", "--config", MLP_CONFIG, "--data.data_dir", str(data_root), "--ckpt_path", checkpoint,
                        "--model.hidden_units", "[32,16]"])  # fmt: skip
     assert "test/acc" in cli.trainer.callback_metrics
+
+
+def test_a_python_callers_trainer_defaults_add_to_the_zoos_not_replace_them(data_root: Path):
+    """trainer_defaults from code keep the zoo's logger and one-device defaults; its callbacks join the zoo's (its
+    ModelCheckpoint counts as the checkpointing one)."""
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    from lightning_zoo.callbacks import EpochTimer
+
+    mine = ModelCheckpoint(save_top_k=0)
+    cli = ZooCLI(
+        args=["--config", MLP_CONFIG, "--data.data_dir", str(data_root)],
+        run=False,
+        trainer_defaults={"callbacks": [EpochTimer(), mine], "log_every_n_steps": 7},
+    )
+    assert cli.trainer.log_every_n_steps == 7 and cli.trainer.num_devices == 1
+    assert type(cli.trainer.logger).__name__ == "ZooWandbLogger"
+    assert any(isinstance(c, EpochTimer) for c in cli.trainer.callbacks)
+    assert [c for c in cli.trainer.callbacks if isinstance(c, ModelCheckpoint)] == [mine]
