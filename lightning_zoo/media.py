@@ -4,6 +4,7 @@ them."""
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -37,44 +38,57 @@ def run_folder(trainer: pl.Trainer) -> Path:
     return Path(next((lg.log_dir for lg in trainer.loggers if getattr(lg, "log_dir", None)), trainer.default_root_dir))
 
 
+def shown_by_loggers(trainer: pl.Trainer, to_wandb: Callable, to_tensorboard: Callable) -> bool:
+    """Calls ``to_wandb(logger, step)`` for each W&B logger and ``to_tensorboard(writer, step)`` for each TensorBoard
+    one, at the loggers' step; whether any logger showed it (else the caller writes a file)."""
+    step = logger_step(trainer)
+    shown = False
+    for logger in trainer.loggers:
+        if isinstance(logger, WandbLogger):
+            to_wandb(logger, step)
+            shown = True
+        elif isinstance(logger, TensorBoardLogger):
+            to_tensorboard(logger.experiment, step)
+            shown = True
+    return shown
+
+
+def markdown_table(columns: list[str], rows: list[list]) -> str:
+    """A table as Markdown (TensorBoard's text panel shows it as a table); line breaks inside cells as <br>."""
+    header = " | ".join(columns) + "\n" + " | ".join("---" for _ in columns) + "\n"
+    return header + "\n".join(" | ".join(str(v).replace("\n", "<br>") for v in row) for row in rows)
+
+
+def file_for(trainer: pl.Trainer, kind: str, key: str, suffix: str) -> Path:
+    """``<run folder>/<kind>/<key>/epoch=NNN-step=S<suffix>``: where a logger-less run keeps what it could not show."""
+    name = f"epoch={trainer.current_epoch:03d}-step={logger_step(trainer)}{suffix}"
+    return run_folder(trainer) / kind / key / name
+
+
 def log_image(trainer: pl.Trainer, key: str, image: Tensor) -> Path | None:
     """Logs a uint8 (3, H, W) image to every logger that shows images; writes a PNG if none does.
 
     Returns the PNG's path when one was written. Call on global rank zero only.
     """
-    step = logger_step(trainer)
-    shown = False
-    for logger in trainer.loggers:
-        if isinstance(logger, WandbLogger):
-            logger.log_image(key=key, images=[image.permute(1, 2, 0).numpy()], step=step)
-            shown = True
-        elif isinstance(logger, TensorBoardLogger):
-            logger.experiment.add_image(key, image, global_step=step)
-            shown = True
-    if shown:
+    if shown_by_loggers(
+        trainer,
+        lambda logger, step: logger.log_image(key=key, images=[image.permute(1, 2, 0).numpy()], step=step),
+        lambda writer, step: writer.add_image(key, image, global_step=step),
+    ):
         return None
-    folder = run_folder(trainer)
-    return save_png(image, folder / "images" / key / f"epoch={trainer.current_epoch:03d}-step={step}.png")
+    return save_png(image, file_for(trainer, "images", key, ".png"))
 
 
 def log_text(trainer: pl.Trainer, key: str, columns: list[str], rows: list[list]) -> Path | None:
     """Logs a table of text (generated samples) to W&B as a table and to TensorBoard as Markdown; writes a text file
     when no logger shows text. Returns the file's path when one was written. Call on global rank zero only."""
-    step = logger_step(trainer)
-    shown = False
-    for logger in trainer.loggers:
-        if isinstance(logger, WandbLogger):
-            logger.log_text(key=key, columns=columns, data=rows, step=step)
-            shown = True
-        elif isinstance(logger, TensorBoardLogger):
-            header = " | ".join(columns) + "\n" + " | ".join("---" for _ in columns) + "\n"
-            body = "\n".join(" | ".join(str(v).replace("\n", "<br>") for v in row) for row in rows)
-            logger.experiment.add_text(key, header + body, global_step=step)
-            shown = True
-    if shown:
+    if shown_by_loggers(
+        trainer,
+        lambda logger, step: logger.log_text(key=key, columns=columns, data=rows, step=step),
+        lambda writer, step: writer.add_text(key, markdown_table(columns, rows), global_step=step),
+    ):
         return None
-    folder = run_folder(trainer)
-    path = folder / "text" / key / f"epoch={trainer.current_epoch:03d}-step={step}.txt"
+    path = file_for(trainer, "text", key, ".txt")
     with atomic_path(path) as partial:
         # One "--- {fields}" line per row, then its text (the last column).
         partial.write_text(
@@ -87,20 +101,13 @@ def log_text(trainer: pl.Trainer, key: str, columns: list[str], rows: list[list]
 def log_table(trainer: pl.Trainer, key: str, columns: list[str], rows: list[list]) -> Path | None:
     """Logs a table of numbers (an N-way evaluation) as a W&B table and as Markdown to TensorBoard; writes a CSV file
     when no logger shows tables. Returns the CSV's path when one was written. Call on global rank zero only."""
-    step = logger_step(trainer)
-    shown = False
-    for logger in trainer.loggers:
-        if isinstance(logger, WandbLogger):
-            logger.log_table(key=key, columns=columns, data=rows, step=step)
-            shown = True
-        elif isinstance(logger, TensorBoardLogger):
-            header = " | ".join(columns) + "\n" + " | ".join("---" for _ in columns) + "\n"
-            logger.experiment.add_text(key, header + "\n".join(" | ".join(map(str, row)) for row in rows), step)
-            shown = True
-    if shown:
+    if shown_by_loggers(
+        trainer,
+        lambda logger, step: logger.log_table(key=key, columns=columns, data=rows, step=step),
+        lambda writer, step: writer.add_text(key, markdown_table(columns, rows), global_step=step),
+    ):
         return None
-    folder = run_folder(trainer)
-    return write_csv(folder / "tables" / key / f"epoch={trainer.current_epoch:03d}-step={step}.csv", columns, rows)
+    return write_csv(file_for(trainer, "tables", key, ".csv"), columns, rows)
 
 
 def write_csv(path: str | Path, columns: list[str], rows: list[list]) -> Path:
