@@ -42,8 +42,10 @@ def ensure_files(
     downloading the missing ones.
 
     A file also counts as present in its uncompressed form (``x.gz`` as ``x``), the layout torchvision leaves after
-    extraction. Files already present are not re-hashed: the readers validate their structure instead, so small
-    fixture files in the real format load too. On failure, folders this call created are removed again.
+    extraction. Files already present are trusted, as torchvision trusts them: the checksums are those of the
+    archives as published, which an uncompressed or re-compressed copy does not have, and the readers validate the
+    structure (an IDX file's magic number and sizes, a JSON review's fields) with an error naming the file. On
+    failure, folders this call created are removed again.
     """
 
     def present(name: str) -> bool:
