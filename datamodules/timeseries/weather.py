@@ -97,7 +97,8 @@ class WeatherDataModule(SeriesDataModule):
         value_columns: The variables (inputs); the Jena defaults are its 14.
         target_column: The variable to forecast (Jena: ``T (degC)``, the book's column 1).
         where: Keep only rows whose columns have these values, e.g. ``{origin: EWR}`` for one airport.
-        lookback: Rows of history per sample (Jena: 720, five days of 10-minute rows).
+        lookback: Rows of history per sample (720, five days of 10-minute rows, as DLwP 6.3's text; its code, and the
+            Jena GRU configs, use 1440).
         step: Keep every ``step``-th row of the history (6: hourly).
         delay: Rows from the sample's "present" to its target (144: 24 hours).
         train_end: Rows before this one train (an int), or this fraction of the rows (a float).
