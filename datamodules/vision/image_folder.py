@@ -213,6 +213,7 @@ class ImageFolderDataModule(ZooDataModule):
         self.value_range, self.augment = value_range, augment
         self.val_size, self.split_seed = val_size, split_seed
         self.classes: list[str] = list(classes) if classes is not None else []
+        self.classes_chosen = classes is not None  # chosen classes leave the other class folders out on purpose
         self.splits: dict[str, ImageFileDataset] = {}
         self.dataset_name = dataset_name
 
@@ -252,7 +253,7 @@ class ImageFolderDataModule(ZooDataModule):
             for split, path in present.items()
             if split != "train" and path is not None
         }
-        if self.labelled and self.hparams.classes is None:  # chosen classes leave the others out on purpose
+        if self.labelled and not self.classes_chosen:
             for path in filter(None, present.values()):
                 unknown = sorted(p.name for p in path.iterdir() if p.is_dir() and p.name not in train.classes)
                 if unknown:
