@@ -64,16 +64,16 @@ class LaggedSamples(TensorBatchDataset):
 def time_gaps(times: np.ndarray) -> dict[str, object]:
     """Where a regularly sampled series skips rows: its usual interval (the median step), the number of steps
     longer than that, the rows they leave out, and the longest step."""
-    steps = np.diff(times)
+    steps = np.diff(times).astype(np.int64)  # seconds
     if not len(steps):
         return {"interval": None, "gaps": 0, "rows_missing": 0, "longest": None}
-    interval = np.median(steps.astype(np.int64)).astype(np.int64)
-    longer = steps.astype(np.int64) > interval
+    interval = int(np.median(steps))
+    longer = steps > interval
     return {
-        "interval": np.timedelta64(int(interval), "s").astype(object),
+        "interval": np.timedelta64(interval, "s").astype(object),
         "gaps": int(longer.sum()),
-        "rows_missing": int((steps.astype(np.int64)[longer] // interval - 1).sum()),
-        "longest": np.timedelta64(int(steps.astype(np.int64).max()), "s").astype(object),
+        "rows_missing": int((steps[longer] // interval - 1).sum()),
+        "longest": np.timedelta64(int(steps.max()), "s").astype(object),
     }
 
 
