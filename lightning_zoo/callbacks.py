@@ -85,12 +85,15 @@ class ZooProgressBar(RichProgressBar):
             super().on_validation_batch_end(trainer, pl_module, outputs, batch, batch_idx, dataloader_idx)
 
 
-def due(trainer: pl.Trainer, every_n_epochs: int) -> bool:
-    """Whether an every-n-epochs callback acts now: every ``every_n_epochs`` epochs, and after the run's last, whether
-    ``max_epochs``, ``max_steps`` or a stop (early stopping, ``max_time``, a callback) ends it."""
+def due(trainer: pl.Trainer, every_n_epochs: int, from_first: bool = False) -> bool:
+    """Whether an every-n-epochs callback acts now: every ``every_n_epochs`` epochs (after epochs n, 2n, ...; with
+    ``from_first`` after epochs 1, n + 1, 2n + 1, ..., as a Keras callback's ``epoch % n == 0`` on its 0-based epoch),
+    and after the run's last, whether ``max_epochs``, ``max_steps`` or a stop (early stopping, ``max_time``, a
+    callback) ends it."""
     epoch = trainer.current_epoch + 1
     last = epoch == trainer.max_epochs or trainer.should_stop or 0 < trainer.max_steps <= trainer.global_step
-    return not trainer.sanity_checking and (epoch % every_n_epochs == 0 or last)
+    counted = trainer.current_epoch if from_first else epoch
+    return not trainer.sanity_checking and (counted % every_n_epochs == 0 or last)
 
 
 class SampleGrid(Callback):

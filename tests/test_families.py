@@ -139,6 +139,20 @@ def test_an_every_n_epochs_callback_also_acts_after_the_last_epoch_however_the_r
     assert acted == [2, 3]
 
 
+@pytest.mark.parametrize("from_first, expected", [(False, [3, 6, 7]), (True, [1, 4, 7])])
+def test_every_n_epochs_counts_from_the_first_epoch_as_keras_when_asked(from_first, expected):
+    """A Keras callback's ``epoch % 3 == 0`` (0-based) acts after epochs 1, 4, 7; ours after 3, 6, and the last."""
+    from types import SimpleNamespace
+
+    acted = [
+        epoch + 1
+        for epoch in range(7)
+        if due(SimpleNamespace(current_epoch=epoch, max_epochs=7, should_stop=False, max_steps=-1, global_step=0,
+                               sanity_checking=False), 3, from_first)
+    ]  # fmt: skip
+    assert acted == expected
+
+
 def test_n_critic_gives_every_critic_step_a_fresh_real_batch_counted_in_batches(data_root, tmp_path):
     model = DCGAN(n_critic=3, g_steps=1)
     seen = {"D": [], "G": []}

@@ -3,6 +3,7 @@ checkpoints, generation (greedy, temperature, a carried state), parameter counts
 
 from __future__ import annotations
 
+import ast
 import csv
 import json
 from pathlib import Path
@@ -293,6 +294,14 @@ def test_text_samples_are_written_without_a_logger_at_every_temperature(data_roo
     ]
 
 
+def test_text_samples_can_start_from_a_random_slice_of_the_text_as_the_article(data_root, tmp_path):
+    fit_sherlock(data_root, tmp_path / "run")  # the config asks for prompt_from_data
+    [sample] = (tmp_path / "run" / "text" / "samples").glob("epoch=000-*.txt")
+    headers = [line for line in sample.read_text("utf-8").splitlines() if line.startswith("--- ")]
+    [prompt] = {ast.literal_eval(line[4:])["prompt"] for line in headers}
+    assert len(prompt) == 40 and prompt in (data_root / "text" / "sherlock.txt").read_text("utf-8").lower()
+
+
 def test_text_samples_need_a_language_model(tmp_path):
     from lightning_zoo.core import ZooError
 
@@ -305,6 +314,20 @@ def test_the_plateau_schedule_watches_the_training_loss_without_validation(data_
     config = model.configure_optimizers()
     scheduler = config["lr_scheduler"]
     assert scheduler["monitor"] == "train/loss" and scheduler["scheduler"].threshold_mode == "abs"
+
+
+@pytest.mark.parametrize("patience", [1, 2])
+def test_the_plateau_schedule_counts_patience_as_keras(patience):
+    # Keras >= 2.1.6: with patience p the rate drops at the end of the p-th epoch without improvement.
+    model = CharRNN(vocab_size=5, hidden_size=4, lr=0.01, plateau_factor=0.2, plateau_patience=patience, min_lr=0.001)
+    config = model.configure_optimizers()
+    optimizer, scheduler = config["optimizer"], config["lr_scheduler"]["scheduler"]
+    rates = []
+    for loss in [2.0, 1.5] + [1.5] * (patience + 1):
+        scheduler.step(loss)
+        rates.append(optimizer.param_groups[0]["lr"])
+    assert rates[: 2 + patience - 1] == [0.01] * (2 + patience - 1)
+    assert rates[2 + patience - 1] == pytest.approx(0.002)
 
 
 # ------------------------------------------------------------------------------------------------------- addition

@@ -240,6 +240,14 @@ class CorpusDataModule(InMemoryDataModule):
             held_out = self.encode(self.text[boundary:], f"{self.path.name}")
             self.splits["val"] = TensorBatchDataset(*windows(held_out, self.sequence_length, self.step, self.target))
 
+    def random_window(self, generator: torch.Generator) -> Tensor:
+        """The input tokens of a random training window: a random slice of the training text, as long as the
+        windows (the books' seed text)."""
+        if "train" not in self.splits:
+            self._encode_splits()
+        inputs = self.splits["train"].tensors[0]
+        return inputs[int(torch.randint(len(inputs), (1,), generator=generator))].cpu()
+
     def _loader(self, split: str, shuffle: bool = False) -> DataLoader:
         if split not in self.splits:
             self._encode_splits()

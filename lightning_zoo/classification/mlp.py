@@ -49,7 +49,8 @@ class MLP(Classifier):
         hidden_units: Units of each hidden layer.
         dropout: Dropout after each hidden layer (0 disables it).
         relu: ReLU after each hidden layer; False leaves the hidden layers linear (Table 1.3.3, row 1).
-        l2: Keras ``kernel_regularizer=l2(l2)`` on every layer's kernel.
+        l2: Keras ``kernel_regularizer=l2(l2)`` on every layer's kernel, the output layer's too (the book's snippet
+            shows it on the first Dense only, and its table says "L2" for the whole model).
         optimizer: A Keras optimizer with Keras' defaults.
         lr: Learning rate; default Keras' for the chosen optimizer (1e-3, 1e-2, 1e-3).
         binary_output: With two classes, one sigmoid logit (Keras' ``Dense(1, 'sigmoid')``, as the head on VGG16's

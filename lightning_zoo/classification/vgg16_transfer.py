@@ -112,6 +112,10 @@ class VGG16Transfer(Classifier):
 
 DLWP = '"Deep Learning with Python" (1st ed.), 5.3'
 DATASET = "DLwP's cats-vs-dogs subset (2,000 / 1,000 / 1,000 photos, 150x150); VGG16's ImageNet weights"
+IMAGENET_INPUTS = (
+    "torchvision's VGG16 weights on ImageNet-normalised RGB; the book feeds [0, 1] RGB to Keras' caffe-style weights "
+    "(BGR, mean-subtracted 0-255), which works but is not what they were trained on"
+)
 NOT_HERE = (
     "not reproduced here: torchvision's ImageNet weights of VGG16 are not on this machine (no internet); with them "
     "in the torch hub cache, or --model.weights PATH, the config runs as it is"
@@ -136,7 +140,7 @@ CARDS = (
                 tolerance=2.0,
             ),
         ),
-        deviations=(NOT_HERE, "the features come from torchvision's VGG16 on ImageNet-normalised RGB (see below)"),
+        deviations=(NOT_HERE, IMAGENET_INPUTS),
     ),
     Card(
         name="vgg16_frozen_cats_and_dogs",
@@ -158,8 +162,7 @@ CARDS = (
         ),
         deviations=(
             NOT_HERE,
-            "torchvision's weights on ImageNet-normalised RGB; the book feeds [0, 1] RGB to Keras' caffe-style weights "
-            "(BGR, mean-subtracted 0-255), which works but is not what they were trained on",
+            IMAGENET_INPUTS,
         ),
     ),
     Card(
@@ -180,7 +183,7 @@ CARDS = (
                 tolerance=2.0,
             ),
         ),
-        deviations=(NOT_HERE,),
+        deviations=(NOT_HERE, IMAGENET_INPUTS),
         starts_from="vgg16_frozen_cats_and_dogs",
     ),
 )

@@ -56,7 +56,10 @@ class LanguageModelBase(SharedStepModule):
             :func:`~lightning_zoo.keras.keras_categorical_crossentropy`); ``"cross_entropy"``: PyTorch's, unbounded.
         plateau_factor: Keras' ``ReduceLROnPlateau``: multiply the learning rate by this when the monitored loss
             (see above) has not improved by 1e-4 for ``plateau_patience`` epochs, down to ``min_lr``. None: off.
-        plateau_patience: Epochs without improvement before the learning rate drops.
+        plateau_patience: Epochs without improvement before the learning rate drops, counted as Keras 2.1.6 and
+            later count them: ``1`` lowers the rate after the first epoch that does not improve. (Keras 2.0-2.1.5, and
+            PyTorch's ``ReduceLROnPlateau``, wait one epoch more; the article's log format is Keras 2.0.9 or later,
+            and its five epochs' loss improves every epoch, so either way gives the same run.)
         min_lr: The lowest learning rate the plateau schedule goes to.
         generate_length: Tokens ``predict`` generates after each prompt.
         temperatures: Temperatures ``predict`` generates at (0: greedy).
@@ -108,7 +111,7 @@ class LanguageModelBase(SharedStepModule):
         plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer,
             factor=self.hparams.plateau_factor,
-            patience=self.hparams.plateau_patience,
+            patience=max(self.hparams.plateau_patience - 1, 0),  # PyTorch lowers after patience + 1 bad epochs
             min_lr=self.hparams.min_lr,
             threshold=1e-4,
             threshold_mode="abs",  # Keras' min_delta is absolute
@@ -209,9 +212,13 @@ class TextSamples(Callback):
 
     Args:
         every_n_epochs: Epochs between samples (the book: 10).
+        from_first_epoch: Sample after epochs 1, n + 1, 2n + 1, ... (the book's Keras callback, ``epoch % n == 0``)
+            instead of after epochs n, 2n, ...; after the last epoch either way.
         length: Tokens generated (the books: 200, 400 and 500 characters).
         temperatures: Temperatures (0: greedy, the book's; article 3: 0.2, 0.5, 1.0, 1.2).
         prompt: Text to continue; default a random token.
+        prompt_from_data: Continue a random training window instead (its input tokens): the article's seed, a random
+            slice of the text as long as the windows (ignored when ``prompt`` is given).
         seed: Seed of the random start and of the sampling.
     """
 
@@ -223,24 +230,29 @@ class TextSamples(Callback):
         prompt: str | None = None,
         seed: int = 0,
         key: str = "samples",
+        from_first_epoch: bool = False,
+        prompt_from_data: bool = False,
     ) -> None:
         if every_n_epochs < 1 or length < 1 or any(t < 0 for t in temperatures):
             raise ValueError("TextSamples needs every_n_epochs >= 1, length >= 1 and temperatures >= 0")
         self.every_n_epochs, self.length, self.temperatures = every_n_epochs, length, list(temperatures)
-        self.prompt, self.seed, self.key = prompt, seed, key
+        self.prompt, self.seed, self.key, self.from_first_epoch = prompt, seed, key, from_first_epoch
+        self.prompt_from_data = prompt_from_data
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if not callable(getattr(pl_module, "generate", None)):
             raise ZooError(f"TextSamples needs a language model (generate); {type(pl_module).__name__} is not one")
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: LanguageModelBase) -> None:
-        if not (due(trainer, self.every_n_epochs) and trainer.is_global_zero):
+        if not (due(trainer, self.every_n_epochs, self.from_first_epoch) and trainer.is_global_zero):
             return
         datamodule = trainer.datamodule
         special = getattr(datamodule, "special_tokens", ())
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + trainer.current_epoch)
         if self.prompt is not None:
             prompt = datamodule.encode(datamodule.prepare_text(self.prompt), "TextSamples' prompt")
+        elif self.prompt_from_data:
+            prompt = datamodule.random_window(generator)
         else:
             prompt = random_token(datamodule.vocab_size, special, generator)
         rows = [

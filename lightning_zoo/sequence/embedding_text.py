@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from lightning_zoo.cards import Card, Result
 from lightning_zoo.keras import KerasOptimizer, keras_dense_init_
-from lightning_zoo.sequence.text_classifier import TextClassifier, keras_embedding
+from lightning_zoo.sequence.text_classifier import LINE_BREAKS_DROPPED, TextClassifier, keras_embedding
 
 
 class EmbeddingDenseNetwork(nn.Module):
@@ -88,6 +88,7 @@ CARDS = (
                 note="{seeds}",
             ),
         ),
+        deviations=(LINE_BREAKS_DROPPED,),
     ),
     Card(
         name="glove_dense_imdb",
@@ -118,6 +119,7 @@ CARDS = (
         deviations=(
             "GloVe's files cannot be downloaded here: the run needs glove.6B.100d.txt under <data_dir>/glove/",
             "the tokenizer is Keras' Tokenizer(num_words=10000) on the raw reviews, ranks from the training reviews",
+            LINE_BREAKS_DROPPED,
         ),
     ),
 )

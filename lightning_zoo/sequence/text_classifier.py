@@ -19,6 +19,14 @@ def keras_embedding(vocab_size: int, dim: int) -> nn.Embedding:
     return embedding
 
 
+# Every IMDB card's: the books' reviews come from Keras' imdb.npz (or its Tokenizer on the raw text), which read each
+# "<br />" as the word "br"; the DataModule drops them unless asked.
+LINE_BREAKS_DROPPED = (
+    "the reviews' <br /> line breaks are dropped; the book's Keras data reads each as the word \"br\" "
+    "(--data.line_breaks true)"
+)
+
+
 class TextClassifier(Classifier):
     """Base of the classifiers of word-index sequences: ``self.net`` holds an ``embedding`` and takes (batch, time)
     indices. Two classes get one sigmoid logit, as the books' ``Dense(1, activation="sigmoid")``.
