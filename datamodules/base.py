@@ -61,10 +61,15 @@ class EpochBatchSampler(DistributedSampler):
     """Yields batches of indices for one rank; the permutation is a function of ``(seed, epoch)`` only.
 
     Lightning calls ``set_epoch`` before every epoch, so a run resumed at epoch k draws exactly the order the
-    uninterrupted run drew, without touching the global RNG. It shards across ranks itself (padding like
-    ``DistributedSampler`` so that every rank gets the same number of batches), which is also why it subclasses
-    ``DistributedSampler``: Lightning then leaves it in place instead of wrapping it. With ``tag_epoch`` it yields
-    ``(epoch, indices)``, for datasets whose samples are random functions of the epoch (augmentation).
+    uninterrupted run drew, without touching the global RNG. It shards across ranks itself, rank r taking every
+    ``num_replicas``-th index of the order from the r-th, which is also why it subclasses ``DistributedSampler``:
+    Lightning then leaves it in place instead of wrapping it. With ``pad`` (training) the order is padded with its
+    first indices, like ``DistributedSampler``'s, so that every rank gets the same number of batches, which DDP's
+    gradient all-reduce needs; without it (evaluation) every index goes to exactly one rank, so that metrics summed
+    over ranks are the one-process metrics, and ranks may differ by one sample (and batch). A split smaller than
+    the number of ranks is padded even then, to one index each: a rank without a batch would stop Lightning. With
+    ``tag_epoch`` it yields ``(epoch, indices)``, for datasets whose samples are random functions of the epoch
+    (augmentation).
     """
 
     def __init__(
@@ -77,6 +82,7 @@ class EpochBatchSampler(DistributedSampler):
         num_replicas: int = 1,
         rank: int = 0,
         tag_epoch: bool = False,
+        pad: bool = True,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -85,7 +91,12 @@ class EpochBatchSampler(DistributedSampler):
         self.dataset_size, self.batch_size = dataset_size, batch_size
         self.shuffle, self.drop_last, self.seed = shuffle, drop_last, seed
         self.num_replicas, self.rank, self.epoch = num_replicas, rank, 0
-        self.samples_per_rank = self.num_samples = math.ceil(dataset_size / num_replicas)
+        self.pad = pad or 0 < dataset_size < num_replicas
+        if self.pad:
+            self.samples_per_rank = math.ceil(dataset_size / num_replicas)
+        else:
+            self.samples_per_rank = len(range(rank, dataset_size, num_replicas))
+        self.num_samples = self.samples_per_rank
         self._resume_at: tuple[int, int] | None = None  # (epoch, batches already trained) of a mid-epoch resume
 
     def resume_at(self, epoch: int, batches_done: int) -> None:
@@ -103,7 +114,7 @@ class EpochBatchSampler(DistributedSampler):
             order = torch.randperm(self.dataset_size, generator=generator)
         else:
             order = torch.arange(self.dataset_size)
-        padding = self.samples_per_rank * self.num_replicas - self.dataset_size
+        padding = self.samples_per_rank * self.num_replicas - self.dataset_size if self.pad else 0
         if padding:
             order = torch.cat([order, order[:padding]])
         mine = order[self.rank :: self.num_replicas]
@@ -193,9 +204,10 @@ class ZooDataModule(pl.LightningDataModule):
 
     :meth:`loader` serves a dataset in an order that depends only on ``(seed, epoch)`` (the seed is
     ``PL_GLOBAL_SEED``, set by ``seed_everything`` and the same on every rank), sharded across DDP ranks by the
-    sampler itself; the training loader's position goes into checkpoints. Datasets that index a whole batch at
-    once (``TensorBatchDataset``) are used as they are; others are read sample by sample, in workers if
-    ``num_workers`` > 0, and collated.
+    sampler itself (the training loader padded to equal batch counts, evaluation loaders not: each sample is
+    evaluated once, so metrics under DDP are the one-process metrics); the training loader's position goes into
+    checkpoints. Datasets that index a whole batch at once (``TensorBatchDataset``) are used as they are; others are
+    read sample by sample, in workers if ``num_workers`` > 0, and collated.
 
     A subclass lists in ``data_sizes`` the sizes only the data knows (``num_classes``, ``input_shape``,
     ``vocab_size``, ...), as attributes or properties; the CLI links each into any model whose constructor takes an
@@ -222,8 +234,9 @@ class ZooDataModule(pl.LightningDataModule):
         world_size, rank = (self.trainer.world_size, self.trainer.global_rank) if self.trainer else (1, 0)
         seed = int(os.environ.get("PL_GLOBAL_SEED", 0))
         whole_batches = isinstance(dataset, TensorBatchDataset)
+        # Only training pads its shards to equal lengths: an evaluation counts every sample once, on one rank.
         sampler = EpochBatchSampler(
-            len(dataset), self.batch_size, train, False, seed, world_size, rank, tag_epoch=not whole_batches
+            len(dataset), self.batch_size, train, False, seed, world_size, rank, tag_epoch=not whole_batches, pad=train
         )
         loader_class, extra = (
             (ResumableDataLoader, {"batches_done": self._batches_trained}) if train else (DataLoader, {})

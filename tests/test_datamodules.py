@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import csv
 import gzip
 import hashlib
 import http.server
+import subprocess
 import threading
 from collections import Counter
 from pathlib import Path
@@ -14,6 +16,8 @@ import torch
 
 from datamodules import DataError, DatasetUnavailableError, EpochBatchSampler, FashionMNISTDataModule, MNISTDataModule
 from datamodules.vision.mnist import read_idx
+from lightning_zoo.cli import ZooCLI
+from tests.conftest import CLI, PYTHON, ROOT, subprocess_env
 from tests.helpers.idx import idx_bytes, write_mnist
 
 
@@ -220,6 +224,72 @@ class TestEpochBatchSampler:
         counts = Counter(i for part in seen for i in part)
         assert set(counts) == set(range(101)) and sum(counts.values()) == 102  # one index padded
         assert not set(seen[0]) & set(seen[1])
+
+    @pytest.mark.parametrize("size, replicas", [(101, 2), (101, 3), (64, 3), (7, 3), (3, 3)])
+    def test_unpadded_ranks_take_every_index_exactly_once(self, size, replicas):
+        ranks = [
+            EpochBatchSampler(size, 8, True, seed=1, num_replicas=replicas, rank=r, pad=False) for r in range(replicas)
+        ]
+        batches = [list(s) for s in ranks]
+        assert sorted(torch.cat([torch.cat(b) for b in batches]).tolist()) == list(range(size))
+        assert all(len(s) == len(b) >= 1 for s, b in zip(ranks, batches, strict=True))
+        assert max(len(b) for b in batches) - min(len(b) for b in batches) <= 1
+
+    def test_a_split_smaller_than_the_ranks_still_gives_each_rank_one_index(self):
+        """A rank without a batch would stop Lightning ("within local rank has zero length"): padding is then the
+        lesser evil."""
+        ranks = [EpochBatchSampler(2, 8, False, num_replicas=3, rank=r, pad=False) for r in range(3)]
+        assert [[b.tolist() for b in s] for s in ranks] == [[[0]], [[1]], [[0]]]
+        assert [len(s) for s in ranks] == [1, 1, 1]
+
+
+def test_evaluation_loaders_count_every_sample_once_under_ddp_and_training_loaders_stay_equal(data_root: Path):
+    """Validation and test shards are not padded (metrics summed over ranks are then the one-process metrics); the
+    training shards are, to equal batch counts, which DDP's gradient all-reduce needs."""
+    dm = setup_dm(data_dir=str(data_root), val_size=33, batch_size=8)  # val: 33 samples, test: 64, train: 223
+
+    def shards(loader_name: str, replicas: int) -> list[list[torch.Tensor]]:
+        loaders = []
+        for rank in range(replicas):
+            dm.trainer = SimpleNamespace(world_size=replicas, global_rank=rank, overfit_batches=0)
+            loaders.append(getattr(dm, loader_name)())
+        return [[y for _, y in loader] for loader in loaders]
+
+    for loader_name, split, replicas in (("val_dataloader", "val", 2), ("test_dataloader", "test", 3)):
+        parts = shards(loader_name, replicas)
+        labels = torch.cat([torch.cat(part) for part in parts])
+        expected = dm.splits[split].tensors[1]
+        assert len(labels) == len(expected)  # padding would add one sample (val) or two (test)
+        assert torch.equal(labels.sort().values, expected.sort().values)
+    train = shards("train_dataloader", 2)
+    assert len(train[0]) == len(train[1]) and sum(len(y) for part in train for y in part) == 224  # 223 + 1 padded
+
+
+@pytest.mark.ddp
+def test_two_processes_validate_and_test_a_classifier_on_odd_splits_as_one_does(tmp_path: Path):
+    """33 validation and 63 test digits on two ranks: each digit is evaluated once (a padded shard would count one
+    twice), so the accuracy summed over the ranks is the one-process accuracy."""
+    data = write_mnist(tmp_path / "data", n_test=63)
+    common = ["--config", str(ROOT / "configs/classification/mlp_mnist.yaml"), "--data.data_dir", str(data),
+              "--data.val_size", "33", "--data.batch_size", "8", "--trainer.logger", "CSVLogger",
+              "--trainer.enable_progress_bar", "false"]  # fmt: skip
+    two = ["--trainer.devices", "2", "--trainer.strategy", "ddp", "--trainer.accelerator", "cpu"]
+    for stage in ("validate", "test"):  # the same (seeded) initial weights in every run: no training needed
+        ZooCLI(args=[stage, *common, "--trainer.default_root_dir", str(tmp_path / f"{stage}_one")])
+        command = [PYTHON, CLI, stage, *common, "--trainer.default_root_dir", str(tmp_path / f"{stage}_two"), *two]
+        done = subprocess.run(command, env=subprocess_env(), cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        one, two_ = (logged_metrics(tmp_path / f"{stage}_{run}") for run in ("one", "two"))
+        prefix = "val" if stage == "validate" else "test"
+        assert one[f"{prefix}/acc"] == two_[f"{prefix}/acc"]  # counts of right answers over 33 or 63: exact
+        assert one[f"{prefix}/loss"] == pytest.approx(two_[f"{prefix}/loss"], rel=1e-6)  # summed in another order
+
+
+def logged_metrics(root: Path) -> dict[str, float]:
+    """The values of the one row of the metrics.csv a CSVLogger wrote under ``root``."""
+    with open(next(root.rglob("metrics.csv"))) as f:
+        [row] = list(csv.DictReader(f))
+    return {key: float(value) for key, value in row.items() if value}
 
 
 class TestPerSampleData:

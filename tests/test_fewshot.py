@@ -20,6 +20,7 @@ from datamodules.base import DatasetUnavailableError
 from datamodules.vision.orl_faces import sample_pairs
 from lightning_zoo.cli import ZooCLI
 from lightning_zoo.fewshot import SiameseNetwork, n_way_one_shot
+from lightning_zoo.fewshot.base import gather_rows
 from lightning_zoo.keras import keras_logit_clip
 from tests.conftest import CLI, PYTHON, subprocess_env
 from tests.helpers.faces import write_orl
@@ -287,6 +288,28 @@ def test_two_processes_test_the_whole_gallery_as_one_does(data_root, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     one, two = ((tmp_path / run / "n_way.csv").read_text() for run in ("one", "two"))
     assert one == two and len(one.splitlines()) == 3
+
+
+def gather_on_rank(rank: int, world_size: int, folder: str) -> None:
+    """Rank ``rank`` of a gloo group: gathers a shard of ``4 - rank`` rows, saves what it got."""
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{folder}/store", rank=rank, world_size=world_size)
+    try:
+        shard = torch.arange(10 * rank, 10 * rank + 2 * (4 - rank)).reshape(4 - rank, 2)
+        torch.save(gather_rows(shard), f"{folder}/rank_{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.ddp
+def test_gather_rows_joins_shards_of_unequal_length_in_rank_order(tmp_path):
+    """An evaluation's shards differ by a sample between ranks (they are not padded); ``all_gather`` wants equal
+    shapes, so the gallery of the one-shot tests is gathered row counts first."""
+    torch.multiprocessing.spawn(gather_on_rank, args=(3, str(tmp_path)), nprocs=3)
+    expected = torch.cat([torch.arange(10 * r, 10 * r + 2 * (4 - r)).reshape(4 - r, 2) for r in range(3)])
+    for rank in range(3):
+        assert torch.equal(torch.load(tmp_path / f"rank_{rank}.pt"), expected)
 
 
 def test_fresh_pairs_change_every_epoch_and_repeat_for_the_same_epoch(data_root):

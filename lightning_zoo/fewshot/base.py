@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from pytorch_lightning.utilities import rank_zero_info
 from torch import Tensor
 
@@ -128,11 +129,9 @@ class PairModelBase(SharedStepModule):
         super().on_test_epoch_end()
         pixels, features, subjects, numbers = (torch.cat(parts) for parts in zip(*self._gallery, strict=True))
         self._gallery = []
-        if self._distributed:  # every rank scores the whole gallery; the sampler's padding repeats a few images
-            pixels, features, subjects, numbers = (
-                self.all_gather(t).flatten(0, 1) for t in (pixels, features, subjects, numbers)
-            )
-        key = subjects * (int(numbers.max()) + 1) + numbers
+        if self._distributed:  # every rank scores the whole gallery, of which each holds a shard (of unequal length)
+            pixels, features, subjects, numbers = (gather_rows(t) for t in (pixels, features, subjects, numbers))
+        key = subjects * (int(numbers.max()) + 1) + numbers  # in (subject, image) order, however it was sharded
         _, first = unique_first(key)
         pixels, features, subjects = pixels[first], features[first], subjects[first]
         table = self.one_shot_table(pixels, features, subjects)
@@ -197,6 +196,20 @@ class PairModelBase(SharedStepModule):
             for s, i, f in zip(subjects, images, features.tolist(), strict=True)
         ]
         return [write_csv(directory / "embeddings.csv", columns, rows)]
+
+
+def gather_rows(tensor: Tensor) -> Tensor:
+    """The rows of ``tensor`` on every DDP rank, rank 0's first, on every rank (a collective): ranks may hold
+    different numbers of rows (an evaluation's shards differ by one sample), which ``all_gather`` alone refuses."""
+    world_size = dist.get_world_size()
+    count = torch.tensor(len(tensor), device=tensor.device)
+    counts = [torch.empty_like(count) for _ in range(world_size)]
+    dist.all_gather(counts, count)
+    lengths = [int(c) for c in counts]
+    padded = torch.cat([tensor, tensor.new_zeros((max(lengths) - len(tensor), *tensor.shape[1:]))]).contiguous()
+    parts = [torch.empty_like(padded) for _ in range(world_size)]
+    dist.all_gather(parts, padded)
+    return torch.cat([part[:length] for part, length in zip(parts, lengths, strict=True)])
 
 
 def unique_first(key: Tensor) -> tuple[Tensor, Tensor]:
