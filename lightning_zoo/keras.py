@@ -24,12 +24,17 @@ KERAS_OPTIMIZERS: dict[str, tuple[type[torch.optim.Optimizer], dict]] = {
 }
 
 
-def keras_optimizer(name: KerasOptimizer, params: Iterable[Tensor], lr: float | None = None) -> torch.optim.Optimizer:
-    """The optimizer Keras builds for ``optimizer=name``, optionally with another learning rate."""
+def keras_optimizer(
+    name: KerasOptimizer, params: Iterable[Tensor], lr: float | None = None, eps: float | None = None
+) -> torch.optim.Optimizer:
+    """The optimizer Keras builds for ``optimizer=name``, optionally with another learning rate or epsilon."""
     if name not in KERAS_OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; choose one of {sorted(KERAS_OPTIMIZERS)}")
     optimizer_class, defaults = KERAS_OPTIMIZERS[name]
-    return optimizer_class(params, **{**defaults, **({"lr": lr} if lr is not None else {})})
+    if eps is not None and "eps" not in defaults:
+        raise ValueError(f"{name} has no epsilon to set")
+    overrides = {key: value for key, value in (("lr", lr), ("eps", eps)) if value is not None}
+    return optimizer_class(params, **{**defaults, **overrides})
 
 
 def keras_dense_init_(layer: nn.Linear) -> nn.Linear:

@@ -182,7 +182,9 @@ def test_input_dropout_drops_the_same_features_at_every_step(mode, monkeypatch):
     seen = []
     if mode == "loop":
         real = KerasRecurrent._unfused
-        monkeypatch.setattr(KerasRecurrent, "_unfused", lambda self, layer, x: seen.append(x) or real(self, layer, x))
+        monkeypatch.setattr(
+            KerasRecurrent, "_unfused", lambda self, layer, x, act: seen.append(x) or real(self, layer, x, act)
+        )
     else:
         module.layers[0].register_forward_pre_hook(lambda _, args: seen.append(args[0]))
     torch.manual_seed(0)
@@ -208,7 +210,7 @@ def recorded_masks(monkeypatch: pytest.MonkeyPatch) -> list[torch.Tensor]:
 
 
 def keras_written_out(module: KerasRecurrent, x: torch.Tensor, drawn: list[torch.Tensor]) -> torch.Tensor:
-    """Keras' LSTM / GRU (reset_after) layers one gate at a time, as Keras 2.2's implementation=1 computes them: gate
+    """Keras' LSTM / GRU layers one gate at a time, as Keras 2.2's implementation=1 computes them: gate
     k of direction d reads the inputs times its input mask and the state times its state mask. The masks are the
     module's (``drawn``, in order): with ``mask_per_gate`` one per layer, (directions, gates, batch, width) each;
     without, one input mask (batch, features) for both directions, then one state mask per direction."""
@@ -221,7 +223,8 @@ def keras_written_out(module: KerasRecurrent, x: torch.Tensor, drawn: list[torch
             return v
         return v * (masks[d, k] if masks.dim() == 4 else masks[d] if masks.dim() == 3 else masks)
 
-    for layer in module.layers:
+    for layer, name in zip(module.layers, module.activations, strict=True):
+        activation = {"tanh": torch.tanh, "relu": torch.relu}[name]
         inputs = next(draws) if module.dropout else None
         states = None
         if module.recurrent_dropout and module.mask_per_gate:
@@ -241,11 +244,14 @@ def keras_written_out(module: KerasRecurrent, x: torch.Tensor, drawn: list[torch
                 hs = [masked(h, states, d, k) @ recurrent_kernels[k].T + state_biases[k] for k in range(gates)]
                 if module.cell == "lstm":
                     i, f, o = gate(xs[0] + hs[0]), gate(xs[1] + hs[1]), gate(xs[3] + hs[3])
-                    c = f * c + i * torch.tanh(xs[2] + hs[2])
-                    h = o * torch.tanh(c)
-                else:
+                    c = f * c + i * activation(xs[2] + hs[2])
+                    h = o * activation(c)
+                elif module.reset_after:
                     r, z = gate(xs[0] + hs[0]), gate(xs[1] + hs[1])
-                    h = (1 - z) * torch.tanh(xs[2] + r * hs[2]) + z * h
+                    h = (1 - z) * activation(xs[2] + r * hs[2]) + z * h
+                else:  # Keras 2's GRU: r * h through the candidate's kernel, no recurrent bias
+                    r, z = gate(xs[0] + hs[0]), gate(xs[1] + hs[1])
+                    h = (1 - z) * activation(xs[2] + (r * masked(h, states, d, 2)) @ recurrent_kernels[2].T) + z * h
                 steps.append(h)
             outputs.append(torch.stack(steps, 1) if d == 0 else torch.stack(steps, 1).flip(1))
         x = torch.cat(outputs, dim=-1)
@@ -254,22 +260,26 @@ def keras_written_out(module: KerasRecurrent, x: torch.Tensor, drawn: list[torch
 
 
 KERAS_2_2 = {"recurrent_activation": "hard_sigmoid", "mask_per_gate": True}
+# and Keras 2's GRU (reset_after=False, one bias vector), the second layer relu (DLwP 6.3's stacked GRU)
+KERAS_2_RELU = {**KERAS_2_2, "activation": ["tanh", "relu"]}
+KERAS_2_GRU = {**KERAS_2_RELU, "reset_after": False, "single_bias": True}
 
 
-@pytest.mark.parametrize("keras", ["2.2", "2.3"])
+@pytest.mark.parametrize("keras", ["2.2", "2.3", "2 with relu"])
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_the_loop_computes_keras_gate_by_gate_with_its_masks(cell, keras, monkeypatch):
     """Two stacked bidirectional layers with dropout and recurrent dropout, trained in the loop, compute what Keras'
     layers written out gate by gate compute from the same masks: Keras 2.2's (hard_sigmoid gates, a mask per gate
-    and direction, each layer its own) and today's (sigmoid, one input mask, one state mask per direction)."""
+    and direction, each layer its own), today's (sigmoid, one input mask, one state mask per direction), and Keras
+    2's with a relu second layer and, for the GRU, its reset gate before the product (reset_after=False)."""
     drawn = recorded_masks(monkeypatch)
-    options = KERAS_2_2 if keras == "2.2" else {}
+    options = {"2.2": KERAS_2_2, "2.3": {}, "2 with relu": KERAS_2_GRU if cell == "gru" else KERAS_2_RELU}[keras]
     module = recurrent(cell, bidirectional=True, num_layers=2, dropout=0.3, recurrent_dropout=0.4, **options).train()
     x = torch.randn(3, 7, 5)
     with torch.no_grad():
         out, final = module(x)
         expected = keras_written_out(module, x, drawn)
-    assert drawn[0].shape == ((2, GATES[cell], 3, 5) if keras == "2.2" else (3, 5))  # the first layer's inputs
+    assert drawn[0].shape == ((3, 5) if keras == "2.3" else (2, GATES[cell], 3, 5))  # the first layer's inputs
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=0)
     torch.testing.assert_close(final, torch.cat([out[:, -1, :4], out[:, 0, 4:]], dim=-1), atol=0, rtol=0)
 
@@ -310,6 +320,23 @@ def test_gates_options_are_checked_and_the_loop_refuses_packed_padding():
     network = text_network("packed", recurrent_activation="hard_sigmoid").eval()
     with pytest.raises(ValueError, match="run the unfused loop, which reads every step"):
         network(torch.tensor([[0, 0, 3, 4]]))
+
+
+def test_keras_2_gru_and_relu_options_are_checked_and_run_the_loop_in_evaluation():
+    """Keras 2's GRU has one bias (single_bias) and is a GRU; activations are named, one per layer; a relu or Keras 2
+    GRU evaluates in the loop, a relu SimpleRNN on the fused kernel."""
+    with pytest.raises(ValueError, match="reset_after=False is Keras 2's GRU"):
+        recurrent("gru", reset_after=False)
+    with pytest.raises(ValueError, match="reset_after=False is Keras 2's GRU"):
+        recurrent("lstm", reset_after=False, single_bias=True)
+    with pytest.raises(ValueError, match="activation must be one of"):
+        recurrent("gru", num_layers=2, activation=["relu"])
+    with pytest.raises(ValueError, match="activation must be one of"):
+        recurrent("gru", activation="sigmoid")
+    assert recurrent("gru", reset_after=False, single_bias=True).eval().runs_the_loop()
+    assert recurrent("lstm", activation="relu").eval().runs_the_loop()
+    simple = recurrent("rnn", activation="relu").eval()
+    assert not simple.runs_the_loop() and simple.layers[0].nonlinearity == "relu"
 
 
 def imdb(data_root, **kwargs) -> IMDBDataModule:

@@ -472,6 +472,23 @@ def test_the_stock_grus_parameters_differ_from_the_books_keras_count_by_bias_hh(
     assert total - bias_hh.numel() == 3 * (1 * 256 + 256 * 256 + 256) + 257 == 198_401
 
 
+def test_keras2_gives_the_books_gru_its_trainable_count_and_the_optimizer_the_books_epsilon():
+    """--model.keras2 true trains Keras 2's 198,401 parameters (bias_hh frozen), runs the loop (hard_sigmoid gates,
+    reset gate before the product) in evaluation too; eps reaches RMSprop, and an optimizer without one refuses it."""
+    from lightning_zoo.keras import keras_optimizer
+
+    model = RecurrentForecaster(input_size=1, hidden_size=256, keras2=True, eps=1e-8).eval()
+    assert sum(p.numel() for p in model.parameters() if p.requires_grad) == 198_401
+    recurrent = model.net.recurrent
+    assert recurrent.runs_the_loop() and not recurrent.reset_after and recurrent.recurrent_activation == "hard_sigmoid"
+    assert model.configure_optimizers().defaults["eps"] == 1e-8
+    assert RecurrentForecaster(input_size=1, hidden_size=4).configure_optimizers().defaults["eps"] == 1e-7
+    with pytest.raises(ValueError, match="sgd has no epsilon"):
+        keras_optimizer("sgd", model.parameters(), eps=1e-8)
+    conv = ConvRecurrentForecaster(input_size=14, keras2=True)
+    assert not conv.net.recurrent.reset_after and conv.net.recurrent.mask_per_gate
+
+
 def test_the_convolutions_shorten_240_steps_to_74_before_the_gru():
     """Conv1D(5): 240 -> 236, MaxPool(3): 78, Conv1D(5): 74 steps of 32 filters reach the GRU; one value out."""
     model = ConvRecurrentForecaster(input_size=14).eval()

@@ -20,6 +20,13 @@ from lightning_zoo.keras import keras_optimizer
 
 LOSSES = {"mse": F.mse_loss, "mae": F.l1_loss}
 
+# Every book forecaster card's: the fused GRU is TF 2's, the books ran Keras 2's.
+KERAS2_GRU = (
+    "the GRU is PyTorch's (Keras' TF 2 GRU: reset gate after the product, a second bias vector, sigmoid gates); "
+    "the book's Keras 2 GRU (reset gate before the product, one bias vector, hard_sigmoid gates, a dropout mask per "
+    "gate) is --model.keras2 true, in the unfused loop"
+)
+
 
 class Forecaster(SharedStepModule):
     """Base of the forecasters: a subclass builds ``self.net`` (inputs (batch, time, features) to one value per
@@ -35,6 +42,7 @@ class Forecaster(SharedStepModule):
         loss: ``"mse"`` (the stock example) or ``"mae"`` (the weather chapter).
         optimizer: A Keras optimizer with Keras' defaults.
         lr: Learning rate; default Keras' for the optimizer.
+        eps: The optimizer's epsilon; default Keras' (1e-7). The Hands-On book's RMSprop passes 1e-8.
     """
 
     is_family_base = True
@@ -49,6 +57,7 @@ class Forecaster(SharedStepModule):
         loss: Literal["mse", "mae"] = "mse",
         optimizer: str = "rmsprop",
         lr: float | None = None,
+        eps: float | None = None,
     ) -> None:
         super().__init__()
         if loss not in LOSSES:
@@ -64,7 +73,7 @@ class Forecaster(SharedStepModule):
         return self.net(x).squeeze(-1)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return keras_optimizer(self.hparams.optimizer, self.parameters(), self.hparams.lr)
+        return keras_optimizer(self.hparams.optimizer, self.parameters(), self.hparams.lr, self.hparams.eps)
 
     def shared_step(self, batch: tuple[Tensor, ...], stage: str) -> Tensor:
         x, y, scale, _, _ = batch

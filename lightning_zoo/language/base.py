@@ -51,6 +51,7 @@ class LanguageModelBase(SharedStepModule):
         vocab_size: Tokens in the vocabulary (linked from the DataModule).
         optimizer: A Keras optimizer with Keras' defaults.
         lr: Learning rate; default Keras' for the optimizer.
+        eps: The optimizer's epsilon; default Keras' (1e-7). The Hands-On book's RMSprop passes 1e-8.
         loss: ``"keras"``: Keras 2's ``categorical_crossentropy``, the books' loss, whose clipped probabilities
             bound a sample's loss at 16.1 and give no gradient past the clip (see
             :func:`~lightning_zoo.keras.keras_categorical_crossentropy`); ``"cross_entropy"``: PyTorch's, unbounded.
@@ -74,6 +75,7 @@ class LanguageModelBase(SharedStepModule):
         vocab_size: int = 57,
         optimizer: KerasOptimizer = "rmsprop",
         lr: float | None = None,
+        eps: float | None = None,
         loss: Literal["keras", "cross_entropy"] = "keras",
         plateau_factor: float | None = None,
         plateau_patience: int = 1,
@@ -105,7 +107,7 @@ class LanguageModelBase(SharedStepModule):
         return [TextSamples()]
 
     def configure_optimizers(self) -> torch.optim.Optimizer | dict[str, Any]:
-        optimizer = keras_optimizer(self.hparams.optimizer, self.parameters(), self.hparams.lr)
+        optimizer = keras_optimizer(self.hparams.optimizer, self.parameters(), self.hparams.lr, self.hparams.eps)
         if self.hparams.plateau_factor is None:
             return optimizer
         plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(

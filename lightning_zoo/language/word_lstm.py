@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from lightning_zoo.cards import Card, Result
 from lightning_zoo.keras import keras_dense_init_
 from lightning_zoo.language.base import LanguageModelBase
-from lightning_zoo.sequence.recurrent import keras_recurrent_init_
+from lightning_zoo.sequence.recurrent import FUSED_SIGMOID_GATES, keras_recurrent_init_
 from lightning_zoo.sequence.text_classifier import keras_embedding
 
 
@@ -107,6 +107,7 @@ CARDS = (
             "3,000 words is 7.4), 100 LSTM units per direction and dropout 0.2 are our choices.",
             "PyTorch's LSTM holds a second bias vector: 800 parameters more than Keras would count, kept at zero and "
             "out of training.",
+            FUSED_SIGMOID_GATES.format("article"),
         ),
     ),
 )

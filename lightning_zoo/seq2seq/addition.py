@@ -14,7 +14,7 @@ from lightning_zoo.cards import Card, Result
 from lightning_zoo.core import SharedStepModule
 from lightning_zoo.files import atomic_path
 from lightning_zoo.keras import KerasOptimizer, keras_dense_init_, keras_optimizer
-from lightning_zoo.sequence.recurrent import keras_recurrent_init_
+from lightning_zoo.sequence.recurrent import FUSED_SIGMOID_GATES, keras_recurrent_init_
 
 
 class AdditionSeq2Seq(SharedStepModule):
@@ -139,6 +139,7 @@ CARDS = (
             "validation set it also watches.",
             "Training stops once 98 % of validation answers are whole-right (EarlyStopping's stopping_threshold in "
             "the config); the script runs all 199 iterations.",
+            FUSED_SIGMOID_GATES.format("example"),
         ),
     ),
 )

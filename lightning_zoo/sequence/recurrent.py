@@ -3,7 +3,7 @@ initialisation and its two dropouts, and the choice of how pre-padded sequences 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import torch
@@ -13,6 +13,8 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 Cell = Literal["rnn", "lstm", "gru"]
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+Activation = Literal["tanh", "relu"]
+ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"tanh": torch.tanh, "relu": torch.relu}
 
 
 def keras_recurrent_init_(rnn: nn.RNNBase, single_bias: bool = False) -> nn.RNNBase:
@@ -45,6 +47,23 @@ def hard_sigmoid(x: Tensor) -> Tensor:
     return (0.2 * x + 0.5).clamp(0.0, 1.0)
 
 
+# The cards of models on a fused LSTM (no unfused loop to run Keras 2's gates in) say so.
+FUSED_SIGMOID_GATES = (
+    "The LSTM's gates are sigmoid (Keras 2.3 on, PyTorch's fused kernel); the {}'s Keras 2 had hard_sigmoid gates "
+    "(0.2 x + 0.5, clipped), which the fused kernel does not offer."
+)
+
+
+def keras2_options(cell: str) -> dict[str, object]:
+    """:class:`KerasRecurrent`'s options for the recurrent layer of the books' Keras 2.0-2.2: one bias vector,
+    hard_sigmoid gates and a dropout mask per gate (``implementation`` 0 and 1), and a GRU's reset gate before its
+    recurrent product (``reset_after=False``). A SimpleRNN needs only the one bias vector (it has no gates)."""
+    if cell == "rnn":
+        return {"single_bias": True}
+    gru = {"reset_after": False} if cell == "gru" else {}
+    return {"single_bias": True, "recurrent_activation": "hard_sigmoid", "mask_per_gate": True, **gru}
+
+
 class KerasRecurrent(nn.Module):
     """A Keras ``SimpleRNN`` / ``LSTM`` / ``GRU`` (optionally ``Bidirectional``, optionally stacked), returning the
     whole output sequence and the final state (both directions' concatenated, as ``Bidirectional`` does).
@@ -59,8 +78,11 @@ class KerasRecurrent(nn.Module):
     - Keras before 2.3 (the books' Keras 2.0-2.2) differs from today's in two defaults that no fused kernel has:
       the gates' ``recurrent_activation`` was ``hard_sigmoid``, and ``implementation=1`` drew a separate dropout
       and recurrent-dropout mask for each gate (of each direction). ``recurrent_activation="hard_sigmoid"`` and
-      ``mask_per_gate`` reproduce them in the loop (hard_sigmoid runs it in evaluation too). Keras 2.2's GRU also
-      defaulted to ``reset_after=False``, which this GRU is not.
+      ``mask_per_gate`` reproduce them in the loop (hard_sigmoid runs it in evaluation too). Keras 2's GRU also
+      defaulted to ``reset_after=False`` (the reset gate scales the state before its product, one bias vector):
+      ``reset_after=False`` with ``single_bias`` is that GRU, in the loop.
+    - ``activation`` other than tanh (the relu GRU of "Deep Learning with Python" 6.3) runs an LSTM or GRU in the
+      loop too; a SimpleRNN has it fused.
     - ``padding``: ``"keras"`` reads pre-padded sequences as Keras does without masking, the padding first (with
       pre-padding the final state still sees the true end of the text, but a backward direction ends in the
       padding); ``"packed"`` moves each sequence's padding (index 0) to its end and packs it, so no direction ever
@@ -69,8 +91,8 @@ class KerasRecurrent(nn.Module):
     Args:
         input_size: Features per time step.
         hidden_size: Units per layer and direction; a list gives each layer's (and their number).
-        cell: ``"rnn"`` (Keras' SimpleRNN, tanh), ``"lstm"`` or ``"gru"`` (PyTorch's GRU is Keras' ``reset_after=True``,
-            the TF 2 default; Keras 2 used ``reset_after=False``).
+        cell: ``"rnn"`` (Keras' SimpleRNN), ``"lstm"`` or ``"gru"`` (PyTorch's GRU is Keras' ``reset_after=True``,
+            the TF 2 default; Keras 2 used ``reset_after=False``, see ``reset_after``).
         num_layers: Stacked layers of ``hidden_size`` units (each but the last returns its sequence to the next).
         bidirectional: Keras' ``Bidirectional(..., merge_mode="concat")``.
         dropout: Keras' ``dropout`` of every layer.
@@ -82,6 +104,10 @@ class KerasRecurrent(nn.Module):
         mask_per_gate: Keras 2.0-2.2's ``implementation=1``: each gate, and each direction, draws its own dropout and
             recurrent-dropout masks (Keras 2.3 on draws one for all gates). Training then runs the loop, even
             without recurrent dropout. Not for ``"rnn"``, whose one mask is Keras' already.
+        activation: Keras' ``activation`` (of the candidate state, and an LSTM's output), ``"tanh"`` or ``"relu"``;
+            a list gives each layer's.
+        reset_after: A GRU's reset gate applied after the recurrent product (PyTorch's GRU, Keras' TF 2 default)
+            or, False, before it (Keras 2's default); False needs ``single_bias`` (Keras 2's GRU has one bias).
     """
 
     def __init__(
@@ -96,6 +122,8 @@ class KerasRecurrent(nn.Module):
         single_bias: bool = False,
         recurrent_activation: Literal["sigmoid", "hard_sigmoid"] = "sigmoid",
         mask_per_gate: bool = False,
+        activation: Activation | Sequence[Activation] = "tanh",
+        reset_after: bool = True,
     ) -> None:
         super().__init__()
         if cell not in CELLS:
@@ -109,27 +137,38 @@ class KerasRecurrent(nn.Module):
             raise ValueError(
                 "a SimpleRNN ('rnn') has no gates: recurrent_activation stays 'sigmoid' and mask_per_gate False"
             )
+        if not reset_after and (cell != "gru" or not single_bias):
+            raise ValueError("reset_after=False is Keras 2's GRU, which has one bias vector: cell 'gru', single_bias")
         self.cell, self.dropout, self.recurrent_dropout = cell, dropout, recurrent_dropout
+        self.reset_after = reset_after
         self.recurrent_activation, self.mask_per_gate = recurrent_activation, mask_per_gate
         self.gate = hard_sigmoid if recurrent_activation == "hard_sigmoid" else torch.sigmoid
         self.directions = 2 if bidirectional else 1
         sizes = [hidden_size] * num_layers if isinstance(hidden_size, int) else list(hidden_size)
         if not sizes or min(sizes) < 1:
             raise ValueError(f"hidden_size must give at least one layer of at least 1 unit, got {hidden_size}")
+        self.activations = [activation] * len(sizes) if isinstance(activation, str) else list(activation)
+        if len(self.activations) != len(sizes) or not set(self.activations) <= set(ACTIVATIONS):
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)} or one per layer, got {activation!r}")
         inputs = [input_size] + [units * self.directions for units in sizes[:-1]]
         # One module per layer, so that each layer's input gets its own dropout mask, as in a Keras stack.
         self.layers = nn.ModuleList(
-            keras_recurrent_init_(CELLS[cell](width, units, batch_first=True, bidirectional=bidirectional), single_bias)
-            for width, units in zip(inputs, sizes, strict=True)
-        )
+            keras_recurrent_init_(
+                CELLS[cell](width, units, batch_first=True, bidirectional=bidirectional,
+                            **({"nonlinearity": act} if cell == "rnn" else {})),
+                single_bias,
+            )
+            for width, units, act in zip(inputs, sizes, self.activations, strict=True)
+        )  # fmt: skip
         self.output_size = sizes[-1] * self.directions
 
     def runs_the_loop(self) -> bool:
         """Whether the next forward pass steps through time in Python (what no fused kernel computes) or not."""
         masked_gates = self.mask_per_gate and (self.dropout or self.recurrent_dropout)
-        return self.recurrent_activation == "hard_sigmoid" or (
-            self.training and bool(self.recurrent_dropout or masked_gates)
+        unfused_cell = self.cell != "rnn" and (
+            self.recurrent_activation == "hard_sigmoid" or not self.reset_after or set(self.activations) != {"tanh"}
         )
+        return unfused_cell or (self.training and bool(self.recurrent_dropout or masked_gates))
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """``x``: (batch, time, features). With ``lengths`` the sequences are packed (their padding at the end);
@@ -138,15 +177,15 @@ class KerasRecurrent(nn.Module):
         loop = self.runs_the_loop()
         if lengths is not None and loop:
             raise ValueError(
-                "recurrent_dropout, per-gate masks (both in training) and hard_sigmoid gates run the unfused loop, "
-                "which reads every step: use padding='keras'"
+                "recurrent_dropout, per-gate masks (both in training), hard_sigmoid gates, a relu LSTM or GRU and "
+                "reset_after=False run the unfused loop, which reads every step: use padding='keras'"
             )
         final = x.new_empty(0)
-        for layer in self.layers:
+        for layer, activation in zip(self.layers, self.activations, strict=True):
             if self.training and self.dropout and not self.mask_per_gate:  # per gate, the loop draws them
                 x = x * self._mask((x.shape[0], x.shape[-1]), self.dropout, x).unsqueeze(1)
             if loop:
-                x, final = self._unfused(layer, x)
+                x, final = self._unfused(layer, x, ACTIVATIONS[activation])
                 continue
             if lengths is None:
                 x, state = layer(x)
@@ -161,7 +200,7 @@ class KerasRecurrent(nn.Module):
     def _mask(shape: tuple[int, ...], rate: float, like: Tensor) -> Tensor:
         return F.dropout(like.new_ones(shape), rate, training=True)
 
-    def _unfused(self, layer: nn.RNNBase, x: Tensor) -> tuple[Tensor, Tensor]:
+    def _unfused(self, layer: nn.RNNBase, x: Tensor, activation: Callable[[Tensor], Tensor]) -> tuple[Tensor, Tensor]:
         """One layer step by step, its recurrent state dropped with one mask per sequence and direction (and, with
         ``mask_per_gate``, its inputs and state with one per gate too). Both directions advance in the same Python
         steps (batched matrix products), which halves the loop's overhead."""
@@ -193,21 +232,27 @@ class KerasRecurrent(nn.Module):
         # unbind, not projected[:, :, t]: each indexing's backward would fill a zero tensor of the whole projection
         for projected_t in projected.unbind(2):
             if w_hh_gates is not None:  # each gate reads its own dropped copy of the state
-                recurrent = ((h.unsqueeze(1) * state_masks) @ w_hh_gates).transpose(1, 2).flatten(2) + b_hh[:, None]
+                dropped_per_gate = h.unsqueeze(1) * state_masks
+                recurrent = (dropped_per_gate @ w_hh_gates).transpose(1, 2).flatten(2) + b_hh[:, None]
+                candidate_reads = dropped_per_gate[:, -1]
             else:
-                dropped = h if state_masks is None else h * state_masks
-                recurrent = torch.baddbmm(b_hh[:, None], dropped, w_hh.transpose(1, 2))
+                candidate_reads = h if state_masks is None else h * state_masks
+                recurrent = torch.baddbmm(b_hh[:, None], candidate_reads, w_hh.transpose(1, 2))
             if self.cell == "lstm":
                 i, f, g, o = (projected_t + recurrent).chunk(4, dim=-1)
-                c = self.gate(f) * c + self.gate(i) * torch.tanh(g)
-                h = self.gate(o) * torch.tanh(c)
-            elif self.cell == "gru":  # PyTorch's (and Keras' reset_after) formulation
+                c = self.gate(f) * c + self.gate(i) * activation(g)
+                h = self.gate(o) * activation(c)
+            elif self.cell == "gru":
                 x_r, x_z, x_n = projected_t.chunk(3, dim=-1)
                 h_r, h_z, h_n = recurrent.chunk(3, dim=-1)
                 r, z = self.gate(x_r + h_r), self.gate(x_z + h_z)
-                h = (1 - z) * torch.tanh(x_n + r * h_n) + z * h
+                if self.reset_after:  # PyTorch's formulation (Keras' reset_after=True)
+                    candidate = x_n + r * h_n
+                else:  # Keras 2's: the reset state goes through the product (h_n above is then not used)
+                    candidate = x_n + torch.baddbmm(b_hh[:, None, -units:], r * candidate_reads, w_hh[:, -units:].mT)
+                h = (1 - z) * activation(candidate) + z * h
             else:
-                h = torch.tanh(projected_t + recurrent)
+                h = activation(projected_t + recurrent)
             out.append(h)
         sequences = torch.stack(out, dim=2)  # (directions, batch, time, units), each in its own reading order
         outputs = [sequences[0], *([sequences[1].flip(1)] if directions == 2 else [])]
