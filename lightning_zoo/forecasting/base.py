@@ -20,7 +20,7 @@ from lightning_zoo.keras import keras_optimizer
 
 LOSSES = {"mse": F.mse_loss, "mae": F.l1_loss}
 
-# Every book forecaster card's: the fused GRU is TF 2's, the books ran Keras 2's.
+# Every GRU forecaster card's: the fused GRU is TF 2's, the books ran Keras 2's.
 KERAS2_GRU = (
     "the GRU is PyTorch's (Keras' TF 2 GRU: reset gate after the product, a second bias vector, sigmoid gates); "
     "the book's Keras 2 GRU (reset gate before the product, one bias vector, hard_sigmoid gates, a dropout mask per "
@@ -42,7 +42,8 @@ class Forecaster(SharedStepModule):
         loss: ``"mse"`` (the stock example) or ``"mae"`` (the weather chapter).
         optimizer: A Keras optimizer with Keras' defaults.
         lr: Learning rate; default Keras' for the optimizer.
-        eps: The optimizer's epsilon; default Keras' (1e-7). The Hands-On book's RMSprop passes 1e-8.
+        eps: The optimizer's epsilon; default Keras 2.1.3 and later's, 1e-7. Keras up to 2.1.2 (DLwP's) defaulted to
+            1e-8, and the Hands-On book's RMSprop passes it.
     """
 
     is_family_base = True

@@ -88,5 +88,6 @@ CARDS = (
         parameters={"": 12_833},
         parameters_from_book=False,
         results=nyc_results("conv1d_gru_nyc_weather"),
+        deviations=(KERAS2_GRU,),
     ),
 )

@@ -166,5 +166,6 @@ CARDS = (
         parameters={"": 4_065},
         parameters_from_book=False,
         results=nyc_results("gru_nyc_weather"),
+        deviations=(KERAS2_GRU,),
     ),
 )

@@ -51,7 +51,8 @@ class LanguageModelBase(SharedStepModule):
         vocab_size: Tokens in the vocabulary (linked from the DataModule).
         optimizer: A Keras optimizer with Keras' defaults.
         lr: Learning rate; default Keras' for the optimizer.
-        eps: The optimizer's epsilon; default Keras' (1e-7). The Hands-On book's RMSprop passes 1e-8.
+        eps: The optimizer's epsilon; default Keras 2.1.3 and later's, 1e-7. Keras up to 2.1.2 (DLwP's) defaulted to
+            1e-8, and the Hands-On book's RMSprop passes it.
         loss: ``"keras"``: Keras 2's ``categorical_crossentropy``, the books' loss, whose clipped probabilities
             bound a sample's loss at 16.1 and give no gradient past the clip (see
             :func:`~lightning_zoo.keras.keras_categorical_crossentropy`); ``"cross_entropy"``: PyTorch's, unbounded.
