@@ -316,6 +316,55 @@ def test_the_plateau_schedule_watches_the_training_loss_without_validation(data_
     assert scheduler["monitor"] == "train/loss" and scheduler["scheduler"].threshold_mode == "abs"
 
 
+def test_a_fit_lowers_the_rate_where_keras_would_and_a_resume_keeps_every_step(data_root, tmp_path):
+    """A rate too high for the loss to improve: each epoch's rate is what Keras' ReduceLROnPlateau (patience 1,
+    min_delta 1e-4, factor 0.2, down to 0.001) gives for the epochs' losses, and resuming from epoch 2's checkpoint
+    keeps the step taken at its end (Lightning's own stepping comes after the checkpoint and skips it on a resume)."""
+    from pytorch_lightning.callbacks import Callback
+
+    class Record(Callback):
+        def __init__(self):
+            self.rates, self.losses = [], []
+
+        def on_train_epoch_start(self, trainer, pl_module):  # the rate of this epoch, the loss of the one before
+            self.rates.append(trainer.optimizers[0].param_groups[0]["lr"])
+            self.on_train_end(trainer, pl_module)
+
+        def on_train_end(self, trainer, pl_module):
+            if "train/loss" in trainer.callback_metrics:
+                self.losses.append(float(trainer.callback_metrics["train/loss"]))
+
+    def run(folder, *extra):
+        record = Record()
+        ZooCLI(args=[
+            "fit", "--config", str(CONFIGS / "char_lstm_sherlock.yaml"), "--data.data_dir", str(data_root),
+            "--data.batch_size", "16", "--model.hidden_size", "16", "--model.lr", "3.0", "--trainer.max_epochs", "4",
+            "--trainer.limit_train_batches", "3", "--trainer.logger", "false", "--trainer.enable_progress_bar",
+            "false", "--trainer.default_root_dir", str(folder), *extra,
+        ], trainer_defaults={"callbacks": [record]})  # fmt: skip
+        return record
+
+    every_epoch = [
+        "--trainer.callbacks+=lightning_zoo.callbacks.ZooModelCheckpoint",
+        "--trainer.callbacks.save_top_k",
+        "-1",
+        "--trainer.callbacks.dirpath",
+        str(tmp_path / "epochs"),
+    ]
+    whole = run(tmp_path / "whole", *every_epoch)  # fmt: skip
+    expected, best, rate = [3.0], float("inf"), 3.0
+    for loss in whole.losses[:-1]:  # Keras >= 2.1.6: the rate drops at the end of the first epoch without improvement
+        if loss < best - 1e-4:
+            best = loss
+        else:
+            rate = max(rate * 0.2, 0.001)
+        expected.append(rate)
+    assert whole.rates == pytest.approx(expected) and len(set(whole.rates)) > 1  # it did drop
+    [second] = (tmp_path / "epochs").glob("epoch=1-*.ckpt")
+    resumed = run(tmp_path / "resumed", "--ckpt_path", str(second))
+    assert resumed.rates == pytest.approx(whole.rates[2:]) and resumed.losses == whole.losses[2:]
+
+
 @pytest.mark.parametrize("patience", [1, 2])
 def test_the_plateau_schedule_counts_patience_as_keras(patience):
     # Keras >= 2.1.6: with patience p the rate drops at the end of the p-th epoch without improvement.
