@@ -204,10 +204,11 @@ class ZooDataModule(pl.LightningDataModule):
 
     :meth:`loader` serves a dataset in an order that depends only on ``(seed, epoch)`` (the seed is
     ``PL_GLOBAL_SEED``, set by ``seed_everything`` and the same on every rank), sharded across DDP ranks by the
-    sampler itself (the training loader padded to equal batch counts, evaluation loaders not: each sample is
-    evaluated once, so metrics under DDP are the one-process metrics); the training loader's position goes into
-    checkpoints. Datasets that index a whole batch at once (``TensorBatchDataset``) are used as they are; others are
-    read sample by sample, in workers if ``num_workers`` > 0, and collated.
+    sampler itself (the training loader padded to equal batch counts, evaluation loaders not, unless a limit of
+    their batches is a fraction: each sample is evaluated once, so metrics under DDP are the one-process metrics);
+    the training loader's position goes into checkpoints. Datasets that index a whole batch at once
+    (``TensorBatchDataset``) are used as they are; others are read sample by sample, in workers if ``num_workers``
+    > 0, and collated.
 
     A subclass lists in ``data_sizes`` the sizes only the data knows (``num_classes``, ``input_shape``,
     ``vocab_size``, ...), as attributes or properties; the CLI links each into any model whose constructor takes an
@@ -234,9 +235,13 @@ class ZooDataModule(pl.LightningDataModule):
         world_size, rank = (self.trainer.world_size, self.trainer.global_rank) if self.trainer else (1, 0)
         seed = int(os.environ.get("PL_GLOBAL_SEED", 0))
         whole_batches = isinstance(dataset, TensorBatchDataset)
-        # Only training pads its shards to equal lengths: an evaluation counts every sample once, on one rank.
+        # Only training pads its shards to equal lengths: an evaluation counts every sample once, on one rank. But a
+        # fractional limit_val/test_batches could round a shard one batch shorter to no batch at all, which Lightning
+        # refuses on that rank alone while the others wait: evaluation shards are padded then too.
+        limits = (getattr(self.trainer, "limit_val_batches", 1.0), getattr(self.trainer, "limit_test_batches", 1.0))
+        pad = train or any(isinstance(limit, float) and 0 < limit < 1 for limit in limits)
         sampler = EpochBatchSampler(
-            len(dataset), self.batch_size, train, False, seed, world_size, rank, tag_epoch=not whole_batches, pad=train
+            len(dataset), self.batch_size, train, False, seed, world_size, rank, tag_epoch=not whole_batches, pad=pad
         )
         loader_class, extra = (
             (ResumableDataLoader, {"batches_done": self._batches_trained}) if train else (DataLoader, {})

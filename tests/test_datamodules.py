@@ -265,6 +265,21 @@ def test_evaluation_loaders_count_every_sample_once_under_ddp_and_training_loade
     assert len(train[0]) == len(train[1]) and sum(len(y) for part in train for y in part) == 224  # 223 + 1 padded
 
 
+def test_a_fractional_evaluation_limit_pads_the_shards_so_that_no_rank_rounds_to_no_batch(data_root: Path):
+    """33 validation samples in batches of 16 on two ranks: 17 and 16 samples, 2 batches and 1, unpadded, where
+    limit_val_batches 0.5 would give rank 1 no batch (Lightning raises there alone, and rank 0 waits); padded, 2
+    each."""
+    dm = setup_dm(data_dir=str(data_root), val_size=33, batch_size=16)
+    lengths = {}
+    for limit in (1.0, 0.5):
+        loaders = []
+        for rank in range(2):
+            dm.trainer = SimpleNamespace(world_size=2, global_rank=rank, overfit_batches=0, limit_val_batches=limit)
+            loaders.append(dm.val_dataloader())
+        lengths[limit] = [len(loader) for loader in loaders]
+    assert lengths == {1.0: [2, 1], 0.5: [2, 2]}
+
+
 @pytest.mark.ddp
 def test_two_processes_validate_and_test_a_classifier_on_odd_splits_as_one_does(tmp_path: Path):
     """33 validation and 63 test digits on two ranks: each digit is evaluated once (a padded shard would count one
