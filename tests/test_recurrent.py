@@ -337,6 +337,10 @@ def test_keras_2_gru_and_relu_options_are_checked_and_run_the_loop_in_evaluation
     assert recurrent("lstm", activation="relu").eval().runs_the_loop()
     simple = recurrent("rnn", activation="relu").eval()
     assert not simple.runs_the_loop() and simple.layers[0].nonlinearity == "relu"
+    classifier = RecurrentTextClassifier(
+        vocab_size=30, embedding_dim=6, cell="gru", reset_after=False, single_bias=True
+    )
+    assert not classifier.net.recurrent.reset_after
 
 
 def imdb(data_root, **kwargs) -> IMDBDataModule:

@@ -60,11 +60,12 @@ class RecurrentTextClassifier(TextClassifier):
         single_bias: Keep the second recurrent bias at zero and out of training, so that the gates' bias learns at
             Keras' speed (the language models do; the IMDB cards were measured without it).
         recurrent_activation: ``"hard_sigmoid"`` gives the LSTM or GRU the books' Keras 2.0-2.2 gates (they run in
-            the unfused loop then, in evaluation too; the GRU stays ``reset_after=True``, Keras 2.2's was False);
-            ``"sigmoid"`` is today's Keras and the fused kernels.
+            the unfused loop then, in evaluation too); ``"sigmoid"`` is today's Keras and the fused kernels.
         mask_per_gate: Keras 2.0-2.2's ``implementation=1``: a dropout and a recurrent-dropout mask for each gate and
             direction (training runs the unfused loop then, with or without recurrent dropout). Both options read
             every step, so neither goes with ``padding="packed"``.
+        reset_after: False: Keras 2's GRU (the reset gate before the recurrent product; needs ``single_bias``, and
+            runs the unfused loop); True: PyTorch's, Keras' since TF 2.
         optimizer: A Keras optimizer with Keras' defaults.
         lr: Learning rate; default Keras' for the optimizer.
         **kwargs: ``vocab_size``, ``embedding_dim`` and the embedding options of ``TextClassifier``.
@@ -81,6 +82,7 @@ class RecurrentTextClassifier(TextClassifier):
         single_bias: bool = False,
         recurrent_activation: Literal["sigmoid", "hard_sigmoid"] = "sigmoid",
         mask_per_gate: bool = False,
+        reset_after: bool = True,
         optimizer: KerasOptimizer = "rmsprop",
         lr: float | None = None,
         **kwargs: Any,
@@ -97,6 +99,7 @@ class RecurrentTextClassifier(TextClassifier):
             single_bias=single_bias,
             recurrent_activation=recurrent_activation,
             mask_per_gate=mask_per_gate,
+            reset_after=reset_after,
         )
         self.net = RecurrentTextNetwork(hp.vocab_size, hp.embedding_dim, recurrent, self.outputs, padding)
         self.freeze_embedding_if_asked()
