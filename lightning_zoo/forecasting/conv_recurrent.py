@@ -87,7 +87,7 @@ CARDS = (
         dataset=NYC,
         parameters={"": 12_833},
         parameters_from_book=False,
-        results=nyc_results("conv1d_gru_nyc_weather"),
+        results=nyc_results("conv1d_gru_nyc_weather", keras2=True),
         deviations=(KERAS2_GRU,),
     ),
 )

@@ -165,7 +165,7 @@ CARDS = (
         dataset=NYC,
         parameters={"": 4_065},
         parameters_from_book=False,
-        results=nyc_results("gru_nyc_weather"),
+        results=nyc_results("gru_nyc_weather", keras2=True),
         deviations=(KERAS2_GRU,),
     ),
 )
