@@ -220,11 +220,15 @@ class KerasRecurrent(nn.Module):
             projected = projected.permute(0, 2, 3, 1, 4).flatten(3) + b_ih[:, None, None]
         else:
             projected = steps @ w_ih.transpose(1, 2).unsqueeze(1) + b_ih[:, None, None]
+        # The gates that read the state in one product: all, but Keras 2's GRU candidate, which reads r * h on its own.
+        read = gates if self.reset_after else gates - 1
+        w_read, b_read = w_hh[:, : read * units], b_hh[:, : read * units]
+        w_candidate, b_candidate = w_hh[:, read * units :].mT, b_hh[:, None, read * units :]
         state_masks = w_hh_gates = None
         if self.training and self.recurrent_dropout:
             if per_gate:  # (directions, gates, batch, units)
                 state_masks = self._mask((directions, gates, batch, units), self.recurrent_dropout, x)
-                w_hh_gates = w_hh.view(directions, gates, units, units).transpose(2, 3)  # (directions, gates, in, out)
+                w_hh_gates = w_read.view(directions, read, units, units).transpose(2, 3)  # (directions, read, in, out)
             else:  # (directions, batch, units)
                 state_masks = torch.stack([self._mask((batch, units), self.recurrent_dropout, x) for _ in suffixes])
         h = c = x.new_zeros(directions, batch, units)
@@ -233,23 +237,23 @@ class KerasRecurrent(nn.Module):
         for projected_t in projected.unbind(2):
             if w_hh_gates is not None:  # each gate reads its own dropped copy of the state
                 dropped_per_gate = h.unsqueeze(1) * state_masks
-                recurrent = (dropped_per_gate @ w_hh_gates).transpose(1, 2).flatten(2) + b_hh[:, None]
+                recurrent = (dropped_per_gate[:, :read] @ w_hh_gates).transpose(1, 2).flatten(2) + b_read[:, None]
                 candidate_reads = dropped_per_gate[:, -1]
             else:
                 candidate_reads = h if state_masks is None else h * state_masks
-                recurrent = torch.baddbmm(b_hh[:, None], candidate_reads, w_hh.transpose(1, 2))
+                recurrent = torch.baddbmm(b_read[:, None], candidate_reads, w_read.transpose(1, 2))
             if self.cell == "lstm":
                 i, f, g, o = (projected_t + recurrent).chunk(4, dim=-1)
                 c = self.gate(f) * c + self.gate(i) * activation(g)
                 h = self.gate(o) * activation(c)
             elif self.cell == "gru":
                 x_r, x_z, x_n = projected_t.chunk(3, dim=-1)
-                h_r, h_z, h_n = recurrent.chunk(3, dim=-1)
+                h_r, h_z, *h_n = recurrent.chunk(read, dim=-1)
                 r, z = self.gate(x_r + h_r), self.gate(x_z + h_z)
                 if self.reset_after:  # PyTorch's formulation (Keras' reset_after=True)
-                    candidate = x_n + r * h_n
-                else:  # Keras 2's: the reset state goes through the product (h_n above is then not used)
-                    candidate = x_n + torch.baddbmm(b_hh[:, None, -units:], r * candidate_reads, w_hh[:, -units:].mT)
+                    candidate = x_n + r * h_n[0]
+                else:  # Keras 2's: the reset state goes through the candidate's product
+                    candidate = x_n + torch.baddbmm(b_candidate, r * candidate_reads, w_candidate)
                 h = (1 - z) * activation(candidate) + z * h
             else:
                 h = activation(projected_t + recurrent)
