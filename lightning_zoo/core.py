@@ -21,7 +21,7 @@ from pytorch_lightning.utilities import rank_zero_warn
 from torch import Tensor
 from torchmetrics import Metric, MetricCollection
 
-from lightning_zoo.lightning_private import keep_hyperparameters, should_log_this_step
+from lightning_zoo.lightning_private import keep_hyperparameters, should_log_this_step, training_epoch_finished
 
 STAGES = ("train", "val", "test")
 
@@ -156,13 +156,14 @@ class ZooModule(pl.LightningModule):
     - **Stable names.** Checkpoints name the model (``model_name``, default the class name), not its import path, so
       moving a class orphans no checkpoint; ``checkpoint_renames`` maps state keys of older checkpoints to new ones.
     - **No training on a non-finite loss.** :meth:`check_finite` stops the run before a NaN loss updates a weight.
+    - **Plateau schedules survive a resume.** An epoch ``ReduceLROnPlateau`` is stepped before the epoch's checkpoint.
 
     A family base sets ``is_family_base = True`` (it cannot be instantiated), its ``family`` name, the DDP strategy
     its loop needs (``ddp_strategy``), its epoch metrics (:meth:`track_epoch_metrics`), the files ``predict`` writes
     (``prediction_files``) and its default callbacks (``family_callbacks``). A model names the metric its best
     checkpoint is chosen by in ``monitor`` / ``monitor_mode``, and where its initial weights come from in
-    :meth:`load_initial_weights`. Subclasses that override ``setup``, ``on_fit_start``, ``on_save_checkpoint`` or
-    ``on_load_checkpoint`` must call ``super()``.
+    :meth:`load_initial_weights`. Subclasses that override ``setup``, ``on_fit_start``, ``on_save_checkpoint``,
+    ``on_load_checkpoint`` or an ``on_*_epoch_end`` hook must call ``super()``.
     """
 
     is_family_base: ClassVar[bool] = True
@@ -232,12 +233,53 @@ class ZooModule(pl.LightningModule):
 
     def on_train_epoch_end(self) -> None:
         self._log_and_reset("train")
+        self._step_epoch_plateaus(after_validation=False)
 
     def on_validation_epoch_end(self) -> None:
         self._log_and_reset("val")
+        self._step_epoch_plateaus(after_validation=True)
 
     def on_test_epoch_end(self) -> None:
         self._log_and_reset("test")
+
+    # ------------------------------------------------------------------------------------------ plateau schedules
+
+    # Lightning steps a ReduceLROnPlateau of interval "epoch" after the epoch's checkpoint is written, and skips that
+    # step when a run resumes from the checkpoint (it saves no metric), so a resumed run would miss one step. The zoo
+    # steps such a schedule itself as soon as its metric is logged, before any checkpoint of the epoch: a "val/" metric
+    # after the validation at the epoch's end (none in an epoch that does not validate, as Keras), any other at the
+    # training epoch's end. Lightning still saves and restores the schedule's state. Plateaus stepped every
+    # "step", and schedules of manual optimisation, stay as Lightning (or the model) steps them.
+
+    def lr_scheduler_step(self, scheduler: Any, metric: Any) -> None:
+        if not any(config.scheduler is scheduler for config in self._epoch_plateau_configs()):
+            super().lr_scheduler_step(scheduler, metric)
+
+    def _epoch_plateau_configs(self) -> list[Any]:
+        if self._trainer is None or not self.automatic_optimization:
+            return []
+        return [c for c in self.trainer.lr_scheduler_configs if c.reduce_on_plateau and c.interval == "epoch"]
+
+    def _step_epoch_plateaus(self, after_validation: bool) -> None:
+        trainer = self._trainer
+        if trainer is None or trainer.sanity_checking or trainer.state.fn != "fit":
+            return
+        if not training_epoch_finished(trainer):
+            return
+        for config in self._epoch_plateau_configs():
+            if str(config.monitor).startswith("val/") != after_validation:
+                continue
+            if (trainer.current_epoch + 1) % config.frequency:
+                continue
+            value = trainer.callback_metrics.get(config.monitor)
+            if value is None:
+                if config.strict:
+                    raise ZooError(
+                        f"the ReduceLROnPlateau schedule watches {config.monitor!r}, which this model does not log; "
+                        f"it logs {sorted(trainer.callback_metrics)}"
+                    )
+                continue
+            config.scheduler.step(float(value))
 
     def log_on_logging_steps(self, metrics: dict[str, Any], prog_bar: bool = True) -> None:
         """Logs per-step values only on the steps the loggers record (every ``log_every_n_steps``)."""

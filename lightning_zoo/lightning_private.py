@@ -78,3 +78,9 @@ def save_last_checkpoint_if_skipped(callback: ModelCheckpoint, trainer: pl.Train
         and callback._should_save_on_train_epoch_end(trainer) == at_train_epoch_end
     ):
         callback._save_last_checkpoint(trainer, callback._monitor_candidates(trainer))
+
+
+def training_epoch_finished(trainer: pl.Trainer) -> bool:
+    """Whether every training batch of the current epoch has run: validation now is the one at the epoch's end (not
+    one within it), and an epoch cut short by ``max_steps`` has not finished. Lightning steps epoch schedules on it."""
+    return trainer.fit_loop.epoch_loop._num_ready_batches_reached()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 from pytorch_lightning import seed_everything
+from pytorch_lightning.callbacks import Callback
 
 from lightning_zoo.callbacks import ZooModelCheckpoint
 from lightning_zoo.classification import MLP, FeatureCNN
@@ -135,3 +136,69 @@ def test_a_checkpoint_that_is_not_the_zoos_is_named_as_such(tmp_path):
         load_zoo_module(tmp_path / "plain.ckpt")
     shutil.copy(LEGACY / "feature_cnn_75931a4.ckpt", tmp_path / "cnn.ckpt")
     assert isinstance(load_zoo_module(tmp_path / "cnn.ckpt"), FeatureCNN)
+
+
+class PlateauMLP(MLP):
+    """An MLP whose plateau schedule never sees an improvement after its first value (threshold 1e9), so the rate
+    halves at every step after the first: the rates tell exactly when it was stepped."""
+
+    model_name = "PlateauMLPOfTheTests"
+
+    def __init__(self, monitor: str = "val/loss", frequency: int = 1, strict: bool = True, **kwargs) -> None:
+        super().__init__(hidden_units=(8,), **kwargs)
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.SGD(self.parameters(), lr=1.0)
+        plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, factor=0.5, patience=0, threshold=1e9, threshold_mode="abs"
+        )
+        schedule = {"scheduler": plateau, "monitor": self.hparams.monitor}
+        return {"optimizer": optimizer, "lr_scheduler": {**schedule, "frequency": self.hparams.frequency,
+                                                         "strict": self.hparams.strict}}  # fmt: skip
+
+
+class EpochRates(Callback):
+    def __init__(self) -> None:
+        self.rates: list[float] = []
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self.rates.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+
+def fit_plateau(data_root, root, max_epochs, ckpt_path=None, model_args=None, **trainer_args) -> list[float]:
+    rates = EpochRates()
+    checkpoints = ZooModelCheckpoint(dirpath=root / "ckpt", save_top_k=-1, monitor="val/acc", mode="max")
+    t = trainer(root, max_epochs=max_epochs, callbacks=[rates, checkpoints], **trainer_args)
+    t.fit(PlateauMLP(**(model_args or {})), mlp_data(data_root), ckpt_path=ckpt_path)
+    return rates.rates
+
+
+def test_an_epoch_plateau_steps_before_the_epoch_checkpoint_so_a_resume_keeps_every_step(data_root, tmp_path):
+    """Lightning steps it after the checkpoint and skips that step on a resume: the resumed run would train epoch 2
+    at 1.0, not 0.5. Validating twice an epoch steps it once, after the epoch's last validation."""
+    assert fit_plateau(data_root, tmp_path / "whole", 4) == [1.0, 1.0, 0.5, 0.25]
+    [second] = (tmp_path / "whole" / "ckpt").glob("epoch=1-*.ckpt")
+    assert fit_plateau(data_root, tmp_path / "resumed", 4, ckpt_path=second) == [0.5, 0.25]
+    assert fit_plateau(data_root, tmp_path / "twice", 4, val_check_interval=0.5) == [1.0, 1.0, 0.5, 0.25]
+
+
+@pytest.mark.parametrize(
+    ("model_args", "trainer_args", "rates"),
+    [
+        ({"monitor": "train/loss"}, {"limit_val_batches": 0}, [1.0, 1.0, 0.5, 0.25, 0.125]),
+        ({"frequency": 2}, {}, [1.0, 1.0, 1.0, 1.0, 0.5]),
+        # Not stepped in the epochs without validation (with strict, Lightning refuses the run after the first)
+        ({"strict": False}, {"check_val_every_n_epoch": 2}, [1.0, 1.0, 1.0, 1.0, 0.5]),
+        ({"monitor": "val/nothing", "strict": False}, {}, [1.0] * 5),
+    ],
+    ids=["training loss", "frequency 2", "validation every 2nd epoch", "missing, not strict"],
+)
+def test_an_epoch_plateau_steps_when_lightning_would_and_its_metric_exists(
+    data_root, tmp_path, model_args, trainer_args, rates
+):
+    assert fit_plateau(data_root, tmp_path, 5, model_args=model_args, **trainer_args) == rates
+
+
+def test_an_epoch_plateau_on_a_metric_the_model_does_not_log_names_the_ones_it_does(data_root, tmp_path):
+    with pytest.raises(ZooError, match=r"watches 'val/nothing', which this model does not log; it logs \[.*'val/loss'"):
+        fit_plateau(data_root, tmp_path, 1, model_args={"monitor": "val/nothing"})

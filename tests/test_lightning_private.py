@@ -94,3 +94,24 @@ def test_on_load_checkpoint_runs_before_the_state_dict_is_loaded():
     assert load.index("obj.on_load_checkpoint(checkpoint)") < load.index('obj.load_state_dict(checkpoint["state_dict"]')
     restore = inspect.getsource(_CheckpointConnector.restore_model)
     assert restore.index('"on_load_checkpoint"') < restore.index("load_model_state_dict")
+
+
+class EpochEnds(Callback):
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, bool]] = []
+
+    def on_validation_epoch_end(self, trainer, pl_module) -> None:
+        if not trainer.sanity_checking:
+            self.rows.append(("val", private.training_epoch_finished(trainer)))
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.rows.append(("train", private.training_epoch_finished(trainer)))
+
+
+def test_training_epoch_finished_tells_the_validation_at_the_epochs_end_and_a_cut_epoch(data_root, tmp_path):
+    ends = EpochEnds()
+    t = trainer(tmp_path, max_epochs=2, max_steps=6, limit_train_batches=4, limit_val_batches=1,
+                val_check_interval=2, callbacks=[ends], enable_checkpointing=False)  # fmt: skip
+    t.fit(MLP(), mlp_data(data_root))
+    # Epoch 0: validation within it, then at its end; epoch 1 stops at step 6, in the middle of its batches.
+    assert ends.rows == [("val", False), ("val", True), ("train", True), ("val", False), ("train", False)]

@@ -121,28 +121,6 @@ class LanguageModelBase(SharedStepModule):
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": plateau, "monitor": self.monitor}}
 
-    # Lightning steps a plateau schedule after the epoch's checkpoint is written (and skips it on a resume), so a run
-    # resumed from that checkpoint would miss one step. It is stepped here instead, as soon as its metric is logged
-    # and before any checkpoint of the epoch; Lightning still saves and restores its state.
-    def lr_scheduler_step(self, scheduler: Any, metric: Any) -> None:
-        if not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            super().lr_scheduler_step(scheduler, metric)
-
-    def on_train_epoch_end(self) -> None:
-        super().on_train_epoch_end()
-        if self.monitor == "train/loss":
-            self._step_plateau()
-
-    def on_validation_epoch_end(self) -> None:
-        super().on_validation_epoch_end()
-        if self.monitor == "val/loss" and not self.trainer.sanity_checking:
-            self._step_plateau()
-
-    def _step_plateau(self) -> None:
-        for config in self.trainer.lr_scheduler_configs:
-            if isinstance(config.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                config.scheduler.step(float(self.trainer.callback_metrics[self.monitor]))
-
     # --------------------------------------------------------------------------------------------------- training
 
     def loss_and_predictions(self, logits: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
