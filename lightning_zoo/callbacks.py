@@ -13,7 +13,7 @@ from pytorch_lightning.utilities import rank_zero_info
 
 from lightning_zoo.core import ZooError, inference_mode_of
 from lightning_zoo.lightning_private import save_last_checkpoint_if_skipped
-from lightning_zoo.media import image_grid, log_image
+from lightning_zoo.media import checkpoint_run_folder, image_grid, log_image
 
 
 class ZooModelCheckpoint(ModelCheckpoint):
@@ -51,6 +51,11 @@ class ZooModelCheckpoint(ModelCheckpoint):
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         super().on_validation_end(trainer, pl_module)
         save_last_checkpoint_if_skipped(self, trainer, at_train_epoch_end=False)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # Lightning 2.6 writes last.ckpt here even in a fast_dev_run, which it announces as writing no checkpoint.
+        if not trainer.fast_dev_run:
+            super().on_train_end(trainer, pl_module)
 
 
 class ZooProgressBar(RichProgressBar):
@@ -170,7 +175,8 @@ class PredictionWriter(BasePredictionWriter):
 
     Args:
         output_dir: Where to write. Default: ``predictions/`` beside the ``checkpoints/`` folder of the checkpoint
-            given with ``--ckpt_path``, or ``./predictions`` without one.
+            given with ``--ckpt_path`` (beside the checkpoint itself if it is not in one), or ``./predictions``
+            without one.
     """
 
     def __init__(self, output_dir: str | None = None) -> None:
@@ -191,7 +197,7 @@ class PredictionWriter(BasePredictionWriter):
         if self.output_dir is not None:
             return Path(self.output_dir)
         if trainer.ckpt_path:
-            return Path(trainer.ckpt_path).resolve().parent.parent / "predictions"
+            return checkpoint_run_folder(trainer.ckpt_path) / "predictions"
         return Path("predictions")
 
     def write_on_epoch_end(

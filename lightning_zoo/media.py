@@ -38,6 +38,25 @@ def run_folder(trainer: pl.Trainer) -> Path:
     return Path(next((lg.log_dir for lg in trainer.loggers if getattr(lg, "log_dir", None)), trainer.default_root_dir))
 
 
+def checkpoint_run_folder(checkpoint: str | Path) -> Path:
+    """The run folder a checkpoint belongs to: the one holding its ``checkpoints/`` folder, else its own folder."""
+    path = Path(checkpoint).resolve()
+    return path.parent.parent if path.parent.name == "checkpoints" else path.parent
+
+
+def results_path(trainer: pl.Trainer, name: str) -> Path:
+    """Where ``test`` writes a results file such as ``n_way.csv``: ``test/`` in the folder of the run whose checkpoint
+    it tests (``--ckpt_path``), named after the checkpoint too (``test/n_way-last.csv``), so that testing another
+    checkpoint keeps this one's; without a checkpoint, ``test/`` in this run's own folder (where its checkpoints go).
+    Every rank gets the same path."""
+    if trainer.ckpt_path:
+        stem, suffix = Path(name).stem, Path(name).suffix
+        return checkpoint_run_folder(trainer.ckpt_path) / "test" / f"{stem}-{Path(trainer.ckpt_path).stem}{suffix}"
+    callback = trainer.checkpoint_callback
+    folder = Path(callback.dirpath).parent if callback is not None and callback.dirpath else run_folder(trainer)
+    return folder / "test" / name
+
+
 def shown_by_loggers(trainer: pl.Trainer, to_wandb: Callable, to_tensorboard: Callable) -> bool:
     """Calls ``to_wandb(logger, step)`` for each W&B logger and ``to_tensorboard(writer, step)`` for each TensorBoard
     one, at the loggers' step; whether any logger showed it (else the caller writes a file)."""

@@ -106,7 +106,8 @@ def test_testing_reports_each_posterior_samples_accuracy(data_root, tmp_path):
     ZooCLI(args=["fit", *common, "--trainer.max_epochs", "2"])
     cli = ZooCLI(args=["test", *common, "--ckpt_path", str(tmp_path / "checkpoints" / "last.ckpt")])
     metrics = cli.trainer.callback_metrics
-    with open(tmp_path / "posterior_accuracies.csv") as f:
+    # In the tested run's folder, named after its checkpoint (whatever the logger's folder)
+    with open(tmp_path / "test" / "posterior_accuracies-last.csv") as f:
         accuracies = [float(r["test_acc_pct"]) / 100 for r in csv.DictReader(f)]
     assert len(accuracies) == 30 and len(set(accuracies)) > 1  # 30 different networks
     assert math.isclose(float(metrics["test/acc_mean"]), sum(accuracies) / 30, abs_tol=1e-4)
@@ -123,11 +124,14 @@ def test_two_processes_test_the_same_30_networks_on_the_whole_test_set(data_root
     ZooCLI(args=["fit", *common, "--trainer.max_epochs", "1", "--trainer.default_root_dir", str(tmp_path / "fit")])
     checkpoint = ["--ckpt_path", str(tmp_path / "fit" / "checkpoints" / "last.ckpt")]
     ZooCLI(args=["test", *common, *checkpoint, "--trainer.default_root_dir", str(tmp_path / "one")])
+    results = tmp_path / "fit" / "test" / "posterior_accuracies-last.csv"
+    one = results.read_text()
+    results.unlink()  # the two-process run must write it again
     command = [PYTHON, CLI, "test", *common, *checkpoint, "--trainer.default_root_dir", str(tmp_path / "two"),
                "--trainer.devices", "2", "--trainer.strategy", "ddp", "--trainer.accelerator", "cpu"]  # fmt: skip
     done = subprocess.run(command, env=subprocess_env(), cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    one, two = ((tmp_path / run / "posterior_accuracies.csv").read_text() for run in ("one", "two"))
+    two = results.read_text()
     assert one == two and len(one.splitlines()) == 31
 
 

@@ -202,3 +202,16 @@ def test_an_epoch_plateau_steps_when_lightning_would_and_its_metric_exists(
 def test_an_epoch_plateau_on_a_metric_the_model_does_not_log_names_the_ones_it_does(data_root, tmp_path):
     with pytest.raises(ZooError, match=r"watches 'val/nothing', which this model does not log; it logs \[.*'val/loss'"):
         fit_plateau(data_root, tmp_path, 1, model_args={"monitor": "val/nothing"})
+
+
+def test_a_fast_dev_run_writes_no_checkpoint(data_root, tmp_path):
+    t = trainer(tmp_path, fast_dev_run=True, callbacks=[ZooModelCheckpoint(dirpath=tmp_path / "ckpt")])
+    t.fit(MLP(), mlp_data(data_root))
+    assert not list(tmp_path.rglob("*.ckpt"))
+
+
+def test_a_checkpoints_run_folder_holds_its_checkpoints_folder_or_else_the_checkpoint(tmp_path):
+    from lightning_zoo.media import checkpoint_run_folder
+
+    assert checkpoint_run_folder(tmp_path / "run" / "checkpoints" / "last.ckpt") == (tmp_path / "run").resolve()
+    assert checkpoint_run_folder(tmp_path / "model.ckpt") == tmp_path.resolve()  # not the folder above it

@@ -236,7 +236,7 @@ def test_the_one_shot_table_is_logged_and_written_with_the_ways_the_gallery_allo
               "--model.trials", "200"]  # fmt: skip
     cli = ZooCLI(args=["fit", *common, "--trainer.max_epochs", "1"])
     ZooCLI(args=["test", *common, "--ckpt_path", str(tmp_path / "checkpoints" / "last.ckpt")])
-    with open(tmp_path / "n_way.csv") as f:
+    with open(tmp_path / "test" / "n_way-last.csv") as f:  # in the tested run's folder, named by its checkpoint
         rows = list(csv.DictReader(f))
     assert [int(r["ways"]) for r in rows] == [4, 9]  # 16-40 ways need more than the fixture's 14 subjects
     assert list(rows[0]) == ["ways", "acc", "pixel_nn_acc", "acc_book_draw", "pixel_nn_acc_book_draw"]
@@ -282,11 +282,14 @@ def test_two_processes_test_the_whole_gallery_as_one_does(data_root, tmp_path):
     ZooCLI(args=["fit", *common, "--trainer.max_epochs", "1", "--trainer.default_root_dir", str(tmp_path / "fit")])
     checkpoint = ["--ckpt_path", str(tmp_path / "fit" / "checkpoints" / "last.ckpt")]
     ZooCLI(args=["test", *common, *checkpoint, "--trainer.default_root_dir", str(tmp_path / "one")])
+    results = tmp_path / "fit" / "test" / "n_way-last.csv"
+    one = results.read_text()
+    results.unlink()  # the two-process run must write it again
     command = [PYTHON, CLI, "test", *common, *checkpoint, "--trainer.default_root_dir", str(tmp_path / "two"),
                "--trainer.devices", "2", "--trainer.strategy", "ddp", "--trainer.accelerator", "cpu"]  # fmt: skip
     done = subprocess.run(command, env=subprocess_env(), cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    one, two = ((tmp_path / run / "n_way.csv").read_text() for run in ("one", "two"))
+    two = results.read_text()
     assert one == two and len(one.splitlines()) == 3
 
 

@@ -17,7 +17,7 @@ from torchmetrics import Metric
 
 from lightning_zoo.core import EpochMeans, ZooModule
 from lightning_zoo.files import atomic_path
-from lightning_zoo.media import write_csv
+from lightning_zoo.media import results_path, write_csv
 
 
 def normal_kl(loc: Tensor, scale: Tensor, prior_scale: float) -> Tensor:
@@ -147,7 +147,8 @@ class VariationalClassifierBase(ZooModule):
     Testing draws ``posterior_samples`` weight samples once (seeded by ``test_seed``) and logs each one's accuracy
     (``test/acc_mean``, ``_min``, ``_max``, ``_std``), the posterior means' (``test/acc_posterior_mean``), the
     predictive distribution's (``test/acc_predictive``), and the mean predictive entropy and agreement of the samples;
-    the list of accuracies goes to ``posterior_accuracies.csv`` in the run folder. ``predict`` writes each input's
+    the list of accuracies goes to ``test/posterior_accuracies-<checkpoint>.csv`` in the run
+    folder. ``predict`` writes each input's
     majority class, agreement, entropy and predictive probabilities.
 
     Args:
@@ -257,10 +258,10 @@ class VariationalClassifierBase(ZooModule):
             "test/acc_std": accuracies.std(unbiased=False),
         }
         self.log_dict(summary)
-        folder = Path(self.trainer.log_dir or self.trainer.default_root_dir)  # log_dir is collective: on every rank
+        path = results_path(self.trainer, "posterior_accuracies.csv")
         if self.trainer.is_global_zero:
             rows = [[i, f"{100 * float(a):.2f}"] for i, a in enumerate(accuracies)]
-            path = write_csv(folder / "posterior_accuracies.csv", ["sample", "test_acc_pct"], rows)
+            path = write_csv(path, ["sample", "test_acc_pct"], rows)
             rank_zero_info(f"the accuracies of {len(rows)} posterior samples are in {path}")
 
     # ---------------------------------------------------------------------------------------------------- predict

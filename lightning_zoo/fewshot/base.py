@@ -14,7 +14,7 @@ from torch import Tensor
 
 from lightning_zoo.core import SharedStepModule
 from lightning_zoo.keras import keras_binary_crossentropy
-from lightning_zoo.media import log_table, write_csv
+from lightning_zoo.media import log_table, results_path, write_csv
 
 BOOK_WAYS = (4, 9, 16, 25, 36, 40)
 # The N-way table's columns after N: distinct distractor subjects, then the book's draw with replacement.
@@ -75,8 +75,8 @@ class PairModelBase(SharedStepModule):
     Testing runs N-way one-shot trials over the test split's gallery ``(image, subject, image number)``: for each of
     ``ways`` (those the gallery has subjects for), ``trials`` trials scored by the model and by the pixel
     nearest neighbour (L2), logged as ``test/{N}_way_acc`` and ``test/{N}_way_pixel_nn_acc``, then the same with the
-    book's draw of subjects (``..._book_draw``, see :func:`n_way_one_shot`); as a table, and written to ``n_way.csv``
-    in the run folder. ``predict`` writes each gallery image's features.
+    book's draw of subjects (``..._book_draw``, see :func:`n_way_one_shot`); as a table, and written to ``test/n_way-<checkpoint>.csv``
+    in the run folder (:func:`~lightning_zoo.media.results_path`). ``predict`` writes each gallery image's features.
 
     Args:
         ways: The N of the N-way tests (the book's 4, 9, 16, 25, 36, 40).
@@ -138,11 +138,11 @@ class PairModelBase(SharedStepModule):
         self.log_dict(
             {f"test/{n}_way_{key}": v for n, *values in table for key, v in zip(TABLE_KEYS, values, strict=True)}
         )
-        folder = Path(self.trainer.log_dir or self.trainer.default_root_dir)  # log_dir is collective: on every rank
+        path = results_path(self.trainer, "n_way.csv")
         if self.trainer.is_global_zero:
             columns, rows = ["ways", *TABLE_KEYS], [[n, *(round(v, 4) for v in values)] for n, *values in table]
             log_table(self.trainer, "test/n_way", columns, rows)
-            path = write_csv(folder / "n_way.csv", columns, rows)
+            path = write_csv(path, columns, rows)
             rank_zero_info(f"N-way one-shot accuracies written to {path}")
 
     @torch.no_grad()
