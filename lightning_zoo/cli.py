@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -18,13 +19,14 @@ from pytorch_lightning.callbacks import (
     ProgressBar,
 )
 from pytorch_lightning.cli import ArgsType, LightningArgumentParser, LightningCLI
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
 from pytorch_lightning.utilities.model_helpers import is_overridden
 
 import datamodules  # noqa: F401  (imported so that --data accepts short class names)
 from datamodules.base import DataError, ZooDataModule
 from lightning_zoo.callbacks import PredictionWriter, ZooModelCheckpoint, ZooProgressBar
 from lightning_zoo.cards import markdown_table, plain_table
-from lightning_zoo.core import ZooError, ZooModule, read_checkpoint
+from lightning_zoo.core import ZooError, ZooModule, read_checkpoint, run_checkpoint
 from lightning_zoo.loggers import LOG_DIR, ConfigToLoggers, ZooWandbLogger
 from lightning_zoo.registry import cards, import_models
 
@@ -148,6 +150,7 @@ class ZooCLI(LightningCLI):
         special = path in ("last", "best", "hpc") or registry or "://" in str(path)
         if path is not None and not special:
             try:
+                path = self.config[subcommand]["ckpt_path"] = str(run_checkpoint(path))  # a run's folder: its last
                 checkpoint = read_checkpoint(path)  # tensors mapped, not read: cheap even for large files
             except ZooError as err:
                 raise ZooError(f"--ckpt_path {err}") from err
@@ -221,8 +224,19 @@ def main(args: ArgsType = None) -> None:
             list_zoo(argv[1:])
         else:
             ZooCLI(args=args)
-    except (ZooError, DataError) as err:
+    except (ZooError, DataError, MisconfigurationException) as err:  # Lightning's: e.g. no GPU for accelerator gpu
         sys.exit(f"error: {err}")
+    except ValueError as err:
+        if not raised_by_an_optimizer(err):
+            raise
+        sys.exit(f"error: {err} (an option of the model's optimizer: --model.lr, ...)")
+
+
+def raised_by_an_optimizer(err: BaseException) -> bool:
+    """Whether ``err`` comes from a ``torch.optim`` constructor: they refuse bad hyperparameters (a negative learning
+    rate, betas outside [0, 1)) with a ValueError, which only a user's option can cause."""
+    frames = traceback.extract_tb(err.__traceback__)
+    return bool(frames) and "torch/optim/" in frames[-1].filename.replace("\\", "/")
 
 
 __all__ = ["ZooCLI", "ZooWandbLogger", "main"]

@@ -373,7 +373,7 @@ class ZooModule(pl.LightningModule):
         saved_by = checkpoint_model_name(checkpoint)
         if saved_by is not None and saved_by != self.model_name:
             raise ZooError(
-                f"the checkpoint {Path(source).name + ' ' if source else ''}holds a {saved_by}, not a "
+                f"the checkpoint {Path(source).name + ' ' if source else ''}holds the model {saved_by}, not "
                 f"{self.model_name}: pass a checkpoint of this model, or the config of the model it holds"
             )
         rename_state(checkpoint, self.checkpoint_renames)
@@ -412,21 +412,13 @@ class ZooModule(pl.LightningModule):
         written by another run: how a transfer experiment starts from the run it transfers from. A missing or damaged
         file, a checkpoint of another model, or weights of other shapes end with a :class:`ZooError` saying so.
         A folder stands for the one ``last.ckpt`` below it (a run's ``--trainer.default_root_dir``)."""
-        path = Path(path)
-        if path.is_dir():
-            found = sorted(path.rglob("checkpoints/last.ckpt"))
-            if len(found) != 1:
-                listed = ", ".join(str(p) for p in found[:3]) + (" ..." if len(found) > 3 else "")
-                raise ZooError(
-                    f"{path} holds {len(found)} runs' checkpoints/last.ckpt ({listed or 'none'}): pass one file"
-                )
-            path = found[0]
+        path = run_checkpoint(path)
         checkpoint = read_checkpoint(path)
         saved_by = checkpoint_model_name(checkpoint)
         if saved_by != self.model_name:
-            held = f"a {saved_by}" if saved_by else "no lightning-zoo model"
+            held = f"the model {saved_by}" if saved_by else "no lightning-zoo model"
             raise ZooError(
-                f"{path} holds {held}, not a {self.model_name}: pass a checkpoint of a {self.model_name} run"
+                f"{path} holds {held}, not {self.model_name}: pass a checkpoint of a run of {self.model_name}"
             )
         rename_state(checkpoint, self.checkpoint_renames)
         saved, own = checkpoint["state_dict"], self.state_dict()
@@ -497,6 +489,19 @@ def checkpoint_model_name(checkpoint: Mapping[str, Any]) -> str | None:
     """The model a zoo checkpoint holds; checkpoints before model names stored an import path ending in the class."""
     saved = checkpoint.get("zoo_model")
     return saved.rpartition(".")[2] if saved else None
+
+
+def run_checkpoint(path: str | Path) -> Path:
+    """``path``, or for a folder (a run's folder, or a ``--trainer.default_root_dir``) the one ``last.ckpt`` in a
+    ``checkpoints/`` folder below it; a folder with none or several ends with a :class:`ZooError` listing them."""
+    path = Path(path)
+    if not path.is_dir():
+        return path
+    found = sorted(path.rglob("checkpoints/last.ckpt"))
+    if len(found) != 1:
+        listed = ", ".join(str(p) for p in found[:3]) + (" ..." if len(found) > 3 else "")
+        raise ZooError(f"{path} holds {len(found)} runs' checkpoints/last.ckpt ({listed or 'none'}): pass one file")
+    return found[0]
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:

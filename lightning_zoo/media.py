@@ -59,7 +59,10 @@ def results_path(trainer: pl.Trainer, name: str) -> Path:
 
 def shown_by_loggers(trainer: pl.Trainer, to_wandb: Callable, to_tensorboard: Callable) -> bool:
     """Calls ``to_wandb(logger, step)`` for each W&B logger and ``to_tensorboard(writer, step)`` for each TensorBoard
-    one, at the loggers' step; whether any logger showed it (else the caller writes a file)."""
+    one, at the loggers' step; whether any logger showed it (else the caller writes a file). A ``fast_dev_run``, which
+    Lightning runs without logging, counts as shown: it writes no file either."""
+    if trainer.fast_dev_run:
+        return True
     step = logger_step(trainer)
     shown = False
     for logger in trainer.loggers:

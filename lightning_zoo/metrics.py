@@ -151,8 +151,8 @@ def feature_extractor(
             )
     if not callable(getattr(classifier, "features", None)):
         raise ZooError(
-            f"{classifier_ckpt} holds a {type(classifier).__name__}, which has no features(): train a FeatureCNN on "
-            "the GAN's data (configs/classification/feature_cnn_mnist.yaml) and pass its checkpoint"
+            f"{classifier_ckpt} holds the model {type(classifier).__name__}, which has no features(): train a "
+            "FeatureCNN on the GAN's data (configs/classification/feature_cnn_mnist.yaml) and pass its checkpoint"
         )
     hparams = classifier.hparams
     width = hparams.num_classes if logits else hparams.feature_dim

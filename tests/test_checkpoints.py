@@ -204,10 +204,12 @@ def test_an_epoch_plateau_on_a_metric_the_model_does_not_log_names_the_ones_it_d
         fit_plateau(data_root, tmp_path, 1, model_args={"monitor": "val/nothing"})
 
 
-def test_a_fast_dev_run_writes_no_checkpoint(data_root, tmp_path):
-    t = trainer(tmp_path, fast_dev_run=True, callbacks=[ZooModelCheckpoint(dirpath=tmp_path / "ckpt")])
-    t.fit(MLP(), mlp_data(data_root))
-    assert not list(tmp_path.rglob("*.ckpt"))
+def test_a_fast_dev_run_writes_no_checkpoint_and_no_sample_file(data_root, tmp_path):
+    from lightning_zoo.callbacks import SampleGrid
+
+    callbacks = [ZooModelCheckpoint(dirpath=tmp_path / "ckpt"), SampleGrid()]
+    trainer(tmp_path, fast_dev_run=True, callbacks=callbacks).fit(DCGAN(), gan_data(data_root))
+    assert not list(tmp_path.rglob("*"))
 
 
 def test_a_checkpoints_run_folder_holds_its_checkpoints_folder_or_else_the_checkpoint(tmp_path):

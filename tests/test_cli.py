@@ -87,8 +87,9 @@ def test_a_missing_dataset_offline_ends_with_the_clear_message(tmp_path: Path):
         (DCGAN_CONFIG, ["--data.padding", "0"], "DCGAN's layer table makes 32x32 images, the data has 28x28: pad"),
         (MLP_CONFIG, ["--model.dropout", "1.5"], "dropout must be in [0, 1), got 1.5"),
         (MLP_CONFIG, ["--data.batch_size", "0"], "batch_size must be at least 1, got 0"),
+        (DCGAN_CONFIG, ["--model.predict_samples", "-4"], "num_fixed_samples and predict_samples must be at least 1"),
     ],
-    ids=["image-size", "dropout", "batch-size"],
+    ids=["image-size", "dropout", "batch-size", "samples"],
 )
 def test_an_argument_a_constructor_refuses_ends_with_its_message(config, option, message, data_root):
     with pytest.raises(SystemExit) as exit_:
@@ -126,8 +127,8 @@ def test_a_checkpoint_of_another_model_ends_with_a_clear_message_before_any_run_
         with pytest.raises(SystemExit) as exit_:
             main([subcommand, "--config", MLP_CONFIG, "--data.data_dir", str(data_root), "--ckpt_path", checkpoint])
         assert str(exit_.value.code) == (
-            "error: the checkpoint last.ckpt holds a DCGAN, not a MLP: pass a checkpoint of this model, or the config "
-            "of the model it holds"
+            "error: the checkpoint last.ckpt holds the model DCGAN, not MLP: pass a checkpoint of this model, or the "
+            "config of the model it holds"
         )
 
 
@@ -141,6 +142,28 @@ def test_mlp_validate_test_and_predict_from_a_checkpoint(data_root: Path):
     ZooCLI(args=["predict", *common])
     rows = list(csv.DictReader(open(checkpoint.parent.parent / "predictions" / "predictions.csv")))
     assert len(rows) == 64 and {"index", "target", "predicted", "prob_9"} <= set(rows[0])
+
+
+def test_a_run_folder_as_ckpt_path_stands_for_its_last_checkpoint(data_root: Path):
+    checkpoint = Path(fit_quickly(MLP_CONFIG, data_root).trainer.checkpoint_callback.last_model_path)
+    run = checkpoint.parent.parent
+    cli = ZooCLI(args=["validate", "--config", MLP_CONFIG, "--data.data_dir", str(data_root), "--ckpt_path", str(run)])
+    assert Path(cli.trainer.ckpt_path) == checkpoint
+
+
+@pytest.mark.parametrize(
+    "subcommand, config, option, message",
+    [
+        ("fit", MLP_CONFIG, ["--model.lr", "-1"], "Invalid learning rate: -1.0 (an option of the model's optimizer"),
+        ("test", DCGAN_CONFIG, [], "No `test_step()` method defined to run `Trainer.test`"),  # Lightning's refusal
+    ],
+    ids=["optimizer", "lightning"],
+)
+def test_a_value_lightning_or_torch_refuses_ends_with_one_line(data_root, subcommand, config, option, message):
+    with pytest.raises(SystemExit) as exit_:
+        main([subcommand, "--config", config, "--data.data_dir", str(data_root), "--trainer.fast_dev_run", "true",
+              *option])  # fmt: skip
+    assert str(exit_.value.code).startswith(f"error: {message}")
 
 
 def test_dcgan_predict_writes_samples_beside_the_run_and_is_seeded(data_root: Path, tmp_path: Path):

@@ -129,7 +129,8 @@ def test_init_from_a_missing_file_or_another_model_ends_with_one_line(data_root,
     with pytest.raises(SystemExit) as exit_:
         fit_phase(PHASE_2, data_root, tmp_path, "--model.init_from", str(mlp))
     assert (
-        str(exit_.value.code) == f"error: {mlp} holds a MLP, not a TransferCNN: pass a checkpoint of a TransferCNN run"
+        str(exit_.value.code)
+        == f"error: {mlp} holds the model MLP, not TransferCNN: pass a checkpoint of a run of TransferCNN"
     )
 
 

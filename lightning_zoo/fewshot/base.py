@@ -75,8 +75,9 @@ class PairModelBase(SharedStepModule):
     Testing runs N-way one-shot trials over the test split's gallery ``(image, subject, image number)``: for each of
     ``ways`` (those the gallery has subjects for), ``trials`` trials scored by the model and by the pixel
     nearest neighbour (L2), logged as ``test/{N}_way_acc`` and ``test/{N}_way_pixel_nn_acc``, then the same with the
-    book's draw of subjects (``..._book_draw``, see :func:`n_way_one_shot`); as a table, and written to ``test/n_way-<checkpoint>.csv``
-    in the run folder (:func:`~lightning_zoo.media.results_path`). ``predict`` writes each gallery image's features.
+    book's draw of subjects (``..._book_draw``, see :func:`n_way_one_shot`); as a table, and written to
+    ``test/n_way-<checkpoint>.csv`` in the run folder (:func:`~lightning_zoo.media.results_path`). ``predict`` writes
+    each gallery image's features.
 
     Args:
         ways: The N of the N-way tests (the book's 4, 9, 16, 25, 36, 40).

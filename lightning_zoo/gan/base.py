@@ -96,6 +96,10 @@ class GANBase(ZooModule):
             raise ValueError(f"d_steps, g_steps and n_critic must be at least 1, got {d_steps}, {g_steps}, {n_critic}")
         if not 0 < real_label <= 1:
             raise ValueError(f"real_label must be in (0, 1], got {real_label}")
+        if min(num_fixed_samples, predict_samples) < 1:
+            raise ValueError(
+                f"num_fixed_samples and predict_samples must be at least 1, got {num_fixed_samples}, {predict_samples}"
+            )
         self.automatic_optimization = False
         # Buffers: they move with .to(device), land in checkpoints and are the same on every DDP rank. Their own
         # generator keeps the grid's latent the same whatever the training seed, so runs can be compared.
