@@ -27,5 +27,5 @@ benchmarks: $(BIN)/activate
 	WANDB_MODE=disabled $(BIN)/python benchmarks/classifier_speed.py --rounds 8
 	WANDB_MODE=disabled $(BIN)/python benchmarks/dcgan_mnist.py --epochs 50
 
-clean:
-	rm -rf $(VENV) logs predictions
+clean:  # the environment only: logs/ holds every run's checkpoints (delete it yourself when you mean to)
+	rm -rf $(VENV)

@@ -34,7 +34,7 @@ class Forecaster(SharedStepModule):
     is on the scaled target, and ``target * scale + offset`` is in the data's units (prices, degrees).
 
     Logs ``{train,val,test}/loss``, ``/mae`` and ``/mse`` (scaled) and ``/mae_units`` and ``/mse_units`` (in the
-    data's units) per epoch; ``predict`` writes ``forecasts.csv`` (time, truth, forecast, in units) and
+    data's units) per epoch; ``predict`` writes ``forecasts.csv`` (time, target, forecast, error, in units) and
     ``forecast.png``, and, when W&B logs, an interactive line chart of both.
 
     Args:
@@ -98,7 +98,7 @@ class Forecaster(SharedStepModule):
         return {"forecast": self(x) * scale + offset, "target": y * scale + offset, "time": time}
 
     def write_predictions(self, outputs: list[dict[str, Tensor]], directory: Path) -> list[Path]:
-        """``forecasts.csv`` (time, truth, forecast, error, in the data's units) and ``forecast.png``."""
+        """``forecasts.csv`` (time, target, forecast, error, in the data's units) and ``forecast.png``."""
         joined = {key: torch.cat([o[key] for o in outputs]).double().cpu().numpy() for key in outputs[0]}
         times = joined["time"].astype(np.int64).astype("datetime64[s]")
         table = directory / "forecasts.csv"
