@@ -6,6 +6,7 @@ import inspect
 import math
 import os
 import random
+import warnings
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -357,15 +358,29 @@ class ZooModule(pl.LightningModule):
         if not misfits:
             return
         hparams = checkpoint.get("hyper_parameters", {})
-        differing = ", ".join(
-            f"{k}={v!r} (here {self.hparams.get(k)!r})"
-            for k, v in hparams.items()
-            if k in self.hparams and comparable(self.hparams.get(k)) != comparable(v)
-        )
+        differing = {
+            k: v for k, v in hparams.items() if k in self.hparams and comparable(self.hparams.get(k)) != comparable(v)
+        }
+        # Name the settings that change the weights' shapes (or might: a model that cannot be built on the meta
+        # device), not a learning rate that also differs; if no single one does, all of them.
+        own_shapes = {k: v.shape for k, v in own.items()}
+        shaping = [k for k in differing if self._state_shapes_with(k, differing[k]) != own_shapes] or list(differing)
+        differing = ", ".join(f"{k}={differing[k]!r} (here {self.hparams.get(k)!r})" for k in shaping)
         raise ZooError(
             f"the checkpoint's weights do not fit this {type(self).__name__} ({len(misfits)} tensors differ, first "
             f"{misfits[0]!r}); it was trained with {differing or 'other settings'}: pass the same --model options"
         )
+
+    def _state_shapes_with(self, name: str, value: Any) -> dict[str, torch.Size] | None:
+        """The shapes of this model's state were it built with ``name=value``, built on the meta device (no memory,
+        no initialisation); None when it cannot be built so."""
+        try:
+            with torch.device("meta"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = type(self)(**{**self.hparams, name: value})
+        except Exception:  # an argument it refuses, or a constructor that needs real tensors
+            return None
+        return {k: v.shape for k, v in model.state_dict().items()}
 
     def check_checkpoint(self, checkpoint: dict[str, Any], source: str | Path | None = None) -> None:
         """Refuses, with the fix, a checkpoint of another model or whose weights do not fit this one; older key

@@ -181,12 +181,13 @@ def test_dcgan_predict_writes_samples_beside_the_run_and_is_seeded(data_root: Pa
 
 
 def test_a_checkpoint_of_another_architecture_names_the_settings_to_pass(data_root: Path):
-    fitted = fit_quickly(MLP_CONFIG, data_root, "--model.hidden_units", "[32,16]")
+    fitted = fit_quickly(MLP_CONFIG, data_root, "--model.hidden_units", "[32,16]", "--model.lr", "0.01")
     checkpoint = fitted.trainer.checkpoint_callback.last_model_path
     with pytest.raises(SystemExit) as exit_:
         main(["test", "--config", MLP_CONFIG, "--data.data_dir", str(data_root), "--ckpt_path", checkpoint])
     message = str(exit_.value.code)
     assert "do not fit this MLP" in message and "hidden_units=[32, 16] (here [256, 256])" in message
+    assert "lr=" not in message  # it differs too, but does not change the weights' shapes
     cli = ZooCLI(args=["test", "--config", MLP_CONFIG, "--data.data_dir", str(data_root), "--ckpt_path", checkpoint,
                        "--model.hidden_units", "[32,16]"])  # fmt: skip
     assert "test/acc" in cli.trainer.callback_metrics
