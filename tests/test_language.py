@@ -285,6 +285,20 @@ def test_a_prompt_outside_the_vocabulary_names_its_characters(data_root, tmp_pat
         ])  # fmt: skip
 
 
+def test_an_empty_predict_text_is_refused_in_one_line_not_an_empty_loader(data_root):
+    """``--data.predict_text '[]'`` would continue no prompt (Lightning only warns of an empty loader); the addition
+    model's questions likewise."""
+    for data in (
+        CharCorpusDataModule(file="text/sherlock.txt", data_dir=str(data_root), predict_text=[]),
+        WordCorpusDataModule(file="text/sherlock.txt", data_dir=str(data_root), predict_text=[]),
+    ):
+        data.setup("fit")
+        with pytest.raises(DataError, match=r"^--data.predict_text is empty: give at least one prompt"):
+            data.predict_dataloader()
+    with pytest.raises(DataError, match="no question to answer"):
+        AdditionDataModule(predict_text=[]).setup("predict")
+
+
 def test_text_samples_are_written_without_a_logger_at_every_temperature(data_root, tmp_path):
     fit_sherlock(data_root, tmp_path / "run")
     [sample] = (tmp_path / "run" / "text" / "samples").glob("epoch=000-*.txt")

@@ -17,7 +17,9 @@ import torch
 from datamodules import DataError, DatasetUnavailableError, IMDBDataModule
 from datamodules.text.imdb import ARCHIVE, convert_archive, read_reviews
 from datamodules.text.vocabulary import WordIndex, pad_sequences, ranked_words, words_of
+from lightning_zoo.callbacks import PredictionWriter
 from lightning_zoo.cli import ZooCLI
+from lightning_zoo.core import ZooError
 from lightning_zoo.sequence import RecurrentTextClassifier
 from tests.helpers.contract import CARDS, cli_args, fit
 from tests.helpers.train import trainer
@@ -266,7 +268,7 @@ def test_a_vocabulary_saved_before_the_line_breaks_option_loads_as_without_them(
     fresh = IMDBDataModule(data_dir=str(tmp_path), num_words=20)
     fresh.load_state_dict(state)
     assert fresh.word_index.words == state["words"]
-    with pytest.raises(DataError, match=r"line_breaks=False \(here True\)"):
+    with pytest.raises(DataError, match=r"--data.line_breaks false \(here true\)"):
         IMDBDataModule(data_dir=str(tmp_path), num_words=20, line_breaks=True).load_state_dict(state)
 
 
@@ -274,14 +276,49 @@ def test_a_vocabulary_of_other_encoding_options_is_refused_naming_them(data_root
     """Indices mean other words under other options: loading such a state says which --data option differs."""
     state = imdb_dm(data_root, num_words=20).state_dict()
     other = IMDBDataModule(data_dir=str(tmp_path), num_words=30, oov_char=None)
-    with pytest.raises(DataError, match=r"built with num_words=20 \(here 30\), oov_char=2 \(here None\)"):
+    with pytest.raises(
+        DataError,
+        match=r"encoded with --data.num_words 20 \(here 30\), --data.oov_char 2 \(here null\): pass the same options$",
+    ):
         other.load_state_dict(state)
     assert other.word_index is None
 
 
+def test_maxlen_and_reverse_travel_with_the_vocabulary_and_others_are_refused_naming_the_checkpoints(
+    data_root, tmp_path
+):
+    """A review padded, truncated or reversed otherwise than in training is other input to the model: a checkpoint
+    is refused under another maxlen or reverse, in one line naming each option and the checkpoint's value."""
+    state = imdb_dm(data_root, num_words=20, maxlen=40).state_dict()
+    assert state["sequences"] == {"maxlen": 40, "reverse": False}
+    same = IMDBDataModule(data_dir=str(tmp_path), num_words=20, maxlen=40)
+    same.load_state_dict(state)
+    assert same.word_index.words == state["words"]
+    for options, message in [
+        ({"reverse": True}, r"encoded with --data.reverse false \(here true\): pass the same options$"),
+        ({"maxlen": 500}, r"encoded with --data.maxlen 40 \(here 500\): pass the same options$"),
+        (
+            {"maxlen": 39, "reverse": True, "line_breaks": True},
+            r"--data.line_breaks false \(here true\), --data.maxlen 40 \(here 39\), --data.reverse false \(here true\)",
+        ),
+    ]:
+        other = IMDBDataModule(data_dir=str(tmp_path), num_words=20, **{"maxlen": 40, **options})
+        with pytest.raises(DataError, match=message):
+            other.load_state_dict(state)
+        assert other.word_index is None
+
+
+def test_a_checkpoint_from_before_maxlen_and_reverse_travelled_still_loads(data_root, tmp_path):
+    state = imdb_dm(data_root, num_words=20).state_dict()
+    del state["sequences"]
+    fresh = IMDBDataModule(data_dir=str(tmp_path), num_words=20, maxlen=7, reverse=True)
+    fresh.load_state_dict(state)  # nothing to check them against
+    assert fresh.word_index.words == state["words"] and fresh.encode(["great"]).shape == (1, 7)
+
+
 def test_predict_text_needs_the_vocabulary_not_the_corpus(data_root, tmp_path):
     """In predict, given text is encoded with the loaded vocabulary; an empty data folder is never read."""
-    state, empty = imdb_dm(data_root).state_dict(), tmp_path / "empty"
+    state, empty = imdb_dm(data_root, maxlen=5).state_dict(), tmp_path / "empty"
     empty.mkdir()
     dm = predicting(IMDBDataModule(data_dir=str(empty), predict_text=["a great film", "awful"], maxlen=5))
     dm.prepare_data()
@@ -297,7 +334,7 @@ def test_predict_text_needs_the_vocabulary_not_the_corpus(data_root, tmp_path):
 
 def test_predict_file_reviews_are_its_non_empty_lines_and_a_bad_file_is_refused(data_root, tmp_path):
     """One review per line (blank lines skipped); a missing or empty file ends with a DataError naming it."""
-    state = imdb_dm(data_root).state_dict()
+    state = imdb_dm(data_root, maxlen=3).state_dict()
 
     def predict_batches(path: Path) -> list[torch.Tensor]:
         dm = predicting(IMDBDataModule(data_dir=str(tmp_path), predict_file=str(path), maxlen=3))
@@ -315,6 +352,51 @@ def test_predict_file_reviews_are_its_non_empty_lines_and_a_bad_file_is_refused(
         predict_batches(tmp_path / "blank.txt")
 
 
+def test_an_empty_predict_text_is_refused_in_one_line(data_root, tmp_path):
+    """``--data.predict_text '[]'`` would predict nothing (Lightning only warns of an empty loader) and leave an
+    earlier predictions.csv looking current."""
+    dm = predicting(IMDBDataModule(data_dir=str(tmp_path), predict_text=[]))
+    dm.load_state_dict(imdb_dm(data_root).state_dict())
+    with pytest.raises(DataError, match=r"^--data.predict_text is empty: give at least one review"):
+        dm.predict_dataloader()
+
+
+def test_predictions_csv_holds_each_reviews_text_and_file_line(data_root, tmp_path):
+    """Blank lines of a predict file are skipped, so a row's index is not its line: each row gives the review's line
+    number and its text, CSV-quoted (commas, quotes, U+0085 inside a review, a CRLF line end); given text has no
+    line. Rows are in the order of the reviews, with the probabilities the model gives each."""
+    state = imdb_dm(data_root, num_words=100, maxlen=20).state_dict()
+    reviews = ["great film", 'awful, "boring" plot', "most\x85and a film, again"]
+    path = tmp_path / "reviews.txt"
+    path.write_bytes(f"{reviews[0]}\n\n  \n{reviews[1]}\r\n{reviews[2]}\n\n".encode())
+    model = RecurrentTextClassifier(vocab_size=100, embedding_dim=8, hidden_size=4, num_classes=2).eval()
+
+    def predicted_rows(**given) -> list[dict[str, str]]:
+        dm = IMDBDataModule(data_dir=str(tmp_path), num_words=100, maxlen=20, batch_size=2, **given)
+        dm.load_state_dict(state)
+        out = tmp_path / "out"
+        trainer(tmp_path, callbacks=[PredictionWriter(str(out))]).predict(model, dm)
+        with open(out / "predictions.csv", newline="", encoding="utf-8") as f:
+            return list(csv.DictReader(f))
+
+    rows = predicted_rows(predict_file=str(path))
+    assert [(r["index"], r["line"], r["text"]) for r in rows] == [("0", "1", reviews[0]), ("1", "4", reviews[1]),
+                                                                   ("2", "5", reviews[2])]  # fmt: skip
+    with torch.no_grad():
+        positive = torch.sigmoid(model(state_encoded(state, reviews))).squeeze(-1)
+    torch.testing.assert_close(torch.tensor([float(r["prob_1"]) for r in rows]), positive, atol=2e-6, rtol=0)
+    given = ["a great film,\nthen awful", "awful"]
+    rows = predicted_rows(predict_text=given)
+    assert list(rows[0]) == ["index", "predicted", "prob_0", "prob_1", "text"]
+    assert [r["text"] for r in rows] == given
+
+
+def state_encoded(state: dict, texts: list[str]) -> torch.Tensor:
+    dm = IMDBDataModule(num_words=100, maxlen=20)
+    dm.load_state_dict(state)
+    return dm.encode(texts)
+
+
 def test_predict_text_after_a_fit_of_the_same_datamodule_classifies_that_text(data_root, tmp_path):
     """In one process, fit then predict with one DataModule predicts the given text, not the test set that fit
     left as the predict split; the test set is still there for test."""
@@ -327,24 +409,54 @@ def test_predict_text_after_a_fit_of_the_same_datamodule_classifies_that_text(da
     assert len(dm.test_dataloader().dataset) == 24
 
 
-@pytest.mark.slow
-def test_predict_through_the_cli_classifies_new_text_with_the_checkpoints_vocabulary(data_root, tmp_path):
-    """Train one epoch on the fixture reviews, then predict two sentences from its last.ckpt with an empty data
-    folder: predictions.csv holds the trained model's probabilities for those sentences, encoded as in training."""
+@pytest.fixture(scope="module")
+def lstm_imdb_run(data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[ZooCLI, list[str]]:
+    """The LSTM IMDB card trained one epoch on the fixture reviews with --data.maxlen 40, and the options that
+    predict from its last.ckpt with an empty data folder."""
     [card] = [c for c in CARDS if c.name == "lstm_imdb"]
-    run, empty = tmp_path / "run", tmp_path / "empty"
+    run = tmp_path_factory.mktemp("lstm_imdb") / "run"
+    empty = run.parent / "empty"
     empty.mkdir()
     fitted = fit(card, data_root, run, "--trainer.max_epochs", "1", "--data.maxlen", "40")
     checkpoint = Path(fitted.trainer.checkpoint_callback.last_model_path)
-    texts = ["a great film", "awful"]
     options = [*cli_args(card, data_root, run), "--data.maxlen", "40", "--ckpt_path", str(checkpoint)]
-    ZooCLI(args=["predict", *options, "--data.data_dir", str(empty), "--data.predict_text", json.dumps(texts)])
+    return fitted, [*options, "--data.data_dir", str(empty)]
+
+
+@pytest.mark.slow
+def test_predict_through_the_cli_classifies_new_text_with_the_checkpoints_vocabulary(lstm_imdb_run):
+    """Predict two sentences from the trained run's last.ckpt with an empty data folder: predictions.csv holds the
+    trained model's probabilities for those sentences, encoded as in training, and the sentences."""
+    fitted, options = lstm_imdb_run
+    texts = ["a great film", "awful"]
+    ZooCLI(args=["predict", *options, "--data.predict_text", json.dumps(texts)])
+    run = Path(fitted.trainer.default_root_dir)
     rows = list(csv.DictReader(open(run / "predictions" / "predictions.csv")))
-    assert len(rows) == 2 and "target" not in rows[0] and list(empty.iterdir()) == []
+    assert len(rows) == 2 and "target" not in rows[0] and [r["text"] for r in rows] == texts
+    assert list((run.parent / "empty").iterdir()) == []
     model = fitted.model.eval()
     with torch.no_grad():
         positive = torch.sigmoid(model(fitted.datamodule.encode(texts))).squeeze(-1)
     torch.testing.assert_close(torch.tensor([float(r["prob_1"]) for r in rows]), positive, atol=2e-6, rtol=0)
+
+
+@pytest.mark.slow
+def test_predict_through_the_cli_refuses_other_encoding_options_and_no_text(lstm_imdb_run):
+    """A maxlen or reverse other than the checkpoint's, and an empty --data.predict_text, end in one line before
+    anything is predicted; an earlier predictions.csv is left as it was, not rewritten as if current."""
+    fitted, options = lstm_imdb_run
+    written = Path(fitted.trainer.default_root_dir) / "predictions" / "predictions.csv"
+    written.parent.mkdir(exist_ok=True)
+    written.write_text("index,predicted,prob_0,prob_1\n")
+    for extra, message in [
+        (["--data.reverse", "true"], r"encoded with --data.reverse false \(here true\): pass the same options$"),
+        (["--data.maxlen", "41"], r"encoded with --data.maxlen 40 \(here 41\): pass the same options$"),
+        (["--data.predict_text", "[]"], r"^--data.predict_text is empty"),
+    ]:
+        text = ["--data.predict_text", '["Great film"]'] if "--data.predict_text" not in extra else []
+        with pytest.raises((DataError, ZooError), match=message):  # the CLI prints either as one line
+            ZooCLI(args=["predict", *options, *text, *extra])
+    assert written.read_text() == "index,predicted,prob_0,prob_1\n"
 
 
 def test_val_size_zero_validates_on_the_test_set(data_root):

@@ -275,6 +275,11 @@ class CorpusDataModule(InMemoryDataModule):
         texts = self.predict_text
         if texts is None:
             texts = predict_file_lines(self.predict_file, "prompt")
+        elif not texts:
+            raise DataError(
+                "--data.predict_text is empty: give at least one prompt, e.g. --data.predict_text '[\"It was\"]', "
+                "or leave it out to start from a random token"
+            )
         prompts = [self.encode(self.prepare_text(text), f"the prompt {text[:40]!r}") for text in texts]
         empty = [text for text, prompt in zip(texts, prompts, strict=True) if len(prompt) == 0]
         if empty:

@@ -70,6 +70,16 @@ def read_reviews(path: Path) -> tuple[list[str], list[int]]:
         ) from err
 
 
+def numbered_lines(path: str | Path, what: str) -> list[tuple[int, str]]:
+    """The non-blank lines of a ``--data.predict_file`` with their 1-based line numbers. Lines end at ``\\n``,
+    ``\\r\\n`` or ``\\r`` only, as an editor counts them: ``str.splitlines`` would also end one at the U+0085
+    that IMDB reviews hold (Keras' index has "most\\x85and"), splitting a review in two. A missing or empty file is
+    refused as :func:`~datamodules.base.predict_file_lines` refuses it."""
+    predict_file_lines(path, what)  # its checks and messages
+    with open(path, encoding="utf-8") as f:  # universal newlines: \r\n and \r are read as \n
+        return [(number, line.rstrip("\n")) for number, line in enumerate(f, start=1) if line.strip()]
+
+
 class IMDBDataModule(InMemoryDataModule):
     """IMDB sentiment: reviews as word indices with Keras' conventions, labels 1 (positive) and 0 (negative).
 
@@ -80,7 +90,8 @@ class IMDBDataModule(InMemoryDataModule):
     frequent words differs) and numbered as ``keras.datasets.imdb.load_data`` does (see
     :class:`~datamodules.text.vocabulary.WordIndex`); sequences are padded and truncated at the front, as
     ``pad_sequences`` does. The vocabulary is saved in checkpoints, so ``predict`` classifies new text with the words
-    the model was trained on, without the corpus.
+    the model was trained on, without the corpus; so are the options that encode a review (a checkpoint is refused
+    under other ones, naming them), and ``predictions.csv`` holds each given review's text (and file line).
 
     Args:
         data_dir: Root folder; default ``$LIGHTNING_ZOO_DATA`` or ``./data``.
@@ -102,8 +113,9 @@ class IMDBDataModule(InMemoryDataModule):
         split_seed: Seed of the validation split and of the ``train_size`` subset.
         word_vectors: A GloVe-format text file (``word v1 v2 ...`` per line); relative paths are under
             ``data_dir``. Models with ``pretrained_embedding`` start their embedding from it.
-        predict_text: Reviews to classify with ``predict``, instead of the test set.
-        predict_file: A text file of reviews to classify with ``predict``, one per line.
+        predict_text: Reviews to classify with ``predict``, instead of the test set (at least one).
+        predict_file: A text file of reviews to classify with ``predict``, one per line (blank lines are skipped;
+            ``predictions.csv`` gives each review's line number).
         download: Download the archive when the reviews are missing.
         num_workers: DataLoader workers; 0 is fastest for in-memory tensors.
         pin_memory: Pin batches for faster host-to-GPU copies.
@@ -164,6 +176,7 @@ class IMDBDataModule(InMemoryDataModule):
         self.predict_file, self.download = predict_file, download
         self.word_index: WordIndex | None = None
         self.texts: dict[str, tuple[list[str], list[int]]] = {}
+        self.predicted_inputs: dict[str, list] = {}
 
     @property
     def vocab_size(self) -> int:
@@ -205,22 +218,32 @@ class IMDBDataModule(InMemoryDataModule):
             ranked = ranked_words(self.texts["train"][0], self.encoding["line_breaks"])
             self.word_index = WordIndex(ranked, **self.encoding)
 
-    # The vocabulary travels in checkpoints. Lightning restores it after setup(), so reviews are encoded when a
-    # loader is first asked for, with whichever vocabulary is in place by then.
+    # The vocabulary travels in checkpoints, with every other option that changes how a review becomes indices
+    # (maxlen, reverse). Lightning restores it after setup(), so reviews are encoded when a loader is first asked for,
+    # with whichever vocabulary is in place by then.
     def state_dict(self) -> dict[str, Any]:
         if self.word_index is None:
             return {}
-        return {"words": self.word_index.words, "encoding": dict(self.encoding)}
+        return {"words": self.word_index.words, "encoding": dict(self.encoding), "sequences": self._sequences()}
+
+    def _sequences(self) -> dict[str, Any]:
+        return {"maxlen": self.maxlen, "reverse": self.reverse}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Takes a checkpoint's vocabulary; a checkpoint whose reviews were encoded under other options is refused,
+        in one line naming each option and the checkpoint's value. Refused rather than adopted: the CLI hands this
+        class a value typed on the command line, one from a config file and the default alike, so adopting the
+        checkpoint's would silently override an explicit one. Checkpoints from before an option was saved load as
+        if it had its value of then (line_breaks False) or unchecked (maxlen and reverse)."""
         if not state:
             return
-        state = {**state, "encoding": {"line_breaks": False, **state["encoding"]}}  # checkpoints from before the option
-        if state["encoding"] != self.encoding:
-            differing = ", ".join(
-                f"{k}={v!r} (here {self.encoding[k]!r})" for k, v in state["encoding"].items() if self.encoding[k] != v
-            )
-            raise DataError(f"the checkpoint's vocabulary was built with {differing}: pass the same --data options")
+        encoding = {"line_breaks": False, **state["encoding"]}  # checkpoints from before the option
+        saved = {**encoding, **state.get("sequences", {})}  # checkpoints from before maxlen and reverse travelled
+        here = {**self.encoding, **self._sequences()}
+        differing = [k for k, v in saved.items() if here[k] != v]
+        if differing:
+            options = ", ".join(f"--data.{k} {json.dumps(saved[k])} (here {json.dumps(here[k])})" for k in differing)
+            raise DataError(f"the checkpoint's reviews were encoded with {options}: pass the same options")
         if self.word_index is None or self.word_index.words != state["words"]:
             self.word_index = WordIndex(state["words"], **self.encoding)
             self.splits = {}
@@ -239,7 +262,9 @@ class IMDBDataModule(InMemoryDataModule):
 
     def _encode_splits(self) -> None:
         if self._predicts_given_text():
-            self.splits["predict"] = TensorBatchDataset(self.encode(self._texts_to_predict()))
+            inputs = self._inputs_to_predict()
+            self.splits["predict"] = TensorBatchDataset(self.encode(inputs["text"]))
+            self.predicted_inputs = inputs
             return
         train_x, train_y = self.encode(self.texts["train"][0]), torch.tensor(self.texts["train"][1])
         test = TensorBatchDataset(self.encode(self.texts["test"][0]), torch.tensor(self.texts["test"][1]))
@@ -257,10 +282,23 @@ class IMDBDataModule(InMemoryDataModule):
             self.splits["val"] = test
         self.splits["test"] = self.splits["predict"] = test
 
-    def _texts_to_predict(self) -> list[str]:
+    def _inputs_to_predict(self) -> dict[str, list]:
+        """The reviews to classify, as the columns that identify them in ``predictions.csv``: ``text``, and for a
+        file ``line``, each review's 1-based line number (blank lines are skipped)."""
         if self.predict_text is not None:
-            return self.predict_text
-        return predict_file_lines(self.predict_file, "review")
+            if not self.predict_text:
+                raise DataError(
+                    "--data.predict_text is empty: give at least one review, e.g. --data.predict_text "
+                    "'[\"A moving film.\"]', or --data.predict_file"
+                )
+            return {"text": list(self.predict_text)}
+        numbered = numbered_lines(self.predict_file, "review")
+        return {"line": [n for n, _ in numbered], "text": [text for _, text in numbered]}
+
+    def prediction_inputs(self) -> dict[str, list]:
+        """Columns naming each predicted sample, in order, for the classifier's ``predictions.csv``: the given text
+        (and file line) when predicting ``predict_text`` or ``predict_file``; none for the test set."""
+        return self.predicted_inputs if self._predicts_given_text() else {}
 
     def _loader(self, split: str, shuffle: bool = False) -> DataLoader:
         # Given text replaces the test set an earlier fit or test of this DataModule left as the predict split.

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lightning_zoo.core import SharedStepModule
+from lightning_zoo.core import SharedStepModule, ZooError
 from lightning_zoo.files import atomic_path
 from lightning_zoo.keras import keras_optimizer
 
@@ -85,16 +85,28 @@ class Classifier(SharedStepModule):
 
     def write_predictions(self, outputs: list[dict[str, Any]], directory: Path) -> list[Path]:
         """``predictions.csv``: one row per sample in dataset order, with its target (when known), the predicted
-        class and every class probability."""
+        class and every class probability, then whatever columns the DataModule's ``prediction_inputs()`` names
+        each sample by (a text classifier's given ``text`` and file ``line``), if it has that method."""
         probs = torch.cat([o["probs"] for o in outputs]).float().cpu()
         targets = torch.cat([o["target"] for o in outputs]).cpu() if "target" in outputs[0] else None
+        inputs = self._prediction_inputs(len(probs))
         header = ["index", *(["target"] if targets is not None else []), "predicted"]
-        header += [f"prob_{c}" for c in range(probs.shape[1])]
+        header += [f"prob_{c}" for c in range(probs.shape[1])] + list(inputs)
         path = directory / "predictions.csv"
-        with atomic_path(path) as partial, open(partial, "w", newline="") as f:
+        with atomic_path(path) as partial, open(partial, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
             writer.writerow(header)
             for i, (p, pred) in enumerate(zip(probs.tolist(), probs.argmax(1).tolist(), strict=True)):
                 target = [int(targets[i])] if targets is not None else []
-                writer.writerow([i, *target, pred, *(f"{v:.6f}" for v in p)])
+                writer.writerow([i, *target, pred, *(f"{v:.6f}" for v in p), *(c[i] for c in inputs.values())])
         return [path]
+
+    def _prediction_inputs(self, rows: int) -> dict[str, list]:
+        """The DataModule's columns for the first ``rows`` predicted samples (a ``limit_predict_batches`` run
+        predicts the first ones: predict serves samples in order, in one process)."""
+        describe = getattr(getattr(self._trainer, "datamodule", None), "prediction_inputs", None)
+        columns = describe() if callable(describe) else {}
+        short = [name for name, values in columns.items() if len(values) < rows]
+        if short:
+            raise ZooError(f"the DataModule names fewer samples in {short[0]!r} than were predicted ({rows})")
+        return {name: list(values[:rows]) for name, values in columns.items()}
