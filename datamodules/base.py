@@ -316,8 +316,9 @@ class InMemoryDataModule(ZooDataModule):
 
 
 def data_root(data_dir: str | None) -> Path:
-    """Where a dataset lives: ``data_dir``, else ``$LIGHTNING_ZOO_DATA``, else ``./data``."""
-    return Path(data_dir or os.environ.get("LIGHTNING_ZOO_DATA", "data"))
+    """Where a dataset lives: ``data_dir``, else ``$LIGHTNING_ZOO_DATA``, else ``./data``; an empty value counts as
+    unset (an empty ``LIGHTNING_ZOO_DATA=`` means ``./data``, not the current folder)."""
+    return Path(data_dir or os.environ.get("LIGHTNING_ZOO_DATA") or "data")
 
 
 def predict_file_lines(path: str | Path, what: str) -> list[str]:

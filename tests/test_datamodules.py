@@ -16,7 +16,7 @@ import torch
 
 from datamodules import DataError, DatasetUnavailableError, EpochBatchSampler, FashionMNISTDataModule, MNISTDataModule
 from datamodules.vision.mnist import read_idx
-from lightning_zoo.cli import ZooCLI
+from lightning_zoo.cli import ZooCLI, main
 from tests.conftest import CLI, PYTHON, ROOT, subprocess_env
 from tests.helpers.idx import idx_bytes, write_mnist
 
@@ -372,3 +372,73 @@ class TestPerSampleData:
         assert len(trained) == 24 - batches
         assert_same_state(state_of(full), state_of(resumed))
         assert not torch.equal(weights(tmp_path / "mid.ckpt")["net.1.weight"], state_of(full)["net.1.weight"])
+
+
+def offline_datamodule(name: str, data_dir: str | None):
+    """The DataModule of ``name`` with downloading off."""
+    from datamodules import CIFAR10DataModule, IMDBDataModule, WeatherDataModule
+
+    classes = {"MNIST": MNISTDataModule, "IMDB": IMDBDataModule, "Jena": WeatherDataModule, "CIFAR": CIFAR10DataModule}
+    return classes[name](data_dir=data_dir, download=False)
+
+
+@pytest.mark.parametrize(
+    "name, holds",
+    [("MNIST", "MNIST/raw/"), ("IMDB", "imdb/"), ("Jena", "jena_climate/"), ("CIFAR", "cifar-10-python.tar.gz")],
+)
+@pytest.mark.parametrize("where", ["data_dir", "default ./data"])
+def test_the_missing_dataset_hint_names_the_datasets_path_below_the_data_root(
+    tmp_path, monkeypatch, name, holds, where
+):
+    """ "point --data.data_dir at a folder that holds imdb/", not "emptydata/imdb/" (nor "data/imdb/" from the
+    default ./data): the path below the root, however deep (MNIST/raw/), or the files of a dataset in the root."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LIGHTNING_ZOO_DATA", raising=False)
+    dm = offline_datamodule(name, str(tmp_path / "emptydata") if where == "data_dir" else None)
+    with pytest.raises(DatasetUnavailableError) as err:
+        dm.prepare_data()
+    assert str(err.value).endswith(f"at a folder that holds {holds}.")
+
+
+@pytest.mark.parametrize("value", ["", None])
+def test_an_empty_or_unset_data_variable_means_the_data_folder(monkeypatch, value):
+    """LIGHTNING_ZOO_DATA= (set but empty) is ./data, as unset, not the current folder."""
+    from datamodules.base import data_root
+
+    if value is None:
+        monkeypatch.delenv("LIGHTNING_ZOO_DATA", raising=False)
+    else:
+        monkeypatch.setenv("LIGHTNING_ZOO_DATA", value)
+    assert data_root(None) == Path("data") and data_root("") == Path("data")
+    assert MNISTDataModule().raw_folder == Path("data/MNIST/raw")
+
+
+@pytest.mark.parametrize("name", ["MNIST", "IMDB", "Jena", "CIFAR"])
+@pytest.mark.parametrize("download", [True, False])
+def test_a_data_dir_that_is_a_file_is_a_data_error_naming_it(tmp_path, name, download):
+    """Not a NotADirectoryError from mkdir: the error the CLI prints in one line, naming the file."""
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    dm = offline_datamodule(name, str(afile))
+    dm.download = download
+    with pytest.raises(DataError, match=f"{afile} is a file, not a folder: point --data.data_dir"):
+        dm.prepare_data()
+
+
+def test_a_data_dir_that_is_a_file_ends_the_cli_with_one_line(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    with pytest.raises(SystemExit) as exit_:
+        main(["fit", "--config", str(ROOT / "configs/classification/mlp_mnist.yaml"), "--data.data_dir", str(afile)])
+    assert str(exit_.value.code).startswith(f"error: {afile} is a file, not a folder")
+
+
+def test_a_folder_that_cannot_be_made_is_a_data_error(tmp_path, monkeypatch):
+    """A read-only data root: the missing dataset's message with the reason, not a PermissionError."""
+
+    def refuse(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    with pytest.raises(DatasetUnavailableError, match=r"cannot create .*MNIST/raw \(Permission denied\)"):
+        MNISTDataModule(data_dir=str(tmp_path / "readonly")).prepare_data()

@@ -24,6 +24,8 @@ from datamodules import (
 )
 from datamodules.vision.cats_and_dogs import build_subset, main
 from lightning_zoo.classification import SmallConvNet
+from lightning_zoo.cli import ZooCLI
+from tests.conftest import ROOT
 from tests.helpers.contract import SaveAfterBatch
 from tests.helpers.images import write_image_folder
 from tests.helpers.train import assert_same_state, state_of, trainer
@@ -279,3 +281,64 @@ def test_the_cats_and_dogs_data_module_reads_the_subset_and_says_how_to_build_it
     }  # fmt: skip
     with pytest.raises(DatasetUnavailableError, match="build the subset once from Kaggle's training folder"):
         CatsAndDogsSmallDataModule(data_dir=str(tmp_path)).prepare_data()
+
+
+POKEMON_CONFIGS = sorted(
+    [*(ROOT / "configs" / "gan").glob("*pokemon*.yaml"), ROOT / "configs/classification/feature_cnn_pokemon.yaml"]
+)
+
+
+def test_a_relative_folder_is_under_the_data_root_and_an_absolute_one_is_itself(tmp_path, monkeypatch):
+    """``folder: pokemon/images`` is read below ``data_dir``, else ``$LIGHTNING_ZOO_DATA``, as every dataset."""
+    write_image_folder(tmp_path / "root" / "pokemon", {"images": 3}, classes=("art",))
+    monkeypatch.chdir(tmp_path)  # no pokemon/ here
+    images = tmp_path / "root" / "pokemon" / "images"
+    assert folder_dm(Path("pokemon/images"), data_dir=str(tmp_path / "root"), labelled=False).folder == images
+    monkeypatch.setenv("LIGHTNING_ZOO_DATA", str(tmp_path / "root"))
+    dm = folder_dm(Path("pokemon/images"), labelled=False)
+    assert dm.folder == images and len(dm.splits["train"]) == 3
+    assert folder_dm(images, data_dir=str(tmp_path / "elsewhere"), labelled=False).folder == images
+
+
+@pytest.mark.parametrize("config", POKEMON_CONFIGS, ids=[p.stem for p in POKEMON_CONFIGS])
+@pytest.mark.parametrize("how", ["--data.data_dir", "LIGHTNING_ZOO_DATA"])
+def test_the_pokemon_configs_read_their_folder_below_the_data_root(config, how, data_root, tmp_path, monkeypatch):
+    """As the README says for every dataset: --data.data_dir DIR, or LIGHTNING_ZOO_DATA=DIR, from any folder."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LIGHTNING_ZOO_DATA", raising=False)
+    options = ["--data.data_dir", str(data_root)] if how == "--data.data_dir" else []
+    if how == "LIGHTNING_ZOO_DATA":
+        monkeypatch.setenv("LIGHTNING_ZOO_DATA", str(data_root))
+    cli = ZooCLI(args=["--config", str(config), *options, "--trainer.logger", "false"], run=False)
+    assert cli.datamodule.folder == data_root / "pokemon" / "images"
+    cli.datamodule.setup("fit")
+    assert len(cli.datamodule.unaugmented("train")) in (8, 4 * 7)  # the rotation network holds one of 8 out
+
+
+def test_an_old_folder_relative_to_the_current_folder_is_still_read(data_root, tmp_path, monkeypatch):
+    """A checkpoint's or an old command's ``folder: data/pokemon/images`` (below the current folder, not below the
+    data root ./data): read from the current folder, as before the data root."""
+    (tmp_path / "data" / "pokemon").mkdir(parents=True)
+    (tmp_path / "data" / "pokemon" / "images").symlink_to(data_root / "pokemon" / "images")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LIGHTNING_ZOO_DATA", raising=False)
+    dm = folder_dm(Path("data/pokemon/images"), labelled=False)
+    assert dm.folder == Path("data/pokemon/images") and len(dm.splits["train"]) == 8
+
+
+@pytest.mark.parametrize("folder", ["pokemon/images", "absolute"])
+def test_a_missing_folder_names_the_path_it_looked_at_and_the_options(folder, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    folder = str(tmp_path / "nowhere") if folder == "absolute" else folder
+    hint = "pass --data.folder" if folder.startswith("/") else "point --data.data_dir .* holds pokemon/images/, or pass"
+    looked_at = Path(folder) if folder.startswith("/") else tmp_path / "empty" / folder
+    with pytest.raises(DatasetUnavailableError, match=f"^{looked_at}: no such folder of images; {hint}"):
+        folder_dm(Path(folder), data_dir=str(tmp_path / "empty"), labelled=False)
+
+
+def test_cats_and_dogs_reads_its_folder_below_the_data_root(data_root, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LIGHTNING_ZOO_DATA", str(data_root))
+    assert CatsAndDogsSmallDataModule().folder == data_root / "cats_and_dogs_small"
+    with pytest.raises(DatasetUnavailableError, match=f"{tmp_path}/empty/cats_and_dogs_small/train not found"):
+        CatsAndDogsSmallDataModule(data_dir=str(tmp_path / "empty")).setup("fit")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import gzip
+import logging
+import warnings
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -108,8 +110,8 @@ BLANKS = "Date,A,B\n2001-01-01,,10\n2001-01-02,1,20\n2001-01-03,,30\n2001-01-04,
 
 def test_blank_values_drop_their_rows_and_are_counted(tmp_path):
     """With "drop", every row with a blank or non-number in any value column goes; all four are counted."""
-    times, values, blank = read_series(write_csv(tmp_path / "s.csv", BLANKS), "Date", ["A", "B"], "drop")
-    assert blank == 4
+    times, values, missing = read_series(write_csv(tmp_path / "s.csv", BLANKS), "Date", ["A", "B"], "drop")
+    assert missing.rows == 4 and missing.blank_rows == 3 and missing.not_numbers == ((6, "A", "n/a"),)
     assert times.tolist() == [np.datetime64("2001-01-02T00:00:00").item()]
     assert values.tolist() == [[1.0, 20.0]]
 
@@ -117,8 +119,8 @@ def test_blank_values_drop_their_rows_and_are_counted(tmp_path):
 def test_blank_values_take_the_previous_rows_value_per_column_and_leading_blanks_drop(tmp_path):
     """With "ffill", a blank repeats its own column's previous value; the first row, whose A has nothing before
     it, is dropped; the count is still every row with a blank."""
-    times, values, blank = read_series(write_csv(tmp_path / "s.csv", BLANKS), "Date", ["A", "B"], "ffill")
-    assert blank == 4
+    times, values, missing = read_series(write_csv(tmp_path / "s.csv", BLANKS), "Date", ["A", "B"], "ffill")
+    assert missing.rows == 4
     assert times.astype("datetime64[D]").astype(str).tolist() == ["2001-01-02", "2001-01-03", "2001-01-04",
                                                                  "2001-01-05"]  # fmt: skip
     assert values.tolist() == [[1, 20], [1, 30], [3, 30], [3, 50]]  # by hand
@@ -126,9 +128,64 @@ def test_blank_values_take_the_previous_rows_value_per_column_and_leading_blanks
 
 def test_a_row_cut_short_counts_as_blank(tmp_path):
     """A truncated last row (no value field at all) is a blank like an empty one, not a TypeError."""
-    times, values, blank = read_series(write_csv(tmp_path / "s.csv", "Date,Close\n2001-01-02,1\n2001-01-03\n"),
-                                       "Date", ["Close"])  # fmt: skip
-    assert blank == 1 and values.tolist() == [[1.0]] and len(times) == 1
+    times, values, missing = read_series(write_csv(tmp_path / "s.csv", "Date,Close\n2001-01-02,1\n2001-01-03\n"),
+                                         "Date", ["Close"])  # fmt: skip
+    assert missing.blank_rows == 1 and missing.rows == 1 and values.tolist() == [[1.0]] and len(times) == 1
+
+
+NOT_NUMBERS = (
+    'Date,Close\n2001-01-01,1\n2001-01-02,\n2001-01-03,N/A\n2001-01-04,4\n2001-01-05,"1,234"\n2001-01-06,nan\n'
+    "2001-01-07,inf\n2001-01-08,1_000\n2001-01-09,9\n"
+)
+
+
+def test_values_that_are_not_numbers_are_counted_apart_from_blanks_with_their_lines(tmp_path):
+    """A blank is one thing, text that is not a number (a typo, a thousands separator, N/A, nan, inf, 1_000) is
+    another: both drop their rows, but the latter are counted apart and the first three quoted with their lines."""
+    times, values, missing = read_series(write_csv(tmp_path / "s.csv", NOT_NUMBERS), "Date", ["Close"], "drop")
+    assert values.ravel().tolist() == [1, 4, 9] and len(times) == 3
+    assert (missing.rows, missing.blank_rows, missing.not_number_rows) == (6, 1, 5)
+    assert missing.not_numbers == ((4, "Close", "N/A"), (6, "Close", "1,234"), (7, "Close", "nan"))
+    assert missing.describe("dropped", name_columns=False) == (
+        "1 row with a blank value and 5 rows with a value that is not a number (line 4: 'N/A', line 6: '1,234', "
+        "line 7: 'nan', ...), dropped"
+    )
+
+
+def test_the_stock_datamodule_warns_of_a_value_that_is_not_a_number_and_quotes_it(tmp_path, caplog):
+    """The DJIA layout with "abc" for one close: a warning that quotes it with its line, not "a blank value"; blanks
+    alone stay an info line."""
+    path = tmp_path / "nn.csv"
+    write_closes(path, days=30)
+    lines = path.read_text().splitlines()
+    lines[16] = lines[16].split(",")[0] + ",abc"  # line 17 of the file
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.warns(
+        UserWarning, match=r"^nn.csv: 1 row with a value that is not a number \(line 17: 'abc'\), dropped$"
+    ):
+        dm = stock_dm(path, missing="drop")
+    assert dm.missing_rows == 1 and len(dm.splits["predict"]) == 19
+    lines[16] = lines[16].split(",")[0] + ","
+    path.write_text("\n".join(lines) + "\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with caplog.at_level(logging.INFO):
+            stock_dm(path, missing="drop")
+    assert "nn.csv: 1 row with a blank value, dropped" in caplog.text
+
+
+def test_the_weather_datamodule_names_the_column_of_a_value_that_is_not_a_number(tmp_path):
+    """Jena's 14 columns: the quoted value comes with its column; ffill (the default) fills its row."""
+    write_jena(tmp_path / "jena.csv")
+    lines = (tmp_path / "jena.csv").read_text().splitlines()
+    fields = lines[9].split(",")
+    fields[1 + T] = "12..5"  # line 10, T (degC)
+    lines[9] = ",".join(fields)
+    (tmp_path / "jena.csv").write_text("\n".join(lines) + "\n")
+    with pytest.warns(UserWarning, match=r"jena.csv: 1 row with a value that is not a number \(line 10, T \(degC\): "
+                      r"'12..5'\), filled with the previous value"):  # fmt: skip
+        dm = weather_dm(tmp_path / "jena.csv")
+    assert dm.missing_rows == 1 and dm.missing_values.not_numbers == ((10, "T (degC)", "12..5"),)
 
 
 @pytest.mark.parametrize("time", ["2001-13-03", "01/02/2001", ""], ids=["month 13", "US format", "blank"])
@@ -164,12 +221,12 @@ def test_where_keeps_one_airports_rows_of_the_gzipped_nyc_file(data_root):
     path = data_root / "weather" / "nyc_2013_hourly.csv.gz"
     with pytest.raises(DataError, match="not strictly increasing"):
         read_series(path, "time_hour", ["temp"])
-    times, values, blank = read_series(path, "time_hour", ["temp"], where={"origin": "EWR"})
-    assert len(times) == 300 and blank == 0
+    times, values, missing = read_series(path, "time_hour", ["temp"], where={"origin": "EWR"})
+    assert len(times) == 300 and missing.rows == 0
     assert times[0] == np.datetime64("2013-01-01T06:00:00") and times[-1] == np.datetime64("2013-01-13T17:00:00")
     assert np.all(np.diff(times) == np.timedelta64(3600, "s"))
-    times, values, blank = read_series(path, "time_hour", ["temp", "pressure"], where={"origin": "EWR"})
-    assert blank == 18 and len(times) == 282
+    times, values, missing = read_series(path, "time_hour", ["temp", "pressure"], where={"origin": "EWR"})
+    assert missing.rows == missing.blank_rows == 18 and len(times) == 282
     kept_hours = ((times - np.datetime64("2013-01-01T06:00:00")) // np.timedelta64(1, "h")).astype(int)
     assert not np.any(kept_hours % 17 == 5)
     with pytest.raises(DataError, match="holds no rows where"):

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import csv
 import gzip
+import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import torch
-from pytorch_lightning.utilities import rank_zero_info
+from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor
 
 from datamodules.base import DataError, DatasetUnavailableError, InMemoryDataModule, TensorBatchDataset, data_root
@@ -42,18 +44,62 @@ def _row_time(path: Path, line: int, text: str | None) -> np.datetime64:
     return time
 
 
+@dataclass(frozen=True)
+class MissingValues:
+    """The rows of a series that miss a value: rows with a blank (or cut-off) value, rows with a value that is not a
+    number (``N/A``, ``1,234``, ``nan``, a typo), and the first few of the latter as (line, column, text)."""
+
+    blank_rows: int = 0
+    not_number_rows: int = 0
+    not_numbers: tuple[tuple[int, str, str], ...] = ()
+
+    examples: ClassVar[int] = 3  # values quoted in the message
+
+    @property
+    def rows(self) -> int:
+        return self.blank_rows + self.not_number_rows
+
+    def describe(self, action: str, name_columns: bool = True) -> str:
+        """``"2 rows with a value that is not a number (line 17: 'N/A', line 40: '1,234'), dropped"``; the column
+        is named beside the line when ``name_columns``."""
+        rows = lambda n: f"{n} row{'' if n == 1 else 's'}"  # noqa: E731
+        parts = [f"{rows(self.blank_rows)} with a blank value"] if self.blank_rows else []
+        if self.not_number_rows:
+            quoted = [
+                f"line {line}{f', {column}' if name_columns else ''}: {text!r}"
+                for line, column, text in self.not_numbers
+            ]
+            more = ", ..." if self.not_number_rows > len(self.not_numbers) else ""
+            parts.append(f"{rows(self.not_number_rows)} with a value that is not a number ({', '.join(quoted)}{more})")
+        return f"{' and '.join(parts)}, {action}"
+
+
+def parse_value(text: str | None) -> float | None:
+    """A CSV field as a finite number; nan for a blank (or a field a short row lacks); None for text that is not a
+    number (Python's ``float`` would take ``nan``, ``inf`` and ``1_000``, which no series writes as a value)."""
+    if text is None or not text.strip():
+        return float("nan")
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and "_" not in text else None
+
+
 def read_series(
     path: Path,
     time_column: str,
     value_columns: Sequence[str],
     missing: Missing = "drop",
     where: Mapping[str, str] | None = None,
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """A CSV (optionally gzipped) as (times as datetime64[s], values float64 (rows, columns), rows with a blank).
+) -> tuple[np.ndarray, np.ndarray, MissingValues]:
+    """A CSV (optionally gzipped) as (times as datetime64[s], values float64 (rows, columns), the rows that miss a
+    value).
 
     Rows are kept in file order (which must be chronological) and, with ``where``, only rows whose columns have
     those values. A blank or non-numeric value drops its row (``"drop"``) or repeats the previous row's value
-    (``"ffill"``; blanks before the first value drop their rows); the count is returned.
+    (``"ffill"``; blanks before the first value drop their rows); those rows are counted, blank ones apart from
+    ones with a value that is not a number, whose first values are kept with their lines for the message.
     """
     if not path.is_file():
         raise DatasetUnavailableError(f"{path}: no such CSV file")
@@ -78,14 +124,22 @@ def read_series(
     if not rows:
         raise DataError(f"{path} holds no rows" + (f" where {dict(where)}" if where else ""))
     values = np.full((len(rows), len(value_columns)), np.nan)
-    for i, row in enumerate(rows):
+    not_numbers: list[tuple[int, str, str]] = []
+    not_number_rows = 0
+    for i, (line, row) in enumerate(zip(lines, rows, strict=True)):
+        row_has_text = False
         for j, column in enumerate(value_columns):
-            try:
-                values[i, j] = float(row[column])
-            except (ValueError, TypeError):
-                pass  # blank, not a number, or cut off (a short row's fields are None): missing
+            value = parse_value(row[column])  # a short row's missing fields are None: blank
+            if value is None:
+                row_has_text = True
+                if len(not_numbers) < MissingValues.examples:
+                    not_numbers.append((line, column, row[column]))
+            else:
+                values[i, j] = value
+        not_number_rows += row_has_text
     times = np.array([_row_time(path, line, row[time_column]) for line, row in zip(lines, rows, strict=True)])
     blank = np.isnan(values).any(axis=1)
+    counted = MissingValues(int(blank.sum()) - not_number_rows, not_number_rows, tuple(not_numbers))
     if missing == "ffill":
         for j in range(values.shape[1]):
             column = values[:, j]
@@ -99,7 +153,7 @@ def read_series(
         raise ValueError(f"missing must be 'drop' or 'ffill', got {missing!r}")
     if np.any(np.diff(times[keep]).astype(np.int64) <= 0):
         raise DataError(f"{path}: the {time_column} column is not strictly increasing (the series must be in order)")
-    return times[keep], values[keep], int(blank.sum())
+    return times[keep], values[keep], counted
 
 
 def chronological_sizes(n: int, train_fraction: float, test_fraction: float) -> tuple[int, int, int]:
@@ -144,7 +198,7 @@ class SeriesDataModule(InMemoryDataModule):
         self.data_dir = data_root(data_dir)
         self.csv_file, self.time_column, self.value_columns = csv_file, time_column, list(value_columns)
         self.target_index = self.value_columns.index(target_column)
-        self.missing, self.missing_rows = missing, 0
+        self.missing, self.missing_values = missing, MissingValues()
 
     @property
     def input_size(self) -> int:
@@ -156,13 +210,20 @@ class SeriesDataModule(InMemoryDataModule):
         return path if path.is_absolute() else self.data_dir / path
 
     def read(self, where: Mapping[str, str] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        times, values, self.missing_rows = read_series(
+        times, values, self.missing_values = read_series(
             self.csv_path, self.time_column, self.value_columns, self.missing, where
         )
-        if self.missing_rows:
+        if self.missing_values.rows:
             action = "dropped" if self.missing == "drop" else "filled with the previous value"
-            rank_zero_info(f"{self.csv_path.name}: {self.missing_rows} rows with a blank value, {action}")
+            text = f"{self.csv_path.name}: {self.missing_values.describe(action, len(self.value_columns) > 1)}"
+            # A value that is not a number may be a typo: a warning; blanks (routine in some files) only an info line.
+            (rank_zero_warn if self.missing_values.not_number_rows else rank_zero_info)(text)
         return times, values
+
+    @property
+    def missing_rows(self) -> int:
+        """Rows of the last read with a blank value or one that is not a number (dropped or filled)."""
+        return self.missing_values.rows
 
     def set_splits(self, whole: TensorBatchDataset, n_train: int, n_val: int) -> None:
         """The samples (in time order) split chronologically: the first ``n_train`` train, the next ``n_val``
@@ -191,7 +252,8 @@ class WindowSeriesDataModule(SeriesDataModule):
         target_column: The column to forecast.
         window: Values per window.
         scale_by_last: Divide windows and targets by the window's last value.
-        missing: Rows with a blank value: ``"drop"`` or ``"ffill"`` (the previous row's value); counted either way.
+        missing: Rows with a blank value or one that is not a number: ``"drop"`` or ``"ffill"`` (the previous row's
+            value); counted either way, the values that are not numbers quoted with their lines.
         train_fraction: The first ``int(windows * train_fraction)`` windows train (the book's 0.7).
         test_fraction: The last windows that test; 0 (the book) validates on everything after training and tests on
             the same windows.

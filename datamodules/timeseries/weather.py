@@ -103,7 +103,8 @@ class WeatherDataModule(SeriesDataModule):
         delay: Rows from the sample's "present" to its target (144: 24 hours).
         train_end: Rows before this one train (an int), or this fraction of the rows (a float).
         val_end: Rows from ``train_end`` to this one validate; the rest test. Int or fraction as ``train_end``.
-        missing: Rows with a blank value: ``"drop"`` or ``"ffill"`` (the previous row's value); counted either way.
+        missing: Rows with a blank value or one that is not a number: ``"drop"`` or ``"ffill"`` (the previous row's
+            value); counted either way, the values that are not numbers quoted with their lines.
         download: Download the Jena archive when the default file is missing.
         data_dir: Root folder; default ``$LIGHTNING_ZOO_DATA`` or ``./data``.
         batch_size: Samples per batch (the book's 128).
@@ -157,7 +158,10 @@ class WeatherDataModule(SeriesDataModule):
         if path.is_file() or path.name != JENA_FILE:
             return
         archive = JENA_FILE + ".zip"
-        ensure_files(path.parent, {archive: None}, self.mirrors, "Jena climate", self.download, uncompressed_ok=False)
+        ensure_files(
+            path.parent, {archive: None}, self.mirrors, "Jena climate", self.download, uncompressed_ok=False,
+            data_dir=self.data_dir,
+        )  # fmt: skip
         try:
             with zipfile.ZipFile(path.parent / archive) as zipped, atomic_path(path) as partial:
                 partial.write_bytes(zipped.read(JENA_FILE))

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Literal
 
-from datamodules.base import DataError, DatasetUnavailableError, data_root
+from datamodules.base import DataError, DatasetUnavailableError
 from datamodules.vision.image_folder import ImageFolderDataModule
 
 FOLDER = "cats_and_dogs_small"
@@ -83,10 +83,9 @@ class CatsAndDogsSmallDataModule(ImageFolderDataModule):
         num_workers: int = 0,
         pin_memory: bool = False,
     ) -> None:
-        root = data_root(data_dir)
         super().__init__(
-            folder=str(root / FOLDER), image_size=image_size, resize="squash", classes=list(BOOK_CLASSES),
-            augment=augment, batch_size=batch_size, num_workers=num_workers, pin_memory=pin_memory,
+            folder=FOLDER, image_size=image_size, resize="squash", classes=list(BOOK_CLASSES), augment=augment,
+            batch_size=batch_size, num_workers=num_workers, pin_memory=pin_memory, data_dir=data_dir,
         )  # fmt: skip
 
     def prepare_data(self) -> None:

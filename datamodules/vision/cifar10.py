@@ -122,7 +122,13 @@ class CIFAR10DataModule(InMemoryDataModule):
     def _ensure(self, download: bool) -> None:
         if not all((self.data_dir / FOLDER / name).is_file() for name in (*TRAIN_BATCHES, "test_batch")):
             ensure_files(
-                self.data_dir, {ARCHIVE: ARCHIVE_MD5}, self.mirrors, "CIFAR-10", download, uncompressed_ok=False
+                self.data_dir,
+                {ARCHIVE: ARCHIVE_MD5},
+                self.mirrors,
+                "CIFAR-10",
+                download,
+                uncompressed_ok=False,
+                data_dir=self.data_dir,
             )
 
     def prepare_data(self) -> None:

@@ -16,7 +16,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
-from datamodules.base import DataError, DatasetUnavailableError, ZooDataModule, seeded_split, split_sizes
+from datamodules.base import DataError, DatasetUnavailableError, ZooDataModule, data_root, seeded_split, split_sizes
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".pgm", ".ppm", ".pbm"})
 SPLIT_FOLDERS = {"train": ("train",), "val": ("validation", "val"), "test": ("test",)}
@@ -168,7 +168,9 @@ class ImageFolderDataModule(ZooDataModule):
     smaller) with a warning naming it.
 
     Args:
-        folder: The folder of images (or of split folders).
+        folder: The folder of images (or of split folders); a relative one is under ``data_dir``
+            (``pokemon/images``). One that is not there but is below the current folder is read from there, as
+            configs and checkpoints before ``data_dir`` name it (``data/pokemon/images``).
         image_size: Side of the square images the model takes.
         resize: ``crop``: shorter side to ``image_size``, then the centre square (keeps proportions); ``squash``:
             straight to ``image_size`` x ``image_size``, as Keras' ``target_size`` does.
@@ -184,6 +186,7 @@ class ImageFolderDataModule(ZooDataModule):
         pin_memory: Pin batches for faster host-to-GPU copies.
         dataset_name: Names the zoo's feature network for these images (``lightning_zoo/feature_networks``), which
             classifier-FID then uses: ``pokemon`` for the Pokemon artwork of the folder GANs' configs.
+        data_dir: Root folder of a relative ``folder``; default ``$LIGHTNING_ZOO_DATA`` or ``./data``.
     """
 
     data_sizes = ("num_classes", "input_shape")
@@ -203,12 +206,14 @@ class ImageFolderDataModule(ZooDataModule):
         num_workers: int = 0,
         pin_memory: bool = False,
         dataset_name: str | None = None,
+        data_dir: str | None = None,
     ) -> None:
         super().__init__(batch_size, num_workers, pin_memory)
         if image_size < 1:
             raise ValueError(f"image_size must be at least 1, got {image_size}")
         self.save_hyperparameters()
-        self.folder = Path(folder)
+        self.folder_given = Path(folder)
+        self.folder = image_folder_path(folder, data_dir)
         self.image_size, self.resize, self.labelled = image_size, resize, labelled
         self.value_range, self.augment = value_range, augment
         self.val_size, self.split_seed = val_size, split_seed
@@ -240,6 +245,17 @@ class ImageFolderDataModule(ZooDataModule):
         return v2.Compose([v2.PILToTensor(), *resize, *augment, v2.ToDtype(torch.float32, scale=True), to_range])
 
     def _scan_splits(self) -> dict[str, ImageFiles]:
+        if not self.folder.is_dir():
+            given = self.folder_given
+            raise DatasetUnavailableError(
+                f"{self.folder.absolute()}: no such folder of images; "
+                + (
+                    "pass --data.folder the folder of images"
+                    if given.is_absolute()
+                    else f"point --data.data_dir (or the LIGHTNING_ZOO_DATA environment variable) at a folder that "
+                    f"holds {given.as_posix()}/, or pass --data.folder the folder of images"
+                )
+            )
         present = {
             split: next((self.folder / name for name in names if (self.folder / name).is_dir()), None)
             for split, names in SPLIT_FOLDERS.items()
@@ -320,6 +336,20 @@ class ImageFolderDataModule(ZooDataModule):
 
     def predict_dataloader(self) -> DataLoader:
         return self._split("predict")
+
+
+def image_folder_path(folder: str, data_dir: str | None) -> Path:
+    """Where ``folder`` is: itself when absolute; a relative one under the data root (``data_root(data_dir)``),
+    unless it is not there but is a folder below the current one, which configs and checkpoints from before the
+    data root named (``data/pokemon/images``): then that one."""
+    path = Path(folder)
+    if path.is_absolute():
+        return path
+    root = data_root(data_dir)
+    if not (root / path).exists() and path.is_dir():
+        rank_zero_info(f"{folder}: not under the data root {root}; reading ./{path} below the current folder")
+        return path
+    return root / path
 
 
 class RotatedImages(Dataset):

@@ -136,12 +136,13 @@ class MNISTDataModule(InMemoryDataModule):
         return self.data_dir / self.folder / "raw"
 
     def prepare_data(self) -> None:
-        ensure_files(self.raw_folder, self.resources, self.mirrors, self.folder, self.download)
+        ensure_files(self.raw_folder, self.resources, self.mirrors, self.folder, self.download, data_dir=self.data_dir)
 
     def setup(self, stage: str) -> None:
         if self.splits:  # decoded once, kept for every later stage
             return
-        ensure_files(self.raw_folder, self.resources, self.mirrors, self.folder, download=False)  # a check only
+        # a check only
+        ensure_files(self.raw_folder, self.resources, self.mirrors, self.folder, download=False, data_dir=self.data_dir)
         train_x, train_y = self._read("train")
         test_x, test_y = self._read("t10k")
         if self.train_split == "train+test":
