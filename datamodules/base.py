@@ -321,16 +321,24 @@ def data_root(data_dir: str | None) -> Path:
     return Path(data_dir or os.environ.get("LIGHTNING_ZOO_DATA") or "data")
 
 
-def predict_file_lines(path: str | Path, what: str) -> list[str]:
-    """The non-blank lines of a ``--data.predict_file`` (one ``what`` per line); a missing or empty file ends with
-    one line saying so."""
+def numbered_predict_lines(path: str | Path, what: str) -> list[tuple[int, str]]:
+    """The non-blank lines of a ``--data.predict_file`` (one ``what`` per line) with their 1-based line numbers. Lines
+    end at ``\\n``, ``\\r\\n`` or ``\\r`` only, as an editor counts them: ``str.splitlines`` would also end one at
+    the U+0085 that IMDB reviews hold (Keras' index has "most\\x85and"), splitting a text in two. A missing or empty
+    file ends with one line saying so."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"--data.predict_file {path}: no such file")
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    with open(path, encoding="utf-8") as f:  # universal newlines: \r\n and \r are read as \n, nothing else is
+        lines = [(number, line.rstrip("\n")) for number, line in enumerate(f, start=1) if line.strip()]
     if not lines:
         raise DataError(f"--data.predict_file {path} holds no {what} (one per line)")
     return lines
+
+
+def predict_file_lines(path: str | Path, what: str) -> list[str]:
+    """The non-blank lines of a ``--data.predict_file``, as :func:`numbered_predict_lines` reads them."""
+    return [line for _, line in numbered_predict_lines(path, what)]
 
 
 def split_sizes(total: int, val_size: int | float) -> tuple[int, int]:

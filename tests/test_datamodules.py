@@ -442,3 +442,12 @@ def test_a_folder_that_cannot_be_made_is_a_data_error(tmp_path, monkeypatch):
     monkeypatch.setattr(Path, "mkdir", refuse)
     with pytest.raises(DatasetUnavailableError, match=r"cannot create .*MNIST/raw \(Permission denied\)"):
         MNISTDataModule(data_dir=str(tmp_path / "readonly")).prepare_data()
+
+
+def test_a_predict_file_line_ends_at_a_newline_only_not_at_the_u0085_reviews_hold(tmp_path):
+    from datamodules.base import numbered_predict_lines, predict_file_lines
+
+    path = tmp_path / "prompts.txt"
+    path.write_bytes("most\u0085and more\r\n\n  \nsecond\rthird\u2028still third\n".encode())
+    assert predict_file_lines(path, "prompt") == ["most\u0085and more", "second", "third\u2028still third"]
+    assert [n for n, _ in numbered_predict_lines(path, "prompt")] == [1, 4, 5]

@@ -21,7 +21,7 @@ from datamodules.base import (
     InMemoryDataModule,
     TensorBatchDataset,
     data_root,
-    predict_file_lines,
+    numbered_predict_lines,
     seeded_split,
     split_sizes,
 )
@@ -68,16 +68,6 @@ def read_reviews(path: Path) -> tuple[list[str], list[int]]:
             f"{path} is not a readable reviews file (gzipped JSON lines with text and label: {err}); delete it and "
             "run again to rebuild it from the archive"
         ) from err
-
-
-def numbered_lines(path: str | Path, what: str) -> list[tuple[int, str]]:
-    """The non-blank lines of a ``--data.predict_file`` with their 1-based line numbers. Lines end at ``\\n``,
-    ``\\r\\n`` or ``\\r`` only, as an editor counts them: ``str.splitlines`` would also end one at the U+0085
-    that IMDB reviews hold (Keras' index has "most\\x85and"), splitting a review in two. A missing or empty file is
-    refused as :func:`~datamodules.base.predict_file_lines` refuses it."""
-    predict_file_lines(path, what)  # its checks and messages
-    with open(path, encoding="utf-8") as f:  # universal newlines: \r\n and \r are read as \n
-        return [(number, line.rstrip("\n")) for number, line in enumerate(f, start=1) if line.strip()]
 
 
 class IMDBDataModule(InMemoryDataModule):
@@ -292,7 +282,7 @@ class IMDBDataModule(InMemoryDataModule):
                     "'[\"A moving film.\"]', or --data.predict_file"
                 )
             return {"text": list(self.predict_text)}
-        numbered = numbered_lines(self.predict_file, "review")
+        numbered = numbered_predict_lines(self.predict_file, "review")
         return {"line": [n for n, _ in numbered], "text": [text for _, text in numbered]}
 
     def prediction_inputs(self) -> dict[str, list]:
