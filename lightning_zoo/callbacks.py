@@ -196,7 +196,7 @@ class PredictionWriter(BasePredictionWriter):
     def resolve_dir(self, trainer: pl.Trainer) -> Path:
         if self.output_dir is not None:
             return Path(self.output_dir)
-        if trainer.ckpt_path:
+        if trainer.ckpt_path and "://" not in str(trainer.ckpt_path):
             return checkpoint_run_folder(trainer.ckpt_path) / "predictions"
         return Path("predictions")
 

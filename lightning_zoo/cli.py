@@ -229,14 +229,15 @@ def main(args: ArgsType = None) -> None:
     except ValueError as err:
         if not raised_by_an_optimizer(err):
             raise
-        sys.exit(f"error: {err} (an option of the model's optimizer: --model.lr, ...)")
+        sys.exit(f"error: {err} (an option of the model's optimizer or schedule: --model.lr, ...)")
 
 
 def raised_by_an_optimizer(err: BaseException) -> bool:
     """Whether ``err`` comes from a ``torch.optim`` constructor: they refuse bad hyperparameters (a negative learning
-    rate, betas outside [0, 1)) with a ValueError, which only a user's option can cause."""
+    rate, betas outside [0, 1), a plateau factor of 1 or more) with a ValueError, which only a user's option can
+    cause; not from loading an optimizer's state (a resume whose trainable parameters differ)."""
     frames = traceback.extract_tb(err.__traceback__)
-    return bool(frames) and "torch/optim/" in frames[-1].filename.replace("\\", "/")
+    return bool(frames) and frames[-1].name == "__init__" and "torch/optim/" in frames[-1].filename.replace("\\", "/")
 
 
 __all__ = ["ZooCLI", "ZooWandbLogger", "main"]

@@ -164,7 +164,8 @@ class ZooModule(pl.LightningModule):
     (``prediction_files``) and its default callbacks (``family_callbacks``). A model names the metric its best
     checkpoint is chosen by in ``monitor`` / ``monitor_mode``, and where its initial weights come from in
     :meth:`load_initial_weights`. Subclasses that override ``setup``, ``on_fit_start``, ``on_save_checkpoint``,
-    ``on_load_checkpoint`` or an ``on_*_epoch_end`` hook must call ``super()``.
+    ``on_load_checkpoint`` or an ``on_*_epoch_end`` hook must call ``super()`` (an epoch-end hook after logging a
+    metric a plateau schedule watches: ``super()`` steps it).
     """
 
     is_family_base: ClassVar[bool] = True
@@ -250,7 +251,10 @@ class ZooModule(pl.LightningModule):
     # steps such a schedule itself as soon as its metric is logged, before any checkpoint of the epoch: a "val/" metric
     # after the validation at the epoch's end (none in an epoch that does not validate, as Keras), any other at the
     # training epoch's end. Lightning still saves and restores the schedule's state. Plateaus stepped every
-    # "step", and schedules of manual optimisation, stay as Lightning (or the model) steps them.
+    # "step", and schedules of manual optimisation, stay as Lightning (or the model) steps them. One case stays as
+    # Lightning has it: a metric that is not "val/" while the epoch's checkpoint is written after its validation
+    # (validating several times an epoch or every n epochs): the step comes after that checkpoint, and a resume from
+    # it goes on without it.
 
     def lr_scheduler_step(self, scheduler: Any, metric: Any) -> None:
         if not any(config.scheduler is scheduler for config in self._epoch_plateau_configs()):
@@ -265,7 +269,9 @@ class ZooModule(pl.LightningModule):
         trainer = self._trainer
         if trainer is None or trainer.sanity_checking or trainer.state.fn != "fit":
             return
-        if not training_epoch_finished(trainer):
+        # A resume from a checkpoint written at the epoch's end reruns that end without its metrics: the step, if
+        # taken before the checkpoint, is in the checkpoint's scheduler state.
+        if not training_epoch_finished(trainer) or trainer.fit_loop.restarting:
             return
         for config in self._epoch_plateau_configs():
             if str(config.monitor).startswith("val/") != after_validation:
@@ -513,9 +519,11 @@ def run_checkpoint(path: str | Path) -> Path:
     if not path.is_dir():
         return path
     found = sorted(path.rglob("checkpoints/last.ckpt"))
-    if len(found) != 1:
+    if not found:
+        raise ZooError(f"{path} is a folder that holds no checkpoints/last.ckpt: pass a checkpoint file")
+    if len(found) > 1:
         listed = ", ".join(str(p) for p in found[:3]) + (" ..." if len(found) > 3 else "")
-        raise ZooError(f"{path} holds {len(found)} runs' checkpoints/last.ckpt ({listed or 'none'}): pass one file")
+        raise ZooError(f"{path} holds {len(found)} runs' checkpoints/last.ckpt ({listed}): pass one of them")
     return found[0]
 
 

@@ -4,6 +4,7 @@ them."""
 from __future__ import annotations
 
 import csv
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,9 +39,16 @@ def run_folder(trainer: pl.Trainer) -> Path:
     return Path(next((lg.log_dir for lg in trainer.loggers if getattr(lg, "log_dir", None)), trainer.default_root_dir))
 
 
+def writes_files(trainer: pl.Trainer) -> bool:
+    """Whether the run may write files of results or media: not a ``fast_dev_run``, which Lightning runs without
+    logging or checkpoints (and whose one batch would overwrite a real run's results)."""
+    return not trainer.fast_dev_run
+
+
 def checkpoint_run_folder(checkpoint: str | Path) -> Path:
-    """The run folder a checkpoint belongs to: the one holding its ``checkpoints/`` folder, else its own folder."""
-    path = Path(checkpoint).resolve()
+    """The run folder a checkpoint belongs to: the one holding its ``checkpoints/`` folder, else its own folder.
+    Links are not followed (a run's linked checkpoint belongs to the run that links it)."""
+    path = Path(os.path.abspath(checkpoint))
     return path.parent.parent if path.parent.name == "checkpoints" else path.parent
 
 
@@ -49,7 +57,7 @@ def results_path(trainer: pl.Trainer, name: str) -> Path:
     it tests (``--ckpt_path``), named after the checkpoint too (``test/n_way-last.csv``), so that testing another
     checkpoint keeps this one's; without a checkpoint, ``test/`` in this run's own folder (where its checkpoints go).
     Every rank gets the same path."""
-    if trainer.ckpt_path:
+    if trainer.ckpt_path and "://" not in str(trainer.ckpt_path):  # a remote checkpoint: this run's own folder
         stem, suffix = Path(name).stem, Path(name).suffix
         return checkpoint_run_folder(trainer.ckpt_path) / "test" / f"{stem}-{Path(trainer.ckpt_path).stem}{suffix}"
     callback = trainer.checkpoint_callback
@@ -59,10 +67,7 @@ def results_path(trainer: pl.Trainer, name: str) -> Path:
 
 def shown_by_loggers(trainer: pl.Trainer, to_wandb: Callable, to_tensorboard: Callable) -> bool:
     """Calls ``to_wandb(logger, step)`` for each W&B logger and ``to_tensorboard(writer, step)`` for each TensorBoard
-    one, at the loggers' step; whether any logger showed it (else the caller writes a file). A ``fast_dev_run``, which
-    Lightning runs without logging, counts as shown: it writes no file either."""
-    if trainer.fast_dev_run:
-        return True
+    one, at the loggers' step; whether any logger showed it (else the caller writes a file)."""
     step = logger_step(trainer)
     shown = False
     for logger in trainer.loggers:
@@ -92,6 +97,8 @@ def log_image(trainer: pl.Trainer, key: str, image: Tensor) -> Path | None:
 
     Returns the PNG's path when one was written. Call on global rank zero only.
     """
+    if not writes_files(trainer):
+        return None
     if shown_by_loggers(
         trainer,
         lambda logger, step: logger.log_image(key=key, images=[image.permute(1, 2, 0).numpy()], step=step),
@@ -104,6 +111,8 @@ def log_image(trainer: pl.Trainer, key: str, image: Tensor) -> Path | None:
 def log_text(trainer: pl.Trainer, key: str, columns: list[str], rows: list[list]) -> Path | None:
     """Logs a table of text (generated samples) to W&B as a table and to TensorBoard as Markdown; writes a text file
     when no logger shows text. Returns the file's path when one was written. Call on global rank zero only."""
+    if not writes_files(trainer):
+        return None
     if shown_by_loggers(
         trainer,
         lambda logger, step: logger.log_text(key=key, columns=columns, data=rows, step=step),
@@ -123,6 +132,8 @@ def log_text(trainer: pl.Trainer, key: str, columns: list[str], rows: list[list]
 def log_table(trainer: pl.Trainer, key: str, columns: list[str], rows: list[list]) -> Path | None:
     """Logs a table of numbers (an N-way evaluation) as a W&B table and as Markdown to TensorBoard; writes a CSV file
     when no logger shows tables. Returns the CSV's path when one was written. Call on global rank zero only."""
+    if not writes_files(trainer):
+        return None
     if shown_by_loggers(
         trainer,
         lambda logger, step: logger.log_table(key=key, columns=columns, data=rows, step=step),

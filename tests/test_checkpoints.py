@@ -182,6 +182,20 @@ def test_an_epoch_plateau_steps_before_the_epoch_checkpoint_so_a_resume_keeps_ev
     assert fit_plateau(data_root, tmp_path / "twice", 4, val_check_interval=0.5) == [1.0, 1.0, 0.5, 0.25]
 
 
+def test_a_plateau_on_the_training_loss_resumes_from_a_checkpoint_written_after_validation(data_root, tmp_path):
+    """Validating twice an epoch, the epoch's checkpoint is written after its last validation, before the training
+    loss is logged: the step comes after it (as in Lightning), and the resume goes on without that step rather
+    than failing on the metrics a resumed epoch end does not have."""
+    training_loss = {"monitor": "train/loss"}
+    assert fit_plateau(data_root, tmp_path / "whole", 4, model_args=training_loss, val_check_interval=0.5) == [
+        1.0, 1.0, 0.5, 0.25,
+    ]  # fmt: skip
+    steps = {int(p.stem.rpartition("step=")[2]): p for p in (tmp_path / "whole" / "ckpt").glob("epoch=1-*.ckpt")}
+    second = steps[max(steps)]  # after the epoch's last validation (the other is from its middle)
+    resumed = fit_plateau(data_root, tmp_path / "resumed", 4, second, model_args=training_loss, val_check_interval=0.5)
+    assert resumed == [1.0, 0.5]  # the known limit: the step of epoch 1 is not in its checkpoint
+
+
 @pytest.mark.parametrize(
     ("model_args", "trainer_args", "rates"),
     [
@@ -217,3 +231,6 @@ def test_a_checkpoints_run_folder_holds_its_checkpoints_folder_or_else_the_check
 
     assert checkpoint_run_folder(tmp_path / "run" / "checkpoints" / "last.ckpt") == (tmp_path / "run").resolve()
     assert checkpoint_run_folder(tmp_path / "model.ckpt") == tmp_path.resolve()  # not the folder above it
+    (tmp_path / "linked" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "linked" / "checkpoints" / "last.ckpt").symlink_to(tmp_path / "model.ckpt")
+    assert checkpoint_run_folder(tmp_path / "linked" / "checkpoints" / "last.ckpt") == (tmp_path / "linked").resolve()

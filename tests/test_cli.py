@@ -166,6 +166,19 @@ def test_a_value_lightning_or_torch_refuses_ends_with_one_line(data_root, subcom
     assert str(exit_.value.code).startswith(f"error: {message}")
 
 
+def test_only_an_optimizers_constructor_refusal_counts_as_an_option_of_the_user():
+    from lightning_zoo.cli import raised_by_an_optimizer
+
+    with pytest.raises(ValueError) as bad_rate:
+        torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=-1)
+    assert raised_by_an_optimizer(bad_rate.value)
+    one = torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+    two = torch.optim.Adam([torch.zeros(1, requires_grad=True), torch.zeros(2, requires_grad=True)])
+    with pytest.raises(ValueError) as other_parameters:  # a resume whose trainable parameters differ
+        one.load_state_dict(two.state_dict())
+    assert not raised_by_an_optimizer(other_parameters.value)
+
+
 def test_dcgan_predict_writes_samples_beside_the_run_and_is_seeded(data_root: Path, tmp_path: Path):
     fitted = fit_quickly(DCGAN_CONFIG, data_root)
     checkpoint = Path(fitted.trainer.checkpoint_callback.last_model_path)

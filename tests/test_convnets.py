@@ -146,6 +146,9 @@ def test_init_from_a_run_folder_takes_its_one_last_checkpoint(phase_1, tmp_path)
         ZooError, match=r"holds 2 runs' checkpoints/last.ckpt \(.*a/checkpoints/last.ckpt, .*: pass one"
     ):
         model.initialise_from(tmp_path)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ZooError, match=r"empty is a folder that holds no checkpoints/last.ckpt: pass a checkpoint"):
+        model.initialise_from(tmp_path / "empty")
 
 
 def test_init_from_a_model_of_other_sizes_names_the_misfit(phase_1):

@@ -236,8 +236,13 @@ def test_the_one_shot_table_is_logged_and_written_with_the_ways_the_gallery_allo
               "--model.trials", "200"]  # fmt: skip
     cli = ZooCLI(args=["fit", *common, "--trainer.max_epochs", "1"])
     ZooCLI(args=["test", *common, "--ckpt_path", str(tmp_path / "checkpoints" / "last.ckpt")])
-    with open(tmp_path / "test" / "n_way-last.csv") as f:  # in the tested run's folder, named by its checkpoint
+    results = tmp_path / "test" / "n_way-last.csv"  # in the tested run's folder, named after its checkpoint
+    with open(results) as f:
         rows = list(csv.DictReader(f))
+    written = results.read_text()
+    ZooCLI(args=["test", *common, "--ckpt_path", str(tmp_path / "checkpoints" / "last.ckpt"),
+                 "--trainer.fast_dev_run", "true", "--model.trials", "20"])  # fmt: skip
+    assert results.read_text() == written  # a fast_dev_run (one batch of the gallery) leaves it alone
     assert [int(r["ways"]) for r in rows] == [4, 9]  # 16-40 ways need more than the fixture's 14 subjects
     assert list(rows[0]) == ["ways", "acc", "pixel_nn_acc", "acc_book_draw", "pixel_nn_acc_book_draw"]
     assert all(0 <= float(value) <= 1 for r in rows for key, value in r.items() if key != "ways")

@@ -17,7 +17,7 @@ from torchmetrics import Metric
 
 from lightning_zoo.core import EpochMeans, ZooModule
 from lightning_zoo.files import atomic_path
-from lightning_zoo.media import results_path, write_csv
+from lightning_zoo.media import results_path, write_csv, writes_files
 
 
 def normal_kl(loc: Tensor, scale: Tensor, prior_scale: float) -> Tensor:
@@ -147,9 +147,8 @@ class VariationalClassifierBase(ZooModule):
     Testing draws ``posterior_samples`` weight samples once (seeded by ``test_seed``) and logs each one's accuracy
     (``test/acc_mean``, ``_min``, ``_max``, ``_std``), the posterior means' (``test/acc_posterior_mean``), the
     predictive distribution's (``test/acc_predictive``), and the mean predictive entropy and agreement of the samples;
-    the list of accuracies goes to ``test/posterior_accuracies-<checkpoint>.csv`` in the run
-    folder. ``predict`` writes each input's
-    majority class, agreement, entropy and predictive probabilities.
+    the list of accuracies goes to ``test/posterior_accuracies-<checkpoint>.csv`` in the run folder. ``predict``
+    writes each input's majority class, agreement, entropy and predictive probabilities.
 
     Args:
         num_classes: Output classes (linked from the DataModule).
@@ -259,7 +258,7 @@ class VariationalClassifierBase(ZooModule):
         }
         self.log_dict(summary)
         path = results_path(self.trainer, "posterior_accuracies.csv")
-        if self.trainer.is_global_zero:
+        if self.trainer.is_global_zero and writes_files(self.trainer):
             rows = [[i, f"{100 * float(a):.2f}"] for i, a in enumerate(accuracies)]
             path = write_csv(path, ["sample", "test_acc_pct"], rows)
             rank_zero_info(f"the accuracies of {len(rows)} posterior samples are in {path}")

@@ -14,7 +14,7 @@ from torch import Tensor
 
 from lightning_zoo.core import SharedStepModule
 from lightning_zoo.keras import keras_binary_crossentropy
-from lightning_zoo.media import log_table, results_path, write_csv
+from lightning_zoo.media import log_table, results_path, write_csv, writes_files
 
 BOOK_WAYS = (4, 9, 16, 25, 36, 40)
 # The N-way table's columns after N: distinct distractor subjects, then the book's draw with replacement.
@@ -140,7 +140,7 @@ class PairModelBase(SharedStepModule):
             {f"test/{n}_way_{key}": v for n, *values in table for key, v in zip(TABLE_KEYS, values, strict=True)}
         )
         path = results_path(self.trainer, "n_way.csv")
-        if self.trainer.is_global_zero:
+        if self.trainer.is_global_zero and writes_files(self.trainer):
             columns, rows = ["ways", *TABLE_KEYS], [[n, *(round(v, 4) for v in values)] for n, *values in table]
             log_table(self.trainer, "test/n_way", columns, rows)
             path = write_csv(path, columns, rows)
