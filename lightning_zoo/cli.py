@@ -40,6 +40,8 @@ warnings.filterwarnings("ignore", ".*infer the batch indices.*")  # our writers 
 warnings.filterwarnings("ignore", ".*val_dataloader. but have no .validation_step.*")  # GANs validate nothing (yet)
 warnings.filterwarnings("ignore", ".*add_instantiator. was deprecated.*")  # Lightning 2.6 calls it too
 warnings.filterwarnings("ignore", ".*Total length of .list. across ranks is zero.*")  # no validation split (the books')
+# Epoch values are torchmetrics states synced by compute() (ZooModule._log_and_reset): logging them needs no sync_dist.
+warnings.filterwarnings("ignore", ".*It is recommended to use .self.log.*sync_dist=True.*")
 
 
 def data_sizes() -> list[str]:

@@ -16,6 +16,7 @@ from pytorch_lightning.cli import SaveConfigCallback
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_info
 
+from lightning_zoo.core import ZooError
 from lightning_zoo.files import atomic_path
 from lightning_zoo.lightning_private import drop_wandb_init_setting, wandb_run_started
 
@@ -50,6 +51,7 @@ def wandb_server_answers(timeout: float) -> bool:
         return False
 
 
+WANDB_MODES = ("online", "offline", "disabled", "shared", "dryrun", "run")  # what W&B's settings accept
 LOG_DIR = "logs"  # the default save_dir of the zoo's loggers; the CLI moves it under --trainer.default_root_dir
 
 
@@ -79,6 +81,8 @@ class ZooWandbLogger(WandbLogger):
         if os.environ.get("WANDB_MODE") == "":
             del os.environ["WANDB_MODE"]  # W&B itself fails on the empty value with a settings traceback
             rank_zero_info("W&B: WANDB_MODE is set but empty, treated as unset")
+        if os.environ.get("WANDB_MODE", "online") not in WANDB_MODES:  # W&B: a 60-line settings traceback
+            raise ZooError(f"WANDB_MODE={os.environ['WANDB_MODE']!r}: choose one of {', '.join(WANDB_MODES)}")
         if offline is None and "WANDB_MODE" not in os.environ:
             why = None
             if not has_wandb_credentials():
@@ -93,8 +97,13 @@ class ZooWandbLogger(WandbLogger):
                     f"W&B: {why}, logging offline to {save_dir}/wandb; "
                     f"upload later with `wandb sync {save_dir}/wandb/offline-run-*`"
                 )
+        # Offline through W&B's own mode, not Lightning's flag, which refuses log_model (W&B keeps the checkpoint
+        # artifacts of an offline run and `wandb sync` uploads them). An explicit WANDB_MODE wins.
+        self.logs_offline = bool(offline) and "WANDB_MODE" not in os.environ
+        if self.logs_offline and kwargs.get("mode") is None:  # the CLI passes wandb.init's mode=None along
+            kwargs["mode"] = "offline"
         # Absolute: W&B's service process outlives a run and resolves relative paths against its own start folder.
-        super().__init__(project=project, save_dir=os.path.abspath(save_dir), offline=bool(offline), **kwargs)
+        super().__init__(project=project, save_dir=os.path.abspath(save_dir), **kwargs)
         if kwargs.get("anonymous") is None:
             drop_wandb_init_setting(self, "anonymous")  # else W&B warns on every run that the setting has no effect
 

@@ -14,6 +14,7 @@ from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from lightning_zoo.callbacks import ZooModelCheckpoint
 from lightning_zoo.classification import MLP
 from lightning_zoo.cli import ZooCLI
+from lightning_zoo.core import ZooError
 from lightning_zoo.loggers import ZooWandbLogger, has_wandb_credentials
 from lightning_zoo.media import image_grid, log_image, log_table, log_text
 from tests.conftest import ROOT
@@ -55,17 +56,37 @@ def test_a_netrc_in_home_that_others_can_read_still_counts_as_w_and_bs_does(no_c
 def test_without_credentials_the_logger_goes_offline_with_a_hint(no_credentials, caplog):
     with caplog.at_level("INFO"):
         logger = ZooWandbLogger()
-    assert logger._offline and "wandb sync logs/wandb/offline-run-*" in caplog.text
+    assert logger.logs_offline and "wandb sync logs/wandb/offline-run-*" in caplog.text
+
+
+def test_offline_by_itself_still_keeps_checkpoints_with_log_model(no_credentials):
+    """Lightning's offline flag refuses log_model; W&B's offline mode keeps the artifacts for `wandb sync`."""
+    logger = ZooWandbLogger(log_model=True)
+    assert logger.logs_offline and logger._wandb_init["mode"] == "offline"
+
+
+def test_a_w_and_b_mode_it_does_not_know_ends_with_the_choices(no_credentials, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "Offline")
+    with pytest.raises(ZooError, match="WANDB_MODE='Offline': choose one of online, offline, disabled"):
+        ZooWandbLogger()
+
+
+def test_with_w_and_b_disabled_images_are_written_as_files(no_credentials, monkeypatch, tmp_path):
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    trainer = pl.Trainer(logger=ZooWandbLogger(save_dir=str(tmp_path / "logs")), default_root_dir=tmp_path)
+    path = log_image(trainer, "samples", torch.zeros(3, 4, 4, dtype=torch.uint8))
+    assert path is not None and path.is_file()  # not dropped as if W&B had shown it
 
 
 def test_an_explicit_mode_or_credentials_are_respected(no_credentials, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "disabled")
-    assert not ZooWandbLogger()._offline  # W&B itself applies WANDB_MODE
+    logger = ZooWandbLogger(offline=True)
+    assert not logger.logs_offline and "mode" not in logger._wandb_init  # W&B itself applies WANDB_MODE
     monkeypatch.delenv("WANDB_MODE")
     monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
     monkeypatch.setattr("lightning_zoo.loggers.wandb_server_answers", lambda timeout: True)
-    assert not ZooWandbLogger()._offline
-    assert ZooWandbLogger(offline=True)._offline
+    assert not ZooWandbLogger().logs_offline
+    assert ZooWandbLogger(offline=True).logs_offline
 
 
 @pytest.mark.slow

@@ -54,7 +54,7 @@ def test_a_wandb_key_without_a_route_to_the_server_falls_back_to_offline(
     monkeypatch.setenv("WANDB_BASE_URL", silent_server)
     with caplog.at_level("INFO"):
         cli = ZooCLI(args=short_fit(data_root, "--trainer.logger.connect_timeout", "1"))
-    assert cli.trainer.state.finished and cli.trainer.logger._offline
+    assert cli.trainer.state.finished and cli.trainer.logger.logs_offline
     assert f"W&B: {silent_server} did not answer in 1.0 s, logging offline" in caplog.text
     assert "wandb sync logs/wandb/offline-run-*" in caplog.text
     assert list(Path("logs/wandb").glob("offline-run-*"))
