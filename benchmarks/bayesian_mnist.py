@@ -6,7 +6,7 @@ entropy and by the samples' agreement.
 
 Writes benchmarks/results/<config name>.json and <config name>_predictions.png.
 
-    python benchmarks/bayesian_mnist.py --config configs/bayesian/bayesian_softmax_mnist.yaml \
+    python benchmarks/bayesian_mnist.py --config configs/bayesian/bayesian_softmax_mnist.yaml \\
         --data-dir ../shared/data --fashion-dir /usr/share/datasets/fashion-mnist --seeds 0 1 2
 """
 
@@ -129,11 +129,12 @@ def histograms(run: dict, path: Path) -> None:
 
 
 def main() -> None:
-    args, cli_args = seeded_run_options(__doc__)
-    extra = argparse.ArgumentParser()
-    extra.add_argument("--fashion-dir", type=Path, required=True, help="Fashion-MNIST's four *-ubyte.gz files")
-    options, cli_args = extra.parse_known_args(cli_args)
-    fashion_files = options.fashion_dir
+    def fashion_dir(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--fashion-dir", type=Path, required=True,
+                            help="a folder of Fashion-MNIST's four *-ubyte.gz files")  # fmt: skip
+
+    args, cli_args = seeded_run_options(__doc__, add_options=fashion_dir)
+    fashion_files = args.fashion_dir
     with tempfile.TemporaryDirectory() as fashion:  # the DataModule's layout over the Debian package's files
         raw = Path(fashion) / "FashionMNIST" / "raw"
         raw.mkdir(parents=True)

@@ -19,7 +19,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import DEFAULT_DATA, RESULTS, ROOT, machine, write_result  # noqa: E402
+from benchmarks.common import RESULTS, ROOT, add_data_dir, machine, write_result  # noqa: E402
 from datamodules import MNISTDataModule, TensorBatchDataset  # noqa: E402
 from lightning_zoo.cli import ZooCLI  # noqa: E402
 from lightning_zoo.core import inference_mode_of, load_zoo_module, read_checkpoint  # noqa: E402
@@ -44,7 +44,7 @@ def generated_set(gan_ckpt: Path, per_class: int, seed: int) -> tuple[torch.Tens
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--gan-ckpt", type=Path, required=True)
-    parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
+    add_data_dir(parser)
     parser.add_argument("--per-class", type=int, default=6000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--name", help="results file name (default: cas_<the GAN's model name>)")

@@ -7,9 +7,9 @@ A schedule too long for one sitting runs in chunks: ``--max-epochs N`` stops at 
 (``--resume CKPT``: from that checkpoint). It continues exactly: the checkpoints carry every RNG state, and the
 workers' augmentation is seeded by (seed, epoch, index).
 
-    python benchmarks/classifier.py --config configs/classification/intro_convnet_mnist.yaml \
+    python benchmarks/classifier.py --config configs/classification/intro_convnet_mnist.yaml \\
         --data-dir ../shared/data --seeds 0 1 2      # other options go to the CLI as they are
-    python benchmarks/classifier.py --config configs/classification/small_convnet_augmented_cats_and_dogs.yaml \
+    python benchmarks/classifier.py --config configs/classification/small_convnet_augmented_cats_and_dogs.yaml \\
         --data-dir ../shared/data --max-epochs 80 [--resume [CKPT]]
 """
 

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pytorch_lightning.callbacks import Callback, EarlyStopping  # noqa: E402
 
-from benchmarks.common import DEFAULT_DATA, ROOT, machine, write_result  # noqa: E402
+from benchmarks.common import ROOT, add_data_dir, machine, write_result  # noqa: E402
 from lightning_zoo.callbacks import EpochTimer, synchronize  # noqa: E402
 from lightning_zoo.classification import Classifier  # noqa: E402
 from lightning_zoo.cli import ZooCLI  # noqa: E402
@@ -84,7 +84,7 @@ class PlainEpochAfterEach(Callback):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, default=ROOT / "configs/classification/mlp_mnist.yaml")
-    parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
+    add_data_dir(parser)
     parser.add_argument("--rounds", type=int, default=8, help="epochs of each, interleaved")
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     parser.add_argument("--accelerator", choices=["cpu", "gpu"], default="cpu", help="gpu: data resident on it")

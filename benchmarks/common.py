@@ -10,6 +10,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from unittest import mock
 
@@ -19,7 +20,6 @@ from pytorch_lightning.callbacks import Callback
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-DEFAULT_DATA = ROOT.parent / "shared" / "data"
 
 # The scripts hand ZooCLI their own argument lists on purpose.
 warnings.filterwarnings("ignore", ".*LightningCLI's args parameter is intended to run from within Python.*")
@@ -32,6 +32,17 @@ def machine() -> dict:
         "torch": torch.__version__,
         "python": platform.python_version(),
     }
+
+
+def add_data_dir(parser: argparse.ArgumentParser, type=str) -> None:
+    """The scripts' ``--data-dir``: the datasets' folder as the CLI finds it (``datamodules.base.data_root``):
+    ``--data-dir``, else ``$LIGHTNING_ZOO_DATA``, else ``./data``; read when the parser is made. (It was
+    ``<repo>/../shared/data`` before: the recorded commands without ``--data-dir`` read that folder.)"""
+    from datamodules.base import data_root
+
+    default = type(data_root(None))
+    text = "the datasets' folder (default: $LIGHTNING_ZOO_DATA, else ./data: now %(default)s)"
+    parser.add_argument("--data-dir", type=type, default=default, help=text)
 
 
 def scheduled_epochs(config: str | Path) -> int | None:
@@ -72,14 +83,16 @@ def resume_point(where: Path, results: Path, epochs_of=lambda recorded: recorded
     return checkpoints[-1], recorded, epochs
 
 
-def seeded_run_options(description: str, chunks: bool = False) -> tuple[argparse.Namespace, list[str]]:
+def seeded_run_options(
+    description: str, chunks: bool = False, add_options: Callable[[argparse.ArgumentParser], None] | None = None
+) -> tuple[argparse.Namespace, list[str]]:
     """The options of the scripts that train one config over several seeds (``--config``, ``--data-dir``,
-    ``--seeds``, ``--workdir``, ``--name``; with ``chunks`` also ``--max-epochs`` and ``--resume``), with ``name``
-    (default: the config's) and ``workdir`` (default: ``logs/bench_<name>``) filled in; the other arguments are
-    passed on to the CLI."""
+    ``--seeds``, ``--workdir``, ``--name``; with ``chunks`` also ``--max-epochs`` and ``--resume``; a script's own
+    through ``add_options(parser)``, so that ``--help`` lists them), with ``name`` (default: the config's) and
+    ``workdir`` (default: ``logs/bench_<name>``) filled in; the other arguments are passed on to the CLI."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, required=True)
-    parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
+    add_data_dir(parser)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--workdir", type=Path, help="default logs/bench_<name>")
     parser.add_argument("--name", help="results file name (default: the config's)")
@@ -87,6 +100,8 @@ def seeded_run_options(description: str, chunks: bool = False) -> tuple[argparse
         parser.add_argument("--max-epochs", type=int, help="stop this chunk at that epoch (the config's by default)")
         parser.add_argument("--resume", nargs="?", const=True, metavar="CKPT",
                             help="continue from CKPT, or from the newest last.ckpt in --workdir")  # fmt: skip
+    if add_options is not None:
+        add_options(parser)
     options, cli_args = parser.parse_known_args()
     options.name = options.name or options.config.stem
     options.workdir = options.workdir or ROOT / "logs" / f"bench_{options.name}"

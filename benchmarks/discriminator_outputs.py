@@ -3,7 +3,7 @@ output on the real batch and on the generated batch in the discriminator's step 
 generated batch in the generator's step, and the two losses. Recorded by a forward hook, so the run is the config's
 own, unchanged. Writes benchmarks/results/discriminator_outputs_<name>.json and a plot of the outputs per batch.
 
-    python benchmarks/discriminator_outputs.py --config configs/gan/lsgan64_pokemon.yaml --batches 130 \
+    python benchmarks/discriminator_outputs.py --config configs/gan/lsgan64_pokemon.yaml --batches 130 \\
         --data.folder DIR/pokemon/images
     python benchmarks/discriminator_outputs.py --config configs/gan/lsgan_mnist.yaml --batches 130
 
@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pytorch_lightning import Callback  # noqa: E402
 
-from benchmarks.common import DEFAULT_DATA, RESULTS, machine, quiet_fit, write_result  # noqa: E402
+from benchmarks.common import RESULTS, add_data_dir, machine, quiet_fit, write_result  # noqa: E402
 
 
 def output_stats(output: Any) -> tuple[float, float]:
@@ -127,7 +127,7 @@ def summary(rows: list[dict], first: int, last: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, required=True)
-    parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
+    add_data_dir(parser)
     parser.add_argument("--batches", type=int, default=130, help="training batches to record")
     parser.add_argument("--name", help="results file name (default: discriminator_outputs_<config>)")
     args, cli_args = parser.parse_known_args()

@@ -24,7 +24,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import DEFAULT_DATA, RESULTS, ROOT, machine, write_result  # noqa: E402
+from benchmarks.common import RESULTS, ROOT, add_data_dir, machine, write_result  # noqa: E402
 from datamodules import ImageFolderDataModule  # noqa: E402
 from lightning_zoo.cli import ZooCLI  # noqa: E402
 from lightning_zoo.files import atomic_path  # noqa: E402
@@ -125,7 +125,7 @@ def untrained_fid(dataset: str, real: torch.Tensor) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
+    add_data_dir(parser)
     parser.add_argument("--datasets", nargs="+", default=["mnist", "fashion_mnist"], choices=sorted(UNTRAINED))
     parser.add_argument("--epochs", type=int, help="default: the config's")
     parser.add_argument("--workdir", default=str(ROOT / "logs" / "bench_feature_networks"))

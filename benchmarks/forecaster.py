@@ -3,7 +3,7 @@ validation loss, then the best-validation checkpoint on the test split (errors s
 its forecasts over the whole series (CSV and PNG, copied to benchmarks/results/<name>_forecast.png).
 
     python benchmarks/forecaster.py --config configs/forecasting/gru_djia.yaml --data-dir ../shared/data
-    python benchmarks/forecaster.py --config configs/forecasting/gru_djia.yaml --data-dir ../shared/data \
+    python benchmarks/forecaster.py --config configs/forecasting/gru_djia.yaml --data-dir ../shared/data \\
         --name gru_djia_honest --data.test_fraction 0.15
 """
 
@@ -22,7 +22,7 @@ from pytorch_lightning.callbacks import Callback
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import DEFAULT_DATA, RESULTS, ROOT, machine, write_result  # noqa: E402
+from benchmarks.common import RESULTS, ROOT, add_data_dir, machine, write_result  # noqa: E402
 from lightning_zoo.callbacks import PredictionWriter  # noqa: E402
 from lightning_zoo.cli import ZooCLI  # noqa: E402
 
@@ -40,7 +40,7 @@ class ValidationHistory(Callback):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, required=True)
-    parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
+    add_data_dir(parser)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--name", help="results file name (default: the config's)")
     args, cli_args = parser.parse_known_args()

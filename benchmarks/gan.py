@@ -27,7 +27,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import DEFAULT_DATA, RESULTS, ROOT, machine  # noqa: E402
+from benchmarks.common import RESULTS, ROOT, add_data_dir, machine  # noqa: E402
 from lightning_zoo.callbacks import EpochTimer  # noqa: E402
 from lightning_zoo.cli import ZooCLI  # noqa: E402
 from lightning_zoo.core import inference_mode_of  # noqa: E402
@@ -115,7 +115,7 @@ def critic_tracks_quality(report: dict, name: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, required=True)
-    parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
+    add_data_dir(parser)
     parser.add_argument("--epochs", type=int, required=True, help="train (or continue) to this epoch")
     parser.add_argument("--measure-every", type=int, default=10, help="epochs between quality measurements")
     parser.add_argument("--name", help="results file name (default: the config's)")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import DEFAULT_DATA, ROOT, machine, write_result  # noqa: E402
+from benchmarks.common import ROOT, add_data_dir, machine, write_result  # noqa: E402
 from benchmarks.step_time import BatchTimer  # noqa: E402
 
 STRATEGIES = ("ddp_gan", "ddp_find_unused_parameters_true")
@@ -53,7 +53,7 @@ def run(config: Path, data_dir: str, strategy: str, batches: int, batch_size: in
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, default=ROOT / "configs/gan/dcgan_mnist.yaml")
-    parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
+    add_data_dir(parser)
     parser.add_argument("--rounds", type=int, default=2, help="runs of each strategy, interleaved")
     parser.add_argument("--batches", type=int, default=20, help="batches a run; the first 3 are warm-up")
     parser.add_argument("--batch-size", type=int, default=64, help="per process")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import DEFAULT_DATA, ROOT, machine, quiet_fit, write_result  # noqa: E402
+from benchmarks.common import ROOT, add_data_dir, machine, quiet_fit, write_result  # noqa: E402
 from lightning_zoo.callbacks import EpochTimer  # noqa: E402
 
 MODELS = {  # config, training batches per timed epoch (None: the whole epoch)
@@ -53,7 +53,7 @@ def images_per_second(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
+    add_data_dir(parser)
     parser.add_argument("--models", nargs="+", choices=sorted(MODELS), default=sorted(MODELS))
     parser.add_argument("--accelerator", default="gpu", help="cpu: a smoke run of this script only")
     args = parser.parse_args()

@@ -6,12 +6,12 @@ predicts and for the other, DeepDream on the same photo, and Grad-CAM of the MNI
 Writes benchmarks/results/inside_networks/*.png and benchmarks/results/inside_networks.json. The checkpoints are the
 final weights of the classifier benchmarks' runs:
 
-    python benchmarks/classifier.py --config configs/classification/small_convnet_cats_and_dogs.yaml \
+    python benchmarks/classifier.py --config configs/classification/small_convnet_cats_and_dogs.yaml \\
         --data-dir ../shared/data --seeds 0 --data.num_workers 1    # logs/bench_small_convnet_cats_and_dogs/seed_0.ckpt
     python benchmarks/classifier.py --config configs/classification/intro_convnet_mnist.yaml --data-dir ../shared/data
 
-    python benchmarks/inside_networks.py --data-dir ../shared/data \
-        --cats-and-dogs logs/bench_small_convnet_cats_and_dogs/seed_0.ckpt \
+    python benchmarks/inside_networks.py --data-dir ../shared/data \\
+        --cats-and-dogs logs/bench_small_convnet_cats_and_dogs/seed_0.ckpt \\
         --mnist logs/bench_intro_convnet_mnist/seed_0.ckpt
 """
 
@@ -26,7 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import DEFAULT_DATA, RESULTS, machine, write_result  # noqa: E402
+from benchmarks.common import RESULTS, add_data_dir, machine, write_result  # noqa: E402
 from datamodules import MNISTDataModule  # noqa: E402
 from lightning_zoo.core import load_zoo_module  # noqa: E402
 from lightning_zoo.media import save_png  # noqa: E402
@@ -97,7 +97,7 @@ def mnist(checkpoint: Path, data_dir: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    add_data_dir(parser, Path)
     parser.add_argument("--cats-and-dogs", type=Path, required=True, help="a SmallConvNet checkpoint (150x150)")
     parser.add_argument("--mnist", type=Path, required=True, help="an IntroConvNet checkpoint")
     parser.add_argument("--filters", type=int, default=16, help="filter patterns per conv layer")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import DEFAULT_DATA, write_result  # noqa: E402
+from benchmarks.common import add_data_dir, write_result  # noqa: E402
 from datamodules.text.imdb import read_reviews  # noqa: E402
 from datamodules.text.vocabulary import words_of  # noqa: E402
 
@@ -61,7 +61,7 @@ def compare(texts: list[str]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    add_data_dir(parser, Path)
     args = parser.parse_args()
     train = read_reviews(args.data_dir / "imdb" / "train.jsonl.gz")[0]
     test = read_reviews(args.data_dir / "imdb" / "test.jsonl.gz")[0]

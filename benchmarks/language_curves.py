@@ -15,9 +15,9 @@ curve.
     python benchmarks/language_curves.py --config configs/language/addition_seq2seq.yaml
     python benchmarks/language_curves.py --config configs/language/char_rnn_warpeace.yaml --max-epochs 3
     python benchmarks/language_curves.py --config configs/language/char_rnn_warpeace.yaml --max-epochs 11 --resume
-    python benchmarks/language_curves.py --config configs/language/char_lstm_warpeace.yaml \
-        --name char_lstm_warpeace_gpu --trainer.accelerator gpu --trainer.devices 1 --data.data_on_device true \
-        --trainer.callbacks+=pytorch_lightning.callbacks.Timer --trainer.callbacks.duration 00:00:08:00 \
+    python benchmarks/language_curves.py --config configs/language/char_lstm_warpeace.yaml \\
+        --name char_lstm_warpeace_gpu --trainer.accelerator gpu --trainer.devices 1 --data.data_on_device true \\
+        --trainer.callbacks+=pytorch_lightning.callbacks.Timer --trainer.callbacks.duration 00:00:08:00 \\
         --trainer.callbacks.interval epoch      # stops at the first epoch's end after 8 minutes
 """
 
@@ -35,9 +35,9 @@ from pytorch_lightning.callbacks import Callback, Timer
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (  # noqa: E402
-    DEFAULT_DATA,
     RESULTS,
     ROOT,
+    add_data_dir,
     machine,
     resume_point,
     scheduled_epochs,
@@ -87,7 +87,7 @@ def flat(metrics: dict, prefix: str = "") -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", required=True)
-    parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
+    add_data_dir(parser)
     parser.add_argument("--max-epochs", type=int, default=None, help="fewer epochs than the config's")
     parser.add_argument("--note", default="", help="how the run was made (epochs, machine), for the card")
     parser.add_argument("--name", default=None, help="results file name (default: the config's)")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import DEFAULT_DATA, epoch_seconds, machine, write_result  # noqa: E402
+from benchmarks.common import add_data_dir, epoch_seconds, machine, write_result  # noqa: E402
 from lightning_zoo.callbacks import ChannelsLast  # noqa: E402
 
 VARIANTS = {  # name: (precision, channels-last)
@@ -45,7 +45,7 @@ def cpu_bf16_flags() -> list[str] | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, required=True)
-    parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
+    add_data_dir(parser)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--name", help="results file name (default: layout_precision_speed_<config>)")

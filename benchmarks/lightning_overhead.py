@@ -27,7 +27,7 @@ from pytorch_lightning.callbacks import Callback
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import DEFAULT_DATA, machine, write_result  # noqa: E402
+from benchmarks.common import add_data_dir, machine, write_result  # noqa: E402
 from datamodules import MNISTDataModule  # noqa: E402
 from lightning_zoo.callbacks import EpochTimer  # noqa: E402
 from lightning_zoo.classification import MLP  # noqa: E402
@@ -89,7 +89,7 @@ def plain_epoch(model: MLP, optimizer: torch.optim.Optimizer, x: torch.Tensor, y
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
+    add_data_dir(parser)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=3, help="per variant and round; the first warms up")

@@ -3,7 +3,7 @@ final weights (as the book evaluates), next to the book's 98.5 % on MNIST. Write
 
     python benchmarks/mlp_mnist.py --data-dir ../shared/data [--seeds 0 1 2]
     python benchmarks/mlp_mnist.py --config configs/classification/mlp_fashion_mnist.yaml --data-dir DIR
-    python benchmarks/mlp_mnist.py --name mlp_mnist_gpu_bf16 --trainer.accelerator gpu --trainer.devices 1 \
+    python benchmarks/mlp_mnist.py --name mlp_mnist_gpu_bf16 --trainer.accelerator gpu --trainer.devices 1 \\
         --trainer.precision bf16-mixed --data.data_on_device true    # other options go to the CLI as they are
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.classifier import run  # noqa: E402
-from benchmarks.common import DEFAULT_DATA, ROOT, machine, write_result  # noqa: E402
+from benchmarks.common import ROOT, add_data_dir, machine, write_result  # noqa: E402
 
 BOOK_LABEL_COUNTS = {
     "train": [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949],
@@ -28,7 +28,7 @@ BOOK_LABEL_COUNTS = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, default=ROOT / "configs/classification/mlp_mnist.yaml")
-    parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
+    add_data_dir(parser)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--workdir", default=str(ROOT / "logs" / "bench_mlp"))
     parser.add_argument("--name", help="results file name (default: the config's)")

@@ -1,13 +1,16 @@
 """What the recurrent loop costs here: a training step of the IMDB BiLSTM (configs/sequence/bilstm_imdb.yaml's model,
 32 reviews x 200 words) on PyTorch's fused LSTM kernel, against the same step with recurrent_dropout 0.2 (the unfused
 loop), and with the book's Keras 2.2 LSTM (hard_sigmoid gates and a dropout mask per gate: the loop, in evaluation
-too); and an evaluation batch of each. Median of 10 steps after a warm-up; run it alone on the machine.
+too); and an evaluation batch of each. Median of 10 steps after a warm-up; run it alone on the machine. Writes
+benchmarks/results/recurrent_loop_speed.json.
 
     python benchmarks/recurrent_dropout_speed.py
+    python benchmarks/recurrent_dropout_speed.py --steps 3 --threads 1 --name recurrent_loop_speed_1_thread
 """
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import sys
 import time
@@ -45,15 +48,26 @@ def seconds_per_step(training: bool = True, steps: int = 10, **options) -> float
     return statistics.median(times[1:])
 
 
-if __name__ == "__main__":
-    fused, loop = seconds_per_step(recurrent_dropout=0.0), seconds_per_step(recurrent_dropout=0.2)
-    keras_2_2 = seconds_per_step(recurrent_dropout=0.2, **KERAS_2_2)
-    fused_eval, keras_2_2_eval = seconds_per_step(False), seconds_per_step(False, **KERAS_2_2)
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=10, help="timed steps of each variant, after one warm-up")
+    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
+    parser.add_argument("--name", default="recurrent_loop_speed", help="results file name (default: %(default)s)")
+    args = parser.parse_args()
+    if args.steps < 1:
+        parser.error("--steps must be at least 1")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    steps = args.steps
+    fused = seconds_per_step(recurrent_dropout=0.0, steps=steps)
+    loop = seconds_per_step(recurrent_dropout=0.2, steps=steps)
+    keras_2_2 = seconds_per_step(recurrent_dropout=0.2, steps=steps, **KERAS_2_2)
+    fused_eval, keras_2_2_eval = seconds_per_step(False, steps), seconds_per_step(False, steps, **KERAS_2_2)
     write_result(
-        "recurrent_loop_speed",
+        args.name,
         {
             "what": "seconds per batch (32 reviews x 200 words; training: forward + backward + RMSprop step), median "
-            "of 10 after a warm-up, alone on the machine",
+            f"of {steps} after a warm-up, alone on the machine",
             "fused_kernel_s": round(fused, 4),
             "unfused_loop_with_recurrent_dropout_0.2_s": round(loop, 4),
             "ratio": round(loop / fused, 2),
@@ -65,3 +79,7 @@ if __name__ == "__main__":
             **machine(),
         },
     )
+
+
+if __name__ == "__main__":
+    main()

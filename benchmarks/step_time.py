@@ -18,7 +18,7 @@ from pytorch_lightning.callbacks import Callback
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import DEFAULT_DATA, machine, quiet_fit, write_result  # noqa: E402
+from benchmarks.common import add_data_dir, machine, quiet_fit, write_result  # noqa: E402
 
 
 class BatchTimer(Callback):
@@ -36,7 +36,7 @@ class BatchTimer(Callback):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, required=True)
-    parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
+    add_data_dir(parser)
     parser.add_argument("--batches", type=int, default=3, help="timed batches, after one warm-up batch")
     args, cli_args = parser.parse_known_args()
     timer = BatchTimer()

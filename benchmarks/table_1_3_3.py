@@ -19,7 +19,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.classifier import run  # noqa: E402
-from benchmarks.common import DEFAULT_DATA, RESULTS, ROOT, machine, write_result  # noqa: E402
+from benchmarks.common import RESULTS, ROOT, add_data_dir, machine, write_result  # noqa: E402
 from lightning_zoo.classification.mlp import TABLE_1_3_3  # noqa: E402
 
 SWEEP = ROOT / "configs/sweeps/mlp_table_1_3_3.yaml"
@@ -54,7 +54,7 @@ def markdown(report: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
+    add_data_dir(parser)
     parser.add_argument("--rows", type=int, nargs="+", default=sorted(TABLE_1_3_3))
     parser.add_argument("--workdir", default=str(ROOT / "logs" / "bench_table_1_3_3"))
     parser.add_argument("--markdown", action="store_true", help="print the README's table from the JSON and stop")

@@ -17,7 +17,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.classifier import NOTE, run  # noqa: E402
-from benchmarks.common import DEFAULT_DATA, ROOT, machine, write_result  # noqa: E402
+from benchmarks.common import ROOT, add_data_dir, machine, write_result  # noqa: E402
 
 PHASES = (
     ROOT / "configs/classification/transfer_cnn_mnist_0_4.yaml",
@@ -32,7 +32,7 @@ def features(checkpoint: Path) -> dict[str, torch.Tensor]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
+    add_data_dir(parser)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--workdir", type=Path, default=ROOT / "logs" / "bench_transfer_cnn")
     args, cli_args = parser.parse_known_args()

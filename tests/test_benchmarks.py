@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -335,3 +336,111 @@ def test_the_keras_loss_run_counts_the_training_samples_past_the_clip(tmp_path, 
         assert past_clip == [0, 0] and keras == zoo and keras_trained
     else:
         assert past_clip == [len(cli.datamodule.splits["train"])] * 2 and not keras_trained
+
+
+def script_help(path: Path, tmp_path: Path, monkeypatch, capsys) -> str:
+    """What ``python <path> --help`` prints, run in this process from an empty working directory ``tmp_path``, which
+    it must leave empty (results, were the script to run, go to ``tmp_path/results``, never to ours)."""
+    import runpy
+
+    from benchmarks import common
+
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    monkeypatch.setattr(common, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", [str(path), "--help"])
+    with pytest.raises(SystemExit) as exit:
+        runpy.run_path(str(path), run_name="__main__")
+    assert exit.value.code == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith("usage:") and list(tmp_path.iterdir()) == []
+    return shown
+
+
+SCRIPTS = sorted(p.name for p in (ROOT / "benchmarks").glob("*.py") if p.name not in ("__init__.py", "common.py"))
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_every_benchmark_script_answers_help_without_running_anything(script, tmp_path, monkeypatch, capsys):
+    """``--help`` lists every option (the data folder's rule included) and runs nothing: no results file, nothing in
+    the working directory; and the usage examples in the description are not run together by a ``\\`` that the
+    docstring read as a line continuation."""
+    import ast
+
+    path = ROOT / "benchmarks" / script
+    shown = script_help(path, tmp_path, monkeypatch, capsys)
+    if "--data-dir" in shown:
+        assert "LIGHTNING_ZOO_DATA" in shown
+    if script == "bayesian_mnist.py":
+        assert "--fashion-dir" in shown
+    docstring = ast.get_docstring(ast.parse(path.read_text()), clean=False) or ""
+    assert not [line for line in docstring.splitlines() if re.search(r"\S {4,}--", line)]
+
+
+def test_the_data_dir_default_is_the_clis_data_root(tmp_path, monkeypatch):
+    """--data-dir, else $LIGHTNING_ZOO_DATA, else ./data (an empty variable counts as unset), as the CLI reads data."""
+    from benchmarks import step_time
+    from benchmarks.common import seeded_run_options
+
+    def data_dir(*options: str) -> str:
+        monkeypatch.setattr(sys, "argv", ["script.py", "--config", "c.yaml", *options])
+        return seeded_run_options("d")[0].data_dir
+
+    monkeypatch.setenv("LIGHTNING_ZOO_DATA", str(tmp_path / "zoo_data"))
+    assert data_dir() == str(tmp_path / "zoo_data")
+    assert data_dir("--data-dir", "elsewhere") == "elsewhere"
+    monkeypatch.setenv("LIGHTNING_ZOO_DATA", "")
+    assert data_dir() == "data"
+    monkeypatch.delenv("LIGHTNING_ZOO_DATA")
+    assert data_dir() == "data"
+
+    seen = []
+
+    def quiet_fit(config, data_dir, epochs, callbacks, cli_args):
+        seen.append(data_dir)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setenv("LIGHTNING_ZOO_DATA", str(tmp_path / "zoo_data"))
+    monkeypatch.setattr(step_time, "quiet_fit", quiet_fit)
+    monkeypatch.setattr(sys, "argv", ["step_time.py", "--config", "configs/classification/mlp_mnist.yaml"])
+    with pytest.raises(RuntimeError, match="stop here"):
+        step_time.main()
+    assert seen == [str(tmp_path / "zoo_data")]
+
+
+def test_the_recurrent_loop_benchmark_takes_its_steps_and_name(tmp_path, monkeypatch):
+    from benchmarks import common, recurrent_dropout_speed
+
+    calls = []
+
+    def seconds_per_step(training=True, steps=10, **options):
+        calls.append((training, steps))
+        return 0.5 if options.get("recurrent_dropout") else 0.25
+
+    monkeypatch.setattr(common, "RESULTS", tmp_path)
+    monkeypatch.setattr(recurrent_dropout_speed, "seconds_per_step", seconds_per_step)
+    monkeypatch.setattr(sys, "argv", ["recurrent_dropout_speed.py", "--steps", "3", "--name", "loop"])
+    recurrent_dropout_speed.main()
+    recorded = json.loads((tmp_path / "loop.json").read_text())
+    assert calls == [(True, 3)] * 3 + [(False, 3)] * 2
+    assert "median of 3 after" in recorded["what"] and recorded["ratio"] == 2.0
+    assert recorded["command"] == "python benchmarks/recurrent_dropout_speed.py --steps 3 --name loop"
+
+
+def test_every_recorded_command_names_a_script_that_exists_or_says_what_runs_it_now(tmp_path, monkeypatch, capsys):
+    """A results file keeps the command that ran; where that script was renamed since, it says which script runs it
+    now, with the equivalent command, whose options that script still has."""
+    for path in sorted((ROOT / "benchmarks/results").glob("*.json")):
+        recorded = json.loads(path.read_text())
+        if not isinstance(recorded, dict) or "command" not in recorded:
+            continue
+        script = re.match(r"python (benchmarks/\S+\.py)", recorded["command"])
+        if script is None or (ROOT / script[1]).is_file():
+            continue
+        assert "equivalent_command" in recorded and "script_renamed" in recorded, path.name
+        now = recorded["equivalent_command"].split()
+        assert now[0] == "python" and (ROOT / now[1]).is_file(), path.name
+        assert now[2:] == recorded["command"].split()[2:], path.name  # only the script's name differs
+        shown = script_help(ROOT / now[1], tmp_path / path.stem, monkeypatch, capsys)
+        assert all(option in shown for option in now[2:] if option.startswith("--")), path.name
