@@ -30,6 +30,9 @@ def no_credentials(tmp_path: Path, monkeypatch):
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.delenv("WANDB_IDENTITY_TOKEN_FILE", raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))
+    yield
+    wandb.finish()  # nor leave this test's run and settings to the next (W&B reads WANDB_MODE once, at its setup)
+    wandb.teardown()
 
 
 def test_credentials_come_from_the_environment_or_netrc(no_credentials, tmp_path, monkeypatch):

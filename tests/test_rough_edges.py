@@ -36,6 +36,9 @@ def wandb_unset(tmp_path, monkeypatch):
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.delenv("WANDB_IDENTITY_TOKEN_FILE", raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))
+    yield
+    wandb.finish()  # nor leave this test's run and settings to the next (W&B reads WANDB_MODE once, at its setup)
+    wandb.teardown()
 
 
 @pytest.fixture
