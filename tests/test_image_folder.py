@@ -342,3 +342,15 @@ def test_cats_and_dogs_reads_its_folder_below_the_data_root(data_root, tmp_path,
     assert CatsAndDogsSmallDataModule().folder == data_root / "cats_and_dogs_small"
     with pytest.raises(DatasetUnavailableError, match=f"{tmp_path}/empty/cats_and_dogs_small/train not found"):
         CatsAndDogsSmallDataModule(data_dir=str(tmp_path / "empty")).setup("fit")
+
+
+def test_the_subset_builder_runs_as_a_module_without_pythons_warning():
+    import subprocess
+    import sys
+
+    from tests.conftest import subprocess_env
+
+    done = subprocess.run([sys.executable, "-W", "always", "-m", "datamodules.vision.make_cats_and_dogs", "--help"],
+                          cwd=ROOT, env=subprocess_env(), capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0 and "--kaggle-train" in done.stdout
+    assert "RuntimeWarning" not in done.stderr, done.stderr

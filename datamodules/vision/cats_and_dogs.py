@@ -1,7 +1,7 @@
 """The small cats-vs-dogs dataset of "Deep Learning with Python" (5.2): 4,000 photos of Kaggle's "Dogs vs. Cats", and
 the command that builds it from Kaggle's training folder.
 
-    python -m datamodules.vision.cats_and_dogs --kaggle-train ~/Downloads/train --to data/cats_and_dogs_small
+    python -m datamodules.vision.make_cats_and_dogs --kaggle-train ~/Downloads/train --to data/cats_and_dogs_small
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class CatsAndDogsSmallDataModule(ImageFolderDataModule):
     ``target_size`` does, pixels in [0, 1] (``rescale=1./255``).
 
     Kaggle's data needs an account, so nothing is downloaded: build the subset once with
-    ``python -m datamodules.vision.cats_and_dogs --kaggle-train DIR --to <data_dir>/cats_and_dogs_small``.
+    ``python -m datamodules.vision.make_cats_and_dogs --kaggle-train DIR --to <data_dir>/cats_and_dogs_small``.
 
     Args:
         data_dir: Root folder; default ``$LIGHTNING_ZOO_DATA`` or ``./data``. A read-only copy works.
@@ -99,7 +99,7 @@ class CatsAndDogsSmallDataModule(ImageFolderDataModule):
         if not (self.folder / "train").is_dir():
             raise DatasetUnavailableError(
                 f"{self.folder}/train not found: build the subset once from Kaggle's training folder ({KAGGLE}) with "
-                f"`python -m datamodules.vision.cats_and_dogs --kaggle-train DIR --to {self.folder}`"
+                f"`python -m datamodules.vision.make_cats_and_dogs --kaggle-train DIR --to {self.folder}`"
             )
 
 
@@ -115,7 +115,3 @@ def main(argv: list[str] | None = None) -> None:
     except OSError as err:  # a full disk, a permission: nothing was placed at --to
         sys.exit(f"error: copying into {args.to} failed ({err}); {args.to} was left untouched")
     print(f"{args.to}: {copied} files (train 2,000, validation 1,000, test 1,000)")
-
-
-if __name__ == "__main__":
-    main()
