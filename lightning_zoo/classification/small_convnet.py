@@ -145,6 +145,8 @@ CARDS = (
         deviations=(
             "one epoch is one pass over the 2,000 photos; the book's epoch is 100 batches of 32 (3,200 images, its "
             "generator loops), so its 100 epochs are our 160",
+            "the book validates on 50 batches of 32 drawn from its looping generator (1,600 draws: 600 of the 1,000 "
+            "validation photos count twice, which ones changing each epoch); ours on the 1,000 photos once each",
             "Keras zooms width and height by independent factors; torchvision's RandomAffine by one",
             "images are resized with antialiased bilinear interpolation (Keras' load_img: nearest neighbour)",
         ),

@@ -63,7 +63,8 @@ class InfoGAN(GANBase):
     ``d_cat_loss``). The continuous term here is the mean squared error against the sampled code (a Gaussian
     log-likelihood with unit variance), so lambda_cont = 0.1 weighs a mean, where the book's weighed a sum.
 
-    Sample grid: rows of continuous code -3, -1, 1, 3; columns are categories 0-9 (the book's).
+    Sample grid: rows of continuous code -3, -1, 1, 3; columns are categories 0-9 (the book's). The layers are the
+    DCGAN's, with PyTorch's symmetric padding where TF pads 'same' stride-2 convolutions (1, 2): same shapes.
 
     Args:
         input_shape: (channels, 32, 32), linked from the DataModule (MNIST with ``padding: 2``).
@@ -159,6 +160,7 @@ CARDS = (
             "the book's continuous information loss ignores the sampled code and its info loss names an undefined "
             "cat_loss: fixed (MSE against the code, cross-entropy on the category)",
             "MNIST is padded with background (-1), as for the DCGAN",
+            "TF's asymmetric 'same' padding is PyTorch's symmetric padding (same shapes and parameter counts)",
         ),
         ddp=True,
     ),
