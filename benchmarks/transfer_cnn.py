@@ -30,11 +30,16 @@ def features(checkpoint: Path) -> dict[str, torch.Tensor]:
     return {k: v for k, v in state.items() if k.startswith("net.features.")}
 
 
+PHASE_2_NOTE = "phase 2 starts from phase 1's final weights of the same seed"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_dir(parser)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--workdir", type=Path, default=ROOT / "logs" / "bench_transfer_cnn")
+    parser.add_argument("--name", default="transfer_cnn_mnist", help="results file name (benchmarks/results/NAME.json)")
+    parser.add_argument("--note", default="", help="what this run changes, recorded with it")
     args, cli_args = parser.parse_known_args()
     runs = []
     for seed in args.seeds:
@@ -47,13 +52,13 @@ def main() -> None:
         frozen = all(torch.equal(v, after[k]) for k, v in features(start).items())
         runs.append({"seed": seed, "phase_1": phase_1, "phase_2": phase_2, "features_unchanged_by_phase_2": frozen})
     write_result(
-        "transfer_cnn_mnist",
+        args.name,
         {
             "seeds_run": len(runs),
             "phase_1_test_acc_pct_mean": round(statistics.mean(r["phase_1"]["test_acc_pct"] for r in runs), 2),
             "phase_2_test_acc_pct_mean": round(statistics.mean(r["phase_2"]["test_acc_pct"] for r in runs), 2),
             "book_test_acc_pct": {"phase_1": 99.8, "phase_2": 99.2},
-            "note": NOTE + "; phase 2 starts from phase 1's final weights of the same seed",
+            "note": "; ".join(filter(None, [NOTE, PHASE_2_NOTE, args.note])),
             "runs": runs,
             **machine(),
         },

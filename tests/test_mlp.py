@@ -41,6 +41,7 @@ def test_keras_initialisation_glorot_uniform_kernels_and_zero_biases():
         ("adam", {"lr": 1e-3, "eps": 1e-7, "betas": (0.9, 0.999)}),
         ("sgd", {"lr": 1e-2, "momentum": 0}),
         ("rmsprop", {"lr": 1e-3, "alpha": 0.9, "eps": 1e-7}),
+        ("adadelta", {"lr": 1.0, "rho": 0.95, "eps": 1e-8}),  # the Keras 2.0 of the transfer example (99ba515)
     ],
 )
 def test_optimizers_use_keras_defaults(optimizer, expected):

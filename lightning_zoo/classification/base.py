@@ -49,7 +49,7 @@ class Classifier(SharedStepModule):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         # Frozen parameters (a transfer's features, VGG16's base) stay out of the optimizer.
         trainable = [p for p in self.parameters() if p.requires_grad]
-        return keras_optimizer(self.hparams.optimizer, trainable, self.hparams.lr)
+        return keras_optimizer(self.hparams.optimizer, trainable, self.hparams.lr, self.hparams.get("eps"))
 
     def regularization_loss(self) -> Tensor | float:
         return 0.0

@@ -37,8 +37,8 @@ class TransferCNNNetwork(nn.Module):
 
 
 class TransferCNN(Classifier):
-    """The transfer example's convnet (600,165 parameters for 5 classes): Adadelta with Keras 2's defaults (lr 1.0),
-    batch 128, 5 epochs per phase.
+    """The transfer example's convnet (600,165 parameters for 5 classes): Adadelta with Keras 2.0's defaults (lr 1.0,
+    epsilon 1e-8), batch 128, 5 epochs per phase.
 
     Phase 1 trains everything on digits 0-4. Phase 2 starts from phase 1's checkpoint (``init_from``), freezes the
     features (``freeze_features``: their weights take no gradient and are left out of the optimizer) and trains the
@@ -56,6 +56,9 @@ class TransferCNN(Classifier):
         new_head: Take only the features from ``init_from``; the head starts from fresh weights.
         optimizer: A Keras optimizer with Keras 2's defaults.
         lr: Learning rate; default Keras' for the optimizer.
+        eps: The optimizer's epsilon; default the example's Keras (2.0: 1e-8 for Adadelta). Adadelta's epsilon is in
+            its step's numerator too, so it sets the size of the first steps: the script's 99.8 % / 99.2 % date from
+            its 2015 version, run on Keras 0.2, whose Adadelta epsilon was 1e-6 (see the cards).
     """
 
     def __init__(
@@ -68,6 +71,7 @@ class TransferCNN(Classifier):
         new_head: bool = False,
         optimizer: KerasOptimizer = "adadelta",
         lr: float | None = None,
+        eps: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -89,6 +93,37 @@ class TransferCNN(Classifier):
 
 SCRIPT = "Keras example mnist_transfer_cnn.py (spec A5)"
 
+# The script's 99.8 % / 99.2 % are from its 2015 version, run on Keras 0.2 (Adadelta epsilon 1e-6, the first
+# convolution 'full'-padded) and kept through later versions; the code the spec pins (99ba515) ran on Keras 2.0,
+# whose Adadelta epsilon is 1e-8: the default here. The other epsilons, measured as rows of their own:
+EPSILONS = (
+    ("1e-6", "Keras 0.2, on which the script's 2015 version printed the book's number"),
+    ("1e-7", "TF 2's Keras (and Keras 2.1.3-2.2)"),
+)
+EPSILON_DEVIATION = (
+    "the script's numbers come from its 2015 version (Keras 0.2: Adadelta epsilon 1e-6; its first convolution "
+    "'full'-padded), never re-measured since; ours run the code the spec pins, with its Keras 2.0 epsilon (1e-8)"
+)
+
+
+def epsilon_rows(phase: int, book: float, how: str) -> tuple[Result, ...]:
+    return tuple(
+        Result(
+            f"test accuracy, Adadelta epsilon {eps}",
+            book,
+            f"{how}, with the epsilon of {why} (--model.eps {eps})",
+            ours=f"transfer_cnn_mnist_eps_{eps.replace('-', '')}.json:phase_{phase}_test_acc_pct_mean",
+            tolerance=0.2,
+            note="{seeds}",
+        )
+        for eps, why in EPSILONS
+    )
+
+
+PHASE_1 = "final weights after 5 epochs, the 5,139 test images of digits 0-4"
+PHASE_2 = "final weights after 5 more epochs, the 4,861 test images of digits 5-9"
+KERAS_2_0 = ", Adadelta epsilon 1e-8 (Keras 2.0's, on which the code the spec pins ran)"
+
 CARDS = (
     Card(
         name="transfer_cnn_mnist_0_4",
@@ -101,12 +136,14 @@ CARDS = (
             Result(
                 "test accuracy",
                 99.8,
-                "final weights after 5 epochs, the 5,139 test images of digits 0-4",
+                PHASE_1 + KERAS_2_0,
                 ours="transfer_cnn_mnist.json:phase_1_test_acc_pct_mean",
                 tolerance=0.2,
                 note="{seeds}",
             ),
+            *epsilon_rows(1, 99.8, PHASE_1),
         ),
+        deviations=(EPSILON_DEVIATION,),
     ),
     Card(
         name="transfer_cnn_mnist_5_9",
@@ -119,12 +156,14 @@ CARDS = (
             Result(
                 "test accuracy",
                 99.2,
-                "final weights after 5 more epochs, the 4,861 test images of digits 5-9",
+                PHASE_2 + KERAS_2_0,
                 ours="transfer_cnn_mnist.json:phase_2_test_acc_pct_mean",
                 tolerance=0.2,
                 note="{seeds}",
             ),
+            *epsilon_rows(2, 99.2, PHASE_2),
         ),
+        deviations=(EPSILON_DEVIATION,),
         starts_from="transfer_cnn_mnist_0_4",
     ),
 )
