@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import sys
 import tempfile
 import time
@@ -40,9 +41,11 @@ def add_data_dir(parser: argparse.ArgumentParser, type=str) -> None:
     ``<repo>/../shared/data`` before: the recorded commands without ``--data-dir`` read that folder.)"""
     from datamodules.base import data_root
 
-    default = type(data_root(None))
+    def absolute(value: str):  # scripts run the CLI in other folders (gan_ddp_speed.py: a temporary one)
+        return type(os.path.abspath(value))
+
     text = "the datasets' folder (default: $LIGHTNING_ZOO_DATA, else ./data: now %(default)s)"
-    parser.add_argument("--data-dir", type=type, default=default, help=text)
+    parser.add_argument("--data-dir", type=absolute, default=absolute(str(data_root(None))), help=text)
 
 
 def scheduled_epochs(config: str | Path) -> int | None:
@@ -53,7 +56,7 @@ def scheduled_epochs(config: str | Path) -> int | None:
 def write_result(name: str, result: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    result = {**result, "command": "python " + " ".join([f"benchmarks/{Path(sys.argv[0]).name}", *sys.argv[1:]])}
+    result = {**result, "command": "python " + shlex.join([f"benchmarks/{Path(sys.argv[0]).name}", *sys.argv[1:]])}
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     if os.environ.get("OUT"):  # on a lent GPU machine: what lies in $OUT comes back even if the call is cut short

@@ -37,10 +37,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_dir(parser)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--workdir", type=Path, default=ROOT / "logs" / "bench_transfer_cnn")
+    parser.add_argument("--workdir", type=Path, help="where the runs write (default: logs/bench_<name>)")
     parser.add_argument("--name", default="transfer_cnn_mnist", help="results file name (benchmarks/results/NAME.json)")
     parser.add_argument("--note", default="", help="what this run changes, recorded with it")
     args, cli_args = parser.parse_known_args()
+    args.workdir = args.workdir or ROOT / "logs" / f"bench_{args.name}"  # variants run side by side keep apart
     runs = []
     for seed in args.seeds:
         phase_1, _ = run(PHASES[0], args.data_dir, seed, args.workdir / "phase_1", cli_args)

@@ -13,13 +13,13 @@ from torch import Tensor, nn
 
 KerasOptimizer = Literal["adam", "sgd", "rmsprop", "adadelta"]
 
-# Keras' defaults where they differ from PyTorch's: Adam's epsilon is 1e-7 (Keras 2.1.3 on; up to 2.1.2, DLwP's
-# Keras, every optimizer's was 1e-8: the DJIA GRU's best validation MSE, one seed, is 5.25e-05 at 1e-7 and 5.27e-05
+# Keras' defaults where they differ from PyTorch's: Adam's epsilon is 1e-7 (Keras 2.1.3 on; in Keras 2.0-2.1.2,
+# DLwP's, every optimizer's was 1e-8: the DJIA GRU's best validation MSE, one seed, is 5.25e-05 at 1e-7 and 5.27e-05
 # at 1e-8), RMSprop's rho (PyTorch's alpha) is 0.9, SGD's learning rate 0.01, Adadelta's rho 0.95 and (Keras 2, the
-# examples' version) learning rate 1.0 and epsilon 1e-8 (the example's Keras, commit 99ba515, and every Keras to
-# 2.1.2; 1e-7 from 2.1.3): Keras 3's 'adadelta' string means lr 0.001, which trains the transfer example to 65 %
-# instead of 99 % (keras-to-pytorch.md). Adadelta's epsilon also sits in its step's numerator, so it sets the size
-# of the first steps (1e-7 makes them about 3 times larger).
+# examples' version) learning rate 1.0 and epsilon 1e-8 (the example's Keras, commit 99ba515: Keras 2.0-2.1.2; 1e-7
+# from 2.1.3, 1e-6 in Keras 0.x-1.0): Keras 3's 'adadelta' string means lr 0.001, which trains the transfer example
+# to 65 % instead of 99 % (keras-to-pytorch.md). Adadelta's epsilon also sits in its step's numerator, so it sets
+# the size of the first steps (1e-7 makes them about 3 times larger).
 KERAS_OPTIMIZERS: dict[str, tuple[type[torch.optim.Optimizer], dict]] = {
     "adam": (torch.optim.Adam, {"lr": 1e-3, "eps": 1e-7}),
     "sgd": (torch.optim.SGD, {"lr": 1e-2}),

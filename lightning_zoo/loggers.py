@@ -65,7 +65,8 @@ class ZooWandbLogger(WandbLogger):
         save_dir: Folder of the local ``wandb/`` run folders (created if missing). Left at ``logs``, the CLI
             puts it under ``--trainer.default_root_dir`` when that is given.
         offline: True or False forces the mode; None (default) decides by the credentials and the server. An
-            explicit ``WANDB_MODE`` in the environment (``offline``, ``disabled``) always wins.
+            explicit mode always wins: ``WANDB_MODE`` in the environment, or W&B's own ``mode`` argument
+            (``--trainer.logger.mode offline``).
         connect_timeout: Seconds to wait for the W&B server before going offline.
         **kwargs: Any other ``WandbLogger`` argument (``name``, ``log_model``, ``tags`` ...).
     """
@@ -83,7 +84,8 @@ class ZooWandbLogger(WandbLogger):
             rank_zero_info("W&B: WANDB_MODE is set but empty, treated as unset")
         if os.environ.get("WANDB_MODE", "online") not in WANDB_MODES:  # W&B: a 60-line settings traceback
             raise ZooError(f"WANDB_MODE={os.environ['WANDB_MODE']!r}: choose one of {', '.join(WANDB_MODES)}")
-        if offline is None and "WANDB_MODE" not in os.environ:
+        explicit_mode = os.environ.get("WANDB_MODE") or kwargs.get("mode")
+        if offline is None and not explicit_mode:
             why = None
             if not has_wandb_credentials():
                 why = "no credentials (WANDB_API_KEY or `wandb login`)"
@@ -99,9 +101,12 @@ class ZooWandbLogger(WandbLogger):
                 )
         # Offline through W&B's own mode, not Lightning's flag, which refuses log_model (W&B keeps the checkpoint
         # artifacts of an offline run and `wandb sync` uploads them). An explicit WANDB_MODE wins.
-        self.logs_offline = bool(offline) and "WANDB_MODE" not in os.environ
-        if self.logs_offline and kwargs.get("mode") is None:  # the CLI passes wandb.init's mode=None along
-            kwargs["mode"] = "offline"
+        if explicit_mode:
+            self.logs_offline = explicit_mode in ("offline", "dryrun")
+        else:
+            self.logs_offline = bool(offline)
+            if self.logs_offline:  # the CLI passes wandb.init's mode=None along
+                kwargs["mode"] = "offline"
         # Absolute: W&B's service process outlives a run and resolves relative paths against its own start folder.
         super().__init__(project=project, save_dir=os.path.abspath(save_dir), **kwargs)
         if kwargs.get("anonymous") is None:

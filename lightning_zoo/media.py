@@ -72,7 +72,7 @@ def shown_by_loggers(trainer: pl.Trainer, to_wandb: Callable, to_tensorboard: Ca
     shown = False
     for logger in trainer.loggers:
         if isinstance(logger, WandbLogger):
-            if getattr(logger.experiment, "disabled", False):  # WANDB_MODE=disabled: W&B shows nothing
+            if getattr(logger.experiment, "disabled", False) is True:  # WANDB_MODE=disabled: W&B shows nothing
                 continue
             to_wandb(logger, step)
             shown = True

@@ -389,11 +389,12 @@ def test_the_data_dir_default_is_the_clis_data_root(tmp_path, monkeypatch):
 
     monkeypatch.setenv("LIGHTNING_ZOO_DATA", str(tmp_path / "zoo_data"))
     assert data_dir() == str(tmp_path / "zoo_data")
-    assert data_dir("--data-dir", "elsewhere") == "elsewhere"
+    # Absolute, as given from where the script was started: some scripts run the CLI in another folder.
+    assert data_dir("--data-dir", "elsewhere") == os.path.abspath("elsewhere")
     monkeypatch.setenv("LIGHTNING_ZOO_DATA", "")
-    assert data_dir() == "data"
+    assert data_dir() == os.path.abspath("data")
     monkeypatch.delenv("LIGHTNING_ZOO_DATA")
-    assert data_dir() == "data"
+    assert data_dir() == os.path.abspath("data")
 
     seen = []
 

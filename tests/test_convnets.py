@@ -305,3 +305,10 @@ def test_vgg16_weights_missing_offline_say_which_file_goes_where(tmp_path, monke
     assert not list((tmp_path / "empty" / "hub" / "checkpoints").iterdir())  # no partial file left
     with pytest.raises(ValueError, match="VGG16 has no layer 'block6_conv1'; its layers are block1_conv1, "):
         keras_vgg16_layer("block6_conv1")
+
+
+def test_the_transfer_examples_adadelta_has_keras_2_0s_epsilon_and_sgd_refuses_one():
+    assert TransferCNN(num_classes=5).configure_optimizers().defaults["eps"] == 1e-8  # the pinned code's Keras
+    assert TransferCNN(num_classes=5, eps=1e-6).configure_optimizers().defaults["eps"] == 1e-6
+    with pytest.raises(ValueError, match="sgd has none"):
+        TransferCNN(num_classes=5, optimizer="sgd", eps=1e-8)

@@ -68,6 +68,15 @@ def test_offline_by_itself_still_keeps_checkpoints_with_log_model(no_credentials
     assert logger.logs_offline and logger._wandb_init["mode"] == "offline"
 
 
+def test_w_and_bs_own_mode_argument_is_an_explicit_mode_too(no_credentials, monkeypatch, caplog):
+    with caplog.at_level("INFO"):
+        online = ZooWandbLogger(mode="online")  # no credentials: W&B will say so, not the zoo go offline
+    assert not online.logs_offline and online._wandb_init["mode"] == "online" and "offline" not in caplog.text
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    monkeypatch.setattr("lightning_zoo.loggers.wandb_server_answers", lambda timeout: pytest.fail("asked the server"))
+    assert ZooWandbLogger(mode="offline").logs_offline
+
+
 def test_a_w_and_b_mode_it_does_not_know_ends_with_the_choices(no_credentials, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "Offline")
     with pytest.raises(ZooError, match="WANDB_MODE='Offline': choose one of online, offline, disabled"):

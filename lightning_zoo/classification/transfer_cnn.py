@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from lightning_zoo.cards import Card, Result
 from lightning_zoo.classification.base import Classifier
-from lightning_zoo.keras import KerasOptimizer, keras_init_
+from lightning_zoo.keras import KERAS_OPTIMIZERS, KerasOptimizer, keras_init_
 
 
 class TransferCNNNetwork(nn.Module):
@@ -77,6 +77,8 @@ class TransferCNN(Classifier):
         super().__init__(**kwargs)
         if len(input_shape) != 3 or min(input_shape[1:]) < 6:
             raise ValueError(f"TransferCNN takes (channels, height, width) images of at least 6x6, got {input_shape}")
+        if eps is not None and "eps" not in KERAS_OPTIMIZERS.get(optimizer, (None, {}))[1]:
+            raise ValueError(f"eps is an option of Adam, RMSprop and Adadelta; {optimizer} has none")
         if (freeze_features or new_head) and not init_from:
             raise ValueError(
                 "freeze_features and new_head transfer from another run: give its checkpoint with "
