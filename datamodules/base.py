@@ -4,10 +4,11 @@ process or many, whatever the dataset; and tensors indexed a whole batch at a ti
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
@@ -334,6 +335,17 @@ def numbered_predict_lines(path: str | Path, what: str) -> list[tuple[int, str]]
     if not lines:
         raise DataError(f"--data.predict_file {path} holds no {what} (one per line)")
     return lines
+
+
+def given_texts(predict_text: Sequence[str], what: str, example: str, alternative: str) -> list[str]:
+    """``--data.predict_text`` as a list; an empty one ends with one line (Lightning would predict an empty loader
+    and leave an earlier run's files looking current)."""
+    if not predict_text:
+        raise DataError(
+            f"--data.predict_text is empty: give at least one {what}, e.g. --data.predict_text "
+            f"'[{json.dumps(example)}]', or {alternative}"
+        )
+    return list(predict_text)
 
 
 def predict_file_lines(path: str | Path, what: str) -> list[str]:

@@ -13,7 +13,7 @@ from pytorch_lightning.utilities import rank_zero_info
 
 from lightning_zoo.core import ZooError, inference_mode_of
 from lightning_zoo.lightning_private import save_last_checkpoint_if_skipped
-from lightning_zoo.media import checkpoint_run_folder, image_grid, log_image
+from lightning_zoo.media import image_grid, log_image, tested_run_folder
 
 
 class ZooModelCheckpoint(ModelCheckpoint):
@@ -196,9 +196,8 @@ class PredictionWriter(BasePredictionWriter):
     def resolve_dir(self, trainer: pl.Trainer) -> Path:
         if self.output_dir is not None:
             return Path(self.output_dir)
-        if trainer.ckpt_path and "://" not in str(trainer.ckpt_path):
-            return checkpoint_run_folder(trainer.ckpt_path) / "predictions"
-        return Path("predictions")
+        tested = tested_run_folder(trainer)
+        return Path("predictions") if tested is None else tested / "predictions"
 
     def write_on_epoch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, predictions: Any, batch_indices: Any

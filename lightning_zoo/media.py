@@ -52,14 +52,23 @@ def checkpoint_run_folder(checkpoint: str | Path) -> Path:
     return path.parent.parent if path.parent.name == "checkpoints" else path.parent
 
 
+def tested_run_folder(trainer: pl.Trainer) -> Path | None:
+    """The run folder of the local checkpoint the trainer started from (``--ckpt_path``); None without one, or for
+    a remote one (``s3://...``)."""
+    if not trainer.ckpt_path or "://" in str(trainer.ckpt_path):
+        return None
+    return checkpoint_run_folder(trainer.ckpt_path)
+
+
 def results_path(trainer: pl.Trainer, name: str) -> Path:
     """Where ``test`` writes a results file such as ``n_way.csv``: ``test/`` in the folder of the run whose checkpoint
     it tests (``--ckpt_path``), named after the checkpoint too (``test/n_way-last.csv``), so that testing another
     checkpoint keeps this one's; without a checkpoint, ``test/`` in this run's own folder (where its checkpoints go).
     Every rank gets the same path."""
-    if trainer.ckpt_path and "://" not in str(trainer.ckpt_path):  # a remote checkpoint: this run's own folder
+    tested = tested_run_folder(trainer)
+    if tested is not None:
         stem, suffix = Path(name).stem, Path(name).suffix
-        return checkpoint_run_folder(trainer.ckpt_path) / "test" / f"{stem}-{Path(trainer.ckpt_path).stem}{suffix}"
+        return tested / "test" / f"{stem}-{Path(trainer.ckpt_path).stem}{suffix}"
     callback = trainer.checkpoint_callback
     folder = Path(callback.dirpath).parent if callback is not None and callback.dirpath else run_folder(trainer)
     return folder / "test" / name

@@ -20,6 +20,7 @@ from datamodules.base import (
     InMemoryDataModule,
     TensorBatchDataset,
     data_root,
+    given_texts,
     predict_file_lines,
 )
 from datamodules.text.vocabulary import words_of
@@ -272,14 +273,10 @@ class CorpusDataModule(InMemoryDataModule):
         if self.predict_text is None and self.predict_file is None:
             generator = torch.Generator().manual_seed(self.predict_seed)
             return [random_token(len(self.vocabulary), self.special_tokens, generator)]
-        texts = self.predict_text
-        if texts is None:
+        if self.predict_text is None:
             texts = predict_file_lines(self.predict_file, "prompt")
-        elif not texts:
-            raise DataError(
-                "--data.predict_text is empty: give at least one prompt, e.g. --data.predict_text '[\"It was\"]', "
-                "or leave it out to start from a random token"
-            )
+        else:
+            texts = given_texts(self.predict_text, "prompt", "It was", "leave it out to start from a random token")
         prompts = [self.encode(self.prepare_text(text), f"the prompt {text[:40]!r}") for text in texts]
         empty = [text for text, prompt in zip(texts, prompts, strict=True) if len(prompt) == 0]
         if empty:

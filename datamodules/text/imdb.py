@@ -21,6 +21,7 @@ from datamodules.base import (
     InMemoryDataModule,
     TensorBatchDataset,
     data_root,
+    given_texts,
     numbered_predict_lines,
     seeded_split,
     split_sizes,
@@ -276,12 +277,7 @@ class IMDBDataModule(InMemoryDataModule):
         """The reviews to classify, as the columns that identify them in ``predictions.csv``: ``text``, and for a
         file ``line``, each review's 1-based line number (blank lines are skipped)."""
         if self.predict_text is not None:
-            if not self.predict_text:
-                raise DataError(
-                    "--data.predict_text is empty: give at least one review, e.g. --data.predict_text "
-                    "'[\"A moving film.\"]', or --data.predict_file"
-                )
-            return {"text": list(self.predict_text)}
+            return {"text": given_texts(self.predict_text, "review", "A moving film.", "--data.predict_file")}
         numbered = numbered_predict_lines(self.predict_file, "review")
         return {"line": [n for n, _ in numbered], "text": [text for _, text in numbered]}
 
