@@ -232,6 +232,12 @@ def main(args: ArgsType = None) -> None:
         if not raised_by_an_optimizer(err):
             raise
         sys.exit(f"error: {err} (an option of the model's optimizer or schedule: --model.lr, ...)")
+    except ModuleNotFoundError as err:
+        # Lightning's refusal of an optional package the options need (torch_xla for --trainer.accelerator tpu, a
+        # logger's package): its message names the package and how to install it.
+        if not str(err).startswith("Requirement '"):
+            raise
+        sys.exit(f"error: {err}")
 
 
 def raised_by_an_optimizer(err: BaseException) -> bool:

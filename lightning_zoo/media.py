@@ -63,15 +63,21 @@ def tested_run_folder(trainer: pl.Trainer) -> Path | None:
 def results_path(trainer: pl.Trainer, name: str) -> Path:
     """Where ``test`` writes a results file such as ``n_way.csv``: ``test/`` in the folder of the run whose checkpoint
     it tests (``--ckpt_path``), named after the checkpoint too (``test/n_way-last.csv``), so that testing another
-    checkpoint keeps this one's; without a checkpoint, ``test/`` in this run's own folder (where its checkpoints go).
+    checkpoint keeps this one's; without a checkpoint, ``test/`` in the folder of this run's checkpoints, the same
+    folder a later test of one of them uses (a custom ``dirpath`` too). A test of part of the test set
+    (``--trainer.limit_test_batches``) says so in the name, so that it does not replace the whole set's results.
     Every rank gets the same path."""
+    stem, suffix = Path(name).stem, Path(name).suffix
+    limit = trainer.limit_test_batches
+    if not (isinstance(limit, float) and limit == 1.0):  # an int counts batches (1: one), a float is a fraction
+        stem = f"{stem}-limit_test_batches_{limit}"
     tested = tested_run_folder(trainer)
     if tested is not None:
-        stem, suffix = Path(name).stem, Path(name).suffix
         return tested / "test" / f"{stem}-{Path(trainer.ckpt_path).stem}{suffix}"
     callback = trainer.checkpoint_callback
-    folder = Path(callback.dirpath).parent if callback is not None and callback.dirpath else run_folder(trainer)
-    return folder / "test" / name
+    if callback is not None and callback.dirpath:
+        return checkpoint_run_folder(Path(callback.dirpath) / "last.ckpt") / "test" / f"{stem}{suffix}"
+    return run_folder(trainer) / "test" / f"{stem}{suffix}"
 
 
 def shown_by_loggers(trainer: pl.Trainer, to_wandb: Callable, to_tensorboard: Callable) -> bool:

@@ -234,3 +234,27 @@ def test_a_checkpoints_run_folder_holds_its_checkpoints_folder_or_else_the_check
     (tmp_path / "linked" / "checkpoints").mkdir(parents=True)
     (tmp_path / "linked" / "checkpoints" / "last.ckpt").symlink_to(tmp_path / "model.ckpt")
     assert checkpoint_run_folder(tmp_path / "linked" / "checkpoints" / "last.ckpt") == (tmp_path / "linked").resolve()
+
+
+@pytest.mark.parametrize("dirpath", ["run/checkpoints", "run/ckpt"])
+def test_a_test_after_fit_writes_its_results_where_a_later_test_of_its_checkpoint_does(tmp_path, dirpath):
+    from types import SimpleNamespace
+
+    from lightning_zoo.media import results_path
+
+    checkpoints = tmp_path / dirpath
+    callback = SimpleNamespace(dirpath=str(checkpoints))
+    in_process = SimpleNamespace(ckpt_path=None, checkpoint_callback=callback, limit_test_batches=1.0)
+    later = SimpleNamespace(ckpt_path=str(checkpoints / "last.ckpt"), limit_test_batches=1.0)
+    assert results_path(in_process, "n_way.csv").parent == results_path(later, "n_way.csv").parent
+
+
+@pytest.mark.parametrize("limit, name", [(1.0, "n_way-last.csv"), (0.25, "n_way-limit_test_batches_0.25-last.csv"),
+                                         (1, "n_way-limit_test_batches_1-last.csv")])  # fmt: skip
+def test_a_test_of_part_of_the_test_set_keeps_the_whole_sets_results(tmp_path, limit, name):
+    from types import SimpleNamespace
+
+    from lightning_zoo.media import results_path
+
+    tested = SimpleNamespace(ckpt_path=str(tmp_path / "checkpoints" / "last.ckpt"), limit_test_batches=limit)
+    assert results_path(tested, "n_way.csv") == tmp_path.resolve() / "test" / name

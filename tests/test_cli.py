@@ -156,8 +156,9 @@ def test_a_run_folder_as_ckpt_path_stands_for_its_last_checkpoint(data_root: Pat
     [
         ("fit", MLP_CONFIG, ["--model.lr", "-1"], "Invalid learning rate: -1.0 (an option of the model's optimizer"),
         ("test", DCGAN_CONFIG, [], "No `test_step()` method defined to run `Trainer.test`"),  # Lightning's refusal
+        ("fit", MLP_CONFIG, ["--trainer.accelerator", "tpu"], "Requirement 'torch_xla"),  # a package not installed
     ],
-    ids=["optimizer", "lightning"],
+    ids=["optimizer", "lightning", "requirement"],
 )
 def test_a_value_lightning_or_torch_refuses_ends_with_one_line(data_root, subcommand, config, option, message):
     with pytest.raises(SystemExit) as exit_:
