@@ -22,7 +22,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback
-from pytorch_lightning.utilities import rank_zero_warn
+from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor, nn
 from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.kid import KernelInceptionDistance
@@ -245,10 +245,17 @@ class ClassifierFID(Callback):
             kid_mean, kid_std = metrics[1].compute()
         for metric in metrics:
             metric.reset()
-        pl_module.log_dict(
-            {"val/classifier_fid": fid, "val/classifier_kid": kid_mean, "val/classifier_kid_std": kid_std},
-            on_epoch=True,
+        log_measured(
+            pl_module, {"val/classifier_fid": fid, "val/classifier_kid": kid_mean, "val/classifier_kid_std": kid_std}
         )
+
+
+def log_measured(pl_module: pl.LightningModule, values: Mapping[str, Tensor | float]) -> None:
+    """Logs a callback's measurements of the generator and prints them in one line: without a logger (or with W&B
+    offline) they would otherwise reach nobody before the run ends."""
+    pl_module.log_dict(dict(values), on_epoch=True)
+    shown = ", ".join(f"{name} {float(value):.4g}" for name, value in values.items())
+    rank_zero_info(f"epoch {pl_module.current_epoch}: {shown}")
 
 
 def check_generative(pl_module: pl.LightningModule, who: str) -> None:
@@ -362,9 +369,9 @@ class ModeCoverage(ClassifiedSamples):
         counts = predicted_classes(pl_module, self.classifier, share, noise_source)
         counts = trainer.strategy.reduce(counts.to(pl_module.device, torch.float64), reduce_op="sum")  # collective
         shares = counts / counts.sum()
-        pl_module.log_dict(
+        log_measured(
+            pl_module,
             {"val/rarest_class_share": shares.min().float(), "val/commonest_class_share": shares.max().float()},
-            on_epoch=True,
         )
 
 
@@ -477,7 +484,7 @@ class ConditionalAccuracy(ClassifiedSamples):
             if self.key == "labels"
             else ("val/category_purity", fidelity["purity_pct"])
         )
-        pl_module.log(name, value / 100, on_epoch=True)  # the same value on every rank (the same latents)
+        log_measured(pl_module, {name: value / 100})  # the same value on every rank (the same latents)
 
 
 def conditioning_key(gan: nn.Module) -> str:

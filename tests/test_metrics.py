@@ -4,6 +4,7 @@ setup, layouts brought to the network's, and the class fidelity of conditional a
 from __future__ import annotations
 
 import json
+import logging
 import math
 import shutil
 from pathlib import Path
@@ -83,13 +84,15 @@ def pokemon_fixture(data_root: Path, size: int = 64) -> ImageFolderDataModule:
 
 
 @pytest.mark.parametrize("side", [64, 128])  # 128 px images are averaged down to the network's 64
-def test_a_folder_smaller_than_the_sample_is_compared_whole_with_a_warning(side, data_root, tmp_path):
+def test_a_folder_smaller_than_the_sample_is_compared_whole_with_a_warning(side, data_root, tmp_path, caplog):
     measured = ClassifierFID(num_samples=100, kid_subset_size=50)
     fit = trainer(tmp_path, max_epochs=1, limit_train_batches=1, callbacks=[measured])
-    with pytest.warns(UserWarning, match="has only 8 of the 100 images asked for"):
+    with pytest.warns(UserWarning, match="has only 8 of the 100 images asked for"), caplog.at_level(logging.INFO):
         fit.fit(ImageDCGAN(input_shape=(3, side, side), width=4), pokemon_fixture(data_root, side))
     assert measured.compared == int(measured.fid.real_features_num_samples) == measured.kid.subset_size == 8
-    assert math.isfinite(float(fit.callback_metrics["val/classifier_fid"]))
+    fid = float(fit.callback_metrics["val/classifier_fid"])
+    assert math.isfinite(fid)
+    assert f"epoch 0: val/classifier_fid {fid:.4g}, val/classifier_kid " in caplog.text  # seen without a logger
 
 
 def test_a_network_trained_on_turns_counts_no_classes(data_root, tmp_path):
