@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from lightning_zoo.classification import MLP
+from lightning_zoo.classification.base import Classifier
 from lightning_zoo.classification.mlp import TABLE_1_3_3, table_1_3_3_overrides
 from lightning_zoo.cli import ZooCLI
 from tests.conftest import ROOT
@@ -25,6 +26,24 @@ def test_listing_1_3_2_has_the_books_269322_parameters():
         "Flatten", "Linear", "ReLU", "Dropout", "Linear", "ReLU", "Dropout", "Linear",
     ]  # fmt: skip
     assert all(m.p == 0.45 for m in model.net if isinstance(m, nn.Dropout))
+
+
+class OnlyANetwork(Classifier):
+    """A classifier written as the README says: it takes only the arguments it adds (none) and builds ``net``."""
+
+    model_name = "OnlyANetworkOfTheTests"
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+
+
+def test_a_classifier_that_adds_only_its_network_trains_with_keras_compile_default(data_root, tmp_path):
+    model = OnlyANetwork()
+    trainer(tmp_path, max_steps=1, limit_val_batches=0).fit(model, mlp_data(data_root, batch_size=16))
+    [optimizer] = model.trainer.optimizers
+    assert isinstance(optimizer, torch.optim.RMSprop) and optimizer.defaults["lr"] == 1e-3  # Keras' RMSprop
+    assert OnlyANetwork(optimizer="sgd", lr=0.5).configure_optimizers().defaults["lr"] == 0.5
 
 
 def test_keras_initialisation_glorot_uniform_kernels_and_zero_biases():

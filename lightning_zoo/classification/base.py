@@ -12,14 +12,14 @@ from torch import Tensor, nn
 
 from lightning_zoo.core import SharedStepModule, ZooError
 from lightning_zoo.files import atomic_path
-from lightning_zoo.keras import keras_optimizer
+from lightning_zoo.keras import KerasOptimizer, keras_optimizer
 
 
 class Classifier(SharedStepModule):
     """Base of the classifiers: a subclass builds its network as ``self.net`` (logits out); it may add a
     ``regularization_loss`` (Keras adds kernel penalties to the loss it trains on and reports, in validation too; so
-    does this loop). Models with ``optimizer`` and ``lr`` arguments get that Keras optimizer over their trainable
-    parameters.
+    does this loop). It trains with the Keras optimizer ``optimizer`` over the trainable parameters; a model declares
+    ``optimizer`` and ``lr`` again only to give its book's values as defaults.
 
     A network with one output is a binary classifier, as Keras' ``Dense(1, activation="sigmoid")`` with
     ``binary_crossentropy``: binary cross-entropy on the logit, class 1 where it is positive.
@@ -29,6 +29,8 @@ class Classifier(SharedStepModule):
 
     Args:
         num_classes: Output classes (linked from the DataModule).
+        optimizer: The Keras optimizer (``"rmsprop"``, the default of Keras' ``compile``), with Keras' settings.
+        lr: Its learning rate; None is Keras' default for it.
     """
 
     is_family_base = True
@@ -37,7 +39,7 @@ class Classifier(SharedStepModule):
     monitor_mode = "max"
     prediction_files = ("predictions.csv",)
 
-    def __init__(self, num_classes: int = 10) -> None:
+    def __init__(self, num_classes: int = 10, optimizer: KerasOptimizer = "rmsprop", lr: float | None = None) -> None:
         super().__init__()
         self.track_epoch_means("loss", "acc")
 
