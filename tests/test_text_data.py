@@ -90,6 +90,34 @@ def test_without_an_oov_index_unknown_words_are_dropped():
     assert WordIndex(RANKED, num_words=20, skip_top=10, oov_char=None).encode("the of") == [10]
 
 
+def test_words_no_training_text_has_can_be_skipped_as_in_keras_imdb_npz():
+    """imdb.npz's test reviews lack the words no training review has; a ranked word beyond num_words is still oov."""
+    index = WordIndex(RANKED, num_words=8, unseen_words="skip")
+    assert index.encode("The film was GREAT, zzz!") == [1, 4, 6, 2, 7]  # zzz (unseen) left out, was (rank 8) oov
+    assert index.words == RANKED[:4] and index.saved_words == RANKED  # the whole ranking: what a checkpoint keeps
+    with pytest.raises(ValueError, match="unseen_words must be 'oov' or 'skip', got 'drop'"):
+        WordIndex(RANKED, num_words=8, unseen_words="drop")
+
+
+def test_skipped_unseen_words_travel_with_the_vocabulary(data_root, tmp_path):
+    """With unseen_words skip the state holds every training word, so a fresh DataModule skips the same words; a
+    state of the other choice, or from before the option (oov), is refused naming it."""
+    fitted = imdb_dm(data_root, num_words=20, unseen_words="skip")
+    state = fitted.state_dict()
+    assert state["encoding"]["unseen_words"] == "skip" and len(state["words"]) > 16  # beyond the 16 indexed words
+    fresh = IMDBDataModule(data_dir=str(tmp_path), num_words=20, unseen_words="skip")
+    fresh.load_state_dict(state)
+    texts = ["zzz a great film zzz", " ".join(state["words"][16:20]) + " qqq"]
+    assert torch.equal(fresh.encode(texts), fitted.encode(texts))
+    assert fresh.encode(texts)[1, -5:].tolist() == [1, 2, 2, 2, 2]  # ranked words past num_words: oov; qqq: gone
+    with pytest.raises(DataError, match=r"--data.unseen_words \"skip\" \(here \"oov\"\)"):
+        IMDBDataModule(data_dir=str(tmp_path), num_words=20).load_state_dict(state)
+    old = imdb_dm(data_root, num_words=20).state_dict()
+    del old["encoding"]["unseen_words"]
+    with pytest.raises(DataError, match=r"--data.unseen_words \"oov\" \(here \"skip\"\)"):
+        IMDBDataModule(data_dir=str(tmp_path), num_words=20, unseen_words="skip").load_state_dict(old)
+
+
 def test_no_start_marker_and_index_from_zero_is_keras_tokenizer():
     """start_char=None, oov_char=None, index_from=0 is Tokenizer(num_words): the top word is 1, indices < num_words."""
     index = WordIndex(RANKED, num_words=4, start_char=None, oov_char=None, index_from=0)
@@ -228,7 +256,8 @@ def test_the_vocabulary_round_trips_through_the_state_dict(data_root, tmp_path):
     fitted = imdb_dm(data_root, num_words=20)
     state = fitted.state_dict()
     assert state["encoding"] == {
-        "num_words": 20, "skip_top": 0, "start_char": 1, "oov_char": 2, "index_from": 3, "line_breaks": False
+        "num_words": 20, "skip_top": 0, "start_char": 1, "oov_char": 2, "index_from": 3, "line_breaks": False,
+        "unseen_words": "oov",
     }  # fmt: skip
     assert state["words"] == fitted.word_index.words and len(state["words"]) == 16
     fresh = IMDBDataModule(data_dir=str(tmp_path), num_words=20)

@@ -9,7 +9,7 @@ import re
 import tarfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from pytorch_lightning.utilities import rank_zero_info
@@ -97,6 +97,11 @@ class IMDBDataModule(InMemoryDataModule):
         index_from: The most frequent word's index is ``index_from + 1``.
         line_breaks: Read the reviews' ``<br />`` line breaks as the word "br", as Keras' ``imdb.npz`` does (there
             the 7th most frequent word, so ``skip_top=10`` keeps it); False drops them.
+        unseen_words: What becomes of a word that no training review has: ``"oov"``, the out-of-vocabulary index
+            (as a word beyond ``num_words``), or ``"skip"``, left out, as Keras' ``imdb.npz`` left such words out
+            of its test reviews (1.1 % of the test words; 62 % of the test reviews then keep another 200-word
+            window). With ``"skip"`` checkpoints hold every training word (about 90,000), not only the top
+            ``num_words``.
         val_size: Validation reviews held out of the training reviews (a count or a fraction, seeded); 0 validates
             on the test set, as the books' ``validation_data=(x_test, y_test)`` does.
         train_size: Keep only this many training reviews (after the validation split), as the GloVe example trains
@@ -131,6 +136,7 @@ class IMDBDataModule(InMemoryDataModule):
         oov_char: int | None = 2,
         index_from: int = 3,
         line_breaks: bool = False,
+        unseen_words: Literal["oov", "skip"] = "oov",
         val_size: int | float = 0.2,
         train_size: int | None = None,
         split_seed: int = 0,
@@ -160,6 +166,7 @@ class IMDBDataModule(InMemoryDataModule):
             "oov_char": oov_char,
             "index_from": index_from,
             "line_breaks": line_breaks,
+            "unseen_words": unseen_words,
         }
         self.val_size, self.train_size, self.split_seed = val_size, train_size, split_seed
         self.word_vectors = word_vectors
@@ -215,7 +222,7 @@ class IMDBDataModule(InMemoryDataModule):
     def state_dict(self) -> dict[str, Any]:
         if self.word_index is None:
             return {}
-        return {"words": self.word_index.words, "encoding": dict(self.encoding), "sequences": self._sequences()}
+        return {"words": self.word_index.saved_words, "encoding": dict(self.encoding), "sequences": self._sequences()}
 
     def _sequences(self) -> dict[str, Any]:
         return {"maxlen": self.maxlen, "reverse": self.reverse}
@@ -225,17 +232,17 @@ class IMDBDataModule(InMemoryDataModule):
         in one line naming each option and the checkpoint's value. Refused rather than adopted: the CLI hands this
         class a value typed on the command line, one from a config file and the default alike, so adopting the
         checkpoint's would silently override an explicit one. Checkpoints from before an option was saved load as
-        if it had its value of then (line_breaks False) or unchecked (maxlen and reverse)."""
+        if it had its value of then (line_breaks False, unseen_words oov) or unchecked (maxlen and reverse)."""
         if not state:
             return
-        encoding = {"line_breaks": False, **state["encoding"]}  # checkpoints from before the option
+        encoding = {"line_breaks": False, "unseen_words": "oov", **state["encoding"]}  # checkpoints from before them
         saved = {**encoding, **state.get("sequences", {})}  # checkpoints from before maxlen and reverse travelled
         here = {**self.encoding, **self._sequences()}
         differing = [k for k, v in saved.items() if here[k] != v]
         if differing:
             options = ", ".join(f"--data.{k} {json.dumps(saved[k])} (here {json.dumps(here[k])})" for k in differing)
             raise DataError(f"the checkpoint's reviews were encoded with {options}: pass the same options")
-        if self.word_index is None or self.word_index.words != state["words"]:
+        if self.word_index is None or self.word_index.saved_words != state["words"]:
             self.word_index = WordIndex(state["words"], **self.encoding)
             self.splits = {}
 
