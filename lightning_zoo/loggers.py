@@ -19,6 +19,7 @@ from pytorch_lightning.utilities import rank_zero_info
 from lightning_zoo.core import ZooError
 from lightning_zoo.files import atomic_path
 from lightning_zoo.lightning_private import drop_wandb_init_setting, wandb_run_started
+from lightning_zoo.media import run_folder
 
 
 def has_wandb_credentials() -> bool:
@@ -123,8 +124,10 @@ class ConfigToLoggers(SaveConfigCallback):
     """Records the full resolved CLI config in each run, never in a folder every run shares.
 
     W&B: the run's config (so runs can be filtered by any setting) and ``lightning_config.yaml`` among the run's
-    files. Loggers with a per-run ``log_dir`` (TensorBoard, CSV): ``config.yaml`` there. Every subcommand's run,
-    predict's too (Lightning starts a logger's run for it, with the model's hyperparameters alone otherwise).
+    files; with ``WANDB_MODE=disabled``, which keeps no files, ``config.yaml`` in the run's folder (beside its
+    ``checkpoints/``). Loggers with a per-run ``log_dir`` (TensorBoard, CSV): ``config.yaml`` there. Every
+    subcommand's run, predict's too (Lightning starts a logger's run for it, with the model's hyperparameters alone
+    otherwise).
     """
 
     def save_config(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
@@ -132,6 +135,9 @@ class ConfigToLoggers(SaveConfigCallback):
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
                 run = logger.experiment
+                if getattr(run, "disabled", False) is True:
+                    _write(run_folder(trainer) / self.config_filename, text)
+                    continue
                 run.config.update(yaml.safe_load(text), allow_val_change=True)
                 path = Path(run.dir) / "lightning_config.yaml"
                 _write(path, text)

@@ -35,8 +35,20 @@ def save_png(image: Tensor, path: str | Path) -> Path:
 
 
 def run_folder(trainer: pl.Trainer) -> Path:
-    """Where a run writes the files no logger shows: the first logger's folder, else the trainer's root."""
-    return Path(next((lg.log_dir for lg in trainer.loggers if getattr(lg, "log_dir", None)), trainer.default_root_dir))
+    """Where a run writes the files no logger shows: the first logger's own folder (TensorBoard, CSV), else the
+    folder of the run's checkpoints, else the one Lightning would give them (``<save_dir>/<name>/<version>``: a W&B
+    run's, which W&B itself keeps elsewhere), else the trainer's root."""
+    own = next((lg.log_dir for lg in trainer.loggers if getattr(lg, "log_dir", None)), None)
+    if own is not None:
+        return Path(own)
+    callback = trainer.checkpoint_callback
+    if callback is not None and callback.dirpath:
+        return checkpoint_run_folder(Path(callback.dirpath) / "last.ckpt")
+    for logger in trainer.loggers:
+        if logger.save_dir and logger.name is not None and logger.version is not None:
+            version = logger.version if isinstance(logger.version, str) else f"version_{logger.version}"
+            return Path(logger.save_dir) / str(logger.name) / version
+    return Path(trainer.default_root_dir)
 
 
 def writes_files(trainer: pl.Trainer) -> bool:

@@ -90,6 +90,19 @@ def test_with_w_and_b_disabled_images_are_written_as_files(no_credentials, monke
     assert path is not None and path.is_file()  # not dropped as if W&B had shown it
 
 
+@pytest.mark.slow
+def test_with_w_and_b_disabled_a_runs_images_and_config_are_in_its_folder(no_credentials, monkeypatch, data_root):
+    """W&B's disabled mode keeps no files: the sample grids and the config go beside the run's checkpoints, not
+    into the working folder, where the next run would overwrite them."""
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    ZooCLI(args=["fit", "--config", str(ROOT / "configs/gan/dcgan_mnist.yaml"), "--data.data_dir", str(data_root),
+                 "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2"])  # fmt: skip
+    [checkpoints] = Path("logs").rglob("checkpoints")
+    run = checkpoints.parent
+    assert len(list((run / "images").rglob("*.png"))) == 1 and (run / "config.yaml").is_file()
+    assert sorted(p.name for p in Path().iterdir()) == ["logs"]
+
+
 def test_an_explicit_mode_or_credentials_are_respected(no_credentials, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "disabled")
     logger = ZooWandbLogger(offline=True)
