@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,7 +43,23 @@ class ZooModelCheckpoint(ModelCheckpoint):
             self.kth_value = torch.tensor(float("inf") if self.mode == "min" else float("-inf"))
         if self.monitor is None and self._explicit_top_k is None:
             self.save_top_k = 0  # nothing to rank by: last.ckpt is the checkpoint
+        self._fitting = stage == "fit"
         super().setup(trainer, pl_module, stage)
+
+    _fitting = True
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if self._fitting:  # a resume into another folder: Lightning's warning says what is not carried over
+            return super().load_state_dict(state_dict)
+        # validate, test or predict of a checkpoint: this run's folder is never the checkpoint's, and nothing of
+        # the ranking is used, so Lightning's "dirpath has changed" warning would only puzzle
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The dirpath has changed from")
+            super().load_state_dict(state_dict)
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.dirpath and not trainer.fast_dev_run and Path(self.dirpath).is_dir():
+            rank_zero_info(f"this run's checkpoints are in {self.dirpath}")
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         super().on_train_epoch_end(trainer, pl_module)

@@ -52,8 +52,9 @@ def imagenet_weights_path(weights: str, file: str = VGG16_FILE, url: str = VGG16
     except Exception as err:  # URLError, timeouts, HTTP errors, a hash mismatch (RuntimeError), a full disk
         raise ZooError(
             f"{network}'s ImageNet weights are not on disk and could not be downloaded ({type(err).__name__}: "
-            f"{str(err)[:100]}): put {file} (from {url}) at {path}, or pass its path with --model.weights "
-            "PATH; --model.weights null starts from random weights"
+            f"{str(err)[:100]}): put {file} (from {url}) at {path}, or pass its path in place of 'imagenet' "
+            "(a model's --model.weights PATH, where null starts from random weights; the visualization command's "
+            "--vgg16 PATH or --inception-v3 PATH)"
         ) from err
     return path
 

@@ -3,7 +3,9 @@ alone; a damaged file ends with one line; resume restores RNG state (and without
 
 from __future__ import annotations
 
+import logging
 import shutil
+import warnings
 from pathlib import Path
 
 import pytest
@@ -224,6 +226,27 @@ def test_a_fast_dev_run_writes_no_checkpoint_and_no_sample_file(data_root, tmp_p
     callbacks = [ZooModelCheckpoint(dirpath=tmp_path / "ckpt"), SampleGrid()]
     trainer(tmp_path, fast_dev_run=True, callbacks=callbacks).fit(DCGAN(), gan_data(data_root))
     assert not list(tmp_path.rglob("*"))
+
+
+@pytest.mark.parametrize("stage", ["fit", "validate", "test", "predict"])
+def test_only_a_resumed_fit_warns_that_the_checkpoint_folder_changed(stage, tmp_path):
+    from lightning_zoo.callbacks import ZooModelCheckpoint
+
+    earlier = ZooModelCheckpoint(dirpath=tmp_path / "earlier")
+    callback = ZooModelCheckpoint(dirpath=tmp_path / "now")
+    callback._fitting = stage == "fit"  # what setup records
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        callback.load_state_dict(earlier.state_dict())
+    assert any("The dirpath has changed" in str(w.message) for w in caught) == (stage == "fit")
+
+
+def test_a_fit_says_where_its_checkpoints_are(data_root, tmp_path, caplog):
+    with caplog.at_level(logging.INFO):
+        fitted = trainer(tmp_path, max_epochs=1, limit_train_batches=1, limit_val_batches=1,
+                         callbacks=[ZooModelCheckpoint()])  # fmt: skip
+        fitted.fit(MLP(), mlp_data(data_root, batch_size=8))
+    assert f"this run's checkpoints are in {tmp_path / 'checkpoints'}" in caplog.text
 
 
 def test_a_checkpoints_run_folder_holds_its_checkpoints_folder_or_else_the_checkpoint(tmp_path):

@@ -204,6 +204,17 @@ def test_grad_cam_of_vgg16_without_its_classifier_names_the_file_it_needs(tmp_pa
     assert "holds VGG16's conv base only, without the classifier" in capsys.readouterr().err
 
 
+def test_imagenet_weights_that_cannot_be_downloaded_name_the_commands_own_option(tmp_path, monkeypatch, capsys):
+    def offline(*args, **kwargs):
+        raise OSError("no network")
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))  # an empty cache
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    with pytest.raises(SystemExit):
+        main(["filters", "--inception-v3", "imagenet", "--layers", "mixed0"])
+    assert "the visualization command's --vgg16 PATH or --inception-v3 PATH" in capsys.readouterr().err
+
+
 def test_the_gradient_views_work_under_validates_inference_mode(data_root, tmp_path):
     views = [FilterPatterns(layer="3", filters=1, steps=2), GradCAM(layer="6"), DeepDream(layers={"3": 1.0}, octaves=1)]
     trainer(tmp_path, limit_val_batches=1, callbacks=views).validate(IntroConvNet(), digits(data_root))
