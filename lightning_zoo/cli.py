@@ -7,6 +7,7 @@ import sys
 import traceback
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
@@ -25,7 +26,7 @@ from pytorch_lightning.utilities.model_helpers import is_overridden
 import datamodules  # noqa: F401  (imported so that --data accepts short class names)
 from datamodules.base import DataError, ZooDataModule
 from lightning_zoo.callbacks import PredictionWriter, ZooModelCheckpoint, ZooProgressBar
-from lightning_zoo.cards import markdown_table, plain_table
+from lightning_zoo.cards import markdown_table, plain_table, readme_with_table
 from lightning_zoo.core import ZooError, ZooModule, read_checkpoint, run_checkpoint
 from lightning_zoo.loggers import LOG_DIR, ConfigToLoggers, ZooWandbLogger
 from lightning_zoo.registry import cards, import_models
@@ -211,11 +212,22 @@ class ZooCLI(LightningCLI):
 
 
 def list_zoo(args: list[str]) -> None:
-    """``python cli.py list [--markdown]``: one row per number a card reports, the book's next to ours."""
+    """``python cli.py list [--markdown | --readme README.md]``: one row per number a card reports, the book's next to
+    ours."""
     parser = argparse.ArgumentParser(prog="cli.py list", description=list_zoo.__doc__)
-    parser.add_argument("--markdown", action="store_true", help="the README's model table")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--markdown", action="store_true", help="print the README's model table")
+    output.add_argument("--readme", type=Path, help="write the model table into this README, between its markers")
     options = parser.parse_args(args)
-    print((markdown_table if options.markdown else plain_table)(cards()), end="")
+    if options.readme is None:
+        print((markdown_table if options.markdown else plain_table)(cards()), end="")
+        return
+    try:
+        readme = options.readme.read_text(encoding="utf-8")
+        options.readme.write_text(readme_with_table(readme, markdown_table(cards())), encoding="utf-8")
+    except (OSError, ValueError) as err:
+        raise ZooError(f"{options.readme}: {err}") from err
+    print(f"{options.readme}: model table regenerated")
 
 
 def main(args: ArgsType = None) -> None:
