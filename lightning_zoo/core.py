@@ -536,7 +536,8 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         return torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
     except Exception as err:  # torch raises RuntimeError, UnpicklingError, EOFError ... depending on the damage
-        detail = (str(err).splitlines() or [""])[0][:120]
+        detail = (str(err).splitlines() or [""])[0]
+        detail = detail if len(detail) <= 120 else detail[:120].rsplit(" ", 1)[0] + " ..."  # whole words
         raise ZooError(
             f"{path} is not a readable checkpoint: the file is incomplete (a copy or save that did not finish) or "
             f"corrupt ({type(err).__name__}{': ' + detail if detail else ''})"
