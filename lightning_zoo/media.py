@@ -41,14 +41,21 @@ def run_folder(trainer: pl.Trainer) -> Path:
     own = next((lg.log_dir for lg in trainer.loggers if getattr(lg, "log_dir", None)), None)
     if own is not None:
         return Path(own)
-    callback = trainer.checkpoint_callback
-    if callback is not None and callback.dirpath:
-        return checkpoint_run_folder(Path(callback.dirpath) / "last.ckpt")
+    checkpoints = checkpoints_run_folder(trainer)
+    if checkpoints is not None:
+        return checkpoints
     for logger in trainer.loggers:
         if logger.save_dir and logger.name is not None and logger.version is not None:
             version = logger.version if isinstance(logger.version, str) else f"version_{logger.version}"
             return Path(logger.save_dir) / str(logger.name) / version
     return Path(trainer.default_root_dir)
+
+
+def checkpoints_run_folder(trainer: pl.Trainer) -> Path | None:
+    """The run folder of the checkpoints this run writes (see :func:`checkpoint_run_folder`), once Lightning has
+    placed them; None without checkpointing."""
+    callback = trainer.checkpoint_callback
+    return checkpoint_run_folder(Path(callback.dirpath) / "last.ckpt") if callback and callback.dirpath else None
 
 
 def writes_files(trainer: pl.Trainer) -> bool:
@@ -86,10 +93,7 @@ def results_path(trainer: pl.Trainer, name: str) -> Path:
     tested = tested_run_folder(trainer)
     if tested is not None:
         return tested / "test" / f"{stem}-{Path(trainer.ckpt_path).stem}{suffix}"
-    callback = trainer.checkpoint_callback
-    if callback is not None and callback.dirpath:
-        return checkpoint_run_folder(Path(callback.dirpath) / "last.ckpt") / "test" / f"{stem}{suffix}"
-    return run_folder(trainer) / "test" / f"{stem}{suffix}"
+    return (checkpoints_run_folder(trainer) or run_folder(trainer)) / "test" / f"{stem}{suffix}"
 
 
 def shown_by_loggers(trainer: pl.Trainer, to_wandb: Callable, to_tensorboard: Callable) -> bool:
