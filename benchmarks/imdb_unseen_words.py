@@ -24,12 +24,12 @@ from lightning_zoo.core import load_zoo_module, read_checkpoint  # noqa: E402
 CHOICES = ("oov", "skip")
 
 
-def test_data(data_dir: Path, state: dict, unseen_words: str) -> IMDBDataModule:
+def test_data(data_dir: Path, encoding: dict, words: list[str], unseen_words: str) -> IMDBDataModule:
     """The test reviews encoded as the checkpoint's DataModule did, but for ``unseen_words``."""
-    encoding = {**state["encoding"], **state.get("sequences", {}), "unseen_words": unseen_words}
+    encoding = {**encoding, "unseen_words": unseen_words}
     dm = IMDBDataModule(data_dir=str(data_dir), val_size=0, batch_size=1000, download=False, **encoding)
     dm.setup("test")
-    if dm.word_index.words != state["words"]:
+    if dm.word_index.words != words:
         raise SystemExit("the checkpoint's vocabulary is not the one these reviews rank: another corpus?")
     return dm
 
@@ -56,11 +56,14 @@ def main() -> None:
     torch.manual_seed(0)
     data, runs = {}, []
     for path in args.checkpoints:
-        state = read_checkpoint(path)["IMDBDataModule"]
+        checkpoint = read_checkpoint(path)
+        state, options = checkpoint["IMDBDataModule"], checkpoint["datamodule_hyper_parameters"]
+        # maxlen and reverse: from the hyperparameters (the state holds them only since they travel with it)
+        encoding = {**state["encoding"], "maxlen": options["maxlen"], "reverse": options["reverse"]}
         model = load_zoo_module(path)
-        key = repr(sorted({**state["encoding"], **state.get("sequences", {})}.items()))
+        key = repr(sorted(encoding.items()))
         if key not in data:
-            data[key] = {choice: test_data(args.data_dir, state, choice) for choice in CHOICES}
+            data[key] = {choice: test_data(args.data_dir, encoding, state["words"], choice) for choice in CHOICES}
         runs.append({"checkpoint": path, **{choice: evaluate(model, dm) for choice, dm in data[key].items()}})
         print(runs[-1], flush=True)
     dm = next(iter(data.values()))
