@@ -29,7 +29,7 @@ def test_data(data_dir: Path, encoding: dict, words: list[str], unseen_words: st
     encoding = {**encoding, "unseen_words": unseen_words}
     dm = IMDBDataModule(data_dir=str(data_dir), val_size=0, batch_size=1000, download=False, **encoding)
     dm.setup("test")
-    if dm.word_index.words != words:
+    if dm.word_index.words != words[: len(dm.word_index.words)]:  # a "skip" checkpoint's holds every word
         raise SystemExit("the checkpoint's vocabulary is not the one these reviews rank: another corpus?")
     return dm
 

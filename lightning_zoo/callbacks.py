@@ -34,6 +34,7 @@ class ZooModelCheckpoint(ModelCheckpoint):
         top_k = 1 if save_top_k is None else save_top_k
         super().__init__(monitor=monitor, mode=mode or "min", save_last=save_last, save_top_k=top_k, **kwargs)
         self._explicit_mode, self._explicit_top_k = mode, save_top_k
+        self._fitting = True  # setup says
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         model_monitor = getattr(pl_module, "monitor", None)
@@ -46,13 +47,11 @@ class ZooModelCheckpoint(ModelCheckpoint):
         self._fitting = stage == "fit"
         super().setup(trainer, pl_module, stage)
 
-    _fitting = True
-
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         if self._fitting:  # a resume into another folder: Lightning's warning says what is not carried over
             return super().load_state_dict(state_dict)
-        # validate, test or predict of a checkpoint: this run's folder is never the checkpoint's, and nothing of
-        # the ranking is used, so Lightning's "dirpath has changed" warning would only puzzle
+        # validate, test or predict of a checkpoint: nothing of the ranking is used, so Lightning's warning that
+        # this run's checkpoint folder is not the checkpoint's would only puzzle
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="The dirpath has changed from")
             super().load_state_dict(state_dict)

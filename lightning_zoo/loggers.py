@@ -19,7 +19,7 @@ from pytorch_lightning.utilities import rank_zero_info
 from lightning_zoo.core import ZooError
 from lightning_zoo.files import atomic_path
 from lightning_zoo.lightning_private import drop_wandb_init_setting, wandb_run_started
-from lightning_zoo.media import run_folder
+from lightning_zoo.media import run_folder, w_and_b_disabled
 
 
 def has_wandb_credentials() -> bool:
@@ -134,10 +134,10 @@ class ConfigToLoggers(SaveConfigCallback):
         text = self.parser.dump(self.config, skip_none=False)
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
-                run = logger.experiment
-                if getattr(run, "disabled", False) is True:
+                if w_and_b_disabled(logger):
                     _write(run_folder(trainer) / self.config_filename, text)
                     continue
+                run = logger.experiment
                 run.config.update(yaml.safe_load(text), allow_val_change=True)
                 path = Path(run.dir) / "lightning_config.yaml"
                 _write(path, text)

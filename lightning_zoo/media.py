@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import TensorBoardLogger, WandbLogger
 from torch import Tensor
 from torchvision.utils import make_grid, save_image
@@ -35,27 +36,28 @@ def save_png(image: Tensor, path: str | Path) -> Path:
 
 
 def run_folder(trainer: pl.Trainer) -> Path:
-    """Where a run writes the files no logger shows: the first logger's own folder (TensorBoard, CSV), else the
-    folder of the run's checkpoints, else the one Lightning would give them (``<save_dir>/<name>/<version>``: a W&B
-    run's, which W&B itself keeps elsewhere), else the trainer's root."""
-    own = next((lg.log_dir for lg in trainer.loggers if getattr(lg, "log_dir", None)), None)
-    if own is not None:
-        return Path(own)
-    checkpoints = checkpoints_run_folder(trainer)
-    if checkpoints is not None:
-        return checkpoints
-    for logger in trainer.loggers:
-        if logger.save_dir and logger.name is not None and logger.version is not None:
-            version = logger.version if isinstance(logger.version, str) else f"version_{logger.version}"
-            return Path(logger.save_dir) / str(logger.name) / version
-    return Path(trainer.default_root_dir)
+    """Where a run writes the files no logger shows: the run's folder as Lightning lays it out (``ModelCheckpoint``
+    puts ``checkpoints/`` in it): the first logger's ``log_dir`` (TensorBoard, CSV), or for a logger without one (W&B,
+    which keeps its own files elsewhere) ``<save_dir>/<name>/<version>``; without a logger, the trainer's root."""
+    if not trainer.loggers:
+        return Path(trainer.default_root_dir)
+    logger = trainer.loggers[0]
+    if getattr(logger, "log_dir", None):
+        return Path(logger.log_dir)
+    version = logger.version if isinstance(logger.version, str) else f"version_{logger.version}"  # as Lightning
+    return Path(logger.save_dir or trainer.default_root_dir) / str(logger.name) / version
 
 
-def checkpoints_run_folder(trainer: pl.Trainer) -> Path | None:
-    """The run folder of the checkpoints this run writes (see :func:`checkpoint_run_folder`), once Lightning has
-    placed them; None without checkpointing."""
-    callback = trainer.checkpoint_callback
-    return checkpoint_run_folder(Path(callback.dirpath) / "last.ckpt") if callback and callback.dirpath else None
+def written_checkpoints_run_folder(trainer: pl.Trainer) -> Path | None:
+    """The run folder (:func:`checkpoint_run_folder`) of the checkpoints this run writes, once Lightning has placed
+    them; None without a ``ModelCheckpoint``."""
+    callback = next((c for c in trainer.checkpoint_callbacks if isinstance(c, ModelCheckpoint) and c.dirpath), None)
+    return None if callback is None else checkpoint_run_folder(Path(callback.dirpath) / "last.ckpt")
+
+
+def w_and_b_disabled(logger: WandbLogger) -> bool:
+    """Whether W&B runs in its disabled mode (``WANDB_MODE=disabled``), where it shows and keeps nothing."""
+    return getattr(logger.experiment, "disabled", False) is True
 
 
 def writes_files(trainer: pl.Trainer) -> bool:
@@ -93,7 +95,7 @@ def results_path(trainer: pl.Trainer, name: str) -> Path:
     tested = tested_run_folder(trainer)
     if tested is not None:
         return tested / "test" / f"{stem}-{Path(trainer.ckpt_path).stem}{suffix}"
-    return (checkpoints_run_folder(trainer) or run_folder(trainer)) / "test" / f"{stem}{suffix}"
+    return (written_checkpoints_run_folder(trainer) or run_folder(trainer)) / "test" / f"{stem}{suffix}"
 
 
 def shown_by_loggers(trainer: pl.Trainer, to_wandb: Callable, to_tensorboard: Callable) -> bool:
@@ -103,7 +105,7 @@ def shown_by_loggers(trainer: pl.Trainer, to_wandb: Callable, to_tensorboard: Ca
     shown = False
     for logger in trainer.loggers:
         if isinstance(logger, WandbLogger):
-            if getattr(logger.experiment, "disabled", False) is True:  # WANDB_MODE=disabled: W&B shows nothing
+            if w_and_b_disabled(logger):
                 continue
             to_wandb(logger, step)
             shown = True

@@ -54,7 +54,7 @@ def imagenet_weights_path(weights: str, file: str = VGG16_FILE, url: str = VGG16
             f"{network}'s ImageNet weights are not on disk and could not be downloaded ({type(err).__name__}: "
             f"{str(err)[:100]}): put {file} (from {url}) at {path}, or pass its path in place of 'imagenet' "
             "(a model's --model.weights PATH, where null starts from random weights; the visualization command's "
-            "--vgg16 PATH or --inception-v3 PATH)"
+            f"--{'vgg16' if network == 'VGG16' else 'inception-v3'} PATH)"
         ) from err
     return path
 

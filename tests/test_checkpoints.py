@@ -233,16 +233,16 @@ def test_a_fast_dev_run_writes_no_checkpoint_and_no_sample_file(data_root, tmp_p
     assert not list(tmp_path.rglob("*"))
 
 
-@pytest.mark.parametrize("stage", ["fit", "validate", "test", "predict"])
-def test_only_a_resumed_fit_warns_that_the_checkpoint_folder_changed(stage, tmp_path):
-    from lightning_zoo.callbacks import ZooModelCheckpoint
-
-    earlier = ZooModelCheckpoint(dirpath=tmp_path / "earlier")
-    callback = ZooModelCheckpoint(dirpath=tmp_path / "now")
-    callback._fitting = stage == "fit"  # what setup records
+@pytest.mark.parametrize("stage", ["fit", "validate"])
+def test_only_a_resumed_fit_warns_that_the_checkpoint_folder_changed(stage, data_root, tmp_path):
+    data = mlp_data(data_root, batch_size=8)
+    batches = {"limit_train_batches": 1, "limit_val_batches": 1}
+    first = trainer(tmp_path, max_epochs=1, callbacks=[ZooModelCheckpoint(dirpath=tmp_path / "first")], **batches)
+    first.fit(MLP(), data)
+    later = trainer(tmp_path, max_epochs=2, callbacks=[ZooModelCheckpoint(dirpath=tmp_path / "later")], **batches)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        callback.load_state_dict(earlier.state_dict())
+        getattr(later, stage)(MLP(), data, ckpt_path=tmp_path / "first" / "last.ckpt")
     assert any("The dirpath has changed" in str(w.message) for w in caught) == (stage == "fit")
 
 
@@ -265,16 +265,19 @@ def test_a_checkpoints_run_folder_holds_its_checkpoints_folder_or_else_the_check
 
 
 @pytest.mark.parametrize("dirpath", ["run/checkpoints", "run/ckpt"])
-def test_a_test_after_fit_writes_its_results_where_a_later_test_of_its_checkpoint_does(tmp_path, dirpath):
-    from types import SimpleNamespace
+def test_a_test_after_fit_writes_its_results_where_a_later_test_of_its_checkpoint_does(data_root, tmp_path, dirpath):
+    from lightning_zoo.bayesian import BayesianSoftmaxRegression
 
-    from lightning_zoo.media import results_path
-
-    checkpoints = tmp_path / dirpath
-    callback = SimpleNamespace(dirpath=str(checkpoints))
-    in_process = SimpleNamespace(ckpt_path=None, checkpoint_callback=callback, limit_test_batches=1.0)
-    later = SimpleNamespace(ckpt_path=str(checkpoints / "last.ckpt"), limit_test_batches=1.0)
-    assert results_path(in_process, "n_way.csv").parent == results_path(later, "n_way.csv").parent
+    checkpoints, data = tmp_path / dirpath, mlp_data(data_root, batch_size=16)
+    callbacks = [ZooModelCheckpoint(dirpath=checkpoints)]
+    fitted = trainer(tmp_path, max_epochs=1, limit_train_batches=2, limit_val_batches=0, callbacks=callbacks)
+    model = BayesianSoftmaxRegression()
+    fitted.fit(model, data)
+    fitted.test(model, data)  # the weights in memory
+    trainer(tmp_path / "later").test(BayesianSoftmaxRegression(), data, ckpt_path=checkpoints / "last.ckpt")
+    [folder] = {path.parent for path in tmp_path.rglob("posterior_accuracies*.csv")}
+    written = sorted(path.name for path in folder.iterdir())
+    assert written == ["posterior_accuracies-last.csv", "posterior_accuracies.csv"]
 
 
 @pytest.mark.parametrize("limit, name", [(1.0, "n_way-last.csv"), (0.25, "n_way-limit_test_batches_0.25-last.csv"),

@@ -45,6 +45,9 @@ def test_feature_cnn_gives_features_and_logits_and_refuses_odd_sizes():
     assert model.features(x).shape == (3, 64) and model(x).shape == (3, 10)
     with pytest.raises(ValueError, match="divisible by 4"):
         FeatureCNN(input_shape=(1, 30, 30))
+    assert model.hparams.optimizer == "adam" and isinstance(model.configure_optimizers(), torch.optim.Adam)
+    with pytest.raises(ValueError, match="FeatureCNN trains with Adam"):
+        FeatureCNN(optimizer="sgd")  # not silently ignored
 
 
 @pytest.mark.parametrize("dataset", ["mnist", "fashion_mnist"])

@@ -6,7 +6,7 @@ The zoo ships one per dataset (``lightning_zoo/feature_networks/``, made by ``be
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -50,6 +50,7 @@ class FeatureCNN(Classifier):
         channels: Filters of the two conv blocks.
         feature_dim: Width of the feature layer.
         dropout: Dropout after the feature layer (training only; features are taken before it).
+        optimizer: PyTorch's Adam only (the shipped networks were trained with it; not a book model).
         lr: Adam's learning rate.
     """
 
@@ -62,10 +63,13 @@ class FeatureCNN(Classifier):
         channels: Sequence[int] = (16, 32),
         feature_dim: int = 64,
         dropout: float = 0.25,
+        optimizer: Literal["adam"] = "adam",
         lr: float = 1e-3,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if optimizer != "adam":
+            raise ValueError(f"FeatureCNN trains with Adam (its shipped networks were), got optimizer={optimizer!r}")
         if len(input_shape) != 3 or input_shape[1] % 4 or input_shape[2] % 4:
             raise ValueError(f"FeatureCNN needs (channels, height, width) with sides divisible by 4, got {input_shape}")
         self.net = FeatureCNNNetwork(input_shape, self.hparams.num_classes, channels, feature_dim, dropout)
