@@ -246,8 +246,8 @@ def main(args: ArgsType = None) -> None:
         sys.exit(f"error: {err} (an option of the model's optimizer or schedule: --model.lr, ...)")
     except ModuleNotFoundError as err:
         # Lightning's refusal of an optional package the options need (torch_xla for --trainer.accelerator tpu, a
-        # logger's package): its message names the package and how to install it.
-        if not str(err).startswith("Requirement '"):
+        # logger's package): lightning_utilities' message names the package and how to install it.
+        if not str(err).startswith(("Requirement '", "Module not found: '")):
             raise
         sys.exit(f"error: {err}")
 

@@ -167,6 +167,23 @@ def test_a_value_lightning_or_torch_refuses_ends_with_one_line(data_root, subcom
     assert str(exit_.value.code).startswith(f"error: {message}")
 
 
+def test_only_lightnings_missing_package_messages_end_in_one_line(monkeypatch):
+    from lightning_utilities.core.imports import ModuleAvailableCache, RequirementCache
+
+    for cache in (RequirementCache("absent_package>=1"), ModuleAvailableCache("absent_module")):
+        monkeypatch.setattr("lightning_zoo.cli.ZooCLI", lambda args, message=str(cache): _raise(message))
+        with pytest.raises(SystemExit) as exit_:
+            main(["fit"])
+        assert exit_.value.code == f"error: {cache}"
+    monkeypatch.setattr("lightning_zoo.cli.ZooCLI", lambda args: _raise("No module named 'absent'"))
+    with pytest.raises(ModuleNotFoundError):  # an import the code itself got wrong: a bug, with its traceback
+        main(["fit"])
+
+
+def _raise(message: str):
+    raise ModuleNotFoundError(message)
+
+
 def test_only_an_optimizers_constructor_refusal_counts_as_an_option_of_the_user():
     from lightning_zoo.cli import raised_by_an_optimizer
 
