@@ -100,7 +100,7 @@ class IMDBDataModule(InMemoryDataModule):
         unseen_words: What becomes of a word that no training review has: ``"oov"``, the out-of-vocabulary index
             (as a word beyond ``num_words``), or ``"skip"``, left out, as Keras' ``imdb.npz`` left such words out
             of its test reviews (1.1 % of the test words; 62 % of the test reviews then keep another 200-word
-            window). With ``"skip"`` checkpoints hold every training word (about 90,000), not only the top
+            window). With ``"skip"`` checkpoints hold every training word (88,582 in IMDB's), not only the top
             ``num_words``.
         val_size: Validation reviews held out of the training reviews (a count or a fraction, seeded); 0 validates
             on the test set, as the books' ``validation_data=(x_test, y_test)`` does.
