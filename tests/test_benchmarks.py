@@ -279,6 +279,40 @@ def test_the_keras_index_check_counts_a_rank_among_equally_frequent_words_as_con
     assert result["never_seen"] == ["dog"]
 
 
+def test_the_keras_sequences_check_finds_keras_order_of_equal_counts_and_its_unseen_test_words(tmp_path):
+    """Keras' sequences of a tiny corpus whose three words are equally frequent, numbered in another order than
+    ours (first appearance: b, a, c), its test's unseen word left out: no review is equal as read, every one is up to
+    that order, which the check reads off the training reviews; the test is equal only with unseen words skipped."""
+    import numpy as np
+
+    from benchmarks.keras_imdb_sequences import compare, keras_reviews
+
+    train, test = (["b a a c", "c b"], [1, 0]), (["a zebra c", "b b"], [0, 1])
+    a, b, c = 4, 5, 6  # Keras' order: a, b, c (ours: b 4, a 5, c 6)
+    x_train, x_test = [[1, b, a, a, c], [1, c, b]], [[1, a, c], [1, b, b]]
+    path = tmp_path / "imdb.npz"
+    np.savez(path, x_train=np.array(x_train, dtype=object), y_train=train[1], x_test=np.array(x_test), y_test=test[1])
+
+    result = compare(train, test, *keras_reviews(path))
+
+    assert result["num_words"] == 7
+    assert result["train"] == {
+        "reviews": 2, "equal": 0, "equal_up_to_order_of_equal_counts": 2, "equal_in_keras_order_of_equal_counts": 2
+    }  # fmt: skip
+    assert result["words_keras_orders_otherwise"] == {
+        "a": {"count": 2, "ours": 5, "keras": a}, "b": {"count": 2, "ours": 4, "keras": b}
+    }  # fmt: skip
+    # "a zebra c" is [1, 5, 2, 6] read ours (zebra out of vocabulary), [1, 5, 6] skipped: Keras' [1, a, c] up to order
+    assert result["test_unseen_words_oov"]["equal_in_keras_order_of_equal_counts"] == 1  # only "b b"
+    assert result["test_unseen_words_skip"]["equal"] == 0
+    assert result["test_unseen_words_skip"]["equal_in_keras_order_of_equal_counts"] == 2
+    assert result["book_num_words_cut"] is None  # fewer words than num_words=5000 keeps
+    # a file with other arrays is refused by name
+    np.savez(tmp_path / "other.npz", images=np.zeros(2))
+    with pytest.raises(SystemExit, match="not imdb.npz's x_train"):
+        keras_reviews(tmp_path / "other.npz")
+
+
 def test_the_epoch_log_records_each_epochs_logged_losses_and_the_test_of_that_epochs_weights(
     tmp_path, monkeypatch, data_root
 ):

@@ -78,7 +78,8 @@ class IMDBDataModule(InMemoryDataModule):
     (``aclImdb_v1.tar.gz``, MD5-checked) is downloaded there and converted once. Words are ranked by frequency over the
     25,000 training reviews, as Keras' copy ranked them (``benchmarks/keras_imdb_index.py``: each of 92 entries of
     Keras' index lies among our ranks of its count, which ranking over all 50,000 contradicts; only the order of equally
-    frequent words differs) and numbered as ``keras.datasets.imdb.load_data`` does (see
+    frequent words differs; ``benchmarks/keras_imdb_sequences.py``: 5,000 training reviews of Keras' ``imdb.npz`` are
+    ours review by review, up to that order) and numbered as ``keras.datasets.imdb.load_data`` does (see
     :class:`~datamodules.text.vocabulary.WordIndex`); sequences are padded and truncated at the front, as
     ``pad_sequences`` does. The vocabulary is saved in checkpoints, so ``predict`` classifies new text with the words
     the model was trained on, without the corpus; so are the options that encode a review (a checkpoint is refused
