@@ -105,6 +105,13 @@ class ZooProgressBar(RichProgressBar):
         if self._due(batch_idx, total[dataloader_idx]):
             super().on_validation_batch_end(trainer, pl_module, outputs, batch, batch_idx, dataloader_idx)
 
+    def get_metrics(self, trainer, pl_module) -> dict:
+        # Rich formats every number as a metric: a TensorBoard or CSV logger's version 3 read "v_num: 3.000".
+        items = super().get_metrics(trainer, pl_module)
+        if isinstance(items.get("v_num"), int):
+            items["v_num"] = str(items["v_num"])
+        return items
+
 
 def due(trainer: pl.Trainer, every_n_epochs: int, from_first: bool = False) -> bool:
     """Whether an every-n-epochs callback acts now: every ``every_n_epochs`` epochs (after epochs n, 2n, ...; with

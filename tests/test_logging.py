@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
-from lightning_zoo.callbacks import ZooModelCheckpoint
+from lightning_zoo.callbacks import ZooModelCheckpoint, ZooProgressBar
 from lightning_zoo.classification import MLP
 from lightning_zoo.cli import ZooCLI
 from lightning_zoo.core import ZooError
@@ -288,3 +288,20 @@ def test_the_one_shot_table_is_a_wandb_table(data_root, no_credentials):
     history, _ = history_and_config(run_dir)
     [table] = [row for row in history if row.get("test/n_way/_type") == "table-file"]
     assert table["test/n_way/nrows"] == 2 and table["test/n_way/ncols"] == 5
+
+
+@pytest.mark.parametrize("logger", [CSVLogger, TensorBoardLogger])
+def test_the_progress_bar_shows_a_loggers_version_without_decimals(tmp_path, logger):
+    """Rich formats every number in the bar as a metric; a logger's version 3 read "v_num: 3.000"."""
+    bar = ZooProgressBar()
+    trainer = pl.Trainer(logger=logger(tmp_path, version=3), callbacks=[bar], default_root_dir=tmp_path)
+    assert bar.get_metrics(trainer, MLP())["v_num"] == "3"
+
+
+def test_the_progress_bar_updates_at_most_every_interval_and_at_an_epochs_last_batch(monkeypatch):
+    """Rich's bar updates after every batch; ours when ``update_interval`` has passed, and always at the last batch
+    (so an epoch's bar ends full)."""
+    clock = iter([100.0, 100.1, 100.2, 100.3, 100.4])
+    monkeypatch.setattr("lightning_zoo.callbacks.time.monotonic", lambda: next(clock))
+    bar = ZooProgressBar(update_interval=0.25)
+    assert [bar._due(i, 5) for i in range(5)] == [True, False, False, True, True]  # 100.0, then 100.3; the last
