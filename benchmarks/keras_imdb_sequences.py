@@ -39,13 +39,19 @@ def keras_reviews(path: Path) -> tuple[list[Review], list[Review]]:
         if missing:
             raise SystemExit(f"{path} has {f.files}, not imdb.npz's x_train, y_train, x_test, y_test (or arr_0-arr_3)")
         x_train, y_train, x_test, y_test = (f[k] for k in keys)
-    pairs = lambda xs, ys: [(tuple(int(i) for i in x), int(y)) for x, y in zip(xs, ys, strict=True)]  # noqa: E731
-    return pairs(x_train, y_train), pairs(x_test, y_test)
+
+    def reviews(xs, ys) -> list[Review]:
+        return [(tuple(int(i) for i in x), int(y)) for x, y in zip(xs, ys, strict=True)]
+
+    return reviews(x_train, y_train), reviews(x_test, y_test)
 
 
 def matches(keras: list[Review], ours: list[Review], canonical=lambda i: i) -> int:
     """How many Keras reviews (sequence and label) one of ours equals, indices read through ``canonical``."""
-    read = lambda review: (tuple(canonical(i) for i in review[0]), review[1])  # noqa: E731
+
+    def read(review: Review) -> Review:
+        return tuple(canonical(i) for i in review[0]), review[1]
+
     pool = Counter(read(r) for r in ours)
     found = 0
     for review in map(read, keras):
@@ -65,7 +71,9 @@ def compare(
     num_words = 1 + max(i for x, _ in keras_train + keras_test for i in x)
     counts = Counter(w for text in train[0] for w in words_of(text, line_breaks=True))
     ranked = [w for w, _ in counts.most_common()]  # ties in order of first appearance
-    word_of = lambda i: ranked[i - INDEX_FROM - 1]  # noqa: E731
+
+    def word_of(index: int) -> str:
+        return ranked[index - INDEX_FROM - 1]
 
     def encoded(texts_and_labels, unseen_words="oov") -> list[Review]:
         words = WordIndex(ranked, num_words, line_breaks=True, unseen_words=unseen_words)
@@ -75,7 +83,9 @@ def compare(
     first_of_count: dict[int, int] = {}
     for rank, w in enumerate(ranked, start=1):
         first_of_count.setdefault(counts[w], rank + INDEX_FROM)
-    by_count = lambda i: first_of_count[counts[word_of(i)]] if i > INDEX_FROM else i  # noqa: E731
+
+    def by_count(index: int) -> int:
+        return first_of_count[counts[word_of(index)]] if index > INDEX_FROM else index
 
     ours_train = encoded(train)
     # Keras' order of equal counts, read off the training reviews that equal ours up to it.
