@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 import warnings
 from pathlib import Path
@@ -197,9 +198,10 @@ class PredictionWriter(BasePredictionWriter):
     """Writes what ``predict`` produced as the model family's natural artefact (``write_predictions``).
 
     Args:
-        output_dir: Where to write. Default: ``predictions/`` beside the ``checkpoints/`` folder of the checkpoint
-            given with ``--ckpt_path`` (beside the checkpoint itself if it is not in one), or ``./predictions``
-            without one.
+        output_dir: Where to write (files of the same names there are replaced). Default: ``predictions/`` beside
+            the ``checkpoints/`` folder of the checkpoint given with ``--ckpt_path`` (beside the checkpoint itself if
+            it is not in one), or ``./predictions`` without one; when that folder already holds files, the first of
+            ``predictions-2/``, ``predictions-3/`` ... that does not, so a second predict keeps the first's output.
     """
 
     def __init__(self, output_dir: str | None = None) -> None:
@@ -220,7 +222,9 @@ class PredictionWriter(BasePredictionWriter):
         if self.output_dir is not None:
             return Path(self.output_dir)
         tested = tested_run_folder(trainer)
-        return Path("predictions") if tested is None else tested / "predictions"
+        default = Path("predictions") if tested is None else tested / "predictions"
+        candidates = (default.with_name(f"{default.name}-{n}") if n > 1 else default for n in itertools.count(1))
+        return next(f for f in candidates if not f.exists() or (f.is_dir() and not any(f.iterdir())))
 
     def write_on_epoch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, predictions: Any, batch_indices: Any

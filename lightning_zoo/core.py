@@ -465,6 +465,17 @@ class SharedStepModule(ZooModule):
 
     is_family_base = True
 
+    def _prediction_inputs(self, rows: int) -> dict[str, list]:
+        """The DataModule's columns for the first ``rows`` predicted samples, if it has ``prediction_inputs()`` (a
+        text classifier's given ``text``, a forecaster's ``split``); a ``limit_predict_batches`` run predicts the
+        first ones: predict serves samples in order, in one process."""
+        describe = getattr(getattr(self._trainer, "datamodule", None), "prediction_inputs", None)
+        columns = describe() if callable(describe) else {}
+        short = [name for name, values in columns.items() if len(values) < rows]
+        if short:
+            raise ZooError(f"the DataModule names fewer samples in {short[0]!r} than were predicted ({rows})")
+        return {name: list(values[:rows]) for name, values in columns.items()}
+
     def track_epoch_means(self, *names: str, stages: Sequence[str] = STAGES) -> None:
         """``self.epoch_means[stage]``, an :class:`EpochMeans` of ``names`` for each stage, logged as
         ``{stage}/{name}`` at the end of the stage's epoch."""

@@ -197,7 +197,9 @@ def test_only_an_optimizers_constructor_refusal_counts_as_an_option_of_the_user(
     assert not raised_by_an_optimizer(other_parameters.value)
 
 
-def test_dcgan_predict_writes_samples_beside_the_run_and_is_seeded(data_root: Path, tmp_path: Path):
+def test_dcgan_predict_writes_samples_beside_the_run_is_seeded_and_keeps_an_earlier_predicts(
+    data_root: Path, tmp_path: Path
+):
     fitted = fit_quickly(DCGAN_CONFIG, data_root)
     checkpoint = Path(fitted.trainer.checkpoint_callback.last_model_path)
     args = ["predict", "--config", DCGAN_CONFIG, "--data.data_dir", str(data_root), "--ckpt_path", str(checkpoint),
@@ -209,6 +211,14 @@ def test_dcgan_predict_writes_samples_beside_the_run_and_is_seeded(data_root: Pa
     first, second = torch.load(tmp_path / "first" / "samples.pt"), torch.load(default_dir / "samples.pt")
     assert first.shape == (12, 1, 32, 32) and torch.equal(first, second)
     assert (default_dir / "samples.png").stat().st_size > 0
+    (default_dir.parent / "predictions-2").mkdir()  # an empty folder is taken; a file of that name is not
+    (default_dir.parent / "predictions-3").write_text("mine")
+    ZooCLI(args=[*args, "--model.predict_samples", "4"])  # another predict of the run: into the next free folder
+    ZooCLI(args=[*args, "--model.predict_samples", "2"])
+    assert torch.equal(torch.load(default_dir / "samples.pt"), first)
+    assert torch.load(default_dir.parent / "predictions-2" / "samples.pt").shape[0] == 4
+    assert (default_dir.parent / "predictions-3").read_text() == "mine"
+    assert torch.load(default_dir.parent / "predictions-4" / "samples.pt").shape[0] == 2
 
 
 def test_a_checkpoint_of_another_architecture_names_the_settings_to_pass(data_root: Path):

@@ -245,6 +245,7 @@ def test_the_book_sized_series_gives_its_window_and_split_counts(tmp_path):
     assert [len(dm.splits[s]) for s in ("predict", "train", "val")] == [4266, 2986, 1280]
     assert dm.splits["test"] is dm.splits["val"]
     assert dm.splits["train"].tensors[0].shape == (2986, 10, 1)
+    assert dm.prediction_inputs() == {"split": ["train"] * 2986 + ["val"] * 1280}  # forecasts.csv's split column
 
 
 def test_a_test_fraction_gives_three_disjoint_chronological_parts_covering_all_windows(tmp_path):
@@ -259,6 +260,7 @@ def test_a_test_fraction_gives_three_disjoint_chronological_parts_covering_all_w
     assert times[0].max() < times[1].min() and times[1].max() < times[2].min()
     assert torch.equal(torch.cat(times), dm.splits["predict"].tensors[4])
     assert torch.equal(torch.cat([p.tensors[0] for p in parts]), dm.splits["predict"].tensors[0])
+    assert dm.prediction_inputs() == {"split": ["train"] * 2986 + ["val"] * 641 + ["test"] * 639}
 
 
 def test_each_window_and_its_target_are_divided_by_the_windows_last_close(tmp_path):
@@ -350,13 +352,16 @@ def test_a_weather_sample_is_the_books_generator_output_normalised_by_the_traini
 
 def test_every_splits_samples_stay_inside_its_own_rows(tmp_path):
     """train: present rows 60-287 (targets up to row 299); val: 360-437, its first inputs from row 300 and its last
-    target row 449; test (also predict): 510-587 of 600."""
+    target row 449; test: 510-587 of 600; predict: all three, in order, each sample named by its split."""
     write_jena(tmp_path / "jena.csv")
     dm = weather_dm(tmp_path / "jena.csv")
-    for name, first, last in (("train", 60, 287), ("val", 360, 437), ("test", 510, 587)):
+    parts = (("train", 60, 287), ("val", 360, 437), ("test", 510, 587))
+    for name, first, last in parts:
         present = dm.splits[name].present
         assert present.tolist() == list(range(first, last + 1)), name
-    assert dm.splits["predict"] is dm.splits["test"]
+    assert dm.splits["predict"].present.tolist() == [r for _, a, b in parts for r in range(a, b + 1)]
+    assert torch.equal(everything(dm.splits["predict"])[1][-78:], everything(dm.splits["test"])[1])
+    assert dm.prediction_inputs() == {"split": ["train"] * 228 + ["val"] * 78 + ["test"] * 78}
     start = dm.splits["val"].present[0] + dm.splits["val"].lags[0]
     assert start == 300 and dm.splits["val"].present[-1] + dm.delay == 449
     x, *_ = dm.splits["val"][0]
@@ -472,8 +477,8 @@ def test_the_naive_baselines_mae_is_the_mean_gap_between_last_input_and_target(d
 
 def test_forecasts_are_written_in_the_datas_units(data_root, tmp_path):
     """A GRU(4) fitted two steps on the 120 closes predicts all 110 windows: forecasts.csv has one row per window,
-    its date, the raw close as target (6 significant digits), the model's forecast times the window's last close,
-    and error = forecast - target; forecast.png is a PNG."""
+    its date, the raw close as target (8 significant digits: float32's), the model's forecast times the window's
+    last close, error = forecast - target, and the window's split; forecast.png is a PNG."""
     closes = np.array(write_closes(tmp_path / "same.csv"))  # the fixture's closes (same seed and length)
     assert np.array_equal(np.loadtxt(data_root / "stocks" / "djia_2001_2017.csv", delimiter=",", skiprows=1,
                                      usecols=1), closes)  # fmt: skip
@@ -486,7 +491,8 @@ def test_forecasts_are_written_in_the_datas_units(data_root, tmp_path):
     t.fit(model, datamodule=dm)
     t.predict(model, datamodule=dm)
     rows = list(csv.DictReader(open(out / "forecasts.csv")))
-    assert len(rows) == 110 and list(rows[0]) == ["time", "target", "forecast", "error"]
+    assert len(rows) == 110 and list(rows[0]) == ["time", "target", "forecast", "error", "split"]
+    assert [r["split"] for r in rows] == ["train"] * 77 + ["val"] * 33  # int(110 * 0.7); no test part: val tests
     dates = weekdays(120)
     x, _, scale, _, _ = everything(dm.splits["predict"])
     model.eval()
@@ -494,8 +500,8 @@ def test_forecasts_are_written_in_the_datas_units(data_root, tmp_path):
         expected = (model(x) * scale).double().numpy()
     for k, row in enumerate(rows):
         assert row["time"] == f"{dates[k + 10].isoformat()}T00:00:00"
-        assert float(row["target"]) == pytest.approx(closes[k + 10], rel=6e-6)
-        assert float(row["forecast"]) == pytest.approx(expected[k], rel=6e-6)
+        assert float(row["target"]) == pytest.approx(closes[k + 10], rel=2e-7)
+        assert float(row["forecast"]) == pytest.approx(expected[k], rel=1e-6)
         assert float(row["error"]) == pytest.approx(float(row["forecast"]) - float(row["target"]), abs=0.11)
     assert any(abs(float(r["error"])) > 1 for r in rows)  # the model is untrained: its errors are no rounding
     png = (out / "forecast.png").read_bytes()

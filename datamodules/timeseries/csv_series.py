@@ -238,6 +238,12 @@ class SeriesDataModule(InMemoryDataModule):
             self.splits["test"] = self.splits["val"]
         self.splits["predict"] = whole
 
+    def prediction_inputs(self) -> dict[str, list]:
+        """Each predicted sample's part of the series (``train``, ``val``, ``test``) for ``forecasts.csv``: predict
+        serves every sample, the parts in time order."""
+        parts = ["train", "val"] + (["test"] if self.splits["test"] is not self.splits["val"] else [])
+        return {"split": [name for name in parts for _ in range(len(self.splits[name]))]}
+
 
 class WindowSeriesDataModule(SeriesDataModule):
     """Sliding windows over a CSV series, stride 1: the ``window`` values before a day predict that day's target,

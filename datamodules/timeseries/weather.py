@@ -197,6 +197,7 @@ class WeatherDataModule(SeriesDataModule):
             normalised, stamps, rows, self.lookback, self.step, self.delay, t, float(self.std[t]), float(self.mean[t])
         )
         bounds = {"train": (0, train_end), "val": (train_end, val_end), "test": (val_end, n)}
+        rows = {}
         for name, (start, end) in bounds.items():
             first, stop = start + self.lookback, end - self.delay  # arange refuses stop < first: check it first
             if stop <= first:
@@ -204,8 +205,9 @@ class WeatherDataModule(SeriesDataModule):
                     f"{self.csv_path.name}: the {name} rows {start}-{end} are too few for lookback {self.lookback} "
                     f"and delay {self.delay}"
                 )
-            self.splits[name] = sample(torch.arange(first, stop))
-        self.splits["predict"] = self.splits["test"]
+            rows[name] = torch.arange(first, stop)
+            self.splits[name] = sample(rows[name])
+        self.splits["predict"] = sample(torch.cat(list(rows.values())))  # every part's samples, in time order
         rank_zero_info(
             f"{self.csv_path.name}: {n} rows; samples train {len(self.splits['train'])}, val {len(self.splits['val'])}"
             f", test {len(self.splits['test'])}"

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lightning_zoo.core import SharedStepModule, ZooError
+from lightning_zoo.core import SharedStepModule
 from lightning_zoo.files import atomic_path
 from lightning_zoo.keras import KerasOptimizer, keras_optimizer
 
@@ -102,13 +102,3 @@ class Classifier(SharedStepModule):
                 target = [int(targets[i])] if targets is not None else []
                 writer.writerow([i, *target, pred, *(f"{v:.6f}" for v in p), *(c[i] for c in inputs.values())])
         return [path]
-
-    def _prediction_inputs(self, rows: int) -> dict[str, list]:
-        """The DataModule's columns for the first ``rows`` predicted samples (a ``limit_predict_batches`` run
-        predicts the first ones: predict serves samples in order, in one process)."""
-        describe = getattr(getattr(self._trainer, "datamodule", None), "prediction_inputs", None)
-        columns = describe() if callable(describe) else {}
-        short = [name for name, values in columns.items() if len(values) < rows]
-        if short:
-            raise ZooError(f"the DataModule names fewer samples in {short[0]!r} than were predicted ({rows})")
-        return {name: list(values[:rows]) for name, values in columns.items()}

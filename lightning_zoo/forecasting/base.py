@@ -98,15 +98,19 @@ class Forecaster(SharedStepModule):
         return {"forecast": self(x) * scale + offset, "target": y * scale + offset, "time": time}
 
     def write_predictions(self, outputs: list[dict[str, Tensor]], directory: Path) -> list[Path]:
-        """``forecasts.csv`` (time, target, forecast, error, in the data's units) and ``forecast.png``."""
+        """``forecasts.csv`` (time, target, forecast, error, in the data's units, and the DataModule's columns, such
+        as each window's ``split``) and ``forecast.png``."""
         joined = {key: torch.cat([o[key] for o in outputs]).double().cpu().numpy() for key in outputs[0]}
         times = joined["time"].astype(np.int64).astype("datetime64[s]")
+        inputs = self._prediction_inputs(len(times))
         table = directory / "forecasts.csv"
         with atomic_path(table) as partial, open(partial, "w", newline="") as f:
             writer = csv.writer(f)
-            writer.writerow(["time", "target", "forecast", "error"])
-            for t, target, forecast in zip(times, joined["target"], joined["forecast"], strict=True):
-                writer.writerow([str(t), f"{target:.6g}", f"{forecast:.6g}", f"{forecast - target:.6g}"])
+            writer.writerow(["time", "target", "forecast", "error", *inputs])
+            for i, (t, target, forecast) in enumerate(zip(times, joined["target"], joined["forecast"], strict=True)):
+                # 8 significant digits: the float32 the model computes in (a close of 10584.34 stays 10584.34)
+                numbers = (f"{v:.8g}" for v in (target, forecast, forecast - target))
+                writer.writerow([str(t), *numbers, *(column[i] for column in inputs.values())])
         plot = directory / "forecast.png"
         plot_forecast(times, joined["target"], joined["forecast"], plot, title=type(self).__name__)
         self._log_line_chart(times, joined["target"], joined["forecast"])
