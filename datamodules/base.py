@@ -4,6 +4,7 @@ process or many, whatever the dataset; and tensors indexed a whole batch at a ti
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -325,13 +326,22 @@ def data_root(data_dir: str | None) -> Path:
 def numbered_predict_lines(path: str | Path, what: str) -> list[tuple[int, str]]:
     """The non-blank lines of a ``--data.predict_file`` (one ``what`` per line) with their 1-based line numbers. Lines
     end at ``\\n``, ``\\r\\n`` or ``\\r`` only, as an editor counts them: ``str.splitlines`` would also end one at
-    the U+0085 that IMDB reviews hold (Keras' index has "most\\x85and"), splitting a text in two. A missing or empty
-    file ends with one line saying so."""
+    the U+0085 that IMDB reviews hold (Keras' index has "most\\x85and"), splitting a text in two. The file is UTF-8
+    (a byte-order mark is not part of the first line). A missing, empty or undecodable file ends with one line."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"--data.predict_file {path}: no such file")
-    with open(path, encoding="utf-8") as f:  # universal newlines: \r\n and \r are read as \n, nothing else is
-        lines = [(number, line.rstrip("\n")) for number, line in enumerate(f, start=1) if line.strip()]
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise DataError(
+            f"--data.predict_file {path} is not UTF-8 text (line {line}: byte {raw[err.start]:#x} {err.reason}); "
+            "save it as UTF-8"
+        ) from err
+    # universal newlines: \r\n and \r are read as \n, nothing else is
+    lines = [(n, line.rstrip("\n")) for n, line in enumerate(io.StringIO(text, newline=None), start=1) if line.strip()]
     if not lines:
         raise DataError(f"--data.predict_file {path} holds no {what} (one per line)")
     return lines

@@ -451,3 +451,15 @@ def test_a_predict_file_line_ends_at_a_newline_only_not_at_the_u0085_reviews_hol
     path.write_bytes("most\u0085and more\r\n\n  \nsecond\rthird\u2028still third\n".encode())
     assert predict_file_lines(path, "prompt") == ["most\u0085and more", "second", "third\u2028still third"]
     assert [n for n, _ in numbered_predict_lines(path, "prompt")] == [1, 4, 5]
+
+
+def test_a_predict_file_with_a_byte_order_mark_reads_without_it_and_one_not_in_utf8_is_refused_by_line(tmp_path):
+    from datamodules.base import numbered_predict_lines
+
+    path = tmp_path / "reviews.txt"
+    path.write_bytes("\ufeffGood film\r\n\r\nbad\n".encode())  # Windows Notepad's UTF-8
+    assert numbered_predict_lines(path, "review") == [(1, "Good film"), (3, "bad")]
+    # far past Python's first 8 KB read, so the line is counted in the file, not in a buffer
+    path.write_bytes(("fine\n" * 3000).encode() + "caf\xe9 awful\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"reviews.txt is not UTF-8 text \(line 3001: byte 0xe9 invalid continuation"):
+        numbered_predict_lines(path, "review")

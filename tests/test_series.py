@@ -561,3 +561,59 @@ def test_the_convolutions_shorten_240_steps_to_74_before_the_gru():
         forecast = model(torch.randn(3, 240, 14))
     assert seen == [torch.Size([3, 74, 32])] and forecast.shape == (3,)
     assert sum(p.numel() for p in model.parameters()) == 13_793  # its card's count
+
+
+# The options that make a sample travel with the checkpoint
+
+
+def test_a_checkpoint_of_other_windows_is_refused_naming_the_option_and_the_same_ones_predict(data_root, tmp_path):
+    """A GRU fitted on windows of 10 (Lightning restores the DataModule from its checkpoint): predicting with windows
+    of 20 would run without a word; it is refused in one line. The same options, or another file, predict."""
+    dm = WindowSeriesDataModule(data_dir=str(data_root), batch_size=32)
+    t = trainer(tmp_path, max_steps=1, limit_val_batches=0, enable_checkpointing=False)
+    t.fit(RecurrentForecaster(hidden_size=4), datamodule=dm)
+    checkpoint = tmp_path / "gru.ckpt"
+    t.save_checkpoint(checkpoint)
+    assert torch.load(checkpoint, weights_only=False)["WindowSeriesDataModule"]["sample_options"] == {
+        "value_columns": ["Close"], "target_column": "Close", "window": 10, "scale_by_last": True
+    }  # fmt: skip
+    other = WindowSeriesDataModule(data_dir=str(data_root), batch_size=32, window=20, scale_by_last=False)
+    refusal = (r"^the checkpoint's samples were made with --data.window 10 \(here 20\), "
+               r"--data.scale_by_last true \(here false\): pass the same options$")  # fmt: skip
+    with pytest.raises(DataError, match=refusal):
+        trainer(tmp_path).predict(RecurrentForecaster(hidden_size=4), datamodule=other, ckpt_path=checkpoint)
+    write_closes(tmp_path / "copy.csv")
+    same = WindowSeriesDataModule(csv_file=str(tmp_path / "copy.csv"), batch_size=32)
+    assert len(trainer(tmp_path).predict(RecurrentForecaster(hidden_size=4), datamodule=same, ckpt_path=checkpoint))
+    WindowSeriesDataModule().load_state_dict({})  # a checkpoint from before the options travelled: unchecked
+
+
+def test_a_weather_checkpoint_brings_its_normalisation_and_refuses_another_lookback(tmp_path):
+    """Another series (here the training rows shifted by 5) is scaled by the checkpoint's training statistics, not
+    its own, whether the checkpoint is restored after setup (as Lightning does) or before; equal statistics leave
+    the samples as they are; another lookback is refused by name."""
+    values = write_jena(tmp_path / "jena.csv")
+    rewrite_jena(tmp_path / "jena.csv", tmp_path / "shifted.csv", values + 5)
+    trained = weather_dm(tmp_path / "jena.csv")
+    state = trained.state_dict()
+    assert state["mean"] == trained.mean.tolist() and state["sample_options"]["lookback"] == 60
+    after = weather_dm(tmp_path / "shifted.csv")
+    assert not torch.allclose(after.mean, trained.mean)
+    after.load_state_dict(state)
+    before = WeatherDataModule(csv_file=str(tmp_path / "shifted.csv"), download=False, **WEATHER)
+    before.load_state_dict(state)
+    before.setup("predict")
+    shifted = torch.from_numpy(np.loadtxt(tmp_path / "shifted.csv", delimiter=",", skiprows=1, usecols=range(1, 15)))
+    for dm in (after, before):
+        assert torch.equal(dm.mean, trained.mean) and torch.equal(dm.std, trained.std)
+        x, y, scale, offset, _ = everything(dm.splits["predict"])
+        first = dm.splits["predict"].present[0]
+        expected = ((shifted[first - 60 : first : 6] - trained.mean) / trained.std).float()
+        torch.testing.assert_close(x[0], expected)
+        torch.testing.assert_close(y * scale + offset, shifted[dm.splits["predict"].present + 12, 1].float())
+    unchanged = weather_dm(tmp_path / "jena.csv")
+    samples = unchanged.splits["predict"]
+    unchanged.load_state_dict(state)
+    assert unchanged.splits["predict"] is samples
+    with pytest.raises(DataError, match=r"--data.lookback 60 \(here 120\)"):
+        weather_dm(tmp_path / "jena.csv", lookback=120).load_state_dict(state)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import csv
 import gzip
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -225,6 +226,25 @@ class SeriesDataModule(InMemoryDataModule):
         """Rows of the last read with a blank value or one that is not a number (dropped or filled)."""
         return self.missing_values.rows
 
+    def sample_options(self) -> dict[str, Any]:
+        """The options that decide what a sample is (its columns, length, target): they travel in checkpoints."""
+        return {"value_columns": self.value_columns, "target_column": self.value_columns[self.target_index]}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"sample_options": self.sample_options()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """A checkpoint whose samples were made under other options is refused, in one line naming each option and
+        the checkpoint's value (a model trained on windows of 10 would forecast from windows of 20 without a word).
+        Refused rather than adopted, as IMDB's encoding: the CLI cannot tell a typed value from a default. Where
+        the data come from (``csv_file``, ``where``, the split) may differ. Checkpoints from before the options
+        travelled load unchecked."""
+        saved, here = state.get("sample_options", {}), self.sample_options()
+        differing = [k for k, v in saved.items() if here.get(k) != v]
+        if differing:
+            options = ", ".join(f"--data.{k} {json.dumps(saved[k])} (here {json.dumps(here[k])})" for k in differing)
+            raise DataError(f"the checkpoint's samples were made with {options}: pass the same options")
+
     def set_splits(self, whole: TensorBatchDataset, n_train: int, n_val: int) -> None:
         """The samples (in time order) split chronologically: the first ``n_train`` train, the next ``n_val``
         validate, the rest test (none: the validation samples test too, as the books); ``predict`` gets them all."""
@@ -305,6 +325,9 @@ class WindowSeriesDataModule(SeriesDataModule):
         time = torch.from_numpy(times[self.window :].astype(np.int64))
         n_train, n_val, _ = chronological_sizes(len(x), self.train_fraction, self.test_fraction)
         self.set_splits(TensorBatchDataset(x, y, scale, torch.zeros_like(scale), time), n_train, n_val)
+
+    def sample_options(self) -> dict[str, Any]:
+        return {**super().sample_options(), "window": self.window, "scale_by_last": self.scale_by_last}
 
 
 def windows(values: np.ndarray, window: int, target: int, scale_by_last: bool) -> tuple[Tensor, Tensor, Tensor]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import zipfile
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -151,6 +152,7 @@ class WeatherDataModule(SeriesDataModule):
         self.train_end, self.val_end, self.download = train_end, val_end, download
         self.mean: Tensor | None = None
         self.std: Tensor | None = None
+        self.checkpoint_statistics: tuple[Tensor, Tensor] | None = None
         self.time_gaps: dict[str, object] = {}
 
     def prepare_data(self) -> None:
@@ -167,6 +169,65 @@ class WeatherDataModule(SeriesDataModule):
                 partial.write_bytes(zipped.read(JENA_FILE))
         except (zipfile.BadZipFile, KeyError, OSError) as err:
             raise DatasetUnavailableError(f"{path.parent / archive} holds no readable {JENA_FILE} ({err})") from err
+
+    def _make_samples(self, mean: Tensor, std: Tensor) -> None:
+        """Every split's samples, the series normalised by ``mean`` and ``std``."""
+        times, values, bounds = self._series
+        self.mean, self.std = mean, std
+        normalised = ((torch.from_numpy(values) - mean) / std).float()
+        stamps = torch.from_numpy(times.astype(np.int64))
+        t = self.target_index
+        rows = {}
+        for name, (start, end) in bounds.items():
+            first, stop = start + self.lookback, end - self.delay  # arange refuses stop < first: check it first
+            if stop <= first:
+                raise DataError(
+                    f"{self.csv_path.name}: the {name} rows {start}-{end} are too few for lookback {self.lookback} "
+                    f"and delay {self.delay}"
+                )
+            rows[name] = torch.arange(first, stop)
+        for name, present in [*rows.items(), ("predict", torch.cat(list(rows.values())))]:  # predict: every part's
+            self.splits[name] = LaggedSamples(
+                normalised, stamps, present, self.lookback, self.step, self.delay, t, float(std[t]), float(mean[t])
+            )
+
+    def sample_options(self) -> dict[str, Any]:
+        return {**super().sample_options(), "lookback": self.lookback, "step": self.step, "delay": self.delay}
+
+    # The normalisation travels in checkpoints too: a model sees every series as its training rows scaled it.
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        if self.mean is not None:
+            state.update(mean=self.mean.tolist(), std=self.std.tolist())
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Refuses other sample options (see the base class) and keeps the checkpoint's normalisation statistics,
+        which setup then uses (Lightning restores a DataModule after its setup: the samples are made again).
+        Checkpoints from before the statistics travelled keep these data's."""
+        super().load_state_dict(state)
+        if "mean" not in state:
+            return
+        mean, std = (torch.tensor(state[key], dtype=torch.float64) for key in ("mean", "std"))
+        self.checkpoint_statistics = mean, std
+        if self.mean is not None:
+            mean, std = self._statistics(self.mean, self.std)
+            if mean is not self.mean:
+                self._make_samples(mean, std)
+
+    def _statistics(self, mean: Tensor, std: Tensor) -> tuple[Tensor, Tensor]:
+        """These data's training statistics, or the checkpoint's when it brought others (another file, another
+        ``where``), with a line saying so: a model sees every series scaled as its own training rows were."""
+        if self.checkpoint_statistics is None:
+            return mean, std
+        saved_mean, saved_std = self.checkpoint_statistics
+        if torch.equal(saved_mean, mean) and torch.equal(saved_std, std):
+            return mean, std
+        rank_zero_info(
+            f"{self.csv_path.name}: normalised by the checkpoint's statistics (its training rows' mean and "
+            "standard deviation), not these data's"
+        )
+        return saved_mean, saved_std
 
     def setup(self, stage: str) -> None:
         if self.splits:
@@ -186,28 +247,12 @@ class WeatherDataModule(SeriesDataModule):
         if val_end >= n:
             raise DataError(f"{self.csv_path.name}: {n} rows, but val_end is row {val_end}: nothing would test")
         data = torch.from_numpy(values[:train_end])
-        self.mean, self.std = data.mean(0), data.std(0)  # the training rows only
-        if bool((self.std == 0).any()):
-            constant = [c for c, s in zip(self.value_columns, self.std.tolist(), strict=True) if s == 0]
+        mean, std = data.mean(0), data.std(0)  # the training rows only
+        if bool((std == 0).any()):
+            constant = [c for c, s in zip(self.value_columns, std.tolist(), strict=True) if s == 0]
             raise DataError(f"{self.csv_path.name}: {constant} never change in the training rows; drop them")
-        normalised = ((torch.from_numpy(values) - self.mean) / self.std).float()
-        stamps = torch.from_numpy(times.astype(np.int64))
-        t = self.target_index
-        sample = lambda rows: LaggedSamples(  # noqa: E731
-            normalised, stamps, rows, self.lookback, self.step, self.delay, t, float(self.std[t]), float(self.mean[t])
-        )
-        bounds = {"train": (0, train_end), "val": (train_end, val_end), "test": (val_end, n)}
-        rows = {}
-        for name, (start, end) in bounds.items():
-            first, stop = start + self.lookback, end - self.delay  # arange refuses stop < first: check it first
-            if stop <= first:
-                raise DataError(
-                    f"{self.csv_path.name}: the {name} rows {start}-{end} are too few for lookback {self.lookback} "
-                    f"and delay {self.delay}"
-                )
-            rows[name] = torch.arange(first, stop)
-            self.splits[name] = sample(rows[name])
-        self.splits["predict"] = sample(torch.cat(list(rows.values())))  # every part's samples, in time order
+        self._series = (times, values, {"train": (0, train_end), "val": (train_end, val_end), "test": (val_end, n)})
+        self._make_samples(*self._statistics(mean, std))
         rank_zero_info(
             f"{self.csv_path.name}: {n} rows; samples train {len(self.splits['train'])}, val {len(self.splits['val'])}"
             f", test {len(self.splits['test'])}"
