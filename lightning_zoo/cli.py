@@ -196,7 +196,7 @@ class ZooCLI(LightningCLI):
             # Here, before any logger starts a run or DDP launches processes, not when Lightning loads it in fit.
             path, checkpoint = self._checkpoint
             self._checkpoint = None
-            self.model.check_checkpoint(checkpoint, path)
+            self.model.check_checkpoint(checkpoint, path, getattr(type(self.datamodule), "data_sizes", ()))
 
     def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
         config = self.config_init[self.subcommand] if self.subcommand else self.config_init

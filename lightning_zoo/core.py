@@ -356,7 +356,9 @@ class ZooModule(pl.LightningModule):
             states = [state]
         checkpoint["rng_states"] = states
 
-    def _check_weights_fit(self, checkpoint: dict[str, Any]) -> None:
+    def _check_weights_fit(
+        self, checkpoint: dict[str, Any], source: str | Path | None, from_data: Sequence[str]
+    ) -> None:
         saved, own = checkpoint.get("state_dict", {}), self.state_dict()
         misfits = sorted(
             k for k in own.keys() | saved.keys() if k not in saved or k not in own or saved[k].shape != own[k].shape
@@ -371,10 +373,22 @@ class ZooModule(pl.LightningModule):
         # device), not a learning rate that also differs; if no single one does, all of them.
         own_shapes = {k: v.shape for k, v in own.items()}
         shaping = [k for k in differing if self._state_shapes_with(k, differing[k]) != own_shapes] or list(differing)
-        differing = ", ".join(f"{k}={differing[k]!r} (here {self.hparams.get(k)!r})" for k in shaping)
+        # A size the DataModule gives the model (input_size, num_classes) is fixed by passing its data, not a --model
+        # option; the run's config.yaml has both.
+        named = [f"{k}={differing[k]!r} (here {self.hparams.get(k)!r}{', from the data' * (k in from_data)})"
+                 for k in shaping]  # fmt: skip
+        fix = "pass the same --model options"
+        if any(k in from_data for k in shaping):
+            fix += " and the data it was trained on"
+        if source is not None and "://" not in str(source):
+            from lightning_zoo.media import checkpoint_run_folder
+
+            config = checkpoint_run_folder(source) / "config.yaml"
+            if config.is_file():
+                fix += f" (its run's config: --config {config})"
         raise ZooError(
             f"the checkpoint's weights do not fit this {type(self).__name__} ({len(misfits)} tensors differ, first "
-            f"{misfits[0]!r}); it was trained with {differing or 'other settings'}: pass the same --model options"
+            f"{misfits[0]!r}); it was trained with {', '.join(named) or 'other settings'}: {fix}"
         )
 
     def _state_shapes_with(self, name: str, value: Any) -> dict[str, torch.Size] | None:
@@ -388,9 +402,12 @@ class ZooModule(pl.LightningModule):
             return None
         return {k: v.shape for k, v in model.state_dict().items()}
 
-    def check_checkpoint(self, checkpoint: dict[str, Any], source: str | Path | None = None) -> None:
+    def check_checkpoint(
+        self, checkpoint: dict[str, Any], source: str | Path | None = None, from_data: Sequence[str] = ()
+    ) -> None:
         """Refuses, with the fix, a checkpoint of another model or whose weights do not fit this one; older key
-        names are renamed to today's first (in ``checkpoint``)."""
+        names are renamed to today's first (in ``checkpoint``). ``from_data`` names the arguments the DataModule
+        sets (the CLI's linked sizes), whose fix is other data, not a ``--model`` option."""
         saved_by = checkpoint_model_name(checkpoint)
         if saved_by is not None and saved_by != self.model_name:
             raise ZooError(
@@ -398,7 +415,7 @@ class ZooModule(pl.LightningModule):
                 f"{self.model_name}: pass a checkpoint of this model, or the config of the model it holds"
             )
         rename_state(checkpoint, self.checkpoint_renames)
-        self._check_weights_fit(checkpoint)
+        self._check_weights_fit(checkpoint, source, from_data)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Lightning calls this before it loads the state dict (in fit and in load_from_checkpoint): older key names

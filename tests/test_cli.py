@@ -234,6 +234,25 @@ def test_a_checkpoint_of_another_architecture_names_the_settings_to_pass(data_ro
     assert "test/acc" in cli.trainer.callback_metrics
 
 
+def test_a_checkpoint_whose_data_gave_other_sizes_names_them_as_the_datas_and_the_runs_config(
+    data_root: Path, monkeypatch
+):
+    """The stock GRU's checkpoint given to the weather GRU's config: its input_size comes from the data (one column,
+    not eight), which no --model option fixes; the message says so and names the run's own config."""
+    monkeypatch.setenv("WANDB_MODE", "disabled")  # the run folder then holds config.yaml
+    stock = fit_quickly(str(ROOT / "configs/forecasting/gru_djia.yaml"), data_root)
+    checkpoint = Path(stock.trainer.checkpoint_callback.last_model_path)
+    with pytest.raises(SystemExit) as exit_:
+        main(["predict", "--config", str(ROOT / "configs/forecasting/gru_nyc_weather.yaml"), "--data.data_dir",
+              str(data_root), "--ckpt_path", str(checkpoint)])  # fmt: skip
+    message = str(exit_.value.code)
+    assert "hidden_size=256 (here 32), input_size=1 (here 8, from the data)" in message
+    config = checkpoint.parent.parent / "config.yaml"
+    assert config.is_file()
+    assert message.endswith(f"pass the same --model options and the data it was trained on (its run's config: "
+                            f"--config {config})")  # fmt: skip
+
+
 def test_a_python_callers_trainer_defaults_add_to_the_zoos_not_replace_them(data_root: Path):
     """trainer_defaults from code keep the zoo's logger and one-device defaults; its callbacks join the zoo's (its
     ModelCheckpoint counts as the checkpointing one)."""
