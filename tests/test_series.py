@@ -103,6 +103,20 @@ def test_a_missing_file_raises_dataset_unavailable(tmp_path):
         read_series(tmp_path / "absent.csv", "Date", ["Close"])
     with pytest.raises(DatasetUnavailableError, match="absent.csv"):
         stock_dm(tmp_path / "absent.csv")
+    # a relative file is read under the data folder, which the message names with the ways to point elsewhere
+    hint = rf"stocks/absent.csv is read under the data folder {tmp_path}, or below the current one\): point --data"
+    with pytest.raises(DatasetUnavailableError, match=hint):
+        WindowSeriesDataModule(csv_file="stocks/absent.csv", data_dir=str(tmp_path)).setup("fit")
+
+
+def test_a_relative_csv_file_not_under_the_data_folder_is_read_below_the_current_one(tmp_path, monkeypatch):
+    write_closes(tmp_path / "mine" / "closes.csv")
+    monkeypatch.chdir(tmp_path)
+    here = WindowSeriesDataModule(csv_file="mine/closes.csv", data_dir=str(tmp_path / "data"), batch_size=8)
+    assert here.csv_path == Path("mine/closes.csv")
+    here.setup("fit")
+    write_closes(tmp_path / "data" / "mine" / "closes.csv", days=60)  # one under the data folder comes first
+    assert here.csv_path == tmp_path / "data" / "mine" / "closes.csv"
 
 
 BLANKS = "Date,A,B\n2001-01-01,,10\n2001-01-02,1,20\n2001-01-03,,30\n2001-01-04,3,\n2001-01-05,n/a,50\n"

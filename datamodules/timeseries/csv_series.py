@@ -207,10 +207,21 @@ class SeriesDataModule(InMemoryDataModule):
 
     @property
     def csv_path(self) -> Path:
+        """``csv_file``; a relative one under ``data_dir``, unless it is not there but is below the current folder
+        (as an image folder is found)."""
         path = Path(self.csv_file)
-        return path if path.is_absolute() else self.data_dir / path
+        if path.is_absolute():
+            return path
+        under_data = self.data_dir / path
+        return path if not under_data.exists() and path.is_file() else under_data
 
     def read(self, where: Mapping[str, str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        if not self.csv_path.is_file() and not Path(self.csv_file).is_absolute():
+            raise DatasetUnavailableError(
+                f"{self.csv_path}: no such CSV file (--data.csv_file {self.csv_file} is read under the data folder "
+                f"{self.data_dir}, or below the current one): point --data.data_dir (or the LIGHTNING_ZOO_DATA "
+                "environment variable) at the folder that holds it, or give its absolute path"
+            )
         times, values, self.missing_values = read_series(
             self.csv_path, self.time_column, self.value_columns, self.missing, where
         )
@@ -272,7 +283,8 @@ class WindowSeriesDataModule(SeriesDataModule):
     the book's "absolute to relative" scaling, which needs no statistics of any split.
 
     Args:
-        csv_file: The CSV; a relative path is under ``data_dir``. Gzipped files (``.gz``) are read as they are.
+        csv_file: The CSV; a relative path is under ``data_dir`` (or, not there, below the current folder). Gzipped
+            files (``.gz``) are read as they are.
         time_column: Column of dates or times (ISO format).
         value_columns: Columns that are inputs; the first is the target unless ``target_column`` says otherwise.
         target_column: The column to forecast.

@@ -93,7 +93,8 @@ class WeatherDataModule(SeriesDataModule):
     and unpacked; Keras publishes no checksum for it, so the reader's checks stand in for one.
 
     Args:
-        csv_file: The CSV; a relative path is under ``data_dir``; gzipped files are read as they are.
+        csv_file: The CSV; a relative path is under ``data_dir`` (or, not there, below the current folder); gzipped
+            files are read as they are.
         time_column: Column of times (ISO, or Jena's ``01.01.2009 00:10:00``).
         value_columns: The variables (inputs); the Jena defaults are its 14.
         target_column: The variable to forecast (Jena: ``T (degC)``, the book's column 1).
