@@ -11,6 +11,7 @@ from typing import Any, Literal
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import BasePredictionWriter, Callback, ModelCheckpoint, RichProgressBar
+from pytorch_lightning.callbacks.progress.rich_progress import RichProgressBarTheme
 from pytorch_lightning.utilities import rank_zero_info
 
 from lightning_zoo.core import ZooError, inference_mode_of
@@ -80,12 +81,16 @@ class ZooProgressBar(RichProgressBar):
     batch). Rich's bar reads the progress-bar metrics and updates its tasks after every batch, about 330 Python
     calls a step; on a small model's CPU step that was several percent of the epoch.
 
+    Metrics show 4 significant digits (Rich's default, 3 decimals, showed a forecaster's validation MSE of 1e-4 as
+    0.000).
+
     Args:
         update_interval: Seconds between updates of the counters and metrics shown.
         **kwargs: Any ``RichProgressBar`` argument (``refresh_rate``, ``leave``, ``theme`` ...).
     """
 
     def __init__(self, update_interval: float = 0.25, **kwargs: Any) -> None:
+        kwargs.setdefault("theme", RichProgressBarTheme(metrics_format=".4g"))
         super().__init__(**kwargs)
         self.update_interval = update_interval
         self._last_update = 0.0

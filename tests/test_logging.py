@@ -305,3 +305,12 @@ def test_the_progress_bar_updates_at_most_every_interval_and_at_an_epochs_last_b
     monkeypatch.setattr("lightning_zoo.callbacks.time.monotonic", lambda: next(clock))
     bar = ZooProgressBar(update_interval=0.25)
     assert [bar._due(i, 5) for i in range(5)] == [True, False, False, True, True]  # 100.0, then 100.3; the last
+
+
+def test_the_progress_bar_shows_small_metrics_with_significant_digits():
+    """Rich's 3 decimals showed a forecaster's validation MSE of about 1e-4 as 0.000."""
+    from pytorch_lightning.callbacks.progress.rich_progress import MetricsTextColumn
+
+    column = MetricsTextColumn(None, "", " ", ZooProgressBar().theme.metrics_format)
+    column._metrics = {"val/mse": 0.000123456, "val/loss": 1.93041, "v_num": "3"}
+    assert list(column._generate_metrics_texts()) == ["val/mse: 0.0001235", "val/loss: 1.93", "v_num: 3"]
