@@ -495,7 +495,25 @@ def test_val_size_zero_validates_on_the_test_set(data_root):
     assert dm.splits["val"] is dm.splits["test"] is dm.splits["predict"]
     assert len(dm.splits["train"]) == 48 and len(dm.splits["test"]) == 24
     x, y = dm.splits["test"].tensors
-    assert x.shape == (24, 50) and y.tolist() == [0] * 12 + [1] * 12
+    assert x.shape == (24, 50) and sorted(y.tolist()) == [0] * 12 + [1] * 12
+
+
+def test_the_test_reviews_come_in_a_fixed_shuffled_order_so_a_partial_test_sees_both_classes(data_root):
+    """The files list the negative test reviews first (12 then 12 positive): served in that order, a test of the
+    first batches (--trainer.limit_test_batches) would score one class. Keras' load_data shuffles them (seed 113);
+    so do we, the same order every time, each review with its own label."""
+    dm = imdb_dm(data_root, val_size=0, maxlen=50)
+    dm.test_dataloader()
+    x, y = dm.splits["test"].tensors
+    assert dm.texts["test"][1] == [0] * 12 + [1] * 12
+    assert 0 < sum(y[:8].tolist()) < 8
+    again = imdb_dm(data_root, val_size=0, maxlen=50)
+    again.test_dataloader()
+    assert torch.equal(again.splits["test"].tensors[0], x) and torch.equal(again.splits["test"].tensors[1], y)
+    in_file_order = dm.encode(dm.texts["test"][0])
+    for row, label in zip(x, y.tolist(), strict=True):  # each review keeps its label
+        [i] = [i for i in range(24) if torch.equal(in_file_order[i], row)]
+        assert dm.texts["test"][1][i] == label
 
 
 def test_a_fractional_val_size_is_a_seeded_disjoint_split_and_train_size_subsets_it(data_root):

@@ -71,6 +71,9 @@ def read_reviews(path: Path) -> tuple[list[str], list[int]]:
         ) from err
 
 
+TEST_ORDER_SEED = 113  # keras.datasets.imdb.load_data's default seed
+
+
 class IMDBDataModule(InMemoryDataModule):
     """IMDB sentiment: reviews as word indices with Keras' conventions, labels 1 (positive) and 0 (negative).
 
@@ -266,7 +269,10 @@ class IMDBDataModule(InMemoryDataModule):
             self.predicted_inputs = inputs
             return
         train_x, train_y = self.encode(self.texts["train"][0]), torch.tensor(self.texts["train"][1])
-        test = TensorBatchDataset(self.encode(self.texts["test"][0]), torch.tensor(self.texts["test"][1]))
+        # aclImdb lists its test reviews negative first: a partial test (--trainer.limit_test_batches) would see one
+        # class. They are served in a fixed shuffled order, as Keras' load_data serves its (seed 113).
+        order = torch.randperm(len(self.texts["test"][1]), generator=torch.Generator().manual_seed(TEST_ORDER_SEED))
+        test = TensorBatchDataset(self.encode(self.texts["test"][0])[order], torch.tensor(self.texts["test"][1])[order])
         _, n_val = split_sizes(len(train_x), self.val_size)
         train_idx, val_idx = seeded_split(len(train_x), n_val, self.split_seed)
         if self.train_size is not None:
