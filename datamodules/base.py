@@ -261,6 +261,13 @@ class ZooDataModule(pl.LightningDataModule):
             **extra,
         )
 
+    @property
+    def class_names(self) -> tuple[str, ...] | None:
+        """The classes' names in label order (a classifier's ``predictions.csv`` names its prediction so), from a
+        ``classes`` attribute; None for data without named classes."""
+        classes = getattr(self, "classes", None)
+        return tuple(classes) if classes else None
+
     def eval_loader(self, split: str) -> DataLoader:
         """A split's samples in order and without augmentation: to evaluate a model on its training data."""
         raise NotImplementedError(f"{type(self).__name__} does not serve its splits for evaluation")

@@ -482,6 +482,11 @@ class SharedStepModule(ZooModule):
 
     is_family_base = True
 
+    def _class_names(self, classes: int) -> tuple[str, ...] | None:
+        """The DataModule's names of the ``classes`` classes (``class_names``), if it names that many."""
+        names = getattr(getattr(self._trainer, "datamodule", None), "class_names", None)
+        return tuple(names) if names is not None and len(names) == classes else None
+
     def _prediction_inputs(self, rows: int) -> dict[str, list]:
         """The DataModule's columns for the first ``rows`` predicted samples, if it has ``prediction_inputs()`` (a
         text classifier's given ``text``, a forecaster's ``split``); a ``limit_predict_batches`` run predicts the

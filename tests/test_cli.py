@@ -142,6 +142,7 @@ def test_mlp_validate_test_and_predict_from_a_checkpoint(data_root: Path):
     ZooCLI(args=["predict", *common])
     rows = list(csv.DictReader(open(checkpoint.parent.parent / "predictions" / "predictions.csv")))
     assert len(rows) == 64 and {"index", "target", "predicted", "prob_9"} <= set(rows[0])
+    assert all(r["predicted_class"] == str(r["predicted"]) for r in rows)  # MNIST names its classes "0" to "9"
 
 
 def test_a_run_folder_as_ckpt_path_stands_for_its_last_checkpoint(data_root: Path):

@@ -414,9 +414,10 @@ def test_predictions_csv_holds_each_reviews_text_and_file_line(data_root, tmp_pa
     with torch.no_grad():
         positive = torch.sigmoid(model(state_encoded(state, reviews))).squeeze(-1)
     torch.testing.assert_close(torch.tensor([float(r["prob_1"]) for r in rows]), positive, atol=2e-6, rtol=0)
+    assert [r["predicted_class"] for r in rows] == ["positive" if p > 0.5 else "negative" for p in positive.tolist()]
     given = ["a great film,\nthen awful", "awful"]
     rows = predicted_rows(predict_text=given)
-    assert list(rows[0]) == ["index", "predicted", "prob_0", "prob_1", "text"]
+    assert list(rows[0]) == ["index", "predicted", "predicted_class", "prob_0", "prob_1", "text"]
     assert [r["text"] for r in rows] == given
 
 

@@ -60,6 +60,10 @@ class VGG16FeaturesDataModule(InMemoryDataModule):
         return self.images.num_classes
 
     @property
+    def class_names(self) -> tuple[str, ...] | None:
+        return self.images.class_names
+
+    @property
     def input_shape(self) -> tuple[int]:
         _, height, width = self.images.input_shape
         for _ in range(5):  # five 2x2 poolings, rounding down

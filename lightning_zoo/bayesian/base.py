@@ -276,18 +276,23 @@ class VariationalClassifierBase(ZooModule):
 
     def write_predictions(self, outputs: list[dict[str, Any]], directory: Path) -> list[Path]:
         """``predictions.csv``: per input in order, its target (when known), the majority class of the posterior
-        samples, the share of samples that predict it, the predictive entropy and the predictive probabilities."""
+        samples (and its name, ``predicted_class``, when the DataModule names its classes), the share of samples
+        that predict it, the predictive entropy and the predictive probabilities."""
         joined = {k: torch.cat([o[k] for o in outputs]).cpu() for k in outputs[0]}
-        header = ["index", *(["target"] if "target" in joined else []), "predicted", "agreement", "entropy"]
+        names = self._class_names(joined["probs"].shape[1])
+        header = ["index", *(["target"] if "target" in joined else []), "predicted"]
+        header += ["predicted_class"] * (names is not None) + ["agreement", "entropy"]
         header += [f"prob_{c}" for c in range(joined["probs"].shape[1])]
         path = directory / "predictions.csv"
-        with atomic_path(path) as partial, open(partial, "w", newline="") as f:
+        with atomic_path(path) as partial, open(partial, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
             writer.writerow(header)
             for i in range(len(joined["majority"])):
                 target = [int(joined["target"][i])] if "target" in joined else []
+                majority = int(joined["majority"][i])
+                name = [names[majority]] if names is not None else []
                 writer.writerow(
-                    [i, *target, int(joined["majority"][i]), f"{float(joined['agreement'][i]):.4f}",
+                    [i, *target, majority, *name, f"{float(joined['agreement'][i]):.4f}",
                      f"{float(joined['entropy'][i]):.4f}", *(f"{float(p):.6f}" for p in joined["probs"][i])]
                 )  # fmt: skip
         return [path]

@@ -87,18 +87,21 @@ class Classifier(SharedStepModule):
 
     def write_predictions(self, outputs: list[dict[str, Any]], directory: Path) -> list[Path]:
         """``predictions.csv``: one row per sample in dataset order, with its target (when known), the predicted
-        class and every class probability, then whatever columns the DataModule's ``prediction_inputs()`` names
-        each sample by (a text classifier's given ``text`` and file ``line``), if it has that method."""
+        class (and its name, ``predicted_class``, when the DataModule names its classes) and every class
+        probability, then whatever columns the DataModule's ``prediction_inputs()`` names each sample by (a text
+        classifier's given ``text`` and file ``line``), if it has that method."""
         probs = torch.cat([o["probs"] for o in outputs]).float().cpu()
         targets = torch.cat([o["target"] for o in outputs]).cpu() if "target" in outputs[0] else None
         inputs = self._prediction_inputs(len(probs))
+        names = self._class_names(probs.shape[1])
         header = ["index", *(["target"] if targets is not None else []), "predicted"]
-        header += [f"prob_{c}" for c in range(probs.shape[1])] + list(inputs)
+        header += ["predicted_class"] * (names is not None) + [f"prob_{c}" for c in range(probs.shape[1])]
         path = directory / "predictions.csv"
         with atomic_path(path) as partial, open(partial, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
-            writer.writerow(header)
+            writer.writerow(header + list(inputs))
             for i, (p, pred) in enumerate(zip(probs.tolist(), probs.argmax(1).tolist(), strict=True)):
                 target = [int(targets[i])] if targets is not None else []
-                writer.writerow([i, *target, pred, *(f"{v:.6f}" for v in p), *(c[i] for c in inputs.values())])
+                name = [names[pred]] if names is not None else []
+                writer.writerow([i, *target, pred, *name, *(f"{v:.6f}" for v in p), *(c[i] for c in inputs.values())])
         return [path]
