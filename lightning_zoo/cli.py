@@ -162,6 +162,7 @@ class ZooCLI(LightningCLI):
                 self._data_states = {k: v for k, v in checkpoint.items() if isinstance(v, dict) and k[:1].isupper()}
 
     _data_states: dict[str, Any] = {}
+    _data_refusal: DataError | None = None
     _checkpoint: tuple[str, dict[str, Any]] | None = None
 
     def _data_with_checkpoint_state(
@@ -173,7 +174,10 @@ class ZooCLI(LightningCLI):
         datamodule = class_type(*args, **kwargs)
         state = self._data_states.get(class_type.__qualname__)
         if state:
-            datamodule.load_state_dict(state)
+            try:
+                datamodule.load_state_dict(state)
+            except DataError as refusal:  # raised with the model's own refusal, if any, so that one run names both
+                self._data_refusal = refusal
         return datamodule
 
     def before_instantiate_classes(self) -> None:
@@ -192,11 +196,19 @@ class ZooCLI(LightningCLI):
             while root.__cause__ is not None:
                 root = root.__cause__
             raise ZooError(f"invalid configuration: {root}") from err
+        data_refusal, self._data_refusal = self._data_refusal, None
         if self._checkpoint is not None and isinstance(self.model, ZooModule):
             # Here, before any logger starts a run or DDP launches processes, not when Lightning loads it in fit.
             path, checkpoint = self._checkpoint
             self._checkpoint = None
-            self.model.check_checkpoint(checkpoint, path, getattr(type(self.datamodule), "data_sizes", ()))
+            try:
+                self.model.check_checkpoint(checkpoint, path, getattr(type(self.datamodule), "data_sizes", ()))
+            except ZooError as refusal:
+                if data_refusal is None:
+                    raise
+                raise ZooError(f"{data_refusal}; and {refusal}") from refusal
+        if data_refusal is not None:
+            raise data_refusal
 
     def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
         config = self.config_init[self.subcommand] if self.subcommand else self.config_init

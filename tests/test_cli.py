@@ -254,6 +254,25 @@ def test_a_checkpoint_whose_data_gave_other_sizes_names_them_as_the_datas_and_th
                             f"--config {config})")  # fmt: skip
 
 
+def test_a_checkpoint_refused_by_the_data_and_the_model_names_both_in_one_run(data_root: Path):
+    """The E4 BiLSTM's checkpoint under the DLwP LSTM's config: its reviews were encoded otherwise (a DataModule
+    refusal, raised while the classes are built) and its weights do not fit; one message names both, not one per
+    attempt. The data alone (another maxlen, same weights) is refused alone."""
+    bilstm = str(ROOT / "configs/sequence/bilstm_imdb.yaml")
+    small = ["--model.recurrent_dropout", "0", "--model.hidden_size", "4", "--model.embedding_dim", "4"]
+    fitted = fit_quickly(bilstm, data_root, *small, "--data.val_size", "8", "--data.maxlen", "20")
+    common = ["--data.data_dir", str(data_root), "--ckpt_path", fitted.trainer.checkpoint_callback.last_model_path]
+    with pytest.raises(SystemExit) as both:
+        main(["test", "--config", str(ROOT / "configs/sequence/lstm_imdb.yaml"), *common])
+    message = str(both.value.code)
+    assert message.startswith("error: the checkpoint's reviews were encoded with --data.num_words 5000 (here 10000)")
+    assert "pass the same options; and the checkpoint's weights do not fit this RecurrentTextClassifier" in message
+    assert "bidirectional=True (here False)" in message
+    with pytest.raises(SystemExit) as data_only:
+        main(["test", "--config", bilstm, *small, "--data.maxlen", "100", *common])
+    assert data_only.value.code.endswith("encoded with --data.maxlen 20 (here 100): pass the same options")
+
+
 def test_a_python_callers_trainer_defaults_add_to_the_zoos_not_replace_them(data_root: Path):
     """trainer_defaults from code keep the zoo's logger and one-device defaults; its callbacks join the zoo's (its
     ModelCheckpoint counts as the checkpointing one)."""
