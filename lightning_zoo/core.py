@@ -487,16 +487,18 @@ class SharedStepModule(ZooModule):
         names = getattr(getattr(self._trainer, "datamodule", None), "class_names", None)
         return tuple(names) if names is not None and len(names) == classes else None
 
-    def _prediction_inputs(self, rows: int) -> dict[str, list]:
-        """The DataModule's columns for the first ``rows`` predicted samples, if it has ``prediction_inputs()`` (a
-        text classifier's given ``text``, a forecaster's ``split``); a ``limit_predict_batches`` run predicts the
-        first ones: predict serves samples in order, in one process."""
+    def _prediction_inputs(self, samples: int | Sequence[int]) -> dict[str, list]:
+        """The DataModule's columns for the predicted samples, if it has ``prediction_inputs()`` (a text
+        classifier's given ``text``, a forecaster's ``split``, an image's ``file``): ``samples`` is their indices,
+        or a count of the first ones (a ``limit_predict_batches`` run predicts the first: predict serves samples in
+        order, in one process)."""
+        samples = range(samples) if isinstance(samples, int) else samples
         describe = getattr(getattr(self._trainer, "datamodule", None), "prediction_inputs", None)
         columns = describe() if callable(describe) else {}
-        short = [name for name, values in columns.items() if len(values) < rows]
+        short = [name for name, values in columns.items() if len(values) <= max(samples, default=-1)]
         if short:
-            raise ZooError(f"the DataModule names fewer samples in {short[0]!r} than were predicted ({rows})")
-        return {name: list(values[:rows]) for name, values in columns.items()}
+            raise ZooError(f"the DataModule names fewer samples in {short[0]!r} than were predicted ({len(samples)})")
+        return {name: [values[i] for i in samples] for name, values in columns.items()}
 
     def track_epoch_means(self, *names: str, stages: Sequence[str] = STAGES) -> None:
         """``self.epoch_means[stage]``, an :class:`EpochMeans` of ``names`` for each stage, logged as

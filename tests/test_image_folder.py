@@ -51,8 +51,43 @@ def test_split_folders_give_labels_by_class_folder_in_the_books_order(tmp_path):
     assert dm.classes == ["cats", "dogs"] and dm.num_classes == 2 and dm.input_shape == (3, 16, 16)
     assert {s: len(d) for s, d in dm.splits.items()} == {"train": 10, "val": 4, "test": 6, "predict": 6}
     x, y = next(iter(dm.test_dataloader()))
-    assert x.shape == (4, 3, 16, 16) and x.dtype == torch.float32 and y.tolist() == [0, 0, 0, 1]
+    assert x.shape == (4, 3, 16, 16) and x.dtype == torch.float32 and sorted(dm.splits["test"].labels.tolist()) == [
+        0, 0, 0, 1, 1, 1
+    ]  # fmt: skip
     assert 0 <= x.min() and x.max() <= 1
+    # held-out images come in a fixed shuffled order (a partial evaluation in folder order would see cats only)
+    assert set(y.tolist()) == {0, 1} and torch.equal(
+        folder_dm(tmp_path).splits["test"].labels, dm.splits["test"].labels
+    )
+    assert all(path.parent.name == dm.classes[label] for path, label in zip(*_files(dm, "test"), strict=True))
+
+
+def _files(dm: ImageFolderDataModule, split: str) -> tuple[list[Path], list[int]]:
+    return dm.splits[split].paths, dm.splits[split].labels.tolist()
+
+
+def test_predictions_name_each_images_file_even_after_an_unreadable_one_is_skipped(tmp_path):
+    """predictions.csv's index is the image's place in the predict split and its file the image's path: an
+    unreadable image leaves a gap in the indices, not a shift of every later row's file."""
+    import csv
+
+    from lightning_zoo.callbacks import PredictionWriter
+
+    write_image_folder(tmp_path, {"train": 2, "test": 3})
+    dm = folder_dm(tmp_path, image_size=48)
+    broken = dm.splits["predict"].paths[1]
+    broken.write_bytes(broken.read_bytes()[:200])
+    out = tmp_path / "out"
+    model = SmallConvNet(input_shape=(3, 48, 48), num_classes=2)
+    with pytest.warns(UserWarning, match="not a readable image"):
+        trainer(tmp_path, callbacks=[PredictionWriter(str(out))]).predict(model, dm)
+    rows = list(csv.DictReader(open(out / "predictions.csv")))
+    paths, labels = _files(dm, "predict")
+    assert [int(r["index"]) for r in rows] == [0, 2, 3, 4, 5]
+    for row in rows:
+        i = int(row["index"])
+        assert row["file"] == str(paths[i].relative_to(tmp_path)) and int(row["target"]) == labels[i]
+        assert row["predicted_class"] == dm.classes[int(row["predicted"])]
 
 
 def test_held_out_splits_take_the_training_classes_even_when_they_lack_one(tmp_path):
@@ -110,6 +145,10 @@ def test_a_rotation_folder_serves_every_image_at_four_turns_labelled_by_the_turn
             torch.testing.assert_close(image, torch.rot90(upright[index // 4][0], index % 4, dims=(1, 2)))
     x, y = next(iter(dm.val_dataloader()))
     assert y.tolist() == [0, 1, 2, 3] and not torch.equal(x[0], x[1])
+    files = [str(p.relative_to(tmp_path)) for p in plain.splits["val"].paths]  # predict: the held-out images
+    assert dm.prediction_inputs() == {"file": [f for f in files for _ in range(4)], "turn": list(dm.turns) * 2}
+    *_, index = next(iter(dm.predict_dataloader()))
+    assert index.tolist() == [0, 1, 2, 3]  # each sample's place, for predictions.csv
     with pytest.raises(TypeError, match="labels every image by its turn"):
         RotationFolderDataModule(str(tmp_path), labelled=True)
 

@@ -113,13 +113,27 @@ def _in_worker() -> bool:
     return torch.utils.data.get_worker_info() is not None
 
 
-def collate_readable(samples: list[tuple[Tensor, Tensor] | None]) -> tuple[Tensor, Tensor]:
+def collate_readable(samples: list[tuple[Tensor, ...] | None]) -> tuple[Tensor, ...]:
     """Stacks the samples that could be read; a batch of nothing but unreadable files is an error."""
     readable = [s for s in samples if s is not None]
     if not readable:
         raise DataError(f"a whole batch of {len(samples)} image files could not be read: see the warnings above")
-    images, labels = zip(*readable, strict=True)
-    return torch.stack(images), torch.stack(labels)
+    return tuple(torch.stack(parts) for parts in zip(*readable, strict=True))
+
+
+class NumberedSamples(Dataset):
+    """``dataset``'s samples with their index last, ``(image, label, index)``: predict's rows then say which file each
+    is, even after an unreadable one was skipped."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, ...] | None:
+        sample = self.dataset[index]
+        return None if sample is None else (*sample, torch.tensor(index))
 
 
 @dataclass(frozen=True)
@@ -302,8 +316,12 @@ class ImageFolderDataModule(ZooDataModule):
             self.splits["train"] = ImageFileDataset(train.paths, train.labels, self.transform(train=True))
         for split in ("val", "test"):
             if split in scanned and split not in self.splits:
+                # Read folder by folder, one class follows another: a partial evaluation (limit_val_batches,
+                # fast_dev_run) would see one class. A fixed shuffle, as Keras' flow_from_directory serves them.
                 files = scanned[split]
-                self.splits[split] = ImageFileDataset(files.paths, files.labels, self.transform(train=False))
+                order = torch.randperm(len(files.paths), generator=torch.Generator().manual_seed(0)).tolist()
+                paths, labels = [files.paths[i] for i in order], [files.labels[i] for i in order]
+                self.splits[split] = ImageFileDataset(paths, labels, self.transform(train=False))
         held_out = self.splits.get("test", self.splits.get("val"))
         self.splits["predict"] = held_out if held_out is not None else self.unaugmented("train")
         sizes = ", ".join(f"{split} {len(data)}" for split, data in self.splits.items() if split != "predict")
@@ -335,7 +353,12 @@ class ImageFolderDataModule(ZooDataModule):
         return self._split("test")
 
     def predict_dataloader(self) -> DataLoader:
-        return self._split("predict")
+        self._split("predict")  # the same refusal when there is none
+        return self.loader(NumberedSamples(self.splits["predict"]), collate_fn=collate_readable)
+
+    def prediction_inputs(self) -> dict[str, list]:
+        """Each predicted image's ``file`` (under ``folder``), by the sample index predict's batches carry."""
+        return {"file": [str(path.relative_to(self.folder)) for path in self.splits["predict"].paths]}
 
 
 def image_folder_path(folder: str, data_dir: str | None) -> Path:
@@ -398,6 +421,11 @@ class RotationFolderDataModule(ImageFolderDataModule):
         super().setup(stage)
         self.splits = {split: as_rotated(images) for split, images in self.splits.items()}
         self.classes = list(self.turns)
+
+    def prediction_inputs(self) -> dict[str, list]:
+        """Each predicted sample's ``file`` and ``turn`` (four per image, as served)."""
+        files = [str(path.relative_to(self.folder)) for path in self.splits["predict"].images.paths]
+        return {"file": [f for f in files for _ in self.turns], "turn": list(self.turns) * len(files)}
 
     def unaugmented(self, split: str) -> RotatedImages:
         images = self.splits[split]

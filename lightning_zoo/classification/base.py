@@ -83,16 +83,20 @@ class Classifier(SharedStepModule):
             out = {"probs": torch.softmax(logits, dim=-1)}
         if rest:
             out["target"] = rest[0]
+        if len(rest) > 1:  # the samples' indices (image files: an unreadable one is skipped)
+            out["sample"] = rest[1]
         return out
 
     def write_predictions(self, outputs: list[dict[str, Any]], directory: Path) -> list[Path]:
-        """``predictions.csv``: one row per sample in dataset order, with its target (when known), the predicted
+        """``predictions.csv``: one row per sample in dataset order (``index``: its place in the dataset, which an
+        unreadable image file skipped leaves out), with its target (when known), the predicted
         class (and its name, ``predicted_class``, when the DataModule names its classes) and every class
         probability, then whatever columns the DataModule's ``prediction_inputs()`` names each sample by (a text
         classifier's given ``text`` and file ``line``), if it has that method."""
         probs = torch.cat([o["probs"] for o in outputs]).float().cpu()
         targets = torch.cat([o["target"] for o in outputs]).cpu() if "target" in outputs[0] else None
-        inputs = self._prediction_inputs(len(probs))
+        samples = torch.cat([o["sample"] for o in outputs]).tolist() if "sample" in outputs[0] else range(len(probs))
+        inputs = self._prediction_inputs(samples)
         names = self._class_names(probs.shape[1])
         header = ["index", *(["target"] if targets is not None else []), "predicted"]
         header += ["predicted_class"] * (names is not None) + [f"prob_{c}" for c in range(probs.shape[1])]
@@ -103,5 +107,6 @@ class Classifier(SharedStepModule):
             for i, (p, pred) in enumerate(zip(probs.tolist(), probs.argmax(1).tolist(), strict=True)):
                 target = [int(targets[i])] if targets is not None else []
                 name = [names[pred]] if names is not None else []
-                writer.writerow([i, *target, pred, *name, *(f"{v:.6f}" for v in p), *(c[i] for c in inputs.values())])
+                row = [samples[i], *target, pred, *name, *(f"{v:.6f}" for v in p), *(c[i] for c in inputs.values())]
+                writer.writerow(row)
         return [path]
