@@ -220,6 +220,25 @@ def test_a_missing_or_empty_folder_ends_with_one_clear_line(tmp_path, make, mess
     assert "\n" not in str(error.value)
 
 
+def test_an_empty_class_folder_is_refused_and_loose_images_are_pointed_to_labelled_false(tmp_path):
+    """An empty train/birds/ would add an output the model never learns; images without class folders (a GAN's
+    folder) are a folder for --data.labelled false."""
+    write_image_folder(tmp_path, {"train": 2})
+    (tmp_path / "train" / "birds").mkdir()
+    with pytest.raises(DataError, match=r"train: the class folder\(s\) birds hold no images; add some, remove"):
+        folder_dm(tmp_path)
+    assert folder_dm(tmp_path, classes=["cats", "dogs"]).num_classes == 2
+    (tmp_path / "test" / "cats").mkdir(parents=True)  # a held-out split may lack images of a class
+    write_image_folder(tmp_path, {"test": 1}, classes=("dogs",))
+    assert folder_dm(tmp_path, classes=["cats", "dogs"]).splits["test"].labels.tolist() == [1]
+    (tmp_path / "loose").mkdir()
+    for i in range(2):
+        Image.new("RGB", (8, 8), (40 * i, 0, 0)).save(tmp_path / "loose" / f"{i}.png")
+    with pytest.raises(DatasetUnavailableError, match="found none; images without classes .* --data.labelled false"):
+        folder_dm(tmp_path / "loose")
+    assert len(folder_dm(tmp_path / "loose", labelled=False).splits["train"]) == 2
+
+
 def test_keras_augmentation_is_seeded_per_sample_and_the_same_in_workers(tmp_path):
     write_image_folder(tmp_path, {"train": 6})
     in_process, in_workers = folder_dm(tmp_path, augment="keras"), folder_dm(tmp_path, augment="keras", num_workers=2)

@@ -60,9 +60,11 @@ class ImageFiles:
             classes = list(classes) if classes is not None else sorted(p.name for p in folder.iterdir() if p.is_dir())
             missing = [c for c in classes if not (folder / c).is_dir()]
             if not classes or (missing and not some_classes) or len(missing) == len(classes):
+                loose = any(p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES for p in folder.iterdir())
                 raise DatasetUnavailableError(
                     f"{folder}: expected one sub-folder of images per class"
                     + (f"; missing {', '.join(missing)}" if missing else ", found none")
+                    + ("; images without classes (a GAN's) need --data.labelled false" * (loose and not classes))
                 )
             groups = [(label, folder / name) for label, name in enumerate(classes) if name not in missing]
         else:
@@ -79,6 +81,13 @@ class ImageFiles:
                     files.not_images.append(path)
         if not files.paths:
             raise DatasetUnavailableError(f"{folder}: no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        found = set(files.labels)
+        empty = [name for label, name in enumerate(files.classes) if label not in found]
+        if labelled and empty and not some_classes:  # an output the model would have and never learn
+            raise DataError(
+                f"{folder}: the class folder(s) {', '.join(empty)} hold no images; add some, remove the folder(s), or "
+                "name the classes to use with --data.classes"
+            )
         return files
 
 
