@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 import warnings
@@ -20,6 +21,7 @@ from pytorch_lightning.callbacks import (
     ProgressBar,
 )
 from pytorch_lightning.cli import ArgsType, LightningArgumentParser, LightningCLI
+from pytorch_lightning.utilities import rank_zero_info
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 from pytorch_lightning.utilities.model_helpers import is_overridden
 
@@ -29,6 +31,7 @@ from lightning_zoo.callbacks import PredictionWriter, ZooModelCheckpoint, ZooPro
 from lightning_zoo.cards import markdown_table, plain_table, readme_with_table
 from lightning_zoo.core import ZooError, ZooModule, read_checkpoint, run_checkpoint
 from lightning_zoo.loggers import LOG_DIR, ConfigToLoggers, ZooWandbLogger
+from lightning_zoo.media import checkpoint_run_folder
 from lightning_zoo.registry import cards, import_models
 
 import_models()  # every model registers itself, so --model accepts short class names
@@ -100,6 +103,26 @@ def place_loggers(trainer_config: Namespace) -> None:
         init_args = logger.get("init_args") if isinstance(logger, Namespace) else None
         if init_args is not None and init_args.get("save_dir") == LOG_DIR:
             init_args["save_dir"] = str(root)
+
+
+def continue_run(trainer_config: Namespace, checkpoint: str) -> Path | None:
+    """A fit resumed from a checkpoint of a run folder its first logger would lay out (W&B: ``<save_dir>/<project>/
+    <id>``; TensorBoard, CSV: ``<save_dir>/<name>/<version>``) goes on in that folder, as that run: the logger
+    takes its id or version (W&B resumes the run), unless one was given. Otherwise Lightning starts a new folder,
+    leaves the best checkpoint behind in the old one and cannot carry over its ranking. Returns the folder, if so."""
+    loggers = [logger for logger in as_list(trainer_config.get("logger")) if isinstance(logger, Namespace)]
+    args = loggers[0].get("init_args") if loggers else None
+    if args is None or args.get("save_dir") is None or args.get("version") is not None or args.get("id") is not None:
+        return None
+    wandb = "project" in args
+    group = args.get("project") if wandb else args.get("name") or ""  # no name: <save_dir>/<version>
+    run = checkpoint_run_folder(checkpoint)
+    if group is None or Path(os.path.abspath(args["save_dir"])) / group != run.parent:
+        return None
+    args["id" if wandb else "version"] = run.name
+    if wandb and args.get("resume") is None:
+        args["resume"] = "allow"
+    return run
 
 
 class ZooCLI(LightningCLI):
@@ -183,6 +206,10 @@ class ZooCLI(LightningCLI):
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
         place_loggers(config.trainer)
+        if self.subcommand == "fit" and self._checkpoint is not None:
+            run = continue_run(config.trainer, self._checkpoint[0])
+            if run is not None:
+                rank_zero_info(f"resuming in the checkpoint's run folder {run}: its checkpoints and logs go on there")
         if self._data_states:
             self.parser.add_instantiator(self._data_with_checkpoint_state, ZooDataModule, subclasses=True, prepend=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import netrc
 import os
 import urllib.error
@@ -135,7 +136,7 @@ class ConfigToLoggers(SaveConfigCallback):
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
                 if w_and_b_disabled(logger):
-                    _write(run_folder(trainer) / self.config_filename, text)
+                    _write_beside(run_folder(trainer) / self.config_filename, text)
                     continue
                 run = logger.experiment
                 run.config.update(yaml.safe_load(text), allow_val_change=True)
@@ -143,9 +144,20 @@ class ConfigToLoggers(SaveConfigCallback):
                 _write(path, text)
                 run.save(str(path), base_path=run.dir, policy="now")
             elif getattr(logger, "log_dir", None):
-                _write(Path(logger.log_dir) / self.config_filename, text)
+                _write_beside(Path(logger.log_dir) / self.config_filename, text)
 
 
 def _write(path: Path, text: str) -> None:
     with atomic_path(path) as partial:
         partial.write_text(text)
+
+
+def _write_beside(path: Path, text: str) -> None:
+    """``text`` at ``path``, or, when a run folder's ``config.yaml`` holds another (a resumed run's first config),
+    at the first free ``config-2.yaml``, ``config-3.yaml`` ...; a text already there is not written again."""
+    for n in itertools.count(1):
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}") if n > 1 else path
+        if not candidate.exists():
+            return _write(candidate, text)
+        if candidate.read_text() == text:
+            return None

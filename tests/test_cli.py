@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import warnings
 from pathlib import Path
 
 import pytest
@@ -271,6 +272,39 @@ def test_a_checkpoint_refused_by_the_data_and_the_model_names_both_in_one_run(da
     with pytest.raises(SystemExit) as data_only:
         main(["test", "--config", bilstm, *small, "--data.maxlen", "100", *common])
     assert data_only.value.code.endswith("encoded with --data.maxlen 20 (here 100): pass the same options")
+
+
+@pytest.mark.parametrize("logger", ["default", "tensorboard"])
+def test_a_resumed_fit_goes_on_in_its_run_folder_and_keeps_the_first_config(data_root: Path, logger: str):
+    """fit --ckpt_path <run> continues that run in its folder (W&B: the same run id; TensorBoard: the same version):
+    its best checkpoint is ranked with the new ones (Lightning would warn that the folder changed and drop the
+    ranking), no new run folder appears, and the first config stays beside the resumed run's."""
+    extra = (
+        ["--trainer.logger", "TensorBoardLogger", "--trainer.logger.save_dir", "tb"] if logger == "tensorboard" else []
+    )
+    first = fit_quickly(MLP_CONFIG, data_root, *extra)
+    run = Path(first.trainer.checkpoint_callback.last_model_path).parent.parent
+    folders = sorted(run.parent.iterdir())
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="The dirpath has changed")
+        resumed = fit_quickly(MLP_CONFIG, data_root, *extra, "--trainer.max_epochs", "2", "--ckpt_path", str(run))
+    assert Path(resumed.trainer.checkpoint_callback.dirpath) == run / "checkpoints"
+    assert sorted(run.parent.iterdir()) == folders
+    assert sorted(p.name for p in (run / "checkpoints").iterdir())[-1] == "last.ckpt"
+    assert resumed.trainer.checkpoint_callback.best_model_path.startswith(str(run))
+    assert "max_epochs: 1" in (run / "config.yaml").read_text()
+    assert "max_epochs: 2" in (run / "config-2.yaml").read_text()
+
+
+def test_a_checkpoint_outside_a_run_folder_resumes_into_a_new_run(data_root: Path, tmp_path: Path):
+    first = fit_quickly(MLP_CONFIG, data_root)
+    copy = tmp_path / "elsewhere.ckpt"
+    copy.write_bytes(Path(first.trainer.checkpoint_callback.last_model_path).read_bytes())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Lightning's: the folder changed
+        resumed = fit_quickly(MLP_CONFIG, data_root, "--trainer.max_epochs", "2", "--ckpt_path", str(copy))
+    assert Path(resumed.trainer.checkpoint_callback.dirpath).parent.parent == Path("logs/lightning-zoo").absolute()
+    assert resumed.trainer.current_epoch == 2
 
 
 def test_a_python_callers_trainer_defaults_add_to_the_zoos_not_replace_them(data_root: Path):
