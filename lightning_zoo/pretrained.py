@@ -53,7 +53,8 @@ def imagenet_weights_path(weights: str, file: str = VGG16_FILE, url: str = VGG16
         raise ZooError(
             f"{network}'s ImageNet weights are not on disk and could not be downloaded ({type(err).__name__}: "
             f"{str(err)[:100]}): put {file} (from {url}) at {path}, or pass its path in place of 'imagenet' "
-            "(a model's --model.weights PATH, where null starts from random weights; the visualization command's "
+            "(--model.weights PATH for a VGG16 model, --data.weights PATH for the VGG16 features' DataModule, where "
+            "null starts from random weights; the visualization command's "
             f"--{'vgg16' if network == 'VGG16' else 'inception-v3'} PATH)"
         ) from err
     return path

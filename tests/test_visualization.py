@@ -212,7 +212,9 @@ def test_imagenet_weights_that_cannot_be_downloaded_name_the_commands_own_option
     monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
     with pytest.raises(SystemExit):
         main(["filters", "--inception-v3", "imagenet", "--layers", "mixed0"])
-    assert "the visualization command's --inception-v3 PATH)" in capsys.readouterr().err
+    message = capsys.readouterr().err
+    assert "the visualization command's --inception-v3 PATH)" in message
+    assert "--model.weights PATH for a VGG16 model, --data.weights PATH for the VGG16 features' DataModule" in message
 
 
 def test_the_gradient_views_work_under_validates_inference_mode(data_root, tmp_path):
