@@ -89,8 +89,13 @@ def test_a_missing_dataset_offline_ends_with_the_clear_message(tmp_path: Path):
         (MLP_CONFIG, ["--model.dropout", "1.5"], "dropout must be in [0, 1), got 1.5"),
         (MLP_CONFIG, ["--data.batch_size", "0"], "batch_size must be at least 1, got 0"),
         (DCGAN_CONFIG, ["--model.predict_samples", "-4"], "num_fixed_samples and predict_samples must be at least 1"),
+        (
+            DCGAN_CONFIG,
+            ["--data.flatten", "true"],
+            "DCGAN takes (channels, height, width) images, the data gives (1024,): drop --data.flatten",
+        ),  # fmt: skip
     ],
-    ids=["image-size", "dropout", "batch-size", "samples"],
+    ids=["image-size", "dropout", "batch-size", "samples", "flattened"],
 )
 def test_an_argument_a_constructor_refuses_ends_with_its_message(config, option, message, data_root):
     with pytest.raises(SystemExit) as exit_:

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from torch import nn
 
 from lightning_zoo.cards import Card, Result
-from lightning_zoo.gan.base import GANBase, normal_init_
+from lightning_zoo.gan.base import GANBase, image_shape, normal_init_
 
 
 def down(in_channels: int, out_channels: int) -> nn.Conv2d:
@@ -86,7 +86,7 @@ class DCGAN(GANBase):
         **kwargs: Any,
     ) -> None:
         super().__init__(g_steps=g_steps, **kwargs)
-        channels, height, width = input_shape
+        channels, height, width = image_shape(type(self).__name__, input_shape)
         if (height, width) != (32, 32):
             raise ValueError(
                 f"DCGAN's layer table makes 32x32 images, the data has {height}x{width}: "

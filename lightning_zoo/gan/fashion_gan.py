@@ -8,7 +8,7 @@ from typing import Any
 from torch import nn
 
 from lightning_zoo.cards import Card, classifier_fid_results
-from lightning_zoo.gan.base import GANBase, normal_init_
+from lightning_zoo.gan.base import GANBase, image_shape, normal_init_
 
 
 def fc_bn_relu(a: int, b: int) -> list[nn.Module]:
@@ -57,7 +57,7 @@ class FashionGAN(GANBase):
 
     def __init__(self, input_shape: Sequence[int] = (1, 28, 28), **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        channels, height, width = input_shape
+        channels, height, width = image_shape(type(self).__name__, input_shape)
         if (height, width) != (28, 28):
             raise ValueError(f"FashionGAN makes 28x28 images, the data has {height}x{width}")
         self.generator = FashionGenerator(self.hparams.latent_dim, channels)

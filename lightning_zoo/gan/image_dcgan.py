@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from torch import nn
 
 from lightning_zoo.cards import Card, classifier_fid_results
-from lightning_zoo.gan.base import GANBase, normal_init_
+from lightning_zoo.gan.base import GANBase, image_shape, normal_init_
 
 
 def up(in_channels: int, out_channels: int) -> nn.ConvTranspose2d:
@@ -84,7 +84,7 @@ class ImageDCGAN(GANBase):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        channels, height, width_px = input_shape
+        channels, height, width_px = image_shape(type(self).__name__, input_shape)
         if height != width_px or height % 16 or height < 32:
             raise ValueError(
                 f"ImageDCGAN makes square images whose side is a multiple of 16 (at least 32), the data has "

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lightning_zoo.cards import Card, Result, classifier_fid_results
-from lightning_zoo.gan.base import GANBase, Latent, RealBatch, normal_init_
+from lightning_zoo.gan.base import GANBase, Latent, RealBatch, image_shape, normal_init_
 from lightning_zoo.gan.dcgan import DCGANGenerator, down
 from lightning_zoo.gan.vanilla import HANDS_ON
 
@@ -87,7 +87,7 @@ class InfoGAN(GANBase):
         **kwargs: Any,
     ) -> None:
         super().__init__(g_steps=g_steps, **kwargs)
-        channels, height, width = input_shape
+        channels, height, width = image_shape(type(self).__name__, input_shape)
         if (height, width) != (32, 32):
             raise ValueError(
                 f"InfoGAN makes 32x32 images, the data has {height}x{width}: pad MNIST with --data.padding 2"
