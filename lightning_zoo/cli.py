@@ -105,6 +105,14 @@ def place_loggers(trainer_config: Namespace) -> None:
             init_args["save_dir"] = str(root)
 
 
+def refuse_without_step(model: pl.LightningModule, step: str, subcommand: str) -> None:
+    """A model without the step a subcommand runs ends with what it offers instead (Lightning: "No `test_step()`
+    method defined"), its ``without_evaluation`` hint."""
+    if not is_overridden(step, model):
+        hint = getattr(model, "without_evaluation", None)
+        raise ZooError(f"{type(model).__name__} has no {step}: nothing to {subcommand}" + (f"; {hint}" if hint else ""))
+
+
 def continue_run(trainer_config: Namespace, checkpoint: str) -> Path | None:
     """A fit resumed from a checkpoint of a run folder its first logger would lay out (W&B: ``<save_dir>/<project>/
     <id>``; TensorBoard, CSV: ``<save_dir>/<name>/<version>``) goes on in that folder, as that run: the logger
@@ -242,6 +250,14 @@ class ZooCLI(LightningCLI):
         defaults = default_callbacks(config.get("trainer", {}), self.subcommand, self.model, self._callers_callbacks)
         self.trainer_defaults["callbacks"] = [*self._callers_callbacks, *defaults]
         return super().instantiate_trainer(**kwargs)
+
+    def validate(self, model: pl.LightningModule, datamodule: pl.LightningDataModule | None = None, **kwargs: Any):
+        refuse_without_step(model, "validation_step", "validate")
+        return self.trainer.validate(model, datamodule=datamodule, **kwargs)
+
+    def test(self, model: pl.LightningModule, datamodule: pl.LightningDataModule | None = None, **kwargs: Any):
+        refuse_without_step(model, "test_step", "test")
+        return self.trainer.test(model, datamodule=datamodule, **kwargs)
 
     def predict(self, model: pl.LightningModule, datamodule: pl.LightningDataModule | None = None, **kwargs: Any):
         # A model that brings its own prediction inputs (a GAN's latent) is not fed the DataModule's samples.

@@ -228,6 +228,15 @@ def test_dcgan_predict_writes_samples_beside_the_run_is_seeded_and_keeps_an_earl
     assert torch.load(default_dir.parent / "predictions-4" / "samples.pt").shape[0] == 2
 
 
+def test_a_gan_has_nothing_to_test_and_says_what_measures_it(data_root: Path):
+    checkpoint = fit_quickly(DCGAN_CONFIG, data_root).trainer.checkpoint_callback.last_model_path
+    for subcommand, step in (("test", "test_step"), ("validate", "validation_step")):
+        with pytest.raises(SystemExit) as exit_:
+            main([subcommand, "--config", DCGAN_CONFIG, "--data.data_dir", str(data_root), "--ckpt_path", checkpoint])
+        assert exit_.value.code.startswith(f"error: DCGAN has no {step}: nothing to {subcommand}; a GAN is measured")
+        assert "lightning_zoo.metrics.ClassifierFID" in exit_.value.code
+
+
 def test_a_checkpoint_of_another_architecture_names_the_settings_to_pass(data_root: Path):
     fitted = fit_quickly(MLP_CONFIG, data_root, "--model.hidden_units", "[32,16]", "--model.lr", "0.01")
     checkpoint = fitted.trainer.checkpoint_callback.last_model_path

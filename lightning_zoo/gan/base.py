@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -68,6 +68,10 @@ class GANBase(ZooModule):
 
     is_family_base = True
     family = "gan"
+    without_evaluation: ClassVar[str] = (
+        "a GAN is measured while it trains, by callbacks (--trainer.callbacks+=lightning_zoo.metrics.ClassifierFID; "
+        "the README's 'Generative quality'), and sampled with predict"
+    )
     ddp_strategy = "ddp_gan"
     ddp_networks = ("generator", "discriminator")  # each wrapped in its own DDP by the ddp_gan strategy
     output_range = (-1.0, 1.0)
