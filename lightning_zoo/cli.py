@@ -145,7 +145,11 @@ class ZooCLI(LightningCLI):
         kwargs["trainer_defaults"] = defaults
         kwargs.setdefault("seed_everything_default", 0)
         kwargs.setdefault(
-            "parser_kwargs", {"description": "Train, evaluate and sample the zoo's models. `list` prints the zoo."}
+            "parser_kwargs",
+            {
+                "description": "Train, evaluate and sample the zoo's models. `list` prints the zoo.",
+                "allow_abbrev": False,
+            },
         )
         super().__init__(
             ZooModule,

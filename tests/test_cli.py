@@ -162,7 +162,12 @@ def test_a_run_folder_as_ckpt_path_stands_for_its_last_checkpoint(data_root: Pat
     "subcommand, config, option, message",
     [
         ("fit", MLP_CONFIG, ["--model.lr", "-1"], "Invalid learning rate: -1.0 (an option of the model's optimizer"),
-        ("test", DCGAN_CONFIG, [], "No `test_step()` method defined to run `Trainer.test`"),  # Lightning's refusal
+        (
+            "fit",
+            MLP_CONFIG,
+            ["--trainer.fast_dev_run", "false", "--trainer.limit_train_batches", "-1"],
+            "You have passed invalid value -1 for limit_train_batches",
+        ),  # the Trainer's refusal
         ("fit", MLP_CONFIG, ["--trainer.accelerator", "tpu"], "Requirement 'torch_xla"),  # a package not installed
     ],
     ids=["optimizer", "lightning", "requirement"],
@@ -226,6 +231,13 @@ def test_dcgan_predict_writes_samples_beside_the_run_is_seeded_and_keeps_an_earl
     assert torch.load(default_dir.parent / "predictions-2" / "samples.pt").shape[0] == 4
     assert (default_dir.parent / "predictions-3").read_text() == "mine"
     assert torch.load(default_dir.parent / "predictions-4" / "samples.pt").shape[0] == 2
+
+
+def test_a_shortened_option_is_a_typo_not_the_option_it_begins(data_root: Path, capsys):
+    """argparse would take --trainer.max_epoch for --trainer.max_epochs and run on without a word."""
+    with pytest.raises(SystemExit):
+        ZooCLI(args=["fit", "--config", MLP_CONFIG, "--data.data_dir", str(data_root), "--trainer.max_epoch", "1"])
+    assert "unrecognized arguments: --trainer.max_epoch 1" in capsys.readouterr().err
 
 
 def test_a_gan_has_nothing_to_test_and_says_what_measures_it(data_root: Path):
