@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.utilities import rank_zero_info
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, default_collate
 
@@ -260,6 +261,14 @@ class ZooDataModule(pl.LightningDataModule):
             generator=torch.Generator().manual_seed(seed),
             **extra,
         )
+
+    def say_validation_is_the_test_set(self, name: str) -> None:
+        """The books validate on the test set (``val_size`` 0): said when a validation will run on it (not in a test
+        or predict, nor a fit without validation, such as a GAN's)."""
+        trainer = self.trainer
+        fn = getattr(getattr(trainer, "state", None), "fn", None)
+        if trainer is None or (fn in ("fit", "validate") and trainer.limit_val_batches != 0):
+            rank_zero_info(f"{name}: val_size=0, so validation runs on the test set (as the books do)")
 
     @property
     def class_names(self) -> tuple[str, ...] | None:

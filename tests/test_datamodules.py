@@ -4,6 +4,7 @@ import csv
 import gzip
 import hashlib
 import http.server
+import logging
 import subprocess
 import threading
 from collections import Counter
@@ -52,6 +53,20 @@ def test_val_size_zero_validates_on_the_test_set_as_the_books_do(data_root: Path
     dm = setup_dm(data_dir=str(data_root))
     assert dm.splits["val"] is dm.splits["test"]
     assert len(dm.splits["train"]) == 256 and len(dm.splits["test"]) == 64
+
+
+@pytest.mark.parametrize(
+    "fn, limit_val_batches, said",
+    [(None, 1.0, True), ("fit", 1.0, True), ("validate", 1.0, True), ("fit", 0, False), ("test", 1.0, False)],
+)
+def test_validating_on_the_test_set_is_said_only_when_a_validation_runs(data_root, caplog, fn, limit_val_batches, said):
+    """A GAN's fit (no validation), a test or a predict would be told of a validation that does not happen."""
+    dm = MNISTDataModule(data_dir=str(data_root))
+    if fn is not None:
+        dm.trainer = SimpleNamespace(state=SimpleNamespace(fn=fn), limit_val_batches=limit_val_batches)
+    with caplog.at_level(logging.INFO):
+        dm.setup(fn or "fit")
+    assert ("so validation runs on the test set" in caplog.text) == said
 
 
 def test_data_on_device_moves_each_split_once_and_serves_batches_from_there(data_root: Path):

@@ -283,7 +283,7 @@ class IMDBDataModule(InMemoryDataModule):
         if n_val:
             self.splits["val"] = TensorBatchDataset(train_x[val_idx], train_y[val_idx])
         else:
-            rank_zero_info("IMDB: val_size=0, so validation runs on the test set (as the books do)")
+            self.say_validation_is_the_test_set("IMDB")
             self.splits["val"] = test
         self.splits["test"] = self.splits["predict"] = test
 

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-from pytorch_lightning.utilities import rank_zero_info
 from torch import Tensor
 
 from datamodules.base import (
@@ -157,7 +156,7 @@ class MNISTDataModule(InMemoryDataModule):
             self.splits["train"] = TensorBatchDataset(train_x[train_idx], train_y[train_idx])
             self.splits["val"] = TensorBatchDataset(train_x[val_idx], train_y[val_idx])
         else:
-            rank_zero_info(f"{self.folder}: val_size=0, so validation runs on the test set (as the books do)")
+            self.say_validation_is_the_test_set(self.folder)
             self.splits["train"] = TensorBatchDataset(train_x, train_y)
             self.splits["val"] = test
         self.splits["test"] = self.splits["predict"] = test
