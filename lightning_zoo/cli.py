@@ -271,16 +271,22 @@ class ZooCLI(LightningCLI):
 
 
 def list_zoo(args: list[str]) -> None:
-    """``python cli.py list [--markdown | --readme README.md]``: one row per number a card reports, the book's next to
-    ours."""
+    """``python cli.py list [NAME ...] [--markdown | --readme README.md]``: one row per number a card reports, the
+    book's next to ours."""
     parser = argparse.ArgumentParser(prog="cli.py list", description=list_zoo.__doc__)
+    parser.add_argument("names", nargs="*", help="only the cards whose name holds one of these (dcgan, imdb, ...)")
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--markdown", action="store_true", help="print the README's model table")
     output.add_argument("--readme", type=Path, help="write the model table into this README, between its markers")
     options = parser.parse_args(args)
     if options.readme is None:
-        print((markdown_table if options.markdown else plain_table)(cards()), end="")
+        chosen = [card for card in cards() if not options.names or any(n in card.name for n in options.names)]
+        if not chosen:
+            raise ZooError(f"no card's name holds {' or '.join(options.names)}: `python cli.py list` shows them all")
+        print((markdown_table if options.markdown else plain_table)(chosen), end="")
         return
+    if options.names:
+        parser.error("--readme writes the whole table: give no names")
     try:
         readme = options.readme.read_text(encoding="utf-8")
         options.readme.write_text(readme_with_table(readme, markdown_table(cards())), encoding="utf-8")

@@ -37,6 +37,17 @@ def test_the_zoo_lists_the_foundation_models_with_the_books_number_and_ours():
     assert f"{ours:.2f}".rstrip("0").rstrip(".") + " %" in mlp_test
 
 
+def test_list_with_names_shows_only_the_cards_whose_name_holds_one(capsys):
+    from lightning_zoo.cli import main
+
+    main(["list", "dcgan", "mlp_mnist"])
+    names = {line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]}
+    assert names and all("dcgan" in n or "mlp_mnist" in n for n in names) and {"dcgan_mnist", "mlp_mnist"} <= names
+    with pytest.raises(SystemExit) as exit_:
+        main(["list", "zzz"])
+    assert exit_.value.code == "error: no card's name holds zzz: `python cli.py list` shows them all"
+
+
 def test_the_readme_model_table_is_the_generated_one():
     readme = (ROOT / "README.md").read_text()
     start, end = (readme.index(marker) for marker in README_TABLE)
