@@ -18,7 +18,7 @@ import pytorch_lightning as pl
 import torch
 import torch.distributed as dist
 from pytorch_lightning.callbacks import Callback
-from pytorch_lightning.utilities import rank_zero_warn
+from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor
 from torchmetrics import Metric, MetricCollection
 
@@ -472,6 +472,8 @@ class ZooModule(pl.LightningModule):
         with torch.no_grad():
             for key in wanted:
                 own[key].copy_(saved[key])
+        what = "weights" if list(parts) == [""] else "weights of " + ", ".join(parts)
+        rank_zero_info(f"{self.model_name}: {what} from {path} ({len(wanted)} tensors)")
 
 
 class SharedStepModule(ZooModule):

@@ -3,6 +3,7 @@ formula, the class subsets of the transfer example, and starting a run from anot
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
@@ -134,10 +135,12 @@ def test_init_from_a_missing_file_or_another_model_ends_with_one_line(data_root,
     )
 
 
-def test_init_from_a_run_folder_takes_its_one_last_checkpoint(phase_1, tmp_path):
+def test_init_from_a_run_folder_takes_its_one_last_checkpoint_and_says_which(phase_1, tmp_path, caplog):
     model = TransferCNN(num_classes=5)
-    model.initialise_from(phase_1.parents[1])  # the run's default_root_dir
+    with caplog.at_level(logging.INFO):
+        model.initialise_from(phase_1.parents[1])  # the run's default_root_dir
     assert torch.equal(model.net.head[0].weight, weights(phase_1)["net.head.0.weight"])
+    assert f"TransferCNN: weights from {phase_1} (" in caplog.text
     (tmp_path / "a" / "checkpoints").mkdir(parents=True)
     (tmp_path / "b" / "checkpoints").mkdir(parents=True)
     for run in ("a", "b"):
