@@ -475,15 +475,6 @@ class ZooModule(pl.LightningModule):
         what = "weights" if list(parts) == [""] else "weights of " + ", ".join(parts)
         rank_zero_info(f"{self.model_name}: {what} from {path} ({len(wanted)} tensors)")
 
-
-class SharedStepModule(ZooModule):
-    """A family base whose training, validation and test steps are one :meth:`shared_step`: the batch's loss, added
-    to the stage's ``epoch_means`` (declared with :meth:`track_epoch_means`). Training also stops on a non-finite
-    loss and logs the step's loss on logging steps. A family overrides a step where its stage differs (a test that
-    is not a loss, a model that does not train)."""
-
-    is_family_base = True
-
     def _class_names(self, classes: int) -> tuple[str, ...] | None:
         """The DataModule's names of the ``classes`` classes (``class_names``), if it names that many."""
         names = getattr(getattr(self._trainer, "datamodule", None), "class_names", None)
@@ -501,6 +492,15 @@ class SharedStepModule(ZooModule):
         if short:
             raise ZooError(f"the DataModule names fewer samples in {short[0]!r} than were predicted ({len(samples)})")
         return {name: [values[i] for i in samples] for name, values in columns.items()}
+
+
+class SharedStepModule(ZooModule):
+    """A family base whose training, validation and test steps are one :meth:`shared_step`: the batch's loss, added
+    to the stage's ``epoch_means`` (declared with :meth:`track_epoch_means`). Training also stops on a non-finite
+    loss and logs the step's loss on logging steps. A family overrides a step where its stage differs (a test that
+    is not a loss, a model that does not train)."""
+
+    is_family_base = True
 
     def track_epoch_means(self, *names: str, stages: Sequence[str] = STAGES) -> None:
         """``self.epoch_means[stage]``, an :class:`EpochMeans` of ``names`` for each stage, logged as

@@ -115,6 +115,11 @@ def test_testing_reports_each_posterior_samples_accuracy(data_root, tmp_path):
     assert math.isclose(float(metrics["test/acc_max"]), max(accuracies), abs_tol=1e-4)
     assert max(accuracies) > 0.5  # two passes over the fixture digits learn something
     assert 0 < float(metrics["test/agreement"]) <= 1
+    ZooCLI(args=["predict", *common, "--ckpt_path", str(tmp_path / "checkpoints" / "last.ckpt")])
+    with open(tmp_path / "predictions" / "predictions.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 64 and all(r["predicted_class"] == r["predicted"] for r in rows)  # MNIST's names: "0"-"9"
+    assert {"agreement", "entropy", "prob_9"} <= set(rows[0])
 
 
 @pytest.mark.ddp
