@@ -93,7 +93,7 @@ def test_a_missing_dataset_offline_ends_with_the_clear_message(tmp_path: Path):
             DCGAN_CONFIG,
             ["--data.flatten", "true"],
             "DCGAN takes (channels, height, width) images, the data gives (1024,): drop --data.flatten",
-        ),  # fmt: skip
+        ),
     ],
     ids=["image-size", "dropout", "batch-size", "samples", "flattened"],
 )
