@@ -276,6 +276,24 @@ def test_the_vocabulary_travels_in_the_checkpoint_and_predict_needs_no_corpus(da
     assert "[the count said]" + rows[0]["text"] in (predictions / "generated.txt").read_text(encoding="utf-8")
 
 
+def test_one_prompt_may_be_given_as_it_is_not_only_as_a_json_list(data_root, tmp_path):
+    """--data.predict_text 'The Count said' is one prompt (jsonargparse refused a plain string before); a Python
+    caller's string is one text too, not a sequence of characters."""
+    from datamodules import IMDBDataModule
+
+    checkpoint = fit_sherlock(data_root, tmp_path / "run")
+    ZooCLI(args=[
+        "predict", "--config", str(CONFIGS / "char_lstm_sherlock.yaml"), "--model.hidden_size", "16",
+        "--model.generate_length", "5", "--trainer.logger", "false", "--data.predict_text", "The Count said",
+        "--ckpt_path", str(checkpoint),
+    ])  # fmt: skip
+    written = (tmp_path / "run" / "predictions" / "generated.jsonl").read_text(encoding="utf-8").splitlines()
+    assert {json.loads(line)["prompt"] for line in written} == {"the count said"}
+    assert AdditionDataModule(predict_text="12+345").predict_text == ["12+345"]
+    assert IMDBDataModule(predict_text="A fine film").predict_text == ["A fine film"]
+    assert CharCorpusDataModule(file="x.txt", predict_text=("a", "b")).predict_text == ["a", "b"]
+
+
 def test_a_prompt_outside_the_vocabulary_names_its_characters(data_root, tmp_path):
     checkpoint = fit_sherlock(data_root, tmp_path / "run")
     with pytest.raises(DataError, match=r"3 character\(s\) outside the model's vocabulary of \d+: '5', 'ж', '€'"):

@@ -17,6 +17,7 @@ from datamodules.base import (
     predict_file_lines,
     seeded_split,
     split_sizes,
+    texts_given,
 )
 
 SYMBOLS = " +0123456789"  # sorted(set('0123456789+ ')), the script's CharacterTable order: padding is index 0
@@ -74,7 +75,7 @@ class AdditionDataModule(InMemoryDataModule):
         test_size: int = 5000,
         reverse: bool = True,
         seed: int = 0,
-        predict_text: Sequence[str] | None = None,
+        predict_text: Sequence[str] | str | None = None,
         predict_file: str | None = None,
         batch_size: int = 128,
         num_workers: int = 0,
@@ -90,7 +91,7 @@ class AdditionDataModule(InMemoryDataModule):
         self.save_hyperparameters()
         self.digits, self.training_size, self.val_fraction = digits, training_size, val_fraction
         self.test_size, self.reverse, self.seed = test_size, reverse, seed
-        self.predict_text, self.predict_file = predict_text, predict_file
+        self.predict_text, self.predict_file = texts_given(predict_text), predict_file
 
     vocab_size = len(SYMBOLS)
 

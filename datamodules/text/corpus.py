@@ -22,6 +22,7 @@ from datamodules.base import (
     data_root,
     given_texts,
     predict_file_lines,
+    texts_given,
 )
 from datamodules.text.vocabulary import words_of
 
@@ -116,7 +117,7 @@ class CorpusDataModule(InMemoryDataModule):
         step: int | None = None,
         target: Literal["sequence", "next"] = "sequence",
         val_fraction: float = 0.0,
-        predict_text: Sequence[str] | None = None,
+        predict_text: Sequence[str] | str | None = None,
         predict_file: str | None = None,
         predict_seed: int = 0,
         num_workers: int = 0,
@@ -136,7 +137,7 @@ class CorpusDataModule(InMemoryDataModule):
         self.file = file
         self.sequence_length, self.step = sequence_length, step or sequence_length
         self.target, self.val_fraction = target, val_fraction
-        self.predict_text = None if predict_text is None else list(predict_text)
+        self.predict_text = texts_given(predict_text)
         self.predict_file, self.predict_seed = predict_file, predict_seed
         self.vocabulary: Vocabulary | None = None
         self.text: str | None = None

@@ -25,6 +25,7 @@ from datamodules.base import (
     numbered_predict_lines,
     seeded_split,
     split_sizes,
+    texts_given,
 )
 from datamodules.download import ensure_files
 from datamodules.text.vocabulary import WordIndex, pad_sequences, ranked_words
@@ -145,7 +146,7 @@ class IMDBDataModule(InMemoryDataModule):
         train_size: int | None = None,
         split_seed: int = 0,
         word_vectors: str | None = None,
-        predict_text: Sequence[str] | None = None,
+        predict_text: Sequence[str] | str | None = None,
         predict_file: str | None = None,
         download: bool = True,
         num_workers: int = 0,
@@ -174,7 +175,7 @@ class IMDBDataModule(InMemoryDataModule):
         }
         self.val_size, self.train_size, self.split_seed = val_size, train_size, split_seed
         self.word_vectors = word_vectors
-        self.predict_text = None if predict_text is None else list(predict_text)
+        self.predict_text = texts_given(predict_text)
         self.predict_file, self.download = predict_file, download
         self.word_index: WordIndex | None = None
         self.texts: dict[str, tuple[list[str], list[int]]] = {}
