@@ -333,10 +333,30 @@ class InMemoryDataModule(ZooDataModule):
         return self._loader("predict")
 
 
-def data_root(data_dir: str | None) -> Path:
+def data_root(data_dir: str | Path | None) -> Path:
     """Where a dataset lives: ``data_dir``, else ``$LIGHTNING_ZOO_DATA``, else ``./data``; an empty value counts as
     unset (an empty ``LIGHTNING_ZOO_DATA=`` means ``./data``, not the current folder)."""
     return Path(data_dir or os.environ.get("LIGHTNING_ZOO_DATA") or "data")
+
+
+def data_path(given: str | Path, data_dir: str | Path | None) -> Path:
+    """Where a dataset's file or folder ``given`` is: itself when absolute; a relative one under the data root
+    (:func:`data_root`), unless it is not there but is below the current folder (configs and checkpoints from before
+    the data root named ``data/pokemon/images``): then that one."""
+    path = Path(given)
+    if path.is_absolute():
+        return path
+    under_root = data_root(data_dir) / path
+    return path if not under_root.exists() and path.exists() else under_root
+
+
+def check_same_options(saved: dict[str, Any], here: dict[str, Any], made: str) -> None:
+    """Refuses, in one line naming each option and the checkpoint's value, a checkpoint whose data were ``made``
+    under other options than ``here`` (a DataModule's ``load_state_dict``)."""
+    differing = [k for k, v in saved.items() if here.get(k) != v]
+    if differing:
+        options = ", ".join(f"--data.{k} {json.dumps(saved[k])} (here {json.dumps(here[k])})" for k in differing)
+        raise DataError(f"the checkpoint's {made} with {options}: pass the same options")
 
 
 def numbered_predict_lines(path: str | Path, what: str) -> list[tuple[int, str]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import time
 import warnings
 from pathlib import Path
@@ -15,6 +14,7 @@ from pytorch_lightning.callbacks.progress.rich_progress import RichProgressBarTh
 from pytorch_lightning.utilities import rank_zero_info
 
 from lightning_zoo.core import ZooError, inference_mode_of
+from lightning_zoo.files import numbered
 from lightning_zoo.lightning_private import save_last_checkpoint_if_skipped
 from lightning_zoo.media import image_grid, log_image, tested_run_folder
 
@@ -228,8 +228,7 @@ class PredictionWriter(BasePredictionWriter):
             return Path(self.output_dir)
         tested = tested_run_folder(trainer)
         default = Path("predictions") if tested is None else tested / "predictions"
-        candidates = (default.with_name(f"{default.name}-{n}") if n > 1 else default for n in itertools.count(1))
-        return next(f for f in candidates if not f.exists() or (f.is_dir() and not any(f.iterdir())))
+        return next(f for f in numbered(default) if not f.exists() or (f.is_dir() and not any(f.iterdir())))
 
     def write_on_epoch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, predictions: Any, batch_indices: Any

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,3 +21,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def numbered(path: Path) -> Iterator[Path]:
+    """``path``, then its numbered siblings ``<stem>-2<suffix>``, ``<stem>-3<suffix>`` ...: where a run's second output
+    goes beside its first instead of over it."""
+    yield path
+    for n in itertools.count(2):
+        yield path.with_name(f"{path.stem}-{n}{path.suffix}")

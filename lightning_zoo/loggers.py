@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import netrc
 import os
 import urllib.error
@@ -18,7 +17,7 @@ from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_info
 
 from lightning_zoo.core import ZooError
-from lightning_zoo.files import atomic_path
+from lightning_zoo.files import atomic_path, numbered
 from lightning_zoo.lightning_private import drop_wandb_init_setting, wandb_run_started
 from lightning_zoo.media import run_folder, w_and_b_disabled
 
@@ -155,8 +154,7 @@ def _write(path: Path, text: str) -> None:
 def _write_beside(path: Path, text: str) -> None:
     """``text`` at ``path``, or, when a run folder's ``config.yaml`` holds another (a resumed run's first config),
     at the first free ``config-2.yaml``, ``config-3.yaml`` ...; a text already there is not written again."""
-    for n in itertools.count(1):
-        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}") if n > 1 else path
+    for candidate in numbered(path):
         if not candidate.exists():
             return _write(candidate, text)
         if candidate.read_text() == text:

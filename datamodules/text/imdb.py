@@ -20,6 +20,7 @@ from datamodules.base import (
     DatasetUnavailableError,
     InMemoryDataModule,
     TensorBatchDataset,
+    check_same_options,
     data_root,
     given_texts,
     numbered_predict_lines,
@@ -242,11 +243,7 @@ class IMDBDataModule(InMemoryDataModule):
             return
         encoding = {"line_breaks": False, "unseen_words": "oov", **state["encoding"]}  # checkpoints from before them
         saved = {**encoding, **state.get("sequences", {})}  # checkpoints from before maxlen and reverse travelled
-        here = {**self.encoding, **self._sequences()}
-        differing = [k for k, v in saved.items() if here[k] != v]
-        if differing:
-            options = ", ".join(f"--data.{k} {json.dumps(saved[k])} (here {json.dumps(here[k])})" for k in differing)
-            raise DataError(f"the checkpoint's reviews were encoded with {options}: pass the same options")
+        check_same_options(saved, {**self.encoding, **self._sequences()}, "reviews were encoded")
         if self.word_index is None or self.word_index.saved_words != state["words"]:
             self.word_index = WordIndex(state["words"], **self.encoding)
             self.splits = {}

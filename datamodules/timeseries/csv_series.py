@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,7 +17,15 @@ import torch
 from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor
 
-from datamodules.base import DataError, DatasetUnavailableError, InMemoryDataModule, TensorBatchDataset, data_root
+from datamodules.base import (
+    DataError,
+    DatasetUnavailableError,
+    InMemoryDataModule,
+    TensorBatchDataset,
+    check_same_options,
+    data_path,
+    data_root,
+)
 
 Missing = Literal["drop", "ffill"]
 
@@ -209,11 +216,7 @@ class SeriesDataModule(InMemoryDataModule):
     def csv_path(self) -> Path:
         """``csv_file``; a relative one under ``data_dir``, unless it is not there but is below the current folder
         (as an image folder is found)."""
-        path = Path(self.csv_file)
-        if path.is_absolute():
-            return path
-        under_data = self.data_dir / path
-        return path if not under_data.exists() and path.is_file() else under_data
+        return data_path(self.csv_file, self.data_dir)
 
     def read(self, where: Mapping[str, str] | None = None) -> tuple[np.ndarray, np.ndarray]:
         if not self.csv_path.is_file() and not Path(self.csv_file).is_absolute():
@@ -250,11 +253,7 @@ class SeriesDataModule(InMemoryDataModule):
         Refused rather than adopted, as IMDB's encoding: the CLI cannot tell a typed value from a default. Where
         the data come from (``csv_file``, ``where``, the split) may differ. Checkpoints from before the options
         travelled load unchecked."""
-        saved, here = state.get("sample_options", {}), self.sample_options()
-        differing = [k for k, v in saved.items() if here.get(k) != v]
-        if differing:
-            options = ", ".join(f"--data.{k} {json.dumps(saved[k])} (here {json.dumps(here[k])})" for k in differing)
-            raise DataError(f"the checkpoint's samples were made with {options}: pass the same options")
+        check_same_options(state.get("sample_options", {}), self.sample_options(), "samples were made")
 
     def set_splits(self, whole: TensorBatchDataset, n_train: int, n_val: int) -> None:
         """The samples (in time order) split chronologically: the first ``n_train`` train, the next ``n_val``

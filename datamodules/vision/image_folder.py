@@ -16,7 +16,15 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
-from datamodules.base import DataError, DatasetUnavailableError, ZooDataModule, data_root, seeded_split, split_sizes
+from datamodules.base import (
+    DataError,
+    DatasetUnavailableError,
+    ZooDataModule,
+    data_path,
+    data_root,
+    seeded_split,
+    split_sizes,
+)
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".pgm", ".ppm", ".pbm"})
 SPLIT_FOLDERS = {"train": ("train",), "val": ("validation", "val"), "test": ("test",)}
@@ -236,7 +244,11 @@ class ImageFolderDataModule(ZooDataModule):
             raise ValueError(f"image_size must be at least 1, got {image_size}")
         self.save_hyperparameters()
         self.folder_given = Path(folder)
-        self.folder = image_folder_path(folder, data_dir)
+        self.folder = data_path(folder, data_dir)
+        if self.folder == Path(folder) and not self.folder.is_absolute():
+            rank_zero_info(
+                f"{folder}: not under the data root {data_root(data_dir)}; reading ./{folder} below the current folder"
+            )
         self.image_size, self.resize, self.labelled = image_size, resize, labelled
         self.value_range, self.augment = value_range, augment
         self.val_size, self.split_seed = val_size, split_seed
@@ -368,20 +380,6 @@ class ImageFolderDataModule(ZooDataModule):
     def prediction_inputs(self) -> dict[str, list]:
         """Each predicted image's ``file`` (under ``folder``), by the sample index predict's batches carry."""
         return {"file": [str(path.relative_to(self.folder)) for path in self.splits["predict"].paths]}
-
-
-def image_folder_path(folder: str, data_dir: str | None) -> Path:
-    """Where ``folder`` is: itself when absolute; a relative one under the data root (``data_root(data_dir)``),
-    unless it is not there but is a folder below the current one, which configs and checkpoints from before the
-    data root named (``data/pokemon/images``): then that one."""
-    path = Path(folder)
-    if path.is_absolute():
-        return path
-    root = data_root(data_dir)
-    if not (root / path).exists() and path.is_dir():
-        rank_zero_info(f"{folder}: not under the data root {root}; reading ./{path} below the current folder")
-        return path
-    return root / path
 
 
 class RotatedImages(Dataset):
