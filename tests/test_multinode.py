@@ -21,7 +21,9 @@ from tests.helpers.train import assert_same_state
 
 pytestmark = [pytest.mark.ddp, pytest.mark.slow]
 TORCHRUN = str(Path(PYTHON).with_name("torchrun"))
-CARDS = {"mlp": "mlp_mnist", "gan": "gan_mnist"}
+# A GAN: its strategy (each network in its own DDP wrapper) is the zoo's own, where several nodes could go wrong;
+# the other families' plain DDP is Lightning's, and each family's runs as 2 processes in tests/test_contract.py.
+CARD = "gan_mnist"
 
 
 def free_port() -> int:
@@ -67,25 +69,23 @@ def two_nodes(card_name: str, data_root: Path, root: Path, strategy: str, *extra
         assert node.returncode == 0, err[-3000:]
 
 
-@pytest.mark.parametrize("family", CARDS)
-def test_two_nodes_train_as_two_processes_of_one_node_and_resume(family, data_root, tmp_path):
-    name = CARDS[family]
-    strategy = type(build(card(name), data_root).model).ddp_strategy
+def test_two_nodes_train_as_two_processes_of_one_node_and_resume(data_root, tmp_path):
+    strategy = type(build(card(CARD), data_root).model).ddp_strategy
     probe = ["--trainer.callbacks+=tests.helpers.probe.RankProbe", "--trainer.callbacks.out_dir",
              str(tmp_path / "probe"), "--trainer.callbacks+=ModelCheckpoint", "--trainer.callbacks.save_top_k", "-1",
              "--trainer.callbacks.dirpath", str(tmp_path / "epochs")]  # fmt: skip
-    two_nodes(name, data_root, tmp_path / "nodes", strategy, "--trainer.limit_train_batches", "4", *probe)
+    two_nodes(CARD, data_root, tmp_path / "nodes", strategy, "--trainer.limit_train_batches", "4", *probe)
     ranks = rank_reports(tmp_path / "probe")
     for batch0, batch1 in zip(ranks[0]["samples"], ranks[1]["samples"], strict=True):
         assert not set(batch0) & set(batch1)  # each node's process its own shard
     assert ranks[0]["metrics"] == ranks[1]["metrics"] and ranks[0]["parameters"] == ranks[1]["parameters"]
     # The same run as 2 processes of one node (Lightning's own launcher) ends with bitwise the same weights.
-    ddp_fit(card(name), data_root, tmp_path / "one_node", 2, strategy, "--trainer.limit_train_batches", "4")
+    ddp_fit(card(CARD), data_root, tmp_path / "one_node", 2, strategy, "--trainer.limit_train_batches", "4")
     nodes_weights = weights(next((tmp_path / "epochs").glob("epoch=1-*.ckpt")))
     assert_same_state(nodes_weights, weights(tmp_path / "one_node/checkpoints/last.ckpt"))
     # Resumed across the same topology from the end of epoch 1: bitwise again.
     after_epoch_1 = next((tmp_path / "epochs").glob("epoch=0-*.ckpt"))
-    two_nodes(name, data_root, tmp_path / "resumed", strategy, "--trainer.limit_train_batches", "4",
+    two_nodes(CARD, data_root, tmp_path / "resumed", strategy, "--trainer.limit_train_batches", "4",
               "--ckpt_path", str(after_epoch_1))  # fmt: skip
     assert_same_state(nodes_weights, weights(tmp_path / "resumed/checkpoints/last.ckpt"))
 

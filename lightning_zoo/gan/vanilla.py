@@ -117,7 +117,6 @@ CARDS = (
             "{lowest_classifier_fid_epoch} (classifier-FID {lowest_classifier_fid})",
         ),
         deviations=("images stay 1x28x28 and the networks flatten them; the book flattens the data (same layers)",),
-        ddp=True,
     ),
     Card(
         name="gan_label_smoothing_mnist",

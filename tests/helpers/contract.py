@@ -17,6 +17,8 @@ from lightning_zoo.cli import ZooCLI
 from lightning_zoo.registry import cards
 from tests.conftest import CLI, PYTHON, subprocess_env
 
+FIXTURE_CHARACTER_WINDOW = 40
+
 # Command-line options that point a DataModule at the fixture data of tests/conftest.py's data_root, by class name.
 # A new DataModule adds one entry (and its fixture writer); the contract tests then cover every card that uses it.
 DATA_FIXTURES: dict[str, Callable[[Path], list[str]]] = {
@@ -41,7 +43,7 @@ DATA_FIXTURES: dict[str, Callable[[Path], list[str]]] = {
         "--data.batch_size",
         "4",
         "--data.sequence_length",
-        "40",
+        str(FIXTURE_CHARACTER_WINDOW),
     ],  # fmt: skip
     "WordCorpusDataModule": lambda root: ["--data.data_dir", str(root), "--data.batch_size", "8"],
     "AdditionDataModule": lambda root: [
@@ -143,6 +145,16 @@ def data_class_name(card: Card) -> str:
     return yaml.safe_load(card.config_path.read_text())["data"]["class_path"].rpartition(".")[2]
 
 
+def fixture_model_options(card: Card) -> list[str]:
+    """A model size that follows the data's, scaled as the fixture scales the data: a generation window (each
+    character from the last ones re-read from a zero state; the books' is their window + 2) follows the fixture's
+    40-character windows, as 162 made the 2 x 800 LSTM's three-epoch run a minute of text sampling."""
+    model = yaml.safe_load(card.config_path.read_text())["model"].get("init_args", {})
+    if model.get("generation_window") is None:
+        return []
+    return ["--model.generation_window", str(FIXTURE_CHARACTER_WINDOW + 2)]
+
+
 def starting_checkpoint(card: Card, data_root: Path) -> list[str]:
     """For a card that starts from another card's run: that card trained one epoch on the fixture data (once per test
     session), passed as ``--model.init_from``."""
@@ -159,7 +171,7 @@ def cli_args(card: Card, data_root: Path, workdir: Path, *extra: str) -> list[st
     """The card's config on fixture data: two training batches and one validation batch an epoch, no logger."""
     return [
         "--config", str(card.config_path), *DATA_FIXTURES[data_class_name(card)](data_root),
-        *starting_checkpoint(card, data_root),
+        *fixture_model_options(card), *starting_checkpoint(card, data_root),
         "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
         "--trainer.enable_model_summary", "false", "--trainer.default_root_dir", str(workdir),
         "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1", "--trainer.log_every_n_steps", "1",
