@@ -304,7 +304,7 @@ def main(args: ArgsType = None) -> None:
         else:
             ZooCLI(args=args)
     except (ZooError, DataError, MisconfigurationException) as err:  # Lightning's: e.g. no GPU for accelerator gpu
-        sys.exit(f"error: {err}")
+        sys.exit(f"error: {err}{without_gpu_hint(err)}")
     except ValueError as err:
         if not raised_by_an_optimizer(err):
             raise
@@ -315,6 +315,18 @@ def main(args: ArgsType = None) -> None:
         if not str(err).startswith(("Requirement '", "Module not found: '")):
             raise
         sys.exit(f"error: {err}")
+
+
+def without_gpu_hint(err: BaseException) -> str:
+    """What to do when Lightning finds no GPU for ``accelerator: gpu`` (``configs/trainer/gpu_bf16.yaml``, say): its
+    message names neither the option nor the way to run on the CPU."""
+    if "No supported gpu backend found" not in str(err):
+        return ""
+    return (
+        " (accelerator gpu, from --trainer.accelerator or a config such as configs/trainer/gpu_bf16.yaml, but this "
+        "machine has no GPU that PyTorch can use: leave that config out, or add --trainer.accelerator cpu; "
+        "bf16-mixed precision runs on the CPU too)"
+    )
 
 
 def raised_by_an_optimizer(err: BaseException) -> bool:

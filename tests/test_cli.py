@@ -169,8 +169,18 @@ def test_a_run_folder_as_ckpt_path_stands_for_its_last_checkpoint(data_root: Pat
             "You have passed invalid value -1 for limit_train_batches",
         ),  # the Trainer's refusal
         ("fit", MLP_CONFIG, ["--trainer.accelerator", "tpu"], "Requirement 'torch_xla"),  # a package not installed
+        pytest.param(
+            "fit",
+            MLP_CONFIG,
+            ["--config", str(ROOT / "configs/trainer/gpu_bf16.yaml")],
+            "No supported gpu backend found! (accelerator gpu, from --trainer.accelerator or a config such as "
+            "configs/trainer/gpu_bf16.yaml, but this machine has no GPU",
+            marks=pytest.mark.skipif(
+                torch.cuda.is_available() or torch.backends.mps.is_available(), reason="a GPU is there"
+            ),
+        ),
     ],
-    ids=["optimizer", "lightning", "requirement"],
+    ids=["optimizer", "lightning", "requirement", "no_gpu"],
 )
 def test_a_value_lightning_or_torch_refuses_ends_with_one_line(data_root, subcommand, config, option, message):
     with pytest.raises(SystemExit) as exit_:

@@ -124,7 +124,7 @@ BLANKS = "Date,A,B\n2001-01-01,,10\n2001-01-02,1,20\n2001-01-03,,30\n2001-01-04,
 
 def test_blank_values_drop_their_rows_and_are_counted(tmp_path):
     """With "drop", every row with a blank or non-number in any value column goes; all four are counted."""
-    times, values, missing = read_series(write_csv(tmp_path / "s.csv", BLANKS), "Date", ["A", "B"], "drop")
+    times, values, missing, _ = read_series(write_csv(tmp_path / "s.csv", BLANKS), "Date", ["A", "B"], "drop")
     assert missing.rows == 4 and missing.blank_rows == 3 and missing.not_numbers == ((6, "A", "n/a"),)
     assert times.tolist() == [np.datetime64("2001-01-02T00:00:00").item()]
     assert values.tolist() == [[1.0, 20.0]]
@@ -133,7 +133,7 @@ def test_blank_values_drop_their_rows_and_are_counted(tmp_path):
 def test_blank_values_take_the_previous_rows_value_per_column_and_leading_blanks_drop(tmp_path):
     """With "ffill", a blank repeats its own column's previous value; the first row, whose A has nothing before
     it, is dropped; the count is still every row with a blank."""
-    times, values, missing = read_series(write_csv(tmp_path / "s.csv", BLANKS), "Date", ["A", "B"], "ffill")
+    times, values, missing, _ = read_series(write_csv(tmp_path / "s.csv", BLANKS), "Date", ["A", "B"], "ffill")
     assert missing.rows == 4
     assert times.astype("datetime64[D]").astype(str).tolist() == ["2001-01-02", "2001-01-03", "2001-01-04",
                                                                  "2001-01-05"]  # fmt: skip
@@ -142,7 +142,7 @@ def test_blank_values_take_the_previous_rows_value_per_column_and_leading_blanks
 
 def test_a_row_cut_short_counts_as_blank(tmp_path):
     """A truncated last row (no value field at all) is a blank like an empty one, not a TypeError."""
-    times, values, missing = read_series(write_csv(tmp_path / "s.csv", "Date,Close\n2001-01-02,1\n2001-01-03\n"),
+    times, values, missing, _ = read_series(write_csv(tmp_path / "s.csv", "Date,Close\n2001-01-02,1\n2001-01-03\n"),
                                          "Date", ["Close"])  # fmt: skip
     assert missing.blank_rows == 1 and missing.rows == 1 and values.tolist() == [[1.0]] and len(times) == 1
 
@@ -156,7 +156,7 @@ NOT_NUMBERS = (
 def test_values_that_are_not_numbers_are_counted_apart_from_blanks_with_their_lines(tmp_path):
     """A blank is one thing, text that is not a number (a typo, a thousands separator, N/A, nan, inf, 1_000) is
     another: both drop their rows, but the latter are counted apart and the first three quoted with their lines."""
-    times, values, missing = read_series(write_csv(tmp_path / "s.csv", NOT_NUMBERS), "Date", ["Close"], "drop")
+    times, values, missing, _ = read_series(write_csv(tmp_path / "s.csv", NOT_NUMBERS), "Date", ["Close"], "drop")
     assert values.ravel().tolist() == [1, 4, 9] and len(times) == 3
     assert (missing.rows, missing.blank_rows, missing.not_number_rows) == (6, 1, 5)
     assert missing.not_numbers == ((4, "Close", "N/A"), (6, "Close", "1,234"), (7, "Close", "nan"))
@@ -235,11 +235,11 @@ def test_where_keeps_one_airports_rows_of_the_gzipped_nyc_file(data_root):
     path = data_root / "weather" / "nyc_2013_hourly.csv.gz"
     with pytest.raises(DataError, match="not strictly increasing"):
         read_series(path, "time_hour", ["temp"])
-    times, values, missing = read_series(path, "time_hour", ["temp"], where={"origin": "EWR"})
+    times, values, missing, _ = read_series(path, "time_hour", ["temp"], where={"origin": "EWR"})
     assert len(times) == 300 and missing.rows == 0
     assert times[0] == np.datetime64("2013-01-01T06:00:00") and times[-1] == np.datetime64("2013-01-13T17:00:00")
     assert np.all(np.diff(times) == np.timedelta64(3600, "s"))
-    times, values, missing = read_series(path, "time_hour", ["temp", "pressure"], where={"origin": "EWR"})
+    times, values, missing, _ = read_series(path, "time_hour", ["temp", "pressure"], where={"origin": "EWR"})
     assert missing.rows == missing.blank_rows == 18 and len(times) == 282
     kept_hours = ((times - np.datetime64("2013-01-01T06:00:00")) // np.timedelta64(1, "h")).astype(int)
     assert not np.any(kept_hours % 17 == 5)
@@ -453,6 +453,25 @@ def test_the_nyc_file_serves_one_airport_with_its_blanks_filled(data_root):
     assert dm.time_gaps["gaps"] == 0
 
 
+def test_forecast_times_are_written_as_the_csv_wrote_them(data_root, tmp_path):
+    """forecasts.csv's times: the NYC file's UTC hours keep their Z (midnight too), the DJIA's days stay dates, and
+    Jena's local times (01.01.2009 00:10:00) become ISO, to the second."""
+    hours = np.array(["2013-01-01T06:00:00", "2013-01-02T00:00:00"], dtype="datetime64[s]")
+    nyc = WeatherDataModule(
+        csv_file="weather/nyc_2013_hourly.csv.gz", time_column="time_hour", value_columns=["temp"],
+        target_column="temp", where={"origin": "EWR"}, lookback=24, step=1, delay=6, train_end=150, val_end=225,
+        data_dir=str(data_root), download=False,
+    )  # fmt: skip
+    nyc.setup("predict")
+    assert nyc.time_texts(hours) == ["2013-01-01T06:00:00Z", "2013-01-02T00:00:00Z"]
+    djia = WindowSeriesDataModule(data_dir=str(data_root))
+    djia.setup("predict")
+    days = ["2001-01-02", "2001-01-03"]
+    assert djia.time_texts(np.array(days, dtype="datetime64[s]")) == days
+    write_jena(tmp_path / "jena.csv")
+    assert weather_dm(tmp_path / "jena.csv").time_texts(hours) == ["2013-01-01T06:00:00", "2013-01-02T00:00:00"]
+
+
 def test_rows_missing_from_a_regular_series_are_counted_and_warned_of(data_root, tmp_path):
     """Two gaps cut from the fixture's hourly rows (one hour, then three): samples still count rows, and setup says
     where that stops meaning hours."""
@@ -513,7 +532,7 @@ def test_forecasts_are_written_in_the_datas_units(data_root, tmp_path):
     with torch.no_grad():
         expected = (model(x) * scale).double().numpy()
     for k, row in enumerate(rows):
-        assert row["time"] == f"{dates[k + 10].isoformat()}T00:00:00"
+        assert row["time"] == dates[k + 10].isoformat()  # a daily series: dates, as in the CSV
         assert float(row["target"]) == pytest.approx(closes[k + 10], rel=2e-7)
         assert float(row["forecast"]) == pytest.approx(expected[k], rel=1e-6)
         assert float(row["error"]) == pytest.approx(float(row["forecast"]) - float(row["target"]), abs=0.11)

@@ -100,9 +100,9 @@ def read_series(
     value_columns: Sequence[str],
     missing: Missing = "drop",
     where: Mapping[str, str] | None = None,
-) -> tuple[np.ndarray, np.ndarray, MissingValues]:
+) -> tuple[np.ndarray, np.ndarray, MissingValues, bool]:
     """A CSV (optionally gzipped) as (times as datetime64[s], values float64 (rows, columns), the rows that miss a
-    value).
+    value, whether every time is marked UTC: ``2013-01-01T06:00:00Z``).
 
     Rows are kept in file order (which must be chronological) and, with ``where``, only rows whose columns have
     those values. A blank or non-numeric value drops its row (``"drop"``) or repeats the previous row's value
@@ -146,6 +146,7 @@ def read_series(
                 values[i, j] = value
         not_number_rows += row_has_text
     times = np.array([_row_time(path, line, row[time_column]) for line, row in zip(lines, rows, strict=True)])
+    utc = all((row[time_column] or "").strip().endswith("Z") for row in rows)
     blank = np.isnan(values).any(axis=1)
     counted = MissingValues(int(blank.sum()) - not_number_rows, not_number_rows, tuple(not_numbers))
     if missing == "ffill":
@@ -161,7 +162,7 @@ def read_series(
         raise ValueError(f"missing must be 'drop' or 'ffill', got {missing!r}")
     if np.any(np.diff(times[keep]).astype(np.int64) <= 0):
         raise DataError(f"{path}: the {time_column} column is not strictly increasing (the series must be in order)")
-    return times[keep], values[keep], counted
+    return times[keep], values[keep], counted, utc
 
 
 def chronological_sizes(n: int, train_fraction: float, test_fraction: float) -> tuple[int, int, int]:
@@ -206,7 +207,7 @@ class SeriesDataModule(InMemoryDataModule):
         self.data_dir = data_root(data_dir)
         self.csv_file, self.time_column, self.value_columns = csv_file, time_column, list(value_columns)
         self.target_index = self.value_columns.index(target_column)
-        self.missing, self.missing_values = missing, MissingValues()
+        self.missing, self.missing_values, self.utc = missing, MissingValues(), False
 
     @property
     def input_size(self) -> int:
@@ -225,7 +226,7 @@ class SeriesDataModule(InMemoryDataModule):
                 f"{self.data_dir}, or below the current one): point --data.data_dir (or the LIGHTNING_ZOO_DATA "
                 "environment variable) at the folder that holds it, or give its absolute path"
             )
-        times, values, self.missing_values = read_series(
+        times, values, self.missing_values, self.utc = read_series(
             self.csv_path, self.time_column, self.value_columns, self.missing, where
         )
         if self.missing_values.rows:
@@ -267,6 +268,13 @@ class SeriesDataModule(InMemoryDataModule):
             rank_zero_info(f"{self.csv_path.name}: no test part, so the validation samples are the test samples")
             self.splits["test"] = self.splits["val"]
         self.splits["predict"] = whole
+
+    def time_texts(self, times: np.ndarray) -> list[str]:
+        """``times`` (datetime64) as the CSV wrote them, for ``forecasts.csv``: a daily series as dates
+        (``2001-01-02``), others to the second, marked ``Z`` when the file's were."""
+        daily = not self.utc and bool((times.astype("datetime64[D]") == times).all())
+        texts = np.datetime_as_string(times, unit="D" if daily else "s")
+        return [f"{t}Z" if self.utc else str(t) for t in texts]
 
     def prediction_inputs(self) -> dict[str, list]:
         """Each predicted sample's part of the series (``train``, ``val``, ``test``) for ``forecasts.csv``: predict

@@ -103,14 +103,16 @@ class Forecaster(SharedStepModule):
         joined = {key: torch.cat([o[key] for o in outputs]).double().cpu().numpy() for key in outputs[0]}
         times = joined["time"].astype(np.int64).astype("datetime64[s]")
         inputs = self._prediction_inputs(len(times))
+        as_text = getattr(getattr(self._trainer, "datamodule", None), "time_texts", None)  # as the data wrote them
+        texts = as_text(times) if callable(as_text) else [str(t) for t in times]
         table = directory / "forecasts.csv"
         with atomic_path(table) as partial, open(partial, "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(["time", "target", "forecast", "error", *inputs])
-            for i, (t, target, forecast) in enumerate(zip(times, joined["target"], joined["forecast"], strict=True)):
+            for i, (t, target, forecast) in enumerate(zip(texts, joined["target"], joined["forecast"], strict=True)):
                 # 8 significant digits: the float32 the model computes in (a close of 10584.34 stays 10584.34)
                 numbers = (f"{v:.8g}" for v in (target, forecast, forecast - target))
-                writer.writerow([str(t), *numbers, *(column[i] for column in inputs.values())])
+                writer.writerow([t, *numbers, *(column[i] for column in inputs.values())])
         plot = directory / "forecast.png"
         plot_forecast(times, joined["target"], joined["forecast"], plot, title=type(self).__name__)
         self._log_line_chart(times, joined["target"], joined["forecast"])
