@@ -271,6 +271,11 @@ class ZooDataModule(pl.LightningDataModule):
             rank_zero_info(f"{name}: val_size=0, so validation runs on the test set (as the books do)")
 
     @property
+    def has_validation(self) -> bool:
+        """Whether a fit has validation samples (known after ``setup``; True where a DataModule cannot tell)."""
+        return True
+
+    @property
     def class_names(self) -> tuple[str, ...] | None:
         """The classes' names in label order (a classifier's ``predictions.csv`` names its prediction so), from a
         ``classes`` attribute; None for data without named classes."""
@@ -301,6 +306,10 @@ class InMemoryDataModule(ZooDataModule):
             raise ValueError("data_on_device serves batches from the GPU itself: set num_workers=0, pin_memory=false")
         self.data_on_device = data_on_device
         self.splits: dict[str, TensorBatchDataset] = {}
+
+    @property
+    def has_validation(self) -> bool:
+        return "val" not in self.splits or len(self.splits["val"]) > 0
 
     def _loader(self, split: str, shuffle: bool = False) -> DataLoader:
         if split not in self.splits:

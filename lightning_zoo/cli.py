@@ -29,7 +29,7 @@ import datamodules  # noqa: F401  (imported so that --data accepts short class n
 from datamodules.base import DataError, ZooDataModule
 from lightning_zoo.callbacks import PredictionWriter, ZooModelCheckpoint, ZooProgressBar
 from lightning_zoo.cards import markdown_table, plain_table, readme_with_table
-from lightning_zoo.core import ZooError, ZooModule, read_checkpoint, run_checkpoint
+from lightning_zoo.core import ZooError, ZooModule, checkpoint_model_name, read_checkpoint, run_checkpoint
 from lightning_zoo.loggers import LOG_DIR, ConfigToLoggers, ZooWandbLogger
 from lightning_zoo.media import checkpoint_run_folder
 from lightning_zoo.registry import cards, import_models
@@ -243,8 +243,8 @@ class ZooCLI(LightningCLI):
             try:
                 self.model.check_checkpoint(checkpoint, path, getattr(type(self.datamodule), "data_sizes", ()))
             except ZooError as refusal:
-                if data_refusal is None:
-                    raise
+                if data_refusal is None or checkpoint_model_name(checkpoint) not in (None, self.model.model_name):
+                    raise  # another model's data options are beside the point
                 raise ZooError(f"{data_refusal}; and {refusal}") from refusal
         if data_refusal is not None:
             raise data_refusal

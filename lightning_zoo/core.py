@@ -17,7 +17,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.distributed as dist
-from pytorch_lightning.callbacks import Callback
+from pytorch_lightning.callbacks import Callback, EarlyStopping
 from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor
 from torchmetrics import Metric, MetricCollection
@@ -345,6 +345,8 @@ class ZooModule(pl.LightningModule):
         seed = os.environ.get("PL_GLOBAL_SEED")  # unset with --seed_everything false: each process stays unseeded
         if self._distributed and seed is not None:
             seed_rank(int(seed), self.trainer.global_rank)
+        if stage == "fit":
+            refuse_stopping_on_missing_validation(self.trainer)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["zoo_model"] = self.model_name
@@ -492,6 +494,23 @@ class ZooModule(pl.LightningModule):
         if short:
             raise ZooError(f"the DataModule names fewer samples in {short[0]!r} than were predicted ({len(samples)})")
         return {name: [values[i] for i in samples] for name, values in columns.items()}
+
+
+def refuse_stopping_on_missing_validation(trainer: pl.Trainer) -> None:
+    """An EarlyStopping on a ``val/`` metric in a fit that validates on nothing would fail at the first epoch's end
+    (Lightning's "not available" RuntimeError), that epoch's training lost: refused before training instead."""
+    if trainer.limit_val_batches == 0:
+        reason = "--trainer.limit_val_batches 0"
+    elif not getattr(trainer.datamodule, "has_validation", True):
+        reason = "the data hold no validation samples: a val_fraction or val_size of 0?"
+    else:
+        return
+    for callback in trainer.callbacks:
+        if isinstance(callback, EarlyStopping) and callback.strict and str(callback.monitor).startswith("val/"):
+            raise ZooError(
+                f"EarlyStopping monitors {callback.monitor}, but this fit validates on nothing ({reason}): keep a "
+                "validation part, or stop on a training metric (EarlyStopping's monitor: train/loss)"
+            )
 
 
 class SharedStepModule(ZooModule):

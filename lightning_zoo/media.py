@@ -15,7 +15,7 @@ from pytorch_lightning.loggers import TensorBoardLogger, WandbLogger
 from torch import Tensor
 from torchvision.utils import make_grid, save_image
 
-from lightning_zoo.files import atomic_path
+from lightning_zoo.files import atomic_path, numbered
 from lightning_zoo.lightning_private import logger_step
 
 
@@ -86,16 +86,19 @@ def results_path(trainer: pl.Trainer, name: str) -> Path:
     it tests (``--ckpt_path``), named after the checkpoint too (``test/n_way-last.csv``), so that testing another
     checkpoint keeps this one's; without a checkpoint, ``test/`` in the folder of this run's checkpoints, the same
     folder a later test of one of them uses (a custom ``dirpath`` too). A test of part of the test set
-    (``--trainer.limit_test_batches``) says so in the name, so that it does not replace the whole set's results.
-    Every rank gets the same path."""
+    (``--trainer.limit_test_batches``) says so in the name, so that it does not replace the whole set's results. A
+    name an earlier test already wrote gets a number (``n_way-last-2.csv``, ``-3`` ...), as predict's folders, so no
+    test replaces another's results (with other ``ways``, or another protocol)."""
     stem, suffix = Path(name).stem, Path(name).suffix
     limit = trainer.limit_test_batches
     if not (isinstance(limit, float) and limit == 1.0):  # an int counts batches (1: one), a float is a fraction
         stem = f"{stem}-limit_test_batches_{limit}"
     tested = tested_run_folder(trainer)
     if tested is not None:
-        return tested / "test" / f"{stem}-{Path(trainer.ckpt_path).stem}{suffix}"
-    return (written_checkpoints_run_folder(trainer) or run_folder(trainer)) / "test" / f"{stem}{suffix}"
+        path = tested / "test" / f"{stem}-{Path(trainer.ckpt_path).stem}{suffix}"
+    else:
+        path = (written_checkpoints_run_folder(trainer) or run_folder(trainer)) / "test" / f"{stem}{suffix}"
+    return next(p for p in numbered(path) if not p.exists())
 
 
 def shown_by_loggers(trainer: pl.Trainer, to_wandb: Callable, to_tensorboard: Callable) -> bool:

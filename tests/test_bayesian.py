@@ -115,6 +115,12 @@ def test_testing_reports_each_posterior_samples_accuracy(data_root, tmp_path):
     assert math.isclose(float(metrics["test/acc_max"]), max(accuracies), abs_tol=1e-4)
     assert max(accuracies) > 0.5  # two passes over the fixture digits learn something
     assert 0 < float(metrics["test/agreement"]) <= 1
+    # One posterior sample tests too, beside the first test's results (not over them)
+    ZooCLI(args=["test", *common, "--ckpt_path", str(tmp_path / "checkpoints" / "last.ckpt"),
+                 "--model.posterior_samples", "1"])  # fmt: skip
+    with open(tmp_path / "test" / "posterior_accuracies-last-2.csv") as f:
+        assert len(list(csv.DictReader(f))) == 1
+    assert len((tmp_path / "test" / "posterior_accuracies-last.csv").read_text().splitlines()) == 31
     ZooCLI(args=["predict", *common, "--ckpt_path", str(tmp_path / "checkpoints" / "last.ckpt")])
     with open(tmp_path / "predictions" / "predictions.csv") as f:
         rows = list(csv.DictReader(f))

@@ -289,3 +289,19 @@ def test_a_test_of_part_of_the_test_set_keeps_the_whole_sets_results(tmp_path, l
 
     tested = SimpleNamespace(ckpt_path=str(tmp_path / "checkpoints" / "last.ckpt"), limit_test_batches=limit)
     assert results_path(tested, "n_way.csv") == tmp_path.resolve() / "test" / name
+
+
+def test_a_second_test_of_a_checkpoint_keeps_the_firsts_results(tmp_path):
+    """A test with other ways (or under another protocol's config) writes n_way-last-2.csv, -3 ..., never over the
+    earlier file."""
+    from types import SimpleNamespace
+
+    from lightning_zoo.media import results_path
+
+    tested = SimpleNamespace(ckpt_path=str(tmp_path / "checkpoints" / "last.ckpt"), limit_test_batches=1.0)
+    folder = tmp_path.resolve() / "test"
+    folder.mkdir()
+    for expected in ("n_way-last.csv", "n_way-last-2.csv", "n_way-last-3.csv"):
+        path = results_path(tested, "n_way.csv")
+        assert path == folder / expected
+        path.write_text("ways\n")

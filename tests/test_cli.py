@@ -115,6 +115,18 @@ def fit_quickly(config: str, data_root: Path, *extra: str) -> ZooCLI:
                         "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1", *extra])  # fmt: skip
 
 
+def test_a_checkpoint_of_images_scaled_otherwise_ends_with_the_options_to_pass(data_root: Path):
+    """Pixels in [-1, 1] for a model that learnt [0, 1] (or other classes kept) are refused by name, not tested."""
+    checkpoint = fit_quickly(MLP_CONFIG, data_root).trainer.checkpoint_callback.last_model_path
+    with pytest.raises(SystemExit) as exit_:
+        main(["test", "--config", MLP_CONFIG, "--data.data_dir", str(data_root), "--data.value_range", "[-1, 1]",
+              "--ckpt_path", checkpoint])  # fmt: skip
+    assert exit_.value.code == (
+        "error: the checkpoint's images were made with --data.value_range [0.0, 1.0] (here [-1.0, 1.0]): pass the "
+        "same options"
+    )
+
+
 def test_a_missing_checkpoint_ends_with_a_clear_message(data_root: Path):
     with pytest.raises(SystemExit) as exit_:
         main(["predict", "--config", MLP_CONFIG, "--data.data_dir", str(data_root), "--ckpt_path", "nowhere/last.ckpt"])

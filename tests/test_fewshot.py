@@ -84,6 +84,14 @@ def test_faces_are_upright_in_0_1_and_validation_is_half_positive(data_root):
     assert first.shape == (40, *dm.input_shape)
 
 
+@pytest.mark.parametrize("val_size", [0, 1])
+def test_no_validation_or_a_single_pair_of_it_is_possible(data_root, val_size):
+    """0 (every pair trains) or 1 (one negative pair) validation pairs: no positive pair to draw is no error."""
+    dm = faces(data_root, val_size=val_size)
+    assert len(dm.splits["val"]) == val_size and len(dm.splits["train"]) == 200 - val_size
+    assert dm.has_validation == bool(val_size)
+
+
 def keys(first: torch.Tensor, second: torch.Tensor) -> set[tuple[int, int]]:
     return {(min(a, b), max(a, b)) for a, b in zip(first.tolist(), second.tolist(), strict=True)}
 
@@ -249,6 +257,12 @@ def test_the_one_shot_table_is_logged_and_written_with_the_ways_the_gallery_allo
     # The fixture's faces are blocks of 4x4 pixels shifted by at most 2: the pixel nearest neighbour tells them apart.
     assert float(rows[0]["pixel_nn_acc"]) > 0.8
     assert isinstance(cli.model, SiameseNetwork)
+    # Tested under another protocol (other subjects held out of training): refused by name, the results kept
+    with pytest.raises(DataError, match=r"training subjects were chosen with --data.test_subjects 0 \(here 4\)"):
+        ZooCLI(args=["test", *common, "--data.test_subjects", "4", "--ckpt_path", str(tmp_path)])
+    ZooCLI(args=["test", *common, "--model.ways", "[4]", "--ckpt_path", str(tmp_path / "checkpoints" / "last.ckpt")])
+    assert results.read_text() == written  # another test's table goes beside it
+    assert results.with_name("n_way-last-2.csv").read_text().splitlines()[1].startswith("4,")
 
 
 def test_the_pair_logit_is_symmetric_and_the_tower_shared():

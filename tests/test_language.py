@@ -6,17 +6,21 @@ from __future__ import annotations
 import ast
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from datamodules import AdditionDataModule, CharCorpusDataModule, DataError, WordCorpusDataModule
 from datamodules.base import DatasetUnavailableError
 from datamodules.text.addition import addition_questions
 from datamodules.text.corpus import windows
 from lightning_zoo.cli import ZooCLI
+from lightning_zoo.keras import keras_categorical_crossentropy
 from lightning_zoo.language import CharRNN, TextSamples, WordLSTM, pick_token
+from tests.helpers.train import trainer
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "language"
 
@@ -45,6 +49,13 @@ def test_sliding_windows_predict_the_next_character_as_article_3():
 def test_a_text_shorter_than_one_window_is_one_clear_error():
     with pytest.raises(DataError, match="too few for one window of 100"):
         windows(torch.arange(100), 100, 100, "sequence")
+
+
+@pytest.mark.parametrize("data_class", [CharCorpusDataModule, WordCorpusDataModule])
+def test_an_empty_text_file_is_named_not_a_size_of_zero(tmp_path, data_class):
+    (tmp_path / "empty.txt").write_text(" \n\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"empty.txt holds no text: pass --data.file"):
+        data_class(file=str(tmp_path / "empty.txt")).setup("fit")
 
 
 def test_the_books_reading_keeps_the_bom_and_reads_carriage_returns_as_newlines(data_root):
@@ -294,6 +305,18 @@ def test_one_prompt_may_be_given_as_it_is_not_only_as_a_json_list(data_root, tmp
     assert CharCorpusDataModule(file="x.txt", predict_text=("a", "b")).predict_text == ["a", "b"]
 
 
+def test_a_checkpoint_of_other_windows_is_refused_by_name(data_root, tmp_path):
+    """The windows' length travels with the vocabulary: a model that learnt from 40 characters is not evaluated on
+    (nor, for a word model, generates from) another length without a word."""
+    checkpoint = fit_sherlock(data_root, tmp_path / "run")
+    with pytest.raises(DataError, match=r"windows were made with --data.sequence_length 40 \(here 20\)"):
+        ZooCLI(args=[
+            "test", "--config", str(CONFIGS / "char_lstm_sherlock.yaml"), "--model.hidden_size", "16",
+            "--trainer.logger", "false", "--data.data_dir", str(data_root), "--data.sequence_length", "20",
+            "--ckpt_path", str(checkpoint),
+        ])  # fmt: skip
+
+
 def test_a_prompt_outside_the_vocabulary_names_its_characters(data_root, tmp_path):
     checkpoint = fit_sherlock(data_root, tmp_path / "run")
     with pytest.raises(DataError, match=r"3 character\(s\) outside the model's vocabulary of \d+: '5', 'ж', '€'"):
@@ -301,6 +324,15 @@ def test_a_prompt_outside_the_vocabulary_names_its_characters(data_root, tmp_pat
             "predict", "--config", str(CONFIGS / "char_lstm_sherlock.yaml"), "--model.hidden_size", "16",
             "--trainer.logger", "false", "--data.predict_text", '["ж costs 5 €"]', "--ckpt_path", str(checkpoint),
         ])  # fmt: skip
+
+
+def test_a_text_samples_prompt_outside_the_vocabulary_stops_the_fit_before_any_step(data_root, tmp_path):
+    """Checked as the fit starts, not after the first epoch (18 minutes of the War and Peace LSTM on a CPU)."""
+    data = CharCorpusDataModule(file="text/sherlock.txt", data_dir=str(data_root), batch_size=16)
+    fit = trainer(tmp_path, max_epochs=1, limit_train_batches=2, callbacks=[TextSamples(prompt="ж said")])
+    with pytest.raises(DataError, match=r"TextSamples' prompt has 1 character\(s\) outside the model's vocabulary"):
+        fit.fit(CharRNN(vocab_size=data.vocab_size, hidden_size=8), data)
+    assert fit.global_step == 0
 
 
 def test_an_empty_predict_text_is_refused_in_one_line_not_an_empty_loader(data_root):
@@ -455,6 +487,31 @@ def test_addition_predict_answers_questions_from_the_command_line(tmp_path):
     with pytest.raises(DataError, match="'12-3' is not a question"):
         data = AdditionDataModule(predict_text=["12-3"])
         data.setup("predict")
+    # The checkpoint's questions: other digits are refused by name, even for given questions; another seed only
+    # where it decides which questions test
+    last = ["--ckpt_path", str(workdir / "checkpoints" / "last.ckpt")]
+    with pytest.raises(DataError, match=r"questions were made with --data.digits 3 \(here 2\): pass the same"):
+        ZooCLI(args=["predict", *common, "--data.predict_text", "12+34", "--data.digits", "2", *last])
+    with pytest.raises(DataError, match=r"--data.training_size 200 \(here 50000\), --data.seed 0 \(here 1\)"):
+        ZooCLI(args=["test", *common, "--data.seed", "1", *last])
+    ZooCLI(args=["predict", *common, "--data.predict_text", "12+34", "--data.seed", "1", *last])
+
+
+@pytest.mark.parametrize(
+    "option, reason",
+    [(["--data.val_fraction", "0"], "the data hold no validation samples"),
+     (["--trainer.limit_val_batches", "0"], "--trainer.limit_val_batches 0")],
+)  # fmt: skip
+def test_stopping_on_a_validation_metric_without_validation_is_refused_before_any_step(tmp_path, option, reason):
+    """Lightning would fail at the first epoch's end ("not available"), the epoch's training lost."""
+    from lightning_zoo.core import ZooError
+
+    with pytest.raises(ZooError, match=rf"EarlyStopping monitors val/answer_acc, but this fit validates on nothing "
+                                       rf"\({re.escape(reason)}"):  # fmt: skip
+        ZooCLI(args=["fit", "--config", str(CONFIGS / "addition_seq2seq.yaml"), "--trainer.logger", "false",
+                     "--data.training_size", "200", "--data.test_size", "20", "--trainer.default_root_dir",
+                     str(tmp_path), *option])  # fmt: skip
+    assert not (tmp_path / "checkpoints").exists()
 
 
 def test_the_addition_model_counts_keras_parameters_plus_the_second_biases():
@@ -463,6 +520,26 @@ def test_the_addition_model_counts_keras_parameters_plus_the_second_biases():
     model = AdditionSeq2Seq()
     assert sum(p.numel() for p in model.parameters()) == 205_324 + 2 * 4 * 128
     assert model(torch.zeros(3, 7, dtype=torch.long)).shape == (3, 4, 12)
+
+
+def test_the_addition_model_trains_on_keras_clipped_loss_with_the_configs_epsilon():
+    """Keras' categorical cross-entropy, clipped: a hopelessly wrong symbol costs at most -log(1e-7) = 16.1 (40 in
+    F.cross_entropy here); the config's Adam epsilon (Keras 2.0's 1e-8) reaches the optimizer, Keras' 1e-7 without
+    it."""
+    from lightning_zoo.seq2seq import AdditionSeq2Seq
+
+    torch.manual_seed(0)
+    model = AdditionSeq2Seq()
+    questions, answers = torch.randint(12, (4, 7)), torch.randint(12, (4, 4))
+    with torch.no_grad():
+        model.head.bias.zero_()
+        model.head.bias[3] = 40.0  # every symbol predicted "1" with p > 1 - 1e-7
+    loss = model.shared_step((questions, answers), "train")
+    assert torch.isclose(loss, keras_categorical_crossentropy(model(questions), answers))
+    assert not torch.isclose(loss, torch.nn.functional.cross_entropy(model(questions).flatten(0, 1), answers.flatten()))
+    config = yaml.safe_load((CONFIGS / "addition_seq2seq.yaml").read_text())["model"]["init_args"]
+    assert AdditionSeq2Seq(eps=config["eps"]).configure_optimizers().defaults["eps"] == 1e-8
+    assert AdditionSeq2Seq().configure_optimizers().defaults["eps"] == 1e-7
 
 
 def test_keras_binary_loss_is_bce_until_the_clip_then_flat():

@@ -135,7 +135,7 @@ def test_a_ddp_rank_reseeds_its_own_stream_only_when_the_run_is_seeded(monkeypat
     from types import SimpleNamespace
 
     model = MLP()
-    model._trainer = SimpleNamespace(world_size=2, global_rank=1)
+    model._trainer = SimpleNamespace(world_size=2, global_rank=1, limit_val_batches=1.0, datamodule=None, callbacks=[])
     torch.manual_seed(123)
     model.setup("fit")
     assert torch.initial_seed() == 123

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -14,6 +15,7 @@ from datamodules.base import (
     DataError,
     InMemoryDataModule,
     TensorBatchDataset,
+    check_same_options,
     predict_file_lines,
     seeded_split,
     split_sizes,
@@ -102,6 +104,26 @@ class AdditionDataModule(InMemoryDataModule):
     @property
     def answer_length(self) -> int:
         return self.digits + 1
+
+    def question_options(self) -> dict[str, Any]:
+        """The options that decide how a question is written and which questions train: they travel in
+        checkpoints."""
+        return {"digits": self.digits, "reverse": self.reverse, "training_size": self.training_size,
+                "val_fraction": self.val_fraction, "seed": self.seed}  # fmt: skip
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"question_options": self.question_options()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """A checkpoint of questions made otherwise is refused, naming each option: with other ``digits`` or
+        ``reverse`` the model reads every question wrong (a 2-digit model answered "12+34" with 13); with another
+        ``seed``, ``training_size`` or ``val_fraction`` the validation and test questions would hold ones it trained
+        on (so questions given to ``predict`` need only the first two). Checkpoints from before the options
+        travelled load unchecked."""
+        saved = state.get("question_options", {})
+        if self.predict_text is not None or self.predict_file is not None:
+            saved = {k: v for k, v in saved.items() if k in ("digits", "reverse")}
+        check_same_options(saved, self.question_options(), "questions were made")
 
     def encode_question(self, a: int, b: int) -> Tensor:
         query = f"{a}+{b}".ljust(self.question_length)

@@ -19,6 +19,7 @@ from datamodules.base import (
     DatasetUnavailableError,
     InMemoryDataModule,
     TensorBatchDataset,
+    check_same_options,
     data_root,
     given_texts,
     predict_file_lines,
@@ -186,6 +187,8 @@ class CorpusDataModule(InMemoryDataModule):
                 self.text = self.prepare_text(self.path.read_text(encoding="utf-8"))
             except UnicodeDecodeError as err:
                 raise DataError(f"{self.path} is not UTF-8 text ({err})") from err
+            if not self.text.strip():
+                raise DataError(f"{self.path} holds no text: pass --data.file a UTF-8 text file to learn from")
             rank_zero_info(f"{type(self).__name__}: {self.path.name}, {len(self.text):,} characters")
         if self.vocabulary is None:
             self.vocabulary = self.build_vocabulary(self.tokenize(self.vocabulary_text()))
@@ -213,7 +216,8 @@ class CorpusDataModule(InMemoryDataModule):
     def state_dict(self) -> dict[str, Any]:
         if self.vocabulary is None:
             return {}
-        return {"tokens": self.vocabulary.tokens, "oov": self.vocabulary.oov, "settings": self.vocabulary_settings()}
+        return {"tokens": self.vocabulary.tokens, "oov": self.vocabulary.oov, "settings": self.vocabulary_settings(),
+                "windows": {"sequence_length": self.sequence_length}}  # fmt: skip
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if not state:
@@ -222,6 +226,9 @@ class CorpusDataModule(InMemoryDataModule):
         if state["settings"] != settings:
             differing = ", ".join(f"{k}={v!r} (here {settings.get(k)!r})" for k, v in state["settings"].items())
             raise DataError(f"the checkpoint's vocabulary was built with {differing}: pass the same --data options")
+        # The model reads windows of this length (a word model generates from the last ones): 8 words where it
+        # learnt from 4 would predict from a context it never saw
+        check_same_options(state.get("windows", {}), {"sequence_length": self.sequence_length}, "windows were made")
         if self.vocabulary is None or self.vocabulary.tokens != state["tokens"]:
             self.vocabulary = Vocabulary(state["tokens"], state["oov"])
             self.splits = {}

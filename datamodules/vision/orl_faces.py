@@ -13,6 +13,7 @@ import shutil
 import urllib.request
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,6 +27,7 @@ from datamodules.base import (
     DatasetUnavailableError,
     InMemoryDataModule,
     TensorBatchDataset,
+    check_same_options,
     data_root,
     split_sizes,
 )
@@ -117,7 +119,7 @@ def sample_pairs(
     every_positive = every_positive[~torch.isin(pair_key(*every_positive.T, images), excluded)]
     if positives and not len(every_positive):
         raise DataError("the validation pairs take every positive pair: lower val_size")
-    rounds = -(-positives // max(len(every_positive), 1))
+    rounds = max(-(-positives // max(len(every_positive), 1)), 1)  # one at least: torch.cat needs a tensor
     order = torch.cat([torch.randperm(len(every_positive), generator=generator) for _ in range(rounds)])[:positives]
     positive = every_positive[order]
     swap = torch.rand(positives, generator=generator) < 0.5  # which of the two comes first is random too
@@ -241,6 +243,15 @@ class ORLFacesDataModule(InMemoryDataModule):
         self.pair_seed, self.download = pair_seed, download
         self.images: Tensor | None = None  # (subjects, images, 1, H, W) in [0, 1] after setup
         self.subject_names: list[str] = []
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"test_subjects": self.test_subjects}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """A checkpoint trained with other subjects held out is refused: tested under the book's protocol, a model of
+        the honest one would meet its 30 training subjects among the test subjects without a word."""
+        check_same_options({k: v for k, v in state.items() if k == "test_subjects"}, self.state_dict(),
+                           "training subjects were chosen")  # fmt: skip
 
     @property
     def folder(self) -> Path:

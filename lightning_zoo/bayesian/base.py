@@ -246,7 +246,8 @@ class VariationalClassifierBase(ZooModule):
 
     def on_test_epoch_end(self) -> None:
         release_posterior_samples(self.net)
-        accuracies = self.last_sample_accuracies = self.sample_accuracies.compute().float().cpu()
+        # reshape: with one posterior sample the metric computes a 0-d tensor
+        accuracies = self.last_sample_accuracies = self.sample_accuracies.compute().float().cpu().reshape(-1)
         self.sample_accuracies.reset()
         summary = {f"test/{k}": v for k, v in self.test_means.compute().items()}
         self.test_means.reset()

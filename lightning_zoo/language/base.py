@@ -245,6 +245,10 @@ class TextSamples(Callback):
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if not callable(getattr(pl_module, "generate", None)):
             raise ZooError(f"TextSamples needs a language model (generate); {type(pl_module).__name__} is not one")
+        if self.prompt is not None and stage == "fit" and trainer.datamodule is not None:
+            # now, not after the first epoch: a prompt the vocabulary cannot encode would cost that epoch's training
+            datamodule = trainer.datamodule
+            datamodule.encode(datamodule.prepare_text(self.prompt), "TextSamples' prompt")
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: LanguageModelBase) -> None:
         if not (due(trainer, self.every_n_epochs, self.from_first_epoch) and trainer.is_global_zero):

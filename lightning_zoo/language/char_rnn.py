@@ -249,7 +249,6 @@ CARDS = (
             _second_bias_note(_second_bias("lstm", 128, 1), _SHERLOCK_KERAS),
             "The article's text file is the same Project Gutenberg book; its exact copy (and so its vocabulary size) "
             "is not known: ours has 62 symbols after lower-casing.",
-            "Generation carries the hidden state (the article re-reads the last 40 characters for each one).",
             FUSED_SIGMOID_GATES.format("article"),
         ),
     ),

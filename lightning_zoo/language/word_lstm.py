@@ -22,7 +22,8 @@ class WordLSTM(LanguageModelBase):
     generation keeps the last ``sequence_length`` words and reads them again for each new word.
 
     Args:
-        embedding_dim: Embedding width (the article gives none; its rule of thumb is vocab ** 0.25).
+        embedding_dim: Embedding width (the article's model states none; its rule of thumb is vocab ** 0.25, its
+            illustration of an embedding uses 3).
         hidden_size: LSTM units per direction (the article gives none).
         bidirectional: The article's ``Bidirectional`` wrapper.
         dropout: Dropout before the output layer (the article gives no rate).
@@ -103,8 +104,9 @@ CARDS = (
             "The article's corpus (the first 1,000 messages of the NUS SMS corpus) is not public: this runs on the "
             "Sherlock Holmes text, with a 3,000-word vocabulary (padding and OOV included), so its numbers are not "
             "the article's.",
-            "The article states no layer sizes or dropout rate: embedding 10 (its rule of thumb, vocab ** 0.25, for "
-            "3,000 words is 7.4), 100 LSTM units per direction and dropout 0.2 are our choices.",
+            "The article's model states no layer sizes or dropout rate (its illustration of an embedding uses 3 "
+            "dimensions; its rule of thumb, vocab ** 0.25, gives 7.4 for 3,000 words): embedding 10, 100 LSTM units "
+            "per direction and dropout 0.2 are our choices.",
             "PyTorch's LSTM holds a second bias vector: 800 parameters more than Keras would count, kept at zero and "
             "out of training.",
             FUSED_SIGMOID_GATES.format("article"),

@@ -13,13 +13,14 @@ from torch import Tensor, nn
 from lightning_zoo.cards import Card, Result
 from lightning_zoo.core import SharedStepModule
 from lightning_zoo.files import atomic_path
-from lightning_zoo.keras import KerasOptimizer, keras_dense_init_, keras_optimizer
+from lightning_zoo.keras import KerasOptimizer, keras_categorical_crossentropy, keras_dense_init_, keras_optimizer
 from lightning_zoo.sequence.recurrent import FUSED_SIGMOID_GATES, keras_recurrent_init_
 
 
 class AdditionSeq2Seq(SharedStepModule):
     """One-hot question -> LSTM(hidden) -> its final state repeated ``answer_length`` times (``RepeatVector``) ->
-    LSTM(hidden, every step) -> Dense(vocab) per step (``TimeDistributed``): a cross-entropy per answer symbol.
+    LSTM(hidden, every step) -> Dense(vocab) per step (``TimeDistributed``): Keras' categorical cross-entropy (its
+    probability clipped to [1e-7, 1 - 1e-7]) per answer symbol.
 
     Logs ``loss``, ``char_acc`` (symbols right, padding included, as Keras' ``accuracy`` counts them) and
     ``answer_acc`` (every symbol of the answer right) per stage and epoch; the best checkpoint is the one with the
@@ -31,6 +32,8 @@ class AdditionSeq2Seq(SharedStepModule):
         hidden_size: Units of both LSTMs (the script's ``HIDDEN_SIZE``).
         optimizer: A Keras optimizer with Keras' defaults (the script: Adam).
         lr: Learning rate; default Keras' for the optimizer.
+        eps: The optimizer's epsilon; default Keras' today (Adam: 1e-7). The config sets 1e-8, the default of the
+            Keras 2.0 the example ran on (2.1.3 changed it).
     """
 
     family = "seq2seq"
@@ -45,6 +48,7 @@ class AdditionSeq2Seq(SharedStepModule):
         hidden_size: int = 128,
         optimizer: KerasOptimizer = "adam",
         lr: float | None = None,
+        eps: float | None = None,
     ) -> None:
         super().__init__()
         # The second biases stay at zero and out of training (single_bias), so both LSTMs train as Keras' do.
@@ -62,12 +66,12 @@ class AdditionSeq2Seq(SharedStepModule):
         return self.head(outputs)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return keras_optimizer(self.hparams.optimizer, self.parameters(), self.hparams.lr)
+        return keras_optimizer(self.hparams.optimizer, self.parameters(), self.hparams.lr, self.hparams.eps)
 
     def shared_step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
         questions, answers = batch
         logits = self(questions)
-        loss = F.cross_entropy(logits.flatten(0, 1), answers.flatten())
+        loss = keras_categorical_crossentropy(logits, answers)
         with torch.no_grad():
             right = logits.argmax(-1) == answers
             n = len(answers)
