@@ -366,6 +366,15 @@ def test_text_samples_can_start_from_a_random_slice_of_the_text_as_the_article(d
     assert len(prompt) == 40 and prompt in (data_root / "text" / "sherlock.txt").read_text("utf-8").lower()
 
 
+def test_no_temperature_or_a_negative_one_is_refused_saying_which():
+    with pytest.raises(ValueError, match=r"at least one temperature, each >= 0; got 200, \[\]"):
+        CharRNN(vocab_size=5, temperatures=[])
+    with pytest.raises(ValueError, match=r"at least one temperature, each >= 0; got 1, 200, \[-0.5\]"):
+        TextSamples(temperatures=[-0.5])
+    with pytest.raises(ValueError, match=r"got 1, 200, \[\]"):
+        TextSamples(temperatures=[])
+
+
 def test_text_samples_need_a_language_model(tmp_path):
     from lightning_zoo.core import ZooError
 

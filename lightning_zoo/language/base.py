@@ -88,7 +88,10 @@ class LanguageModelBase(SharedStepModule):
         if loss not in ("keras", "cross_entropy"):
             raise ValueError(f"loss must be 'keras' or 'cross_entropy', got {loss!r}")
         if generate_length < 1 or any(t < 0 for t in temperatures) or not temperatures:
-            raise ValueError(f"need generate_length >= 1 and temperatures >= 0, got {generate_length}, {temperatures}")
+            raise ValueError(
+                f"need generate_length >= 1 and at least one temperature, each >= 0; got {generate_length}, "
+                f"{list(temperatures)}"
+            )
         self.track_epoch_means("loss", "acc")
         self.example_input_array = torch.zeros(2, 8, dtype=torch.long)
 
@@ -236,8 +239,11 @@ class TextSamples(Callback):
         from_first_epoch: bool = False,
         prompt_from_data: bool = False,
     ) -> None:
-        if every_n_epochs < 1 or length < 1 or any(t < 0 for t in temperatures):
-            raise ValueError("TextSamples needs every_n_epochs >= 1, length >= 1 and temperatures >= 0")
+        if every_n_epochs < 1 or length < 1 or any(t < 0 for t in temperatures) or not temperatures:
+            raise ValueError(
+                "TextSamples needs every_n_epochs >= 1, length >= 1 and at least one temperature, each >= 0; got "
+                f"{every_n_epochs}, {length}, {list(temperatures)}"
+            )
         self.every_n_epochs, self.length, self.temperatures = every_n_epochs, length, list(temperatures)
         self.prompt, self.seed, self.key, self.from_first_epoch = prompt, seed, key, from_first_epoch
         self.prompt_from_data = prompt_from_data
