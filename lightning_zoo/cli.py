@@ -113,6 +113,16 @@ def refuse_without_step(model: pl.LightningModule, step: str, subcommand: str) -
         raise ZooError(f"{type(model).__name__} has no {step}: nothing to {subcommand}" + (f"; {hint}" if hint else ""))
 
 
+def refuse_untrained(model: pl.LightningModule, subcommand: str, ckpt_path: str | None) -> None:
+    """``validate`` or ``test`` without ``--ckpt_path`` would score freshly initialised weights, as predict would
+    (refused too); a model with nothing to learn (a baseline) needs no checkpoint."""
+    if ckpt_path is None and getattr(model, "learns", False):
+        raise ZooError(
+            f"{subcommand} without --ckpt_path would score untrained weights: pass the checkpoint of a trained run, "
+            "e.g. --ckpt_path logs/lightning-zoo/<run> (a run's folder stands for its checkpoints/last.ckpt)"
+        )
+
+
 def continue_run(trainer_config: Namespace, checkpoint: str) -> Path | None:
     """A fit resumed from a checkpoint of a run folder its first logger would lay out (W&B: ``<save_dir>/<project>/
     <id>``; TensorBoard, CSV: ``<save_dir>/<name>/<version>``) goes on in that folder, as that run: the logger
@@ -257,10 +267,12 @@ class ZooCLI(LightningCLI):
 
     def validate(self, model: pl.LightningModule, datamodule: pl.LightningDataModule | None = None, **kwargs: Any):
         refuse_without_step(model, "validation_step", "validate")
+        refuse_untrained(model, "validate", kwargs.get("ckpt_path"))
         return self.trainer.validate(model, datamodule=datamodule, **kwargs)
 
     def test(self, model: pl.LightningModule, datamodule: pl.LightningDataModule | None = None, **kwargs: Any):
         refuse_without_step(model, "test_step", "test")
+        refuse_untrained(model, "test", kwargs.get("ckpt_path"))
         return self.trainer.test(model, datamodule=datamodule, **kwargs)
 
     def predict(self, model: pl.LightningModule, datamodule: pl.LightningDataModule | None = None, **kwargs: Any):

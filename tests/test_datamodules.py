@@ -304,7 +304,10 @@ def test_two_processes_validate_and_test_a_classifier_on_odd_splits_as_one_does(
               "--data.val_size", "33", "--data.batch_size", "8", "--trainer.logger", "CSVLogger",
               "--trainer.enable_progress_bar", "false"]  # fmt: skip
     two = ["--trainer.devices", "2", "--trainer.strategy", "ddp", "--trainer.accelerator", "cpu"]
-    for stage in ("validate", "test"):  # the same (seeded) initial weights in every run: no training needed
+    fitted = ZooCLI(args=["fit", *common, "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2",
+                          "--trainer.default_root_dir", str(tmp_path / "fit")])  # fmt: skip
+    common += ["--ckpt_path", fitted.trainer.checkpoint_callback.last_model_path]  # the same weights in every run
+    for stage in ("validate", "test"):
         ZooCLI(args=[stage, *common, "--trainer.default_root_dir", str(tmp_path / f"{stage}_one")])
         command = [PYTHON, CLI, stage, *common, "--trainer.default_root_dir", str(tmp_path / f"{stage}_two"), *two]
         done = subprocess.run(command, env=subprocess_env(), cwd=tmp_path, capture_output=True, text=True, timeout=300)

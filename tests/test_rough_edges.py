@@ -119,6 +119,18 @@ def test_predict_without_a_checkpoint_is_refused_with_the_fix(data_root):
     assert not Path("predictions").exists()
 
 
+@pytest.mark.parametrize("subcommand", ["validate", "test"])
+def test_evaluating_without_a_checkpoint_is_refused_unless_there_is_nothing_to_learn(subcommand, data_root, tmp_path):
+    """A fresh model's scores (10 % on MNIST) would pass for a result; the last-value forecaster has no weights."""
+    with pytest.raises(SystemExit) as exit_:
+        main([subcommand, "--config", MLP_CONFIG, "--data.data_dir", str(data_root), "--trainer.logger", "false"])
+    assert str(exit_.value.code).startswith(f"error: {subcommand} without --ckpt_path would score untrained weights")
+    baseline = ZooCLI(args=[subcommand, "--config", str(ROOT / "configs/forecasting/naive_djia.yaml"),
+                            "--data.data_dir", str(data_root), "--trainer.logger", "false",
+                            "--trainer.default_root_dir", str(tmp_path)])  # fmt: skip
+    assert baseline.trainer.callback_metrics
+
+
 @pytest.mark.parametrize("logger", ["CSVLogger", "TensorBoardLogger", "ZooWandbLogger"])
 def test_every_logger_and_the_checkpoints_go_under_default_root_dir(logger, wandb_unset, data_root, tmp_path):
     root = tmp_path / "DIR"
