@@ -305,6 +305,16 @@ def test_one_prompt_may_be_given_as_it_is_not_only_as_a_json_list(data_root, tmp
     assert CharCorpusDataModule(file="x.txt", predict_text=("a", "b")).predict_text == ["a", "b"]
 
 
+@pytest.mark.parametrize("subcommand", ["validate", "test"])
+def test_evaluating_a_corpus_without_held_out_text_says_so(data_root, tmp_path, subcommand):
+    checkpoint = fit_sherlock(data_root, tmp_path / "run")  # the article's config holds no text out
+    with pytest.raises(DataError, match=rf"no held-out text to {subcommand} on: pass --data.val_fraction"):
+        ZooCLI(args=[
+            subcommand, "--config", str(CONFIGS / "char_lstm_sherlock.yaml"), "--model.hidden_size", "16",
+            "--trainer.logger", "false", "--data.data_dir", str(data_root), "--ckpt_path", str(checkpoint),
+        ])  # fmt: skip
+
+
 def test_a_checkpoint_of_other_windows_is_refused_by_name(data_root, tmp_path):
     """The windows' length travels with the vocabulary: a model that learnt from 40 characters is not evaluated on
     (nor, for a word model, generates from) another length without a word."""

@@ -263,8 +263,11 @@ class CorpusDataModule(InMemoryDataModule):
         return super()._loader(split, shuffle)
 
     def val_dataloader(self) -> DataLoader | list:
-        # No validation set (the books'): Lightning skips validation when there is no loader.
-        return self._loader("val") if self.has_validation else []
+        if self.has_validation:
+            return self._loader("val")
+        if self.trainer is not None and self.trainer.state.fn == "validate":  # it would print nothing and end
+            raise DataError("no held-out text to validate on: pass --data.val_fraction (the end of the text held out)")
+        return []  # a fit without validation (the books'): Lightning skips validation when there is no loader
 
     def test_dataloader(self) -> DataLoader:
         if not self.has_validation:
