@@ -19,6 +19,7 @@ import torch
 import torch.distributed as dist
 from pytorch_lightning.callbacks import Callback, EarlyStopping
 from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
+from pytorch_lightning.utilities.model_helpers import is_overridden
 from torch import Tensor
 from torchmetrics import Metric, MetricCollection
 
@@ -346,7 +347,7 @@ class ZooModule(pl.LightningModule):
         if self._distributed and seed is not None:
             seed_rank(int(seed), self.trainer.global_rank)
         if stage == "fit":
-            refuse_stopping_on_missing_validation(self.trainer)
+            refuse_stopping_on_missing_validation(self.trainer, self)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["zoo_model"] = self.model_name
@@ -496,9 +497,13 @@ class ZooModule(pl.LightningModule):
         return {name: [values[i] for i in samples] for name, values in columns.items()}
 
 
-def refuse_stopping_on_missing_validation(trainer: pl.Trainer) -> None:
+def refuse_stopping_on_missing_validation(trainer: pl.Trainer, model: pl.LightningModule) -> None:
     """An EarlyStopping on a ``val/`` metric in a fit that validates on nothing would fail at the first epoch's end
-    (Lightning's "not available" RuntimeError), that epoch's training lost: refused before training instead."""
+    (Lightning's "not available" RuntimeError), that epoch's training lost: refused before training instead. Only
+    for a model whose ``val/`` metrics come from its validation step: a GAN's (classifier-FID, ...) come from
+    callbacks at each training epoch's end, with no validation at all."""
+    if not is_overridden("validation_step", model):
+        return
     if trainer.limit_val_batches == 0:
         reason = "--trainer.limit_val_batches 0"
     elif not getattr(trainer.datamodule, "has_validation", True):

@@ -514,6 +514,9 @@ def test_addition_predict_answers_questions_from_the_command_line(tmp_path):
     with pytest.raises(DataError, match=r"--data.training_size 200 \(here 50000\), --data.seed 0 \(here 1\)"):
         ZooCLI(args=["test", *common, "--data.seed", "1", *last])
     ZooCLI(args=["predict", *common, "--data.predict_text", "12+34", "--data.seed", "1", *last])
+    with pytest.raises(DataError, match=r"--data.seed 0 \(here 1\)"):  # a test scores the seeded questions
+        ZooCLI(args=["test", *common, "--data.training_size", "200", "--data.test_size", "20", "--data.predict_text",
+                     "12+34", "--data.seed", "1", *last])  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -141,6 +141,21 @@ def test_every_logger_and_the_checkpoints_go_under_default_root_dir(logger, wand
     assert not Path("logs").exists()
 
 
+def test_stopping_on_a_val_metric_without_validation_is_refused_only_where_validation_makes_it():
+    """A classifier's val/ metrics come from its validation step: without validation, refused. A GAN's (classifier-FID)
+    come from callbacks at each training epoch's end, with validation off in every GAN config: allowed."""
+    from types import SimpleNamespace
+
+    from pytorch_lightning.callbacks import EarlyStopping
+
+    from lightning_zoo.core import ZooError, refuse_stopping_on_missing_validation
+
+    trainer = SimpleNamespace(limit_val_batches=0, datamodule=None, callbacks=[EarlyStopping("val/classifier_fid")])
+    refuse_stopping_on_missing_validation(trainer, DCGAN())
+    with pytest.raises(ZooError, match="EarlyStopping monitors val/classifier_fid, but this fit validates on nothing"):
+        refuse_stopping_on_missing_validation(trainer, MLP())
+
+
 def test_a_ddp_rank_reseeds_its_own_stream_only_when_the_run_is_seeded(monkeypatch):
     """With --seed_everything false (no PL_GLOBAL_SEED) every process keeps its own unseeded randomness; seeded runs
     give each rank a stream of its own."""

@@ -226,12 +226,13 @@ class CorpusDataModule(InMemoryDataModule):
         if state["settings"] != settings:
             differing = ", ".join(f"{k}={v!r} (here {settings.get(k)!r})" for k, v in state["settings"].items())
             raise DataError(f"the checkpoint's vocabulary was built with {differing}: pass the same --data options")
-        # The model reads windows of this length (a word model generates from the last ones): 8 words where it
-        # learnt from 4 would predict from a context it never saw
-        check_same_options(state.get("windows", {}), {"sequence_length": self.sequence_length}, "windows were made")
         if self.vocabulary is None or self.vocabulary.tokens != state["tokens"]:
             self.vocabulary = Vocabulary(state["tokens"], state["oov"])
             self.splits = {}
+        # The model reads windows of this length (a word model generates from the last ones): 8 words where it
+        # learnt from 4 would predict from a context it never saw. Checked after the vocabulary is in place, so that
+        # the CLI links its size without the corpus and names this refusal, not a missing text file.
+        check_same_options(state.get("windows", {}), {"sequence_length": self.sequence_length}, "windows were made")
 
     def encode(self, text: str, what: str = "the text") -> Tensor:
         if self.vocabulary is None:
