@@ -253,8 +253,10 @@ class TextSamples(Callback):
             raise ZooError(f"TextSamples needs a language model (generate); {type(pl_module).__name__} is not one")
         if self.prompt is not None and stage == "fit" and trainer.datamodule is not None:
             # now, not after the first epoch: a prompt the vocabulary cannot encode would cost that epoch's training
-            datamodule = trainer.datamodule
-            datamodule.encode(datamodule.prepare_text(self.prompt), "TextSamples' prompt")
+            self._prompt_tokens(trainer.datamodule)
+
+    def _prompt_tokens(self, datamodule: Any) -> Tensor:
+        return datamodule.encode(datamodule.prepare_text(self.prompt), "TextSamples' prompt")
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: LanguageModelBase) -> None:
         if not (due(trainer, self.every_n_epochs, self.from_first_epoch) and trainer.is_global_zero):
@@ -263,7 +265,7 @@ class TextSamples(Callback):
         special = getattr(datamodule, "special_tokens", ())
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + trainer.current_epoch)
         if self.prompt is not None:
-            prompt = datamodule.encode(datamodule.prepare_text(self.prompt), "TextSamples' prompt")
+            prompt = self._prompt_tokens(datamodule)
         elif self.prompt_from_data:
             prompt = datamodule.random_window(generator)
         else:

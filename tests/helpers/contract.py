@@ -3,6 +3,7 @@ bases declare (never by a model's name)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 from collections.abc import Callable
@@ -141,15 +142,20 @@ def ddp_cards() -> list[Card]:
     return one_card_per_family() + [c for c in CARDS if c.ddp and c not in one_card_per_family()]
 
 
+@functools.cache
+def read_config(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
 def data_class_name(card: Card) -> str:
-    return yaml.safe_load(card.config_path.read_text())["data"]["class_path"].rpartition(".")[2]
+    return read_config(card.config_path)["data"]["class_path"].rpartition(".")[2]
 
 
 def fixture_model_options(card: Card) -> list[str]:
     """A model size that follows the data's, scaled as the fixture scales the data: a generation window (each
     character from the last ones re-read from a zero state; the books' is about their window) becomes the fixture's
     window, as 162 made the 2 x 800 LSTM's three-epoch run a minute of text sampling."""
-    model = yaml.safe_load(card.config_path.read_text())["model"].get("init_args", {})
+    model = read_config(card.config_path)["model"].get("init_args", {})
     if model.get("generation_window") is None:
         return []
     return ["--model.generation_window", str(FIXTURE_CHARACTER_WINDOW)]
