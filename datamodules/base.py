@@ -215,11 +215,14 @@ class ZooDataModule(pl.LightningDataModule):
 
     A subclass lists in ``data_sizes`` the sizes only the data knows (``num_classes``, ``input_shape``,
     ``vocab_size``, ...), as attributes or properties; the CLI links each into any model whose constructor takes an
-    argument of that name.
+    argument of that name. It returns from :meth:`sample_options` the options that decide what a sample is: they
+    travel in checkpoints, and a checkpoint made under others is refused by name.
     """
 
     data_sizes: ClassVar[tuple[str, ...]] = ()
     dataset_name: ClassVar[str | None] = None  # names the zoo's feature network for it (classifier-FID), if any
+    sample_options_key: ClassVar[str] = "sample_options"  # their key in the checkpoint's state (as first saved)
+    sample_options_made: ClassVar[str] = "samples were made"  # what a refusal says they decided
 
     def __init__(self, batch_size: int, num_workers: int = 0, pin_memory: bool = False) -> None:
         super().__init__()
@@ -288,6 +291,26 @@ class ZooDataModule(pl.LightningDataModule):
 
     def _batches_trained(self) -> int:
         return batches_trained_this_epoch(self.trainer)
+
+    def sample_options(self) -> dict[str, Any]:
+        """The options that decide what a sample is (its values, shape, encoding), as ``--data`` names them: a model
+        that learnt pixels in [0, 1] would be tested on [-1, 1] without a word. None here."""
+        return {}
+
+    def saved_sample_options(self, state: dict[str, Any]) -> dict[str, Any]:
+        """The sample options a checkpoint's state holds (a subclass reads older layouts, or checks fewer, here)."""
+        return state.get(self.sample_options_key, {})
+
+    def state_dict(self) -> dict[str, Any]:
+        options = self.sample_options()
+        return {self.sample_options_key: options} if options else {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """A checkpoint whose samples were made under other options is refused, in one line naming each option and
+        the checkpoint's value. Refused rather than adopted: the CLI hands a DataModule a value typed on the command
+        line, one from a config file and the default alike, so adopting the checkpoint's would silently override an
+        explicit one. Checkpoints from before the options travelled load unchecked."""
+        check_same_options(self.saved_sample_options(state), self.sample_options(), self.sample_options_made)
 
 
 class InMemoryDataModule(ZooDataModule):
@@ -364,7 +387,7 @@ def check_same_options(saved: dict[str, Any], here: dict[str, Any], made: str) -
     under other options than ``here`` (a DataModule's ``load_state_dict``)."""
     differing = [k for k, v in saved.items() if here.get(k) != v]
     if differing:
-        options = ", ".join(f"--data.{k} {json.dumps(saved[k])} (here {json.dumps(here[k])})" for k in differing)
+        options = ", ".join(f"--data.{k} {json.dumps(saved[k])} (here {json.dumps(here.get(k))})" for k in differing)
         raise DataError(f"the checkpoint's {made} with {options}: pass the same options")
 
 

@@ -412,3 +412,28 @@ def test_the_subset_builder_runs_as_a_module_without_pythons_warning():
                           cwd=ROOT, env=subprocess_env(), capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0 and "--kaggle-train" in done.stdout
     assert "RuntimeWarning" not in done.stderr, done.stderr
+
+
+def test_a_checkpoint_of_images_made_otherwise_is_refused_by_name_and_an_old_one_loads(tmp_path):
+    """Squashed images in [-1, 1] for a model that learnt cropped ones in [0, 1] are refused, naming each option;
+    the folder itself may differ (a model classifies new images)."""
+    write_image_folder(tmp_path / "photos", {"train": 4, "validation": 2})
+    common = ["--model", "lightning_zoo.classification.SmallConvNet", "--data", "datamodules.ImageFolderDataModule",
+              "--data.folder", str(tmp_path / "photos"), "--data.image_size", "48", "--data.batch_size", "4",
+              "--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]  # fmt: skip
+    ZooCLI(args=["fit", *common, "--trainer.max_epochs", "1", "--trainer.default_root_dir", str(tmp_path / "run")])
+    checkpoint = next((tmp_path / "run").rglob("last.ckpt"))
+    saved = torch.load(checkpoint, weights_only=False)["ImageFolderDataModule"]
+    assert saved == {"image_options": {"image_size": 48, "resize": "crop", "value_range": [0.0, 1.0]}}
+    with pytest.raises(DataError) as refusal:
+        ZooCLI(args=["test", *common, "--data.resize", "squash", "--data.value_range", "[-1, 1]",
+                     "--ckpt_path", str(checkpoint)])  # fmt: skip
+    assert str(refusal.value) == (
+        'the checkpoint\'s images were made with --data.resize "crop" (here "squash"), --data.value_range '
+        "[0.0, 1.0] (here [-1.0, 1.0]): pass the same options"
+    )
+    write_image_folder(tmp_path / "new", {"train": 2, "test": 2}, seed=1)
+    ZooCLI(args=["test", *common, "--data.folder", str(tmp_path / "new"), "--ckpt_path", str(checkpoint)])
+    dm = ImageFolderDataModule(str(tmp_path / "photos"), value_range=(-1, 1))
+    dm.load_state_dict({})  # a checkpoint from before the options travelled
+    assert dm.state_dict() == {"image_options": {"image_size": 64, "resize": "crop", "value_range": [-1.0, 1.0]}}

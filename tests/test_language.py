@@ -315,16 +315,23 @@ def test_evaluating_a_corpus_without_held_out_text_says_so(data_root, tmp_path, 
         ])  # fmt: skip
 
 
-def test_a_checkpoint_of_other_windows_is_refused_by_name(data_root, tmp_path):
-    """The windows' length travels with the vocabulary: a model that learnt from 40 characters is not evaluated on
-    (nor, for a word model, generates from) another length without a word."""
+@pytest.mark.parametrize(
+    "option, refusal",
+    [(["--data.sequence_length", "20"], "--data.sequence_length 40 (here 20)"),
+     (["--data.lower", "false", "--data.normalise", "true"],
+      "--data.lower true (here false), --data.normalise false (here true)")],
+)  # fmt: skip
+def test_a_checkpoint_of_other_windows_or_vocabulary_options_is_refused_by_name(data_root, tmp_path, option, refusal):
+    """The windows' length and the options the vocabulary depends on travel with it: a model that learnt from 40
+    lower-case characters is not evaluated on (nor, for a word model, generates from) another length or case without
+    a word."""
     checkpoint = fit_sherlock(data_root, tmp_path / "run")
-    with pytest.raises(DataError, match=r"windows were made with --data.sequence_length 40 \(here 20\)"):
+    with pytest.raises(DataError) as refused:
         ZooCLI(args=[
             "test", "--config", str(CONFIGS / "char_lstm_sherlock.yaml"), "--model.hidden_size", "16",
-            "--trainer.logger", "false", "--data.data_dir", str(data_root), "--data.sequence_length", "20",
-            "--ckpt_path", str(checkpoint),
+            "--trainer.logger", "false", "--data.data_dir", str(data_root), *option, "--ckpt_path", str(checkpoint),
         ])  # fmt: skip
+    assert str(refused.value) == f"the checkpoint's text was encoded with {refusal}: pass the same options"
 
 
 def test_a_prompt_outside_the_vocabulary_names_its_characters(data_root, tmp_path):

@@ -15,7 +15,6 @@ from datamodules.base import (
     DataError,
     InMemoryDataModule,
     TensorBatchDataset,
-    check_same_options,
     predict_file_lines,
     seeded_split,
     split_sizes,
@@ -105,27 +104,23 @@ class AdditionDataModule(InMemoryDataModule):
     def answer_length(self) -> int:
         return self.digits + 1
 
-    def question_options(self) -> dict[str, Any]:
-        """The options that decide how a question is written and which questions train: they travel in
-        checkpoints."""
+    sample_options_key = "question_options"
+    sample_options_made = "questions were made"
+
+    def sample_options(self) -> dict[str, Any]:
+        """How a question is written and which questions train: with other ``digits`` or ``reverse`` the model reads
+        every question wrong (a 2-digit model answered "12+34" with 13); with another ``seed``, ``training_size`` or
+        ``val_fraction`` the validation and test questions would hold ones it trained on."""
         return {"digits": self.digits, "reverse": self.reverse, "training_size": self.training_size,
                 "val_fraction": self.val_fraction, "seed": self.seed}  # fmt: skip
 
-    def state_dict(self) -> dict[str, Any]:
-        return {"question_options": self.question_options()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """A checkpoint of questions made otherwise is refused, naming each option: with other ``digits`` or
-        ``reverse`` the model reads every question wrong (a 2-digit model answered "12+34" with 13); with another
-        ``seed``, ``training_size`` or ``val_fraction`` the validation and test questions would hold ones it trained
-        on (so questions given to ``predict`` need only the first two). Checkpoints from before the options
-        travelled load unchecked."""
-        saved = state.get("question_options", {})
+    def saved_sample_options(self, state: dict[str, Any]) -> dict[str, Any]:
+        """Questions given to ``predict`` need only be written as the model learnt (test and validate score the
+        seeded questions, given ones or not)."""
+        saved = super().saved_sample_options(state)
         given = self.predict_text is not None or self.predict_file is not None
         predicting = self.trainer is None or self.trainer.state.fn == "predict"  # None: the CLI's early look
-        if given and predicting:  # (test and validate score the seeded questions, given ones or not)
-            saved = {k: v for k, v in saved.items() if k in ("digits", "reverse")}
-        check_same_options(saved, self.question_options(), "questions were made")
+        return {k: v for k, v in saved.items() if k in ("digits", "reverse")} if given and predicting else saved
 
     def encode_question(self, a: int, b: int) -> Tensor:
         query = f"{a}+{b}".ljust(self.question_length)

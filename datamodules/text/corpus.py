@@ -19,7 +19,6 @@ from datamodules.base import (
     DatasetUnavailableError,
     InMemoryDataModule,
     TensorBatchDataset,
-    check_same_options,
     data_root,
     given_texts,
     predict_file_lines,
@@ -152,7 +151,7 @@ class CorpusDataModule(InMemoryDataModule):
         raise NotImplementedError
 
     def vocabulary_settings(self) -> dict[str, Any]:
-        """The options the vocabulary depends on: a checkpoint's vocabulary is refused under other ones."""
+        """The options the vocabulary depends on (``lower``, ``num_words``, ...)."""
         return {}
 
     # ---------------------------------------------------------------------------------------------------- the text
@@ -211,28 +210,35 @@ class CorpusDataModule(InMemoryDataModule):
         if stage != "predict":
             self._read()
 
-    # The vocabulary travels in checkpoints. Lightning restores it after setup(), so the text is encoded when a
-    # loader is first asked for, with whichever vocabulary is in place by then.
+    # The vocabulary travels in checkpoints, with the options it depends on and the windows' length. Lightning
+    # restores it after setup(), so the text is encoded when a loader is first asked for, with whichever vocabulary
+    # is in place by then.
+    sample_options_made = "text was encoded"
+
+    def sample_options(self) -> dict[str, Any]:
+        """The vocabulary's options and the windows' length: a word model generates from the last
+        ``sequence_length`` words, and 8 where it learnt from 4 would predict from a context it never saw."""
+        return {**self.vocabulary_settings(), "sequence_length": self.sequence_length}
+
     def state_dict(self) -> dict[str, Any]:
         if self.vocabulary is None:
             return {}
         return {"tokens": self.vocabulary.tokens, "oov": self.vocabulary.oov, "settings": self.vocabulary_settings(),
                 "windows": {"sequence_length": self.sequence_length}}  # fmt: skip
 
+    def saved_sample_options(self, state: dict[str, Any]) -> dict[str, Any]:
+        return {**state["settings"], **state.get("windows", {})}  # checkpoints from before the windows travelled
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Takes a checkpoint's vocabulary, then refuses it if its text was encoded under other options (see the
+        base class): checked after, so that the CLI links the vocabulary's size without the corpus and names this
+        refusal, not a missing text file."""
         if not state:
             return
-        settings = self.vocabulary_settings()
-        if state["settings"] != settings:
-            differing = ", ".join(f"{k}={v!r} (here {settings.get(k)!r})" for k, v in state["settings"].items())
-            raise DataError(f"the checkpoint's vocabulary was built with {differing}: pass the same --data options")
         if self.vocabulary is None or self.vocabulary.tokens != state["tokens"]:
             self.vocabulary = Vocabulary(state["tokens"], state["oov"])
             self.splits = {}
-        # The model reads windows of this length (a word model generates from the last ones): 8 words where it
-        # learnt from 4 would predict from a context it never saw. Checked after the vocabulary is in place, so that
-        # the CLI links its size without the corpus and names this refusal, not a missing text file.
-        check_same_options(state.get("windows", {}), {"sequence_length": self.sequence_length}, "windows were made")
+        super().load_state_dict(state)
 
     def encode(self, text: str, what: str = "the text") -> Tensor:
         if self.vocabulary is None:

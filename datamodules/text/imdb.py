@@ -20,7 +20,6 @@ from datamodules.base import (
     DatasetUnavailableError,
     InMemoryDataModule,
     TensorBatchDataset,
-    check_same_options,
     data_root,
     given_texts,
     numbered_predict_lines,
@@ -222,28 +221,31 @@ class IMDBDataModule(InMemoryDataModule):
             ranked = ranked_words(self.texts["train"][0], self.encoding["line_breaks"])
             self.word_index = WordIndex(ranked, **self.encoding)
 
-    # The vocabulary travels in checkpoints, with every other option that changes how a review becomes indices
-    # (maxlen, reverse). Lightning restores it after setup(), so reviews are encoded when a loader is first asked for,
-    # with whichever vocabulary is in place by then.
+    # The vocabulary travels in checkpoints, with every option that changes how a review becomes indices. Lightning
+    # restores it after setup(), so reviews are encoded when a loader is first asked for, with whichever vocabulary
+    # is in place by then.
+    sample_options_made = "reviews were encoded"
+
+    def sample_options(self) -> dict[str, Any]:
+        return {**self.encoding, "maxlen": self.maxlen, "reverse": self.reverse}
+
     def state_dict(self) -> dict[str, Any]:
         if self.word_index is None:
             return {}
-        return {"words": self.word_index.saved_words, "encoding": dict(self.encoding), "sequences": self._sequences()}
+        return {"words": self.word_index.saved_words, "encoding": dict(self.encoding),
+                "sequences": {"maxlen": self.maxlen, "reverse": self.reverse}}  # fmt: skip
 
-    def _sequences(self) -> dict[str, Any]:
-        return {"maxlen": self.maxlen, "reverse": self.reverse}
+    def saved_sample_options(self, state: dict[str, Any]) -> dict[str, Any]:
+        """Checkpoints from before an option was saved load as if it had its value of then (line_breaks False,
+        unseen_words oov) or unchecked (maxlen and reverse)."""
+        return {"line_breaks": False, "unseen_words": "oov", **state["encoding"], **state.get("sequences", {})}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Takes a checkpoint's vocabulary; a checkpoint whose reviews were encoded under other options is refused,
-        in one line naming each option and the checkpoint's value. Refused rather than adopted: the CLI hands this
-        class a value typed on the command line, one from a config file and the default alike, so adopting the
-        checkpoint's would silently override an explicit one. Checkpoints from before an option was saved load as
-        if it had its value of then (line_breaks False, unseen_words oov) or unchecked (maxlen and reverse)."""
+        """Takes a checkpoint's vocabulary, unless its reviews were encoded under other options (refused, see the
+        base class)."""
         if not state:
             return
-        encoding = {"line_breaks": False, "unseen_words": "oov", **state["encoding"]}  # checkpoints from before them
-        saved = {**encoding, **state.get("sequences", {})}  # checkpoints from before maxlen and reverse travelled
-        check_same_options(saved, {**self.encoding, **self._sequences()}, "reviews were encoded")
+        super().load_state_dict(state)
         if self.word_index is None or self.word_index.saved_words != state["words"]:
             self.word_index = WordIndex(state["words"], **self.encoding)
             self.splits = {}

@@ -22,7 +22,6 @@ from datamodules.base import (
     DatasetUnavailableError,
     InMemoryDataModule,
     TensorBatchDataset,
-    check_same_options,
     data_path,
     data_root,
 )
@@ -242,19 +241,10 @@ class SeriesDataModule(InMemoryDataModule):
         return self.missing_values.rows
 
     def sample_options(self) -> dict[str, Any]:
-        """The options that decide what a sample is (its columns, length, target): they travel in checkpoints."""
+        """A sample's columns and target (subclasses add its length): a model trained on windows of 10 would forecast
+        from windows of 20 without a word. Where the data come from (``csv_file``, ``where``, the split) may
+        differ."""
         return {"value_columns": self.value_columns, "target_column": self.value_columns[self.target_index]}
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"sample_options": self.sample_options()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """A checkpoint whose samples were made under other options is refused, in one line naming each option and
-        the checkpoint's value (a model trained on windows of 10 would forecast from windows of 20 without a word).
-        Refused rather than adopted, as IMDB's encoding: the CLI cannot tell a typed value from a default. Where
-        the data come from (``csv_file``, ``where``, the split) may differ. Checkpoints from before the options
-        travelled load unchecked."""
-        check_same_options(state.get("sample_options", {}), self.sample_options(), "samples were made")
 
     def set_splits(self, whole: TensorBatchDataset, n_train: int, n_val: int) -> None:
         """The samples (in time order) split chronologically: the first ``n_train`` train, the next ``n_val``

@@ -221,6 +221,8 @@ class ImageFolderDataModule(ZooDataModule):
     """
 
     data_sizes = ("num_classes", "input_shape")
+    sample_options_key = "image_options"
+    sample_options_made = "images were made"
 
     def __init__(
         self,
@@ -256,6 +258,12 @@ class ImageFolderDataModule(ZooDataModule):
         self.classes_chosen = classes is not None  # chosen classes leave the other class folders out on purpose
         self.splits: dict[str, ImageFileDataset] = {}
         self.dataset_name = dataset_name
+
+    def sample_options(self) -> dict[str, Any]:
+        """What an image is: a model that learnt pixels in [0, 1], or squashed images, would be fed [-1, 1], or
+        cropped ones, without a word."""
+        return {"image_size": self.image_size, "resize": self.resize,
+                "value_range": [float(v) for v in self.value_range]}  # fmt: skip
 
     @property
     def num_classes(self) -> int:

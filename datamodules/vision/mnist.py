@@ -14,7 +14,6 @@ from datamodules.base import (
     DatasetUnavailableError,
     InMemoryDataModule,
     TensorBatchDataset,
-    check_same_options,
     data_root,
     seeded_split,
     split_sizes,
@@ -117,19 +116,14 @@ class MNISTDataModule(InMemoryDataModule):
         self.flatten, self.padding, self.value_range = flatten, padding, value_range
         self.split_seed, self.download = split_seed, download
 
-    def image_options(self) -> dict[str, Any]:
-        """The options that decide what an image and its label are: they travel in checkpoints."""
+    sample_options_key = "image_options"
+    sample_options_made = "images were made"
+
+    def sample_options(self) -> dict[str, Any]:
+        """What an image and its label are: a model that learnt pixels in [0, 1] tested on [-1, 1] loses accuracy
+        without a word, and other ``keep_classes`` of the same count would name every prediction wrongly."""
         return {"value_range": [float(v) for v in self.value_range], "padding": self.padding,
                 "keep_classes": self.keep_classes}  # fmt: skip
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"image_options": self.image_options()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """A checkpoint of images made otherwise is refused, naming each option: a model that learnt pixels in
-        [0, 1] tested on [-1, 1] loses accuracy without a word, and other ``keep_classes`` of the same count would
-        name every prediction wrongly. Checkpoints from before the options travelled load unchecked."""
-        check_same_options(state.get("image_options", {}), self.image_options(), "images were made")
 
     @property
     def class_names(self) -> tuple[str, ...]:
