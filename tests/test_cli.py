@@ -11,6 +11,7 @@ import pytorch_lightning as pl
 import torch
 
 from lightning_zoo.cli import ZooCLI, main
+from lightning_zoo.core import load_zoo_module
 from tests.conftest import ROOT
 
 PRESETS = sorted((ROOT / "configs" / "trainer").glob("*.yaml"))
@@ -154,9 +155,14 @@ def test_mlp_validate_test_and_predict_from_a_checkpoint(data_root: Path):
     fitted = fit_quickly(MLP_CONFIG, data_root)
     checkpoint = Path(fitted.trainer.checkpoint_callback.last_model_path)
     common = ["--config", MLP_CONFIG, "--data.data_dir", str(data_root), "--ckpt_path", str(checkpoint)]
-    for subcommand in ("validate", "test"):
+    trained = load_zoo_module(checkpoint).eval()
+    for subcommand, split in (("validate", "val"), ("test", "test")):
         cli = ZooCLI(args=[subcommand, *common])
-        assert 0 <= float(cli.trainer.callback_metrics[f"{'val' if subcommand == 'validate' else 'test'}/acc"]) <= 1
+        images, labels = cli.datamodule.splits[split].tensors
+        with torch.no_grad():  # the checkpoint's weights, scored here rather than by the module's metrics
+            expected = (trained(images).argmax(1) == labels).float().mean()
+        assert float(cli.trainer.callback_metrics[f"{split}/acc"]) == pytest.approx(float(expected), abs=1e-6)
+        assert all(torch.equal(p, trained.state_dict()[k]) for k, p in cli.model.state_dict().items())
     ZooCLI(args=["predict", *common])
     rows = list(csv.DictReader(open(checkpoint.parent.parent / "predictions" / "predictions.csv")))
     assert len(rows) == 64 and {"index", "target", "predicted", "prob_9"} <= set(rows[0])

@@ -315,3 +315,15 @@ def test_the_transfer_examples_adadelta_has_keras_2_0s_epsilon_and_sgd_refuses_o
     assert TransferCNN(num_classes=5, eps=1e-6).configure_optimizers().defaults["eps"] == 1e-6
     with pytest.raises(ValueError, match="sgd has none"):
         TransferCNN(num_classes=5, optimizer="sgd", eps=1e-8)
+
+
+def test_the_imagenet_normalisation_is_torchvisions_for_the_vgg16_weights():
+    """The statistics the pretrained VGG16 was trained on, as torchvision's weights enum states them (no download)."""
+    import torchvision
+    from torchvision.transforms.functional import normalize
+
+    from lightning_zoo.pretrained import ImageNetNormalize
+
+    reference = torchvision.models.VGG16_Weights.IMAGENET1K_V1.transforms()
+    images = torch.rand(2, 3, 8, 8)
+    torch.testing.assert_close(ImageNetNormalize()(images), normalize(images, reference.mean, reference.std))

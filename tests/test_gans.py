@@ -135,6 +135,53 @@ def test_acgan_generator_step_draws_twice_the_batch_of_fresh_latents(data_root):
     assert sizes == [16]
 
 
+def test_acgan_losses_are_their_formulas_on_a_fixed_batch(data_root):
+    """The discriminator: BCE of real (target real_label) and fake (0) plus cross-entropy of every image's class; the
+    generator: BCE of its fresh fakes against 1 plus cross-entropy of the classes it was asked for."""
+    torch.manual_seed(0)
+    model = ACGAN().eval()  # dropout off: the same outputs in every call
+    batch = fixed_batch(data_root, padding=0, n=8)
+    latent = model.sample_latent(8)
+    with torch.no_grad():
+        adversarial, classes = model.discriminator(torch.cat([batch.images, model.generate(latent)]))
+        targets = torch.cat([torch.full((8,), model.hparams.real_label), torch.zeros(8)])
+        expected_d = F.binary_cross_entropy_with_logits(adversarial, targets) + F.cross_entropy(
+            classes, torch.cat([batch.labels, latent["labels"]])
+        )
+        torch.testing.assert_close(model.d_loss(batch, latent), expected_d)
+        torch.manual_seed(1)
+        g_loss = model.g_loss(batch, latent)
+        torch.manual_seed(1)
+        fresh = model.sample_latent(16)
+        adversarial, classes = model.discriminator(model.generate(fresh))
+        expected_g = F.binary_cross_entropy_with_logits(adversarial, torch.ones(16)) + F.cross_entropy(
+            classes, fresh["labels"]
+        )
+        torch.testing.assert_close(g_loss, expected_g)
+
+
+def test_infogan_losses_are_their_formulas_with_the_books_weights_on_a_fixed_batch(data_root):
+    """Both networks add the information loss (cross-entropy of the category, 0.1 x MSE of the continuous code) to
+    their BCE: the discriminator's of real (target real_label) and fake (0), the generator's of fake against 1."""
+    torch.manual_seed(0)
+    model = InfoGAN().eval()  # BatchNorm from running statistics: the same outputs in every call
+    batch = fixed_batch(data_root, padding=2, n=8)
+    latent = model.sample_latent(8)
+    with torch.no_grad():
+        real_logits, _, _ = model.discriminator(batch.images)
+        fake_logits, code, category_logits = model.discriminator(model.generate(latent))
+        information = F.cross_entropy(category_logits, latent["category"]) + 0.1 * F.mse_loss(code, latent["code"])
+        real_target = torch.full_like(real_logits, model.hparams.real_label)
+        expected_d = (
+            F.binary_cross_entropy_with_logits(real_logits, real_target)
+            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+            + information
+        )
+        expected_g = F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits)) + information
+        torch.testing.assert_close(model.d_loss(batch, latent), expected_d)
+        torch.testing.assert_close(model.g_loss(batch, latent), expected_g)
+
+
 def test_the_sigmoid_gans_work_in_zero_one():
     assert FashionGAN.output_range == (0.0, 1.0) and VanillaGAN(output="sigmoid").output_range == (0.0, 1.0)
     images = FashionGAN().generate(FashionGAN().sample_latent(4))

@@ -8,6 +8,7 @@ import logging
 import math
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -218,17 +219,42 @@ def test_conditional_accuracy_is_measured_for_labels_and_for_categories(model_cl
 
 
 class Painter(ACGAN):
-    """A 'generator' that paints the fixture pattern of the requested class (row band c), or of ``only`` whatever
-    class is asked for (a generator collapsed onto one mode)."""
+    """A 'generator' that paints the fixture pattern of the requested class (row band c), of the next class with
+    ``shift`` 1, or of ``only`` whatever class is asked for (a generator collapsed onto one mode)."""
 
     only: int | None = None
+    shift: int = 0
 
     def generate(self, latent):
         images = torch.full((len(latent["labels"]), 1, 28, 28), -1.0)
         for i, c in enumerate(latent["labels"].tolist()):
-            c = c if self.only is None else self.only
+            c = (c + self.shift) % 10 if self.only is None else self.only
             images[i, 0, 2 + 2 * c : 4 + 2 * c, 4:24] = 1.0
         return images
+
+
+class CategoryPainter(Painter):
+    """The painter asked for a class by InfoGAN's ``category`` code instead of ``labels``."""
+
+    def sample_latent(self, n, generator=None):
+        latent = super().sample_latent(n, generator)
+        return {"z": latent["z"], "category": latent["labels"]}
+
+    def generate(self, latent):
+        return super().generate({"labels": latent["category"]})
+
+
+def measured_by(callback, gan, judge, monkeypatch) -> dict[str, float]:
+    """What ``callback`` logs at the end of a run's last epoch for ``gan``, classified by ``judge``."""
+    monkeypatch.setattr(metrics, "feature_extractor", lambda *args, **kwargs: judge)
+    logged = {}
+    monkeypatch.setattr(metrics, "log_measured", lambda module, values: logged.update(values))
+    last_epoch = SimpleNamespace(current_epoch=0, max_epochs=1, should_stop=False, max_steps=-1, global_step=0,
+                                 sanity_checking=False, world_size=1, global_rank=0, datamodule=None,
+                                 strategy=SimpleNamespace(reduce=lambda value, reduce_op: value))  # fmt: skip
+    callback.setup(last_epoch, gan, "fit")
+    callback.on_train_epoch_end(last_epoch, gan)
+    return {name: float(value) for name, value in logged.items()}
 
 
 @pytest.fixture(scope="module")
@@ -263,6 +289,28 @@ def test_class_shares_find_a_generator_collapsed_onto_one_mode(judge):
     assert not shares["every_class_within"]
     assert shares["class_share_pct"][3] == shares["commonest_class_pct"] == 100.0 and shares["rarest_class_pct"] == 0
     assert metrics.class_shares(torch.tensor([4, 16] + [10] * 8))["every_class_within"] is False  # one class too rare
+
+
+def test_conditional_accuracy_logs_the_classes_asked_for_and_purity_for_categories(judge, monkeypatch):
+    """Asked for class c, a painter of class c + 1 is always wrong (accuracy 0) and always consistent (purity 1): a
+    category code has no order to be right in, so for it the purity is logged."""
+    right, shifted, category_shifted = Painter(), Painter(), CategoryPainter()
+    shifted.shift = category_shifted.shift = 1
+    category_shifted.hparams["num_categories"] = 10
+    assert measured_by(ConditionalAccuracy(per_class=10), right, judge, monkeypatch) == {"val/conditional_acc": 1.0}
+    assert measured_by(ConditionalAccuracy(per_class=10), shifted, judge, monkeypatch) == {"val/conditional_acc": 0.0}
+    assert measured_by(ConditionalAccuracy(per_class=10), category_shifted, judge, monkeypatch) == {
+        "val/category_purity": 1.0
+    }
+
+
+def test_mode_coverage_logs_the_shares_of_the_rarest_and_commonest_class(judge, monkeypatch):
+    collapsed = Painter()
+    collapsed.only = 3
+    measured = measured_by(metrics.ModeCoverage(num_samples=200), collapsed, judge, monkeypatch)
+    assert measured == {"val/rarest_class_share": 0.0, "val/commonest_class_share": 1.0}
+    balanced = measured_by(metrics.ModeCoverage(num_samples=200), Painter(), judge, monkeypatch)
+    assert 0.05 < balanced["val/rarest_class_share"] < 0.1 < balanced["val/commonest_class_share"] < 0.15
 
 
 def test_mode_coverage_is_logged_as_the_rarest_and_commonest_class_share(data_root, tmp_path):

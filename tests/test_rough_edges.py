@@ -103,13 +103,22 @@ def test_the_non_finite_loss_never_reaches_the_weights(data_root, tmp_path):
     assert checkpoint.best_model_path == "" and not (tmp_path / "ckpt").exists()
 
 
-def test_a_gan_stops_before_a_non_finite_discriminator_loss_updates_it(data_root, tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    "network, refusal",
+    [("discriminator", "at step 0 .*the discriminator loss is nan.* --model.lr_d 0.0002"),
+     ("generator", "the generator loss is nan.* --model.lr_g 0.0002")],
+)  # fmt: skip
+def test_a_gan_stops_before_a_non_finite_loss_updates_its_network(network, refusal, data_root, tmp_path, monkeypatch):
+    """The NaN flows back through the network's weights: a step taken before the check would write NaN into them."""
     model = DCGAN()
-    monkeypatch.setattr(model, "d_loss", lambda batch, latent: torch.tensor(float("nan"), requires_grad=True))
-    before = state_of(model.discriminator)
-    with pytest.raises(NonFiniteLossError, match="at step 0 .*the discriminator loss is nan.* --model.lr_d 0.0002"):
+    name = "d_loss" if network == "discriminator" else "g_loss"
+    loss = getattr(model, name)
+    monkeypatch.setattr(model, name, lambda batch, latent: loss(batch, latent) * float("nan"))
+    before = {k: p.detach().clone() for k, p in getattr(model, network).named_parameters()}
+    with pytest.raises(NonFiniteLossError, match=refusal):
         trainer(tmp_path, max_epochs=1, limit_val_batches=0).fit(model, gan_data(data_root))
-    assert all(torch.equal(p, before[k]) for k, p in model.discriminator.state_dict().items())
+    # (BatchNorm's running statistics, of the finite images, moved in the forward pass)
+    assert all(torch.equal(p, before[k]) for k, p in getattr(model, network).named_parameters())
 
 
 def test_predict_without_a_checkpoint_is_refused_with_the_fix(data_root):

@@ -138,6 +138,29 @@ def test_lsgan_losses_are_their_formulas_on_a_fixed_batch(data_root):
         torch.testing.assert_close(model.g_loss(real_batch, latent), expected_g)
 
 
+@pytest.mark.parametrize("architecture", [WGAN, WGANGP], ids=lambda c: c.__name__)
+def test_the_critic_and_generator_losses_are_the_wasserstein_formulas_on_a_fixed_batch(architecture, data_root):
+    """The critic minimises D(fake) - D(real) (plus 10 x the gradient penalty for WGAN-GP), the generator -D(fake):
+    the signs a "lowers its own loss" check cannot tell apart."""
+    torch.manual_seed(0)
+    model = architecture().eval()
+    dm = gan_data(data_root, batch_size=8)
+    dm.setup("fit")
+    images = next(iter(dm.train_dataloader()))[0]
+    real_batch, latent = RealBatch(images), model.sample_latent(8)
+    fake = model.generate(latent).detach()
+    d_real, d_fake = model.discriminator(images).mean().detach(), model.discriminator(fake).mean().detach()
+    torch.testing.assert_close(model.g_loss(real_batch, latent).detach(), -d_fake)
+    torch.manual_seed(1)  # the penalty's interpolation points
+    d_loss = model.d_loss(real_batch, latent).detach()
+    if architecture is WGAN:
+        torch.testing.assert_close(d_loss, d_fake - d_real)
+    else:
+        torch.manual_seed(1)
+        penalty = gradient_penalty(model.discriminator, images, fake).detach()
+        torch.testing.assert_close(d_loss, 10 * penalty + d_fake - d_real)
+
+
 @pytest.mark.parametrize(
     ("on_dcgan", "on_images"), [(WGAN, ImageWGAN), (WGANGP, ImageWGANGP), (LSGAN, ImageLSGAN)], ids=lambda c: c.__name__
 )
