@@ -16,6 +16,7 @@ from torch.distributions import Normal, kl_divergence
 from lightning_zoo.bayesian import BayesianSoftmaxRegression, VariationalLinear, normal_kl, posterior_samples
 from lightning_zoo.bayesian.base import predictive_summary
 from lightning_zoo.cli import ZooCLI
+from lightning_zoo.core import ZooError
 from tests.conftest import CLI, PYTHON, subprocess_env
 from tests.helpers.train import MetricHistory, mlp_data, trainer
 
@@ -91,6 +92,23 @@ def test_training_minimises_the_mean_nll_plus_the_kl_over_the_dataset_size(data_
     trainer(tmp_path, max_epochs=3, callbacks=[history], limit_val_batches=0).fit(model, data)
     losses = history.history["train/loss_step"]
     assert sum(losses[-5:]) < 0.7 * sum(losses[:5])
+    assert model.training_size == 600  # as given
+
+
+def test_the_likelihood_stands_for_the_training_set_unless_a_size_is_given(data_root, tmp_path):
+    """By default the KL is divided by the training samples of this fit (the fixture's 256 less 56 validating): a
+    validation split taken from the training pool shrinks it."""
+    model = BayesianSoftmaxRegression(input_shape=(784,))
+    trainer(tmp_path, max_steps=1, limit_val_batches=0).fit(model, mlp_data(data_root, batch_size=32, val_size=56))
+    assert model.training_size == 200
+    model.trainer = None  # a step outside the fit: it logs nothing
+    x, y = torch.rand(8, 784), torch.randint(10, (8,))
+    torch.manual_seed(1)
+    loss = model.training_step((x, y), 0)
+    torch.manual_seed(1)
+    torch.testing.assert_close(loss, torch.nn.functional.cross_entropy(model(x), y) + model.kl() / 200)
+    with pytest.raises(ZooError, match="a training step outside a fit needs dataset_size"):
+        BayesianSoftmaxRegression(input_shape=(784,)).training_step((x, y), 0)
 
 
 def test_the_learning_rate_falls_as_edwards_staircase(data_root, tmp_path):

@@ -15,7 +15,7 @@ from pytorch_lightning.utilities import rank_zero_info
 from torch import Tensor, nn
 from torchmetrics import Metric
 
-from lightning_zoo.core import EpochMeans, ZooModule
+from lightning_zoo.core import EpochMeans, ZooError, ZooModule
 from lightning_zoo.files import atomic_path
 from lightning_zoo.media import results_path, write_csv, writes_files
 
@@ -152,7 +152,8 @@ class VariationalClassifierBase(ZooModule):
 
     Args:
         num_classes: Output classes (linked from the DataModule).
-        dataset_size: Training samples the likelihood stands for (the book's 60,000).
+        dataset_size: Training samples the likelihood stands for; None (default): the training set's size, read when
+            the fit starts (the book's 60,000; 54,000 with ``--data.val_size 0.1``).
         posterior_samples: Weight samples drawn at test and predict time (the book: 30).
         test_seed: Seed of those samples.
     """
@@ -164,10 +165,10 @@ class VariationalClassifierBase(ZooModule):
     prediction_files = ("predictions.csv",)
 
     def __init__(
-        self, num_classes: int = 10, dataset_size: int = 60000, posterior_samples: int = 30, test_seed: int = 0
+        self, num_classes: int = 10, dataset_size: int | None = None, posterior_samples: int = 30, test_seed: int = 0
     ) -> None:
         super().__init__()
-        if dataset_size < 1 or posterior_samples < 1:
+        if (dataset_size is not None and dataset_size < 1) or posterior_samples < 1:
             raise ValueError(
                 f"dataset_size and posterior_samples must be positive, got {dataset_size}, {posterior_samples}"
             )
@@ -179,6 +180,13 @@ class VariationalClassifierBase(ZooModule):
 
     net: nn.Module
     last_sample_accuracies: Tensor | None = None  # each posterior sample's accuracy in the last test
+    training_size: int | None = None  # the samples the likelihood stands for, once known
+
+    def on_train_start(self) -> None:
+        # The whole training set, on every DDP rank (each rank's batch gradient stands for it, and they are averaged).
+        given = self.hparams.dataset_size
+        self.training_size = given if given is not None else len(self.trainer.train_dataloader.dataset)
+        rank_zero_info(f"the ELBO's likelihood stands for {self.training_size:,} training samples")
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
@@ -190,7 +198,10 @@ class VariationalClassifierBase(ZooModule):
         x, y = batch
         logits = self(x)
         nll = F.cross_entropy(logits, y)
-        kl = self.kl() / self.hparams.dataset_size
+        size = self.training_size or self.hparams.dataset_size  # (a step outside a fit needs a given size)
+        if size is None:
+            raise ZooError("a training step outside a fit needs dataset_size: the training set's size is read then")
+        kl = self.kl() / size
         loss = nll + kl
         self.check_finite(loss)
         n = len(y)
