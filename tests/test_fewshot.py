@@ -147,6 +147,12 @@ def test_unequal_subjects_and_too_many_held_out_subjects_are_clear_errors(tmp_pa
     (tmp_path / "orl_faces" / "s2" / "10.pgm").write_bytes((tmp_path / "orl_faces" / "s2" / "9.pgm").read_bytes())
     with pytest.raises(DataError, match="test_subjects=2 leaves 1 of the 3 subjects"):
         faces(tmp_path, test_subjects=2)
+    # A test needs no training pairs: its gallery may be a folder too small for them.
+    tested = ORLFacesDataModule(data_dir=str(tmp_path), test_subjects=2)
+    tested.setup("test")
+    assert "train" not in tested.splits and tested.splits["test"].tensors[1].tolist() == [1] * 10 + [2] * 10
+    with pytest.raises(DataError, match="test_subjects=4, but the folder holds 3 subjects"):
+        ORLFacesDataModule(data_dir=str(tmp_path), test_subjects=4).setup("test")
 
 
 def archive_of(folder: Path, path: Path) -> Path:

@@ -289,18 +289,32 @@ class ORLFacesDataModule(InMemoryDataModule):
         self.images = images.float().div_(255)
 
     def setup(self, stage: str) -> None:
-        if self.splits:
-            return
+        """The one-shot tests' gallery, and for a fit or validation the pairs (a test of a small folder of faces needs
+        none: its subjects may be too few for them)."""
         if self.images is None:
             self._read()
         n_subjects, per_subject = self.images.shape[:2]
-        if n_subjects - self.test_subjects < 2:
-            raise DataError(
-                f"test_subjects={self.test_subjects} leaves {n_subjects - self.test_subjects} of the "
-                f"{n_subjects} subjects for training pairs; at least 2 are needed"
-            )
+        if self.test_subjects > n_subjects:
+            raise DataError(f"test_subjects={self.test_subjects}, but the folder holds {n_subjects} subjects")
         training = torch.arange(n_subjects - self.test_subjects)
         testing = torch.arange(n_subjects - self.test_subjects, n_subjects) if self.test_subjects else training
+        if "test" not in self.splits:
+            # Each image with its subject (a row of the table) and its image number.
+            subject = testing.repeat_interleave(per_subject)
+            image = torch.arange(per_subject).repeat(len(testing))
+            self.splits["test"] = self.splits["predict"] = TensorBatchDataset(
+                self.images[testing].flatten(0, 1), subject, image
+            )
+        if stage in ("fit", "validate") and "train" not in self.splits:
+            self._make_pairs(training, testing)
+
+    def _make_pairs(self, training: Tensor, testing: Tensor) -> None:
+        n_subjects, per_subject = self.images.shape[:2]
+        if len(training) < 2:
+            raise DataError(
+                f"test_subjects={self.test_subjects} leaves {len(training)} of the {n_subjects} subjects for "
+                "training pairs; at least 2 are needed"
+            )
         _, n_val = split_sizes(self.pairs, self.val_size)
         flat = self.images.flatten(0, 1)
         generator = torch.Generator().manual_seed(self.pair_seed)
@@ -314,12 +328,6 @@ class ORLFacesDataModule(InMemoryDataModule):
             else PairBatchDataset(flat, *train)
         )
         self.splits["val"] = PairBatchDataset(flat, *val)
-        # The one-shot tests' gallery: each image with its subject (a row of the table) and its image number.
-        subject = testing.repeat_interleave(per_subject)
-        image = torch.arange(per_subject).repeat(len(testing))
-        self.splits["test"] = self.splits["predict"] = TensorBatchDataset(
-            self.images[testing].flatten(0, 1), subject, image
-        )
         held_out = f", s{testing[0] + 1}-s{testing[-1] + 1} held out for the tests" if self.test_subjects else ""
         rank_zero_info(
             f"ORL faces: {n_subjects} subjects x {per_subject} images{held_out}; {n_train} training and {n_val} "
