@@ -82,7 +82,7 @@ def test_every_stage_reports_keras_loss_with_the_kernel_penalty(stage):
     torch.manual_seed(0)
     model = MLP(l2=0.01, dropout=0.0).eval()
     x, y = torch.randn(8, 1, 28, 28), torch.arange(8)
-    loss = model.shared_step((x, y), stage)
+    loss = model.shared_step((x, y), stage).detach()
     data_loss = torch.nn.functional.cross_entropy(model(x), y)
     assert float(loss) == pytest.approx(float(data_loss + model.regularization_loss()), rel=1e-6)
     assert float(model.epoch_means[stage].compute()["loss"]) == pytest.approx(float(loss), rel=1e-6)
