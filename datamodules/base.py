@@ -221,7 +221,7 @@ class ZooDataModule(pl.LightningDataModule):
 
     data_sizes: ClassVar[tuple[str, ...]] = ()
     dataset_name: ClassVar[str | None] = None  # names the zoo's feature network for it (classifier-FID), if any
-    sample_options_key: ClassVar[str] = "sample_options"  # their key in the checkpoint's state (as first saved)
+    sample_options_key: ClassVar[str] = "sample_options"  # their key in the checkpoint's state
     sample_options_made: ClassVar[str] = "samples were made"  # what a refusal says they decided
 
     def __init__(self, batch_size: int, num_workers: int = 0, pin_memory: bool = False) -> None:
@@ -275,7 +275,8 @@ class ZooDataModule(pl.LightningDataModule):
 
     @property
     def has_validation(self) -> bool:
-        """Whether a fit has validation samples (known after ``setup``; True where a DataModule cannot tell)."""
+        """Whether a fit has validation samples (known after ``setup("fit")``; True where a DataModule cannot
+        tell)."""
         return True
 
     @property

@@ -126,7 +126,8 @@ def markdown_table(columns: list[str], rows: list[list]) -> str:
 
 def file_for(trainer: pl.Trainer, kind: str, key: str, suffix: str) -> Path:
     """``<run folder>/<kind>/<key>/epoch=NNN-step=S<suffix>``: where a logger-less run keeps what it could not show.
-    NNN is Lightning's 0-based epoch, as in the checkpoints' names; S is the loggers' step (batches trained)."""
+    NNN is Lightning's 0-based epoch, as in the checkpoints' names; S is the loggers' step (batches on which the
+    optimizer stepped)."""
     name = f"epoch={trainer.current_epoch:03d}-step={logger_step(trainer)}{suffix}"
     return run_folder(trainer) / kind / key / name
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from datamodules import MNISTDataModule
+from datamodules import CatsAndDogsSmallDataModule, DataError, MNISTDataModule, VGG16FeaturesDataModule
 from lightning_zoo.classification import MLP, TransferCNN
 from lightning_zoo.cli import main
 from lightning_zoo.core import ZooError
@@ -327,3 +327,19 @@ def test_the_imagenet_normalisation_is_torchvisions_for_the_vgg16_weights():
     reference = torchvision.models.VGG16_Weights.IMAGENET1K_V1.transforms()
     images = torch.rand(2, 3, 8, 8)
     torch.testing.assert_close(ImageNetNormalize()(images), normalize(images, reference.mean, reference.std))
+
+
+def test_vgg16_features_of_other_images_or_weights_are_refused_by_name(data_root):
+    """The images' options travel under their own names (``--data.images.image_size``), with the weights' kind and
+    normalisation; where the ImageNet file lies may differ."""
+    saved = cats_and_dogs_features(data_root).state_dict()
+    assert saved == {"sample_options": {"images.image_size": 48, "images.resize": "squash",
+                                        "images.value_range": [0.0, 1.0], "weights": "imagenet",
+                                        "imagenet_normalize": True}}  # fmt: skip
+    cats_and_dogs_features(data_root, weights="/elsewhere/vgg16-397923af.pth").load_state_dict(saved)
+    with pytest.raises(DataError, match=r"^the checkpoint's features were made with --data.weights \"imagenet\" "
+                                        r"\(here null\), --data.imagenet_normalize true \(here false\)"):  # fmt: skip
+        cats_and_dogs_features(data_root, weights=None, imagenet_normalize=False).load_state_dict(saved)
+    other_size = VGG16FeaturesDataModule(CatsAndDogsSmallDataModule(data_dir=str(data_root), image_size=64))
+    with pytest.raises(DataError, match=r"--data.images.image_size 48 \(here 64\)"):
+        other_size.load_state_dict(saved)

@@ -5,6 +5,7 @@ import gzip
 import hashlib
 import http.server
 import logging
+import re
 import subprocess
 import threading
 from collections import Counter
@@ -481,3 +482,41 @@ def test_a_predict_file_with_a_byte_order_mark_reads_without_it_and_one_not_in_u
     path.write_bytes(("fine\n" * 3000).encode() + "caf\xe9 awful\n".encode("latin-1"))
     with pytest.raises(DataError, match=r"reviews.txt is not UTF-8 text \(line 3001: byte 0xe9 invalid continuation"):
         numbered_predict_lines(path, "review")
+
+
+def old_layout_refusals():
+    """Each DataModule with a state as the code before this one saved it (its own key, or none), and an option that
+    state holds otherwise: a checkpoint of then is still refused by name, not loaded unchecked."""
+    from datamodules import (
+        AdditionDataModule,
+        CharCorpusDataModule,
+        IMDBDataModule,
+        ORLFacesDataModule,
+        WindowSeriesDataModule,
+    )
+
+    imdb_encoding = {"num_words": 5000, "skip_top": 0, "start_char": 1, "oov_char": 2, "index_from": 3}
+    return [
+        (MNISTDataModule, {"image_options": {"value_range": [-1.0, 1.0], "padding": 0, "keep_classes": None}},
+         "images were made with --data.value_range [-1.0, 1.0] (here [0.0, 1.0])"),
+        (AdditionDataModule, {"question_options": {"digits": 2, "reverse": True}},
+         "questions were made with --data.digits 2 (here 3)"),
+        (ORLFacesDataModule, {"test_subjects": 10},
+         "training subjects were chosen with --data.test_subjects 10 (here 0)"),
+        (lambda: CharCorpusDataModule(file="x.txt"), {"tokens": ["a", "b"], "oov": None,
+                                                      "settings": {"lower": False, "normalise": False}},
+         "text was encoded with --data.lower false (here true)"),  # from before the windows' length travelled
+        (IMDBDataModule, {"words": ["film"], "encoding": imdb_encoding},  # from before maxlen, reverse, line_breaks
+         "reviews were encoded with --data.num_words 5000 (here 10000)"),
+        (WindowSeriesDataModule, {"sample_options": {"value_columns": ["Close"], "target_column": "Close",
+                                                     "window": 20, "scale_by_last": True}},
+         "samples were made with --data.window 20 (here 10)"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "build, state, refusal", old_layout_refusals(), ids=["mnist", "addition", "orl", "corpus", "imdb", "series"]
+)
+def test_a_checkpoint_state_of_the_code_before_is_still_refused_by_the_option_it_holds(build, state, refusal):
+    with pytest.raises(DataError, match=f"^the checkpoint's {re.escape(refusal)}: pass the same options$"):
+        build().load_state_dict(state)

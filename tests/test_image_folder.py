@@ -4,6 +4,7 @@ the builder of the book's cats-vs-dogs subset."""
 
 from __future__ import annotations
 
+import csv
 import warnings
 from pathlib import Path
 
@@ -415,16 +416,20 @@ def test_the_subset_builder_runs_as_a_module_without_pythons_warning():
 
 
 def test_a_checkpoint_of_images_made_otherwise_is_refused_by_name_and_an_old_one_loads(tmp_path):
-    """Squashed images in [-1, 1] for a model that learnt cropped ones in [0, 1] are refused, naming each option;
-    the folder itself may differ (a model classifies new images)."""
-    write_image_folder(tmp_path / "photos", {"train": 4, "validation": 2})
+    """Squashed images in [-1, 1] for a model that learnt cropped ones in [0, 1], or its classes in another label
+    order, are refused, naming each option; the folder itself may differ (a model classifies new images), and a
+    checkpoint from before the options travelled loads unchecked."""
+    classes = ("cats", "dogs", "owls")
+    write_image_folder(tmp_path / "photos", {"train": 3, "validation": 1}, classes=classes)
     common = ["--model", "lightning_zoo.classification.SmallConvNet", "--data", "datamodules.ImageFolderDataModule",
               "--data.folder", str(tmp_path / "photos"), "--data.image_size", "48", "--data.batch_size", "4",
               "--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]  # fmt: skip
     ZooCLI(args=["fit", *common, "--trainer.max_epochs", "1", "--trainer.default_root_dir", str(tmp_path / "run")])
     checkpoint = next((tmp_path / "run").rglob("last.ckpt"))
-    saved = torch.load(checkpoint, weights_only=False)["ImageFolderDataModule"]
-    assert saved == {"image_options": {"image_size": 48, "resize": "crop", "value_range": [0.0, 1.0]}}
+    saved = torch.load(checkpoint, weights_only=False)
+    assert saved["ImageFolderDataModule"] == {
+        "image_options": {"image_size": 48, "resize": "crop", "value_range": [0.0, 1.0]}, "classes": list(classes)
+    }  # fmt: skip
     with pytest.raises(DataError) as refusal:
         ZooCLI(args=["test", *common, "--data.resize", "squash", "--data.value_range", "[-1, 1]",
                      "--ckpt_path", str(checkpoint)])  # fmt: skip
@@ -432,8 +437,34 @@ def test_a_checkpoint_of_images_made_otherwise_is_refused_by_name_and_an_old_one
         'the checkpoint\'s images were made with --data.resize "crop" (here "squash"), --data.value_range '
         "[0.0, 1.0] (here [-1.0, 1.0]): pass the same options"
     )
-    write_image_folder(tmp_path / "new", {"train": 2, "test": 2}, seed=1)
+    for reordered in (["--data.classes", "[dogs, cats, owls]"], ["--data.folder", str(tmp_path / "renamed")]):
+        write_image_folder(tmp_path / "renamed", {"train": 1, "test": 1}, classes=("bats", "cats", "dogs"))
+        with pytest.raises(DataError, match=r'learnt the classes \["cats", "dogs", "owls"\] in that label order'):
+            ZooCLI(args=["test", *common, *reordered, "--ckpt_path", str(checkpoint)])
+    write_image_folder(tmp_path / "new", {"train": 1, "test": 2}, classes=classes, seed=1)
     ZooCLI(args=["test", *common, "--data.folder", str(tmp_path / "new"), "--ckpt_path", str(checkpoint)])
-    dm = ImageFolderDataModule(str(tmp_path / "photos"), value_range=(-1, 1))
-    dm.load_state_dict({})  # a checkpoint from before the options travelled
-    assert dm.state_dict() == {"image_options": {"image_size": 64, "resize": "crop", "value_range": [-1.0, 1.0]}}
+    del saved["ImageFolderDataModule"]  # as the code before saved it
+    torch.save(saved, tmp_path / "old.ckpt")
+    ZooCLI(args=["test", *common, "--data.folder", str(tmp_path / "new"), "--data.resize", "squash",
+                 "--ckpt_path", str(tmp_path / "old.ckpt")])  # fmt: skip
+
+
+def test_loose_new_images_are_classified_into_the_checkpoints_classes_by_name(tmp_path):
+    """A folder of unsorted images (labelled false) is one class to the data, but the checkpoint's model has three,
+    named in predictions.csv as the model learnt them."""
+    write_image_folder(tmp_path / "photos", {"train": 3, "validation": 1}, classes=("cats", "dogs", "owls"))
+    write_image_folder(tmp_path / "loose", {"": 2}, classes=("unsorted",), seed=2)
+    common = ["--model", "lightning_zoo.classification.SmallConvNet", "--data", "datamodules.ImageFolderDataModule",
+              "--data.image_size", "48", "--data.batch_size", "4", "--trainer.logger", "false",
+              "--trainer.enable_progress_bar", "false"]  # fmt: skip
+    ZooCLI(args=["fit", *common, "--data.folder", str(tmp_path / "photos"), "--trainer.max_epochs", "1",
+                 "--trainer.default_root_dir", str(tmp_path / "run")])  # fmt: skip
+    checkpoint = next((tmp_path / "run").rglob("last.ckpt"))
+    cli = ZooCLI(args=["predict", *common, "--data.folder", str(tmp_path / "loose"), "--data.labelled", "false",
+                       "--ckpt_path", str(checkpoint)])  # fmt: skip
+    assert cli.datamodule.num_classes == 3 and cli.model.hparams.num_classes == 3
+    with open(next((tmp_path / "run").rglob("predictions.csv"))) as f:
+        rows = list(csv.DictReader(f))
+    assert [row["file"] for row in rows] == ["unsorted/unsorted.0.jpg", "unsorted/unsorted.1.jpg"]
+    names = {"0": "cats", "1": "dogs", "2": "owls"}
+    assert all(row["predicted_class"] == names[row["predicted"]] for row in rows) and "prob_2" in rows[0]

@@ -329,8 +329,10 @@ def test_a_checkpoint_of_other_windows_or_vocabulary_options_is_refused_by_name(
     with pytest.raises(DataError) as refused:
         ZooCLI(args=[
             "test", "--config", str(CONFIGS / "char_lstm_sherlock.yaml"), "--model.hidden_size", "16",
-            "--trainer.logger", "false", "--data.data_dir", str(data_root), *option, "--ckpt_path", str(checkpoint),
+            "--trainer.logger", "false", "--data.data_dir", str(tmp_path / "no_corpus"), *option,
+            "--ckpt_path", str(checkpoint),
         ])  # fmt: skip
+    # (refused before the corpus is looked for: the vocabulary's size comes from the checkpoint)
     assert str(refused.value) == f"the checkpoint's text was encoded with {refusal}: pass the same options"
 
 

@@ -227,7 +227,8 @@ class CorpusDataModule(InMemoryDataModule):
                 "windows": {"sequence_length": self.sequence_length}}  # fmt: skip
 
     def saved_sample_options(self, state: dict[str, Any]) -> dict[str, Any]:
-        return {**state["settings"], **state.get("windows", {})}  # checkpoints from before the windows travelled
+        # this class's own layout (not under sample_options_key); checkpoints from before the windows travelled
+        return {**state["settings"], **state.get("windows", {})}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Takes a checkpoint's vocabulary, then refuses it if its text was encoded under other options (see the

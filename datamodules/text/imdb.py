@@ -236,8 +236,9 @@ class IMDBDataModule(InMemoryDataModule):
                 "sequences": {"maxlen": self.maxlen, "reverse": self.reverse}}  # fmt: skip
 
     def saved_sample_options(self, state: dict[str, Any]) -> dict[str, Any]:
-        """Checkpoints from before an option was saved load as if it had its value of then (line_breaks False,
-        unseen_words oov) or unchecked (maxlen and reverse)."""
+        """The options in this class's own layout (not under ``sample_options_key``). Checkpoints from before an
+        option was saved load as if it had its value of then (line_breaks False, unseen_words oov) or unchecked
+        (maxlen and reverse)."""
         return {"line_breaks": False, "unseen_words": "oov", **state["encoding"], **state.get("sequences", {})}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@ time in the loader's workers rather than held in memory, with seeded augmentatio
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -256,6 +257,7 @@ class ImageFolderDataModule(ZooDataModule):
         self.val_size, self.split_seed = val_size, split_seed
         self.classes: list[str] = list(classes) if classes is not None else []
         self.classes_chosen = classes is not None  # chosen classes leave the other class folders out on purpose
+        self.checkpoint_classes: list[str] = []  # a checkpoint's classes, for loose images (labelled false)
         self.splits: dict[str, ImageFileDataset] = {}
         self.dataset_name = dataset_name
 
@@ -265,11 +267,42 @@ class ImageFolderDataModule(ZooDataModule):
         return {"image_size": self.image_size, "resize": self.resize,
                 "value_range": [float(v) for v in self.value_range]}  # fmt: skip
 
+    # A labelled folder's classes travel in checkpoints too, in label order: a folder or --data.classes that orders
+    # them otherwise would name every prediction wrongly; a loose folder of new images (labelled false) is classified
+    # into the checkpoint's classes, named as they were.
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        if self.labelled and self.classes:
+            state["classes"] = list(self.classes)
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        saved = state.get("classes")
+        if saved is None:
+            return
+        if not self.labelled:
+            self.checkpoint_classes = list(saved)
+        elif self.classes and self.classes != saved:  # (the CLI's look before setup knows only chosen classes)
+            raise DataError(
+                f"the checkpoint's model learnt the classes {json.dumps(saved)} in that label order (here "
+                f"{json.dumps(self.classes)}): name them so with --data.classes, or classify the images as a loose "
+                "folder (--data.labelled false)"
+            )
+
     @property
     def num_classes(self) -> int:
+        if self.checkpoint_classes and not self.labelled:
+            return len(self.checkpoint_classes)
         if not self.classes:
             self.classes = self._scan_splits()["train"].classes
         return len(self.classes)
+
+    @property
+    def class_names(self) -> tuple[str, ...] | None:
+        if self.checkpoint_classes and not self.labelled:
+            return tuple(self.checkpoint_classes)
+        return super().class_names
 
     @property
     def input_shape(self) -> tuple[int, int, int]:

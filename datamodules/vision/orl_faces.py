@@ -250,9 +250,12 @@ class ORLFacesDataModule(InMemoryDataModule):
         training subjects among the test subjects without a word."""
         return {"test_subjects": self.test_subjects}
 
+    # The option is the whole state, as it was first saved (not under a key).
+    def state_dict(self) -> dict[str, Any]:
+        return self.sample_options()
+
     def saved_sample_options(self, state: dict[str, Any]) -> dict[str, Any]:
-        # the first checkpoints that held it held it alone, not under a key
-        return state.get(self.sample_options_key, {k: v for k, v in state.items() if k == "test_subjects"})
+        return state
 
     @property
     def folder(self) -> Path:

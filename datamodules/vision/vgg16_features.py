@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 import torch
 from pytorch_lightning.utilities import rank_zero_info
@@ -54,6 +55,15 @@ class VGG16FeaturesDataModule(InMemoryDataModule):
         cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
         self.cache_dir = Path(cache_dir) if cache_dir else cache_home / "lightning-zoo" / "vgg16_features"
         self.extract_batch_size = extract_batch_size
+
+    sample_options_made = "features were made"
+
+    def sample_options(self) -> dict[str, Any]:
+        """The images' options and how they became features: ImageNet's weights (from wherever the file lies) or
+        random ones, normalised or not."""
+        images = {f"images.{name}": value for name, value in self.images.sample_options().items()}
+        weights = None if self.weights is None else "imagenet"
+        return {**images, "weights": weights, "imagenet_normalize": self.imagenet_normalize}
 
     @property
     def num_classes(self) -> int:

@@ -183,9 +183,17 @@ class VariationalClassifierBase(ZooModule):
     training_size: int | None = None  # the samples the likelihood stands for, once known
 
     def on_train_start(self) -> None:
-        # The whole training set, on every DDP rank (each rank's batch gradient stands for it, and they are averaged).
+        # The whole training set, on every DDP rank (each rank's batch gradient stands for it, and they are averaged),
+        # and under limit_train_batches or overfit_batches too: the posterior is still the whole set's.
         given = self.hparams.dataset_size
-        self.training_size = given if given is not None else len(self.trainer.train_dataloader.dataset)
+        if given is None:
+            try:
+                given = len(self.trainer.train_dataloader.dataset)
+            except TypeError as err:  # a dataset without a length (an iterable one)
+                raise ZooError(
+                    "the training data has no length: pass --model.dataset_size, the samples it holds"
+                ) from err
+        self.training_size = given
         rank_zero_info(f"the ELBO's likelihood stands for {self.training_size:,} training samples")
 
     def forward(self, x: Tensor) -> Tensor:
