@@ -468,3 +468,24 @@ def test_loose_new_images_are_classified_into_the_checkpoints_classes_by_name(tm
     assert [row["file"] for row in rows] == ["unsorted/unsorted.0.jpg", "unsorted/unsorted.1.jpg"]
     names = {"0": "cats", "1": "dogs", "2": "owls"}
     assert all(row["predicted_class"] == names[row["predicted"]] for row in rows) and "prob_2" in rows[0]
+    # The same images as a predict folder of the training config, the training folder gone: the same predictions
+    (tmp_path / "photos").rename(tmp_path / "gone")
+    ZooCLI(args=["predict", *common, "--data.folder", str(tmp_path / "photos"), "--data.predict_folder",
+                 str(tmp_path / "loose"), "--ckpt_path", str(checkpoint)])  # fmt: skip
+    with open(next((tmp_path / "run").rglob("predictions-2/predictions.csv"))) as f:
+        assert list(csv.DictReader(f)) == rows
+
+
+def test_new_photos_are_classified_with_the_cats_and_dogs_config_without_the_subset(data_root, tmp_path):
+    config = str(ROOT / "configs/classification/small_convnet_cats_and_dogs.yaml")
+    common = ["--config", config, "--data.image_size", "48", "--trainer.logger", "false",
+              "--trainer.enable_progress_bar", "false"]  # fmt: skip
+    ZooCLI(args=["fit", *common, "--data.data_dir", str(data_root), "--trainer.max_epochs", "1",
+                 "--trainer.default_root_dir", str(tmp_path / "run")])  # fmt: skip
+    write_image_folder(tmp_path / "mine", {"": 1}, classes=("holiday",), seed=4)
+    ZooCLI(args=["predict", *common, "--data.data_dir", str(tmp_path / "no_subset"), "--data.predict_folder",
+                 str(tmp_path / "mine"), "--ckpt_path", str(tmp_path / "run")])  # fmt: skip
+    with open(next((tmp_path / "run").rglob("predictions.csv"))) as f:
+        rows = list(csv.DictReader(f))
+    assert [row["file"] for row in rows] == ["holiday/holiday.0.jpg"]
+    assert rows[0]["predicted_class"] == ("cats", "dogs")[int(rows[0]["predicted"])]

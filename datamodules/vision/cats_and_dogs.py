@@ -72,6 +72,7 @@ class CatsAndDogsSmallDataModule(ImageFolderDataModule):
         batch_size: 20 in the book's first model, 32 in the augmented one.
         num_workers: Decoding processes.
         pin_memory: Pin batches for faster host-to-GPU copies.
+        predict_folder: Photos to classify in ``predict`` (see :class:`ImageFolderDataModule`).
     """
 
     def __init__(
@@ -82,20 +83,24 @@ class CatsAndDogsSmallDataModule(ImageFolderDataModule):
         batch_size: int = 20,
         num_workers: int = 0,
         pin_memory: bool = False,
+        predict_folder: str | None = None,
     ) -> None:
         super().__init__(
             folder=FOLDER, image_size=image_size, resize="squash", classes=list(BOOK_CLASSES), augment=augment,
             batch_size=batch_size, num_workers=num_workers, pin_memory=pin_memory, data_dir=data_dir,
+            predict_folder=predict_folder,
         )  # fmt: skip
 
     def prepare_data(self) -> None:
-        self._check_present()
+        self._check_present(self.trainer.state.fn if self.trainer is not None else None)
 
     def setup(self, stage: str) -> None:
-        self._check_present()
+        self._check_present(stage)
         super().setup(stage)
 
-    def _check_present(self) -> None:
+    def _check_present(self, stage: str | None) -> None:
+        if stage == "predict" and self.predict_folder is not None:  # new photos to classify need only the checkpoint
+            return
         if not (self.folder / "train").is_dir():
             raise DatasetUnavailableError(
                 f"{self.folder}/train not found: build the subset once from Kaggle's training folder ({KAGGLE}) with "

@@ -219,6 +219,9 @@ class ImageFolderDataModule(ZooDataModule):
         dataset_name: Names the zoo's feature network for these images (``lightning_zoo/feature_networks``), which
             classifier-FID then uses: ``pokemon`` for the Pokemon artwork of the folder GANs' configs.
         data_dir: Root folder of a relative ``folder``; default ``$LIGHTNING_ZOO_DATA`` or ``./data``.
+        predict_folder: Images to classify in ``predict`` (every image below it, in sub-folders or not; relative to
+            the current folder) instead of the held-out split: a classifier's checkpoint names its classes, so the
+            training folder need not be there.
     """
 
     data_sizes = ("num_classes", "input_shape")
@@ -241,6 +244,7 @@ class ImageFolderDataModule(ZooDataModule):
         pin_memory: bool = False,
         dataset_name: str | None = None,
         data_dir: str | None = None,
+        predict_folder: str | None = None,
     ) -> None:
         super().__init__(batch_size, num_workers, pin_memory)
         if image_size < 1:
@@ -257,7 +261,8 @@ class ImageFolderDataModule(ZooDataModule):
         self.val_size, self.split_seed = val_size, split_seed
         self.classes: list[str] = list(classes) if classes is not None else []
         self.classes_chosen = classes is not None  # chosen classes leave the other class folders out on purpose
-        self.checkpoint_classes: list[str] = []  # a checkpoint's classes, for loose images (labelled false)
+        self.checkpoint_classes: list[str] = []  # a checkpoint's classes, for images it did not learn from
+        self.predict_folder = Path(predict_folder) if predict_folder is not None else None
         self.splits: dict[str, ImageFileDataset] = {}
         self.dataset_name = dataset_name
 
@@ -268,8 +273,8 @@ class ImageFolderDataModule(ZooDataModule):
                 "value_range": [float(v) for v in self.value_range]}  # fmt: skip
 
     # A labelled folder's classes travel in checkpoints too, in label order: a folder or --data.classes that orders
-    # them otherwise would name every prediction wrongly; a loose folder of new images (labelled false) is classified
-    # into the checkpoint's classes, named as they were.
+    # them otherwise would name every prediction wrongly; new images (a predict_folder, or a folder read with
+    # labelled false) are classified into the checkpoint's classes, named as they were.
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
         if self.labelled and self.classes:
@@ -281,7 +286,7 @@ class ImageFolderDataModule(ZooDataModule):
         saved = state.get("classes")
         if saved is None:
             return
-        if not self.labelled:
+        if self._new_images:
             self.checkpoint_classes = list(saved)
         elif self.classes and self.classes != saved:  # (the CLI's look before setup knows only chosen classes)
             raise DataError(
@@ -291,8 +296,13 @@ class ImageFolderDataModule(ZooDataModule):
             )
 
     @property
+    def _new_images(self) -> bool:
+        """Whether the images are not of the classes' folders: a predict folder, or a folder read unlabelled."""
+        return self.predict_folder is not None or not self.labelled
+
+    @property
     def num_classes(self) -> int:
-        if self.checkpoint_classes and not self.labelled:
+        if self.checkpoint_classes and self._new_images:
             return len(self.checkpoint_classes)
         if not self.classes:
             self.classes = self._scan_splits()["train"].classes
@@ -300,9 +310,14 @@ class ImageFolderDataModule(ZooDataModule):
 
     @property
     def class_names(self) -> tuple[str, ...] | None:
-        if self.checkpoint_classes and not self.labelled:
+        if self.checkpoint_classes and self._new_images:
             return tuple(self.checkpoint_classes)
         return super().class_names
+
+    @property
+    def predict_root(self) -> Path:
+        """The folder the predicted images lie under."""
+        return self.predict_folder if self.predict_folder is not None else self.folder
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -356,7 +371,13 @@ class ImageFolderDataModule(ZooDataModule):
         return {"train": train, **held_out}
 
     def setup(self, stage: str) -> None:
-        if self.splits:
+        if stage == "predict" and self.predict_folder is not None:
+            if "predict" not in self.splits:
+                files = ImageFiles.scan(self.predict_folder, labelled=False)
+                self.splits["predict"] = ImageFileDataset(files.paths, files.labels, self.transform(train=False))
+                rank_zero_info(f"{self.predict_folder}: {len(files.paths)} images to classify")
+            return
+        if "train" in self.splits:
             return
         scanned = self._scan_splits()
         self.classes = scanned["train"].classes
@@ -385,7 +406,7 @@ class ImageFolderDataModule(ZooDataModule):
                 paths, labels = [files.paths[i] for i in order], [files.labels[i] for i in order]
                 self.splits[split] = ImageFileDataset(paths, labels, self.transform(train=False))
         held_out = self.splits.get("test", self.splits.get("val"))
-        self.splits["predict"] = held_out if held_out is not None else self.unaugmented("train")
+        self.splits.setdefault("predict", held_out if held_out is not None else self.unaugmented("train"))
         sizes = ", ".join(f"{split} {len(data)}" for split, data in self.splits.items() if split != "predict")
         rank_zero_info(f"{self.folder}: {sizes} images of {len(self.classes)} class(es) {self.classes[:10]}")
 
@@ -419,8 +440,8 @@ class ImageFolderDataModule(ZooDataModule):
         return self.loader(NumberedSamples(self.splits["predict"]), collate_fn=collate_readable)
 
     def prediction_inputs(self) -> dict[str, list]:
-        """Each predicted image's ``file`` (under ``folder``), by the sample index predict's batches carry."""
-        return {"file": [str(path.relative_to(self.folder)) for path in self.splits["predict"].paths]}
+        """Each predicted image's ``file`` (under its folder), by the sample index predict's batches carry."""
+        return {"file": [str(path.relative_to(self.predict_root)) for path in self.splits["predict"].paths]}
 
 
 class RotatedImages(Dataset):
@@ -472,7 +493,7 @@ class RotationFolderDataModule(ImageFolderDataModule):
 
     def prediction_inputs(self) -> dict[str, list]:
         """Each predicted sample's ``file`` and ``turn`` (four per image, as served)."""
-        files = [str(path.relative_to(self.folder)) for path in self.splits["predict"].images.paths]
+        files = [str(path.relative_to(self.predict_root)) for path in self.splits["predict"].images.paths]
         return {"file": [f for f in files for _ in self.turns], "turn": list(self.turns) * len(files)}
 
     def unaugmented(self, split: str) -> RotatedImages:
