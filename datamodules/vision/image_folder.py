@@ -286,13 +286,14 @@ class ImageFolderDataModule(ZooDataModule):
         saved = state.get("classes")
         if saved is None:
             return
-        if self._new_images:
-            self.checkpoint_classes = list(saved)
-        elif self.classes and self.classes != saved:  # (the CLI's look before setup knows only chosen classes)
+        self.checkpoint_classes = list(saved)
+        fn = self.trainer.state.fn if self.trainer is not None else None  # None: the CLI's look before setup
+        reads_class_folders = self.labelled and not (self.predict_folder is not None and fn in (None, "predict"))
+        if reads_class_folders and self.classes and self.classes != saved:  # (before setup only chosen ones known)
             raise DataError(
                 f"the checkpoint's model learnt the classes {json.dumps(saved)} in that label order (here "
-                f"{json.dumps(self.classes)}): name them so with --data.classes, or classify the images as a loose "
-                "folder (--data.labelled false)"
+                f"{json.dumps(self.classes)}): name them so with --data.classes, or classify the images as new ones "
+                "(--data.predict_folder)"
             )
 
     @property
