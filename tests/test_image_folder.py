@@ -437,7 +437,12 @@ def test_a_checkpoint_of_images_made_otherwise_is_refused_by_name_and_an_old_one
         'the checkpoint\'s images were made with --data.resize "crop" (here "squash"), --data.value_range '
         "[0.0, 1.0] (here [-1.0, 1.0]): pass the same options"
     )
-    for reordered in (["--data.classes", "[dogs, cats, owls]"], ["--data.folder", str(tmp_path / "renamed")]):
+    reorderings = (
+        ["--data.classes", "[dogs, cats, owls]"],
+        ["--data.folder", str(tmp_path / "renamed")],
+        ["--data.folder", str(tmp_path / "renamed"), "--data.predict_folder", str(tmp_path)],  # (used by predict only)
+    )
+    for reordered in reorderings:
         write_image_folder(tmp_path / "renamed", {"train": 1, "test": 1}, classes=("bats", "cats", "dogs"))
         with pytest.raises(DataError, match=r'learnt the classes \["cats", "dogs", "owls"\] in that label order'):
             ZooCLI(args=["test", *common, *reordered, "--ckpt_path", str(checkpoint)])
