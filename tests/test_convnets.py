@@ -110,12 +110,16 @@ def test_phase_2_resumed_reads_its_own_checkpoint_not_init_from(phase_1, data_ro
     )
 
 
-def test_phase_2_without_init_from_says_what_to_pass(data_root, tmp_path):
+def test_phase_2_without_init_from_says_what_to_pass_when_it_fits_only(phase_1, data_root, tmp_path):
     with pytest.raises(SystemExit) as exit_:
-        fit_phase(PHASE_2, data_root, tmp_path)
+        fit_phase(PHASE_2, data_root, tmp_path / "fit")
     message = str(exit_.value.code)
     assert "--model.init_from PATH (phase 1's checkpoints/last.ckpt, or its run folder)" in message
     assert "\n" not in message
+    # Testing a phase-2 run's checkpoint needs no phase-1 file (its config names none)
+    fit_phase(PHASE_2, data_root, tmp_path / "run", "--model.init_from", str(phase_1))
+    main(["test", "--config", PHASE_2, "--data.data_dir", str(data_root), "--trainer.logger", "false",
+          "--ckpt_path", str(tmp_path / "run" / "checkpoints" / "last.ckpt")])  # fmt: skip
 
 
 def test_init_from_a_missing_file_or_another_model_ends_with_one_line(data_root, tmp_path):

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from lightning_zoo.cards import Card, Result
 from lightning_zoo.classification.base import Classifier
+from lightning_zoo.core import ZooError
 from lightning_zoo.keras import KERAS_OPTIMIZERS, KerasOptimizer, keras_init_
 
 
@@ -79,16 +80,18 @@ class TransferCNN(Classifier):
             raise ValueError(f"TransferCNN takes (channels, height, width) images of at least 6x6, got {input_shape}")
         if eps is not None and "eps" not in KERAS_OPTIMIZERS.get(optimizer, (None, {}))[1]:
             raise ValueError(f"eps is an option of Adam, RMSprop and Adadelta; {optimizer} has none")
-        if (freeze_features or new_head) and not init_from:
-            raise ValueError(
-                "freeze_features and new_head transfer from another run: give its checkpoint with "
-                "--model.init_from PATH (phase 1's checkpoints/last.ckpt, or its run folder)"
-            )
         self.net = TransferCNNNetwork(input_shape, self.hparams.num_classes, filters, dense_units)
         self.net.features.requires_grad_(not freeze_features)
         self.example_input_array = torch.zeros(2, *input_shape)
 
     def load_initial_weights(self) -> None:
+        # Checked when a fit starts, not when the model is built: test and predict of a phase-2 checkpoint need no
+        # phase-1 file.
+        if (self.hparams.freeze_features or self.hparams.new_head) and not self.hparams.init_from:
+            raise ZooError(
+                "freeze_features and new_head transfer from another run: give its checkpoint with "
+                "--model.init_from PATH (phase 1's checkpoints/last.ckpt, or its run folder)"
+            )
         if self.hparams.init_from:
             self.initialise_from(self.hparams.init_from, ["net.features"] if self.hparams.new_head else [""])
 
