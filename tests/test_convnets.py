@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from datamodules import CatsAndDogsSmallDataModule, DataError, MNISTDataModule, VGG16FeaturesDataModule
+from datamodules import (
+    CatsAndDogsSmallDataModule,
+    DataError,
+    ImageFolderDataModule,
+    MNISTDataModule,
+    VGG16FeaturesDataModule,
+)
 from lightning_zoo.classification import MLP, TransferCNN
 from lightning_zoo.cli import main
 from lightning_zoo.core import ZooError
@@ -337,9 +343,14 @@ def test_vgg16_features_of_other_images_or_weights_are_refused_by_name(data_root
     """The images' options travel under their own names (``--data.images.image_size``), with the weights' kind and
     normalisation; where the ImageNet file lies may differ."""
     saved = cats_and_dogs_features(data_root).state_dict()
-    assert saved == {"sample_options": {"images.image_size": 48, "images.resize": "squash",
-                                        "images.value_range": [0.0, 1.0], "weights": "imagenet",
-                                        "imagenet_normalize": True}}  # fmt: skip
+    assert saved["sample_options"] == {"images.image_size": 48, "images.resize": "squash",
+                                       "images.value_range": [0.0, 1.0], "weights": "imagenet",
+                                       "imagenet_normalize": True}  # fmt: skip
+    assert saved["images"]["classes"] == ["cats", "dogs"]  # the images' own state, checked by them
+    swapped = ImageFolderDataModule(str(data_root / "cats_and_dogs_small"), image_size=48, resize="squash",
+                                    classes=["dogs", "cats"])  # fmt: skip
+    with pytest.raises(DataError, match=r'learnt the classes \["cats", "dogs"\] in that label order'):
+        VGG16FeaturesDataModule(swapped).load_state_dict(saved)
     cats_and_dogs_features(data_root, weights="/elsewhere/vgg16-397923af.pth").load_state_dict(saved)
     with pytest.raises(DataError, match=r"^the checkpoint's features were made with --data.weights \"imagenet\" "
                                         r"\(here null\), --data.imagenet_normalize true \(here false\)"):  # fmt: skip
@@ -347,3 +358,9 @@ def test_vgg16_features_of_other_images_or_weights_are_refused_by_name(data_root
     other_size = VGG16FeaturesDataModule(CatsAndDogsSmallDataModule(data_dir=str(data_root), image_size=64))
     with pytest.raises(DataError, match=r"--data.images.image_size 48 \(here 64\)"):
         other_size.load_state_dict(saved)
+
+
+def test_vgg16_features_refuse_a_predict_folder_they_cannot_read(data_root, tmp_path):
+    images = CatsAndDogsSmallDataModule(data_dir=str(data_root), image_size=48, predict_folder=str(tmp_path))
+    with pytest.raises(DataError, match="new images .--data.images.predict_folder. are classified by a model that"):
+        VGG16FeaturesDataModule(images, weights=None).setup("predict")

@@ -26,6 +26,7 @@ from datamodules import (
 from datamodules.vision.cats_and_dogs import build_subset, main
 from lightning_zoo.classification import SmallConvNet
 from lightning_zoo.cli import ZooCLI
+from lightning_zoo.cli import main as zoo_main
 from tests.conftest import ROOT
 from tests.helpers.contract import SaveAfterBatch
 from tests.helpers.images import write_image_folder
@@ -164,10 +165,12 @@ def test_grey_palette_and_rgba_images_become_rgb_with_transparency_on_white(tmp_
     rgba = np.zeros((8, 8, 4), np.uint8)
     rgba[:, :4] = (255, 0, 0, 255)  # opaque red on the left, fully transparent black on the right
     Image.fromarray(rgba, "RGBA").save(folder / "rgba.png")
+    Image.fromarray(np.full((8, 8), 51400, np.uint16)).save(folder / "grey16.png")  # 16 bits: 51400 / 257 = 200
     dm = folder_dm(folder, labelled=False, image_size=8)
     images = {p.stem: dm.splits["train"][i][0] for i, p in enumerate(dm.splits["train"].paths)}
     assert all(x.shape == (3, 8, 8) for x in images.values())
     assert torch.allclose(images["grey"], torch.full((3, 8, 8), 100 / 255))
+    assert torch.allclose(images["grey16"], torch.full((3, 8, 8), 200 / 255))  # (PIL's convert gave 255)
     assert torch.allclose(images["palette"][:, 0, 0], torch.tensor([10, 200, 30]) / 255)
     assert images["rgba"][:, :, :4].mean((1, 2)).tolist() == [1.0, 0.0, 0.0]
     assert images["rgba"][:, :, 4:].eq(1).all()  # white, not the transparent pixels' black
@@ -494,3 +497,53 @@ def test_new_photos_are_classified_with_the_cats_and_dogs_config_without_the_sub
         rows = list(csv.DictReader(f))
     assert [row["file"] for row in rows] == ["holiday/holiday.0.jpg"]
     assert rows[0]["predicted_class"] == ("cats", "dogs")[int(rows[0]["predicted"])]
+
+
+def test_new_images_skip_what_is_no_image_and_have_no_target_column(tmp_path):
+    """A predict folder as users have them: a macOS zip's __MACOSX/._*.jpg (not images, despite the suffix), a
+    notebook's .ipynb_checkpoints/, a note; predictions.csv then has no target (the label 0 is a placeholder)."""
+    write_image_folder(tmp_path / "photos", {"train": 2, "validation": 1})
+    mine = write_image_folder(tmp_path / "mine", {"": 2}, classes=("trip",), seed=5)
+    (mine / "__MACOSX" / "trip").mkdir(parents=True)
+    (mine / "__MACOSX" / "trip" / "._trip.0.jpg").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+    (mine / ".ipynb_checkpoints").mkdir()
+    (mine / ".ipynb_checkpoints" / "trip.0-checkpoint.jpg").write_bytes((mine / "trip" / "trip.0.jpg").read_bytes())
+    (mine / "trip" / "renamed.jpg").write_text("not a picture")
+    (mine / "notes.txt").write_text("holiday")
+    common = ["--model", "lightning_zoo.classification.SmallConvNet", "--data", "datamodules.ImageFolderDataModule",
+              "--data.folder", str(tmp_path / "photos"), "--data.image_size", "48", "--data.batch_size", "2",
+              "--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]  # fmt: skip
+    ZooCLI(args=["fit", *common, "--trainer.max_epochs", "1", "--trainer.default_root_dir", str(tmp_path / "run")])
+    with pytest.warns(UserWarning, match=r"mine: skipped 4 files that are not images \(e.g. "):
+        ZooCLI(args=["predict", *common, "--data.predict_folder", str(mine), "--ckpt_path", str(tmp_path / "run")])
+    with open(next((tmp_path / "run").rglob("predictions.csv"))) as f:
+        rows = list(csv.DictReader(f))
+    assert [row["file"] for row in rows] == ["trip/trip.0.jpg", "trip/trip.1.jpg"] and "target" not in rows[0]
+
+
+@pytest.mark.parametrize("subcommand", ["validate", "test"])
+def test_unlabelled_images_are_not_scored_and_a_classifier_needs_two_classes(subcommand, tmp_path):
+    """Read with --data.labelled false, every image is class 0: a score against it, or a classifier of one class
+    (trained on targets that never differ), would be meaningless."""
+    write_image_folder(tmp_path / "photos", {"train": 2, "validation": 1, "test": 1})
+    common = ["--model", "lightning_zoo.classification.SmallConvNet", "--data", "datamodules.ImageFolderDataModule",
+              "--data.image_size", "48", "--data.batch_size", "2", "--trainer.logger", "false",
+              "--trainer.enable_progress_bar", "false"]  # fmt: skip
+    ZooCLI(args=["fit", *common, "--data.folder", str(tmp_path / "photos"), "--trainer.max_epochs", "1",
+                 "--trainer.default_root_dir", str(tmp_path / "run")])  # fmt: skip
+    with pytest.raises(DataError, match=f"--data.labelled false have no classes to {subcommand} against"):
+        ZooCLI(args=[subcommand, *common, "--data.folder", str(tmp_path / "photos" / "test"), "--data.labelled",
+                     "false", "--data.val_size", "1", "--ckpt_path", str(tmp_path / "run")])  # fmt: skip
+    with pytest.raises(SystemExit) as exit_:
+        zoo_main(["fit", *common, "--data.folder", str(tmp_path / "photos"), "--data.labelled", "false"])
+    assert str(exit_.value.code).startswith("error: invalid configuration: a classifier needs at least 2 classes, the ")
+
+
+def test_validate_without_validation_images_says_so(tmp_path):
+    write_image_folder(tmp_path / "photos", {"train": 2})
+    common = ["--model", "lightning_zoo.classification.SmallConvNet", "--data", "datamodules.ImageFolderDataModule",
+              "--data.folder", str(tmp_path / "photos"), "--data.image_size", "48", "--data.batch_size", "2",
+              "--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]  # fmt: skip
+    ZooCLI(args=["fit", *common, "--trainer.max_epochs", "1", "--trainer.default_root_dir", str(tmp_path / "run")])
+    with pytest.raises(DataError, match="has no val images: add a validation/ folder or set val_size"):
+        ZooCLI(args=["validate", *common, "--ckpt_path", str(tmp_path / "run")])

@@ -104,7 +104,8 @@ class CatsAndDogsSmallDataModule(ImageFolderDataModule):
         if not (self.folder / "train").is_dir():
             raise DatasetUnavailableError(
                 f"{self.folder}/train not found: build the subset once from Kaggle's training folder ({KAGGLE}) with "
-                f"`python -m datamodules.vision.make_cats_and_dogs --kaggle-train DIR --to {self.folder}`"
+                f"`python -m datamodules.vision.make_cats_and_dogs --kaggle-train DIR --to {self.folder}` (to classify "
+                "new photos with a trained model: predict --data.predict_folder DIR)"
             )
 
 

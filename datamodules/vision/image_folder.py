@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import torch
 from PIL import Image
 from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
@@ -31,11 +32,28 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".
 SPLIT_FOLDERS = {"train": ("train",), "val": ("validation", "val"), "test": ("test",)}
 
 
+def hidden(name: str) -> bool:
+    """A file or folder no one means as data: dot-files (``.DS_Store``, ``.ipynb_checkpoints/``) and the
+    ``__MACOSX/`` folder (its ``._photo.jpg`` files are not images) that macOS puts in zip archives."""
+    return name.startswith(".") or name == "__MACOSX"
+
+
+def opens_as_image(path: Path) -> bool:
+    """Whether PIL recognises the file's header (cheap: the pixels are not decoded)."""
+    try:
+        with Image.open(path):
+            return True
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return False
+
+
 def load_rgb(path: Path) -> Image.Image:
     """An image file as 8-bit RGB: greyscale and palette images are converted, transparent pixels (RGBA, LA, palette
     transparency) are laid on white, as the artwork of image-folder GANs is drawn on white."""
     with Image.open(path) as image:
         image.load()
+    if image.mode.startswith("I;16") or image.mode == "I":  # 16-bit grey (PNG, TIFF): PIL's convert would clip
+        image = Image.fromarray((np.asarray(image, dtype=np.float64) / 257).round().clip(0, 255).astype(np.uint8))
     if image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "PA"):
@@ -57,16 +75,26 @@ class ImageFiles:
 
     @classmethod
     def scan(
-        cls, folder: Path, labelled: bool, classes: Sequence[str] | None = None, some_classes: bool = False
+        cls,
+        folder: Path,
+        labelled: bool,
+        classes: Sequence[str] | None = None,
+        some_classes: bool = False,
+        check_headers: bool = False,
     ) -> ImageFiles:
         """Labelled: every sub-folder is a class (sorted by name, as Keras' ``flow_from_directory``), or the given
         ``classes`` in that order (with ``some_classes``, a held-out split may lack some of them). Unlabelled:
-        every image below ``folder``, label 0. Files whose suffix is not an image's, and files beside the class
-        folders, are set aside in ``not_images``."""
+        every image below ``folder``, label 0. Files whose suffix is not an image's, hidden files and folders
+        (:func:`hidden`), files beside the class folders and, with ``check_headers``, files PIL does not recognise
+        are set aside in ``not_images``."""
         if not folder.is_dir():
             raise DatasetUnavailableError(f"{folder}: no such folder of images")
         if labelled:
-            classes = list(classes) if classes is not None else sorted(p.name for p in folder.iterdir() if p.is_dir())
+            classes = (
+                list(classes)
+                if classes is not None
+                else sorted(p.name for p in folder.iterdir() if p.is_dir() and not hidden(p.name))
+            )
             missing = [c for c in classes if not (folder / c).is_dir()]
             if not classes or (missing and not some_classes) or len(missing) == len(classes):
                 loose = any(p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES for p in folder.iterdir())
@@ -83,7 +111,8 @@ class ImageFiles:
             files.not_images += sorted(p for p in folder.iterdir() if p.is_file())
         for label, group in groups:
             for path in sorted(p for p in group.rglob("*") if p.is_file()):
-                if path.suffix.lower() in IMAGE_SUFFIXES:
+                is_data = not any(hidden(part) for part in path.relative_to(group).parts)
+                if is_data and path.suffix.lower() in IMAGE_SUFFIXES and (not check_headers or opens_as_image(path)):
                     files.paths.append(path)
                     files.labels.append(label)
                 else:
@@ -316,6 +345,17 @@ class ImageFolderDataModule(ZooDataModule):
         return super().class_names
 
     @property
+    def has_targets(self) -> bool:
+        """Whether the labels are classes to score (class folders; a rotation folder's turns), not an unlabelled
+        folder's 0."""
+        return self.labelled
+
+    @property
+    def predict_has_targets(self) -> bool:
+        """Whether predicted images have targets (not new images: predictions.csv then has no target column)."""
+        return self.has_targets and self.predict_folder is None
+
+    @property
     def predict_root(self) -> Path:
         """The folder the predicted images lie under."""
         return self.predict_folder if self.predict_folder is not None else self.folder
@@ -372,10 +412,21 @@ class ImageFolderDataModule(ZooDataModule):
         return {"train": train, **held_out}
 
     def setup(self, stage: str) -> None:
+        if stage in ("validate", "test") and not self.has_targets:
+            scoring = "validate" if stage == "validate" else "test"  # (Lightning passes an enum)
+            raise DataError(
+                f"images read with --data.labelled false have no classes to {scoring} against: {scoring} needs class "
+                "folders; predict classifies new images (--data.predict_folder)"
+            )
         if stage == "predict" and self.predict_folder is not None:
             if "predict" not in self.splits:
-                files = ImageFiles.scan(self.predict_folder, labelled=False)
+                files = ImageFiles.scan(self.predict_folder, labelled=False, check_headers=True)
                 self.splits["predict"] = ImageFileDataset(files.paths, files.labels, self.transform(train=False))
+                if files.not_images:
+                    rank_zero_warn(
+                        f"{self.predict_folder}: skipped {len(files.not_images)} files that are not images "
+                        f"(e.g. {files.not_images[0].relative_to(self.predict_folder)})"
+                    )
                 rank_zero_info(f"{self.predict_folder}: {len(files.paths)} images to classify")
             return
         if "train" in self.splits:
@@ -431,7 +482,8 @@ class ImageFolderDataModule(ZooDataModule):
         return self._split("train")
 
     def val_dataloader(self) -> DataLoader | list:
-        return self._split("val") if "val" in self.splits else []
+        validating = self.trainer is not None and self.trainer.state.fn == "validate"  # (a fit may have none)
+        return self._split("val") if "val" in self.splits or validating else []
 
     def test_dataloader(self) -> DataLoader:
         return self._split("test")
@@ -484,6 +536,8 @@ class RotationFolderDataModule(ImageFolderDataModule):
     @property
     def num_classes(self) -> int:
         return len(self.turns)
+
+    has_targets = predict_has_targets = True  # the turns, whatever the images
 
     def setup(self, stage: str) -> None:
         if self.splits:

@@ -65,6 +65,15 @@ class VGG16FeaturesDataModule(InMemoryDataModule):
         weights = None if self.weights is None else "imagenet"
         return {**images, "weights": weights, "imagenet_normalize": self.imagenet_normalize}
 
+    # The images' own state travels too (a labelled folder's classes, in label order), checked by the images.
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "images": self.images.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        if state.get("images"):
+            self.images.load_state_dict(state["images"])
+
     @property
     def num_classes(self) -> int:
         return self.images.num_classes
@@ -85,6 +94,11 @@ class VGG16FeaturesDataModule(InMemoryDataModule):
         self._features()
 
     def setup(self, stage: str) -> None:
+        if self.images.predict_folder is not None:
+            raise DataError(
+                "VGG16 features are computed for the folder's own splits; new images (--data.images.predict_folder) "
+                "are classified by a model that reads images: configs/classification/vgg16_frozen_cats_and_dogs.yaml"
+            )
         if not self.splits:
             features = self._features()
             held_out = [features[s] for s in ("val", "test") if s in features]

@@ -41,6 +41,11 @@ class Classifier(SharedStepModule):
 
     def __init__(self, num_classes: int = 10, optimizer: KerasOptimizer = "rmsprop", lr: float | None = None) -> None:
         super().__init__()
+        if num_classes < 2:  # one class would train a classifier on targets that never differ
+            raise ValueError(
+                f"a classifier needs at least 2 classes, the data has {num_classes} (an image folder read with "
+                "--data.labelled false is one class; new images to classify go in --data.predict_folder)"
+            )
         self.track_epoch_means("loss", "acc")
 
     net: nn.Module
@@ -95,6 +100,8 @@ class Classifier(SharedStepModule):
         classifier's given ``text`` and file ``line``), if it has that method."""
         probs = torch.cat([o["probs"] for o in outputs]).float().cpu()
         targets = torch.cat([o["target"] for o in outputs]).cpu() if "target" in outputs[0] else None
+        if not getattr(getattr(self._trainer, "datamodule", None), "predict_has_targets", True):
+            targets = None  # new images: their label is a placeholder
         samples = torch.cat([o["sample"] for o in outputs]).tolist() if "sample" in outputs[0] else range(len(probs))
         inputs = self._prediction_inputs(samples)
         names = self._class_names(probs.shape[1])
