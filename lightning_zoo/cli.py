@@ -21,7 +21,7 @@ from pytorch_lightning.callbacks import (
     ProgressBar,
 )
 from pytorch_lightning.cli import ArgsType, LightningArgumentParser, LightningCLI
-from pytorch_lightning.utilities import rank_zero_info
+from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 from pytorch_lightning.utilities.model_helpers import is_overridden
 
@@ -218,6 +218,13 @@ class ZooCLI(LightningCLI):
         loads the same state again later, which changes nothing."""
         datamodule = class_type(*args, **kwargs)
         state = self._data_states.get(class_type.__qualname__)
+        learnt_from = [name for name in self._data_states if name != class_type.__qualname__]
+        if state is None and learnt_from:  # deliberate for an out-of-distribution look, so said, not refused
+            rank_zero_warn(
+                f"the checkpoint's model learnt from {learnt_from[0]}'s data, these are {class_type.__qualname__}'s: "
+                "the options that made its samples are not checked, and a classifier's predictions are named by "
+                "these data's classes"
+            )
         if state:
             try:
                 datamodule.load_state_dict(state)

@@ -378,3 +378,15 @@ def test_a_python_callers_trainer_defaults_add_to_the_zoos_not_replace_them(data
     assert type(cli.trainer.logger).__name__ == "ZooWandbLogger"
     assert any(isinstance(c, EpochTimer) for c in cli.trainer.callbacks)
     assert [c for c in cli.trainer.callbacks if isinstance(c, ModelCheckpoint)] == [mine]
+
+
+def test_a_checkpoint_of_other_data_is_used_with_a_warning_that_says_what_goes_unchecked(data_root: Path):
+    """An MNIST model on Fashion-MNIST (a look at data it never saw) runs, but says that the options are unchecked
+    and that the predictions carry Fashion-MNIST's class names."""
+    checkpoint = fit_quickly(MLP_CONFIG, data_root).trainer.checkpoint_callback.last_model_path
+    fashion = str(ROOT / "configs" / "classification" / "mlp_fashion_mnist.yaml")
+    with pytest.warns(UserWarning, match="learnt from MNISTDataModule's data, these are FashionMNISTDataModule's"):
+        ZooCLI(args=["test", "--config", fashion, "--data.data_dir", str(data_root), "--ckpt_path", checkpoint])
+    with pytest.warns(UserWarning) as caught:  # (LightningCLI warns of args given in a test)
+        ZooCLI(args=["test", "--config", MLP_CONFIG, "--data.data_dir", str(data_root), "--ckpt_path", checkpoint])
+    assert not [w for w in caught if "learnt from" in str(w.message)]  # its own data: nothing to say
