@@ -27,6 +27,7 @@ from datamodules.vision.cats_and_dogs import build_subset, main
 from lightning_zoo.classification import SmallConvNet
 from lightning_zoo.cli import ZooCLI
 from lightning_zoo.cli import main as zoo_main
+from lightning_zoo.core import ZooError
 from tests.conftest import ROOT
 from tests.helpers.contract import SaveAfterBatch
 from tests.helpers.images import write_image_folder
@@ -449,6 +450,11 @@ def test_a_checkpoint_of_images_made_otherwise_is_refused_by_name_and_an_old_one
         write_image_folder(tmp_path / "renamed", {"train": 1, "test": 1}, classes=("bats", "cats", "dogs"))
         with pytest.raises(DataError, match=r'learnt the classes \["cats", "dogs", "owls"\] in that label order'):
             ZooCLI(args=["test", *common, *reordered, "--ckpt_path", str(checkpoint)])
+    write_image_folder(tmp_path / "fewer", {"train": 1, "test": 1}, classes=("cats", "owls"))
+    with pytest.raises(
+        ZooError, match=r'learnt the classes \["cats", "dogs", "owls"\] .*here \["cats", "owls"\].*; and '
+    ):
+        ZooCLI(args=["test", *common, "--data.folder", str(tmp_path / "fewer"), "--ckpt_path", str(checkpoint)])
     write_image_folder(tmp_path / "new", {"train": 1, "test": 2}, classes=classes, seed=1)
     ZooCLI(args=["test", *common, "--data.folder", str(tmp_path / "new"), "--ckpt_path", str(checkpoint)])
     del saved["ImageFolderDataModule"]  # as the code before saved it

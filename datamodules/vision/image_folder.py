@@ -318,7 +318,9 @@ class ImageFolderDataModule(ZooDataModule):
         self.checkpoint_classes = list(saved)
         fn = self.trainer.state.fn if self.trainer is not None else None  # None: the CLI's look before setup
         reads_class_folders = self.labelled and not (self.predict_folder is not None and fn in (None, "predict"))
-        if reads_class_folders and self.classes and self.classes != saved:  # (before setup only chosen ones known)
+        if reads_class_folders and not self.classes and self.folder.is_dir():
+            self.classes = self._scan_splits()["train"].classes  # (the CLI's look before setup: scanned once, here)
+        if reads_class_folders and self.classes and self.classes != saved:
             raise DataError(
                 f"the checkpoint's model learnt the classes {json.dumps(saved)} in that label order (here "
                 f"{json.dumps(self.classes)}): name them so with --data.classes, or classify the images as new ones "
