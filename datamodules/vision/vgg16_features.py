@@ -94,7 +94,7 @@ class VGG16FeaturesDataModule(InMemoryDataModule):
         self._features()
 
     def setup(self, stage: str) -> None:
-        if self.images.predict_folder is not None:
+        if stage == "predict" and getattr(self.images, "predict_folder", None) is not None:
             raise DataError(
                 "VGG16 features are computed for the folder's own splits; new images (--data.images.predict_folder) "
                 "are classified by a model that reads images: configs/classification/vgg16_frozen_cats_and_dogs.yaml"
