@@ -514,6 +514,13 @@ def old_layout_refusals():
     ]  # fmt: skip
 
 
+def test_keeping_every_class_in_order_is_keeping_them_all():
+    saved = MNISTDataModule().state_dict()
+    MNISTDataModule(keep_classes=list(range(10))).load_state_dict(saved)  # not refused: the same images and labels
+    with pytest.raises(DataError, match=r"--data.keep_classes null \(here \[9, 8, 7, 6, 5, 4, 3, 2, 1, 0\]\)"):
+        MNISTDataModule(keep_classes=list(range(9, -1, -1))).load_state_dict(saved)
+
+
 @pytest.mark.parametrize(
     "build, state, refusal", old_layout_refusals(), ids=["mnist", "addition", "orl", "corpus", "imdb", "series"]
 )

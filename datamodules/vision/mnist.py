@@ -122,8 +122,9 @@ class MNISTDataModule(InMemoryDataModule):
     def sample_options(self) -> dict[str, Any]:
         """What an image and its label are: a model that learnt pixels in [0, 1] tested on [-1, 1] loses accuracy
         without a word, and other ``keep_classes`` of the same count would name every prediction wrongly."""
+        every_class = self.keep_classes == list(range(len(self.classes)))  # the same as keeping all (None)
         return {"value_range": [float(v) for v in self.value_range], "padding": self.padding,
-                "keep_classes": self.keep_classes}  # fmt: skip
+                "keep_classes": None if every_class else self.keep_classes}  # fmt: skip
 
     @property
     def class_names(self) -> tuple[str, ...]:
