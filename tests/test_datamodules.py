@@ -517,6 +517,8 @@ def old_layout_refusals():
 def test_keeping_every_class_in_order_is_keeping_them_all():
     saved = MNISTDataModule().state_dict()
     MNISTDataModule(keep_classes=list(range(10))).load_state_dict(saved)  # not refused: the same images and labels
+    MNISTDataModule().load_state_dict(MNISTDataModule(keep_classes=list(range(10))).state_dict())
+    MNISTDataModule().load_state_dict({"image_options": {**saved["image_options"], "keep_classes": list(range(10))}})
     with pytest.raises(DataError, match=r"--data.keep_classes null \(here \[9, 8, 7, 6, 5, 4, 3, 2, 1, 0\]\)"):
         MNISTDataModule(keep_classes=list(range(9, -1, -1))).load_state_dict(saved)
 

@@ -122,9 +122,18 @@ class MNISTDataModule(InMemoryDataModule):
     def sample_options(self) -> dict[str, Any]:
         """What an image and its label are: a model that learnt pixels in [0, 1] tested on [-1, 1] loses accuracy
         without a word, and other ``keep_classes`` of the same count would name every prediction wrongly."""
-        every_class = self.keep_classes == list(range(len(self.classes)))  # the same as keeping all (None)
         return {"value_range": [float(v) for v in self.value_range], "padding": self.padding,
-                "keep_classes": None if every_class else self.keep_classes}  # fmt: skip
+                "keep_classes": self._kept_classes(self.keep_classes)}  # fmt: skip
+
+    def saved_sample_options(self, state: dict[str, Any]) -> dict[str, Any]:
+        saved = super().saved_sample_options(state)
+        return (
+            {**saved, "keep_classes": self._kept_classes(saved["keep_classes"])} if "keep_classes" in saved else saved
+        )
+
+    def _kept_classes(self, keep: list[int] | None) -> list[int] | None:
+        """``keep_classes`` naming every class in order is keeping them all (None): the same images and labels."""
+        return None if keep == list(range(len(self.classes))) else keep
 
     @property
     def class_names(self) -> tuple[str, ...]:
