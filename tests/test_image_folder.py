@@ -167,11 +167,13 @@ def test_grey_palette_and_rgba_images_become_rgb_with_transparency_on_white(tmp_
     rgba[:, :4] = (255, 0, 0, 255)  # opaque red on the left, fully transparent black on the right
     Image.fromarray(rgba, "RGBA").save(folder / "rgba.png")
     Image.fromarray(np.full((8, 8), 51400, np.uint16)).save(folder / "grey16.png")  # 16 bits: 51400 / 257 = 200
+    Image.fromarray(np.full((8, 8), 200, np.int32), mode="I").save(folder / "grey_int.tif")  # 32-bit of 8-bit values
     dm = folder_dm(folder, labelled=False, image_size=8)
     images = {p.stem: dm.splits["train"][i][0] for i, p in enumerate(dm.splits["train"].paths)}
     assert all(x.shape == (3, 8, 8) for x in images.values())
     assert torch.allclose(images["grey"], torch.full((3, 8, 8), 100 / 255))
     assert torch.allclose(images["grey16"], torch.full((3, 8, 8), 200 / 255))  # (PIL's convert gave 255)
+    assert torch.allclose(images["grey_int"], torch.full((3, 8, 8), 200 / 255))
     assert torch.allclose(images["palette"][:, 0, 0], torch.tensor([10, 200, 30]) / 255)
     assert images["rgba"][:, :, :4].mean((1, 2)).tolist() == [1.0, 0.0, 0.0]
     assert images["rgba"][:, :, 4:].eq(1).all()  # white, not the transparent pixels' black

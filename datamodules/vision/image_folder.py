@@ -53,7 +53,9 @@ def load_rgb(path: Path) -> Image.Image:
     with Image.open(path) as image:
         image.load()
     if image.mode.startswith("I;16") or image.mode == "I":  # 16-bit grey (PNG, TIFF): PIL's convert would clip
-        image = Image.fromarray((np.asarray(image, dtype=np.float64) / 257).round().clip(0, 255).astype(np.uint8))
+        pixels = np.asarray(image, dtype=np.float64)
+        sixteen_bit = image.mode.startswith("I;16") or pixels.max(initial=0) > 255  # ("I" may hold 8-bit values)
+        image = Image.fromarray((pixels / (257 if sixteen_bit else 1)).round().clip(0, 255).astype(np.uint8))
     if image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "PA"):
