@@ -218,13 +218,6 @@ class ZooCLI(LightningCLI):
         loads the same state again later, which changes nothing."""
         datamodule = class_type(*args, **kwargs)
         state = self._data_states.get(class_type.__qualname__)
-        learnt_from = [name for name in self._data_states if name != class_type.__qualname__]
-        if state is None and learnt_from:  # deliberate for an out-of-distribution look, so said, not refused
-            rank_zero_warn(
-                f"the checkpoint's model learnt from {learnt_from[0]}'s data, these are {class_type.__qualname__}'s: "
-                "the options that made its samples are not checked, and a classifier's predictions are named by "
-                "these data's classes"
-            )
         if state:
             try:
                 datamodule.load_state_dict(state)
@@ -253,6 +246,13 @@ class ZooCLI(LightningCLI):
                 root = root.__cause__
             raise ZooError(f"invalid configuration: {root}") from err
         data_refusal, self._data_refusal = self._data_refusal, None
+        data_class = type(self.datamodule).__qualname__
+        if self._data_states and data_class not in self._data_states:  # an out-of-distribution look: said, not refused
+            rank_zero_warn(
+                f"the checkpoint's model learnt from {next(iter(self._data_states))}'s data, these are {data_class}'s: "
+                "the options that made its samples are not checked, and a classifier's predictions are named by "
+                "these data's classes"
+            )
         if self._checkpoint is not None and isinstance(self.model, ZooModule):
             # Here, before any logger starts a run or DDP launches processes, not when Lightning loads it in fit.
             path, checkpoint = self._checkpoint
@@ -271,6 +271,11 @@ class ZooCLI(LightningCLI):
         defaults = default_callbacks(config.get("trainer", {}), self.subcommand, self.model, self._callers_callbacks)
         self.trainer_defaults["callbacks"] = [*self._callers_callbacks, *defaults]
         return super().instantiate_trainer(**kwargs)
+
+    def fit(self, model: pl.LightningModule, datamodule: pl.LightningDataModule | None = None, **kwargs: Any):
+        if kwargs.get("ckpt_path") is None and isinstance(model, ZooModule):
+            model.check_fit_from_scratch()  # before any logger starts a run or DDP launches processes
+        return self.trainer.fit(model, datamodule=datamodule, **kwargs)
 
     def validate(self, model: pl.LightningModule, datamodule: pl.LightningDataModule | None = None, **kwargs: Any):
         refuse_without_step(model, "validation_step", "validate")

@@ -441,7 +441,13 @@ class ZooModule(pl.LightningModule):
     def on_fit_start(self) -> None:
         # Only now does the trainer know whether it resumes (then the checkpoint holds the weights).
         if self.trainer.ckpt_path is None:
+            self.check_fit_from_scratch()
             self.load_initial_weights()
+
+    def check_fit_from_scratch(self) -> None:
+        """Refuses a fit from scratch that cannot start (a transfer without the run it transfers from). The CLI calls
+        it before the trainer starts any logger or process; a fit started from Python, when it starts. Nothing by
+        default."""
 
     def load_initial_weights(self) -> None:
         """Weights a run starts from, read when a fit starts from scratch (not when it resumes, nor when a

@@ -118,7 +118,9 @@ def test_phase_2_resumed_reads_its_own_checkpoint_not_init_from(phase_1, data_ro
 
 def test_phase_2_without_init_from_says_what_to_pass_when_it_fits_only(phase_1, data_root, tmp_path):
     with pytest.raises(SystemExit) as exit_:
-        fit_phase(PHASE_2, data_root, tmp_path / "fit")
+        fit_phase(PHASE_2, data_root, tmp_path / "fit", "--trainer.logger", "CSVLogger",
+                  "--trainer.logger.save_dir", str(tmp_path / "logs"))  # fmt: skip
+    assert not (tmp_path / "logs").exists()  # refused before the logger wrote the run's config
     message = str(exit_.value.code)
     assert "--model.init_from PATH (phase 1's checkpoints/last.ckpt, or its run folder)" in message
     assert "\n" not in message
@@ -364,3 +366,21 @@ def test_vgg16_features_refuse_a_predict_folder_they_cannot_read(data_root, tmp_
     images = CatsAndDogsSmallDataModule(data_dir=str(data_root), image_size=48, predict_folder=str(tmp_path))
     with pytest.raises(DataError, match="new images .--data.images.predict_folder. are classified by a model that"):
         VGG16FeaturesDataModule(images, weights=None).setup("predict")
+
+
+def test_a_vgg16_features_run_is_tested_without_a_false_warning_and_refuses_new_images_before_extracting(
+    data_root, tmp_path
+):
+    """The images' DataModule inside the features' has no state of its own in the checkpoint (the features' holds
+    it): no "learnt from another DataModule" warning. A predict folder is refused before any image is read."""
+    config = str(ROOT / "configs/classification/vgg16_features_cats_and_dogs.yaml")
+    common = ["--config", config, "--data.images.data_dir", str(data_root), "--data.images.image_size", "48",
+              "--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]  # fmt: skip
+    main(["fit", *common, "--trainer.max_epochs", "1", "--trainer.default_root_dir", str(tmp_path / "run")])
+    with pytest.warns(UserWarning) as caught:  # (LightningCLI warns of args given in a test)
+        main(["test", *common, "--ckpt_path", str(tmp_path / "run")])
+    assert not [w for w in caught if "learnt from" in str(w.message)]
+    with pytest.raises(SystemExit) as exit_:
+        main(["predict", *common, "--data.images.data_dir", str(tmp_path / "no_subset"),
+              "--data.images.predict_folder", str(tmp_path), "--ckpt_path", str(tmp_path / "run")])  # fmt: skip
+    assert "are classified by a model that reads images" in str(exit_.value.code)

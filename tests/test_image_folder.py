@@ -168,12 +168,14 @@ def test_grey_palette_and_rgba_images_become_rgb_with_transparency_on_white(tmp_
     Image.fromarray(rgba, "RGBA").save(folder / "rgba.png")
     Image.fromarray(np.full((8, 8), 51400, np.uint16)).save(folder / "grey16.png")  # 16 bits: 51400 / 257 = 200
     Image.fromarray(np.full((8, 8), 200, np.int32), mode="I").save(folder / "grey_int.tif")  # 32-bit of 8-bit values
+    (folder / "dark16.pgm").write_bytes(b"P5 8 8 65535\n" + np.full((8, 8), 200, ">u2").tobytes())  # 16 bits, dark: 1
     dm = folder_dm(folder, labelled=False, image_size=8)
     images = {p.stem: dm.splits["train"][i][0] for i, p in enumerate(dm.splits["train"].paths)}
     assert all(x.shape == (3, 8, 8) for x in images.values())
     assert torch.allclose(images["grey"], torch.full((3, 8, 8), 100 / 255))
     assert torch.allclose(images["grey16"], torch.full((3, 8, 8), 200 / 255))  # (PIL's convert gave 255)
     assert torch.allclose(images["grey_int"], torch.full((3, 8, 8), 200 / 255))
+    assert torch.allclose(images["dark16"], torch.full((3, 8, 8), 1 / 255))  # (not taken for 8 bits by its values)
     assert torch.allclose(images["palette"][:, 0, 0], torch.tensor([10, 200, 30]) / 255)
     assert images["rgba"][:, :, :4].mean((1, 2)).tolist() == [1.0, 0.0, 0.0]
     assert images["rgba"][:, :, 4:].eq(1).all()  # white, not the transparent pixels' black
@@ -463,6 +465,9 @@ def test_a_checkpoint_of_images_made_otherwise_is_refused_by_name_and_an_old_one
     torch.save(saved, tmp_path / "old.ckpt")
     ZooCLI(args=["test", *common, "--data.folder", str(tmp_path / "new"), "--data.resize", "squash",
                  "--ckpt_path", str(tmp_path / "old.ckpt")])  # fmt: skip
+    with pytest.raises(DataError, match="the checkpoint names no classes .it predates their travelling"):
+        ZooCLI(args=["predict", *common, "--data.folder", str(tmp_path / "gone"), "--data.predict_folder",
+                     str(tmp_path / "new"), "--ckpt_path", str(tmp_path / "old.ckpt")])  # fmt: skip
 
 
 def test_loose_new_images_are_classified_into_the_checkpoints_classes_by_name(tmp_path):
@@ -553,5 +558,34 @@ def test_validate_without_validation_images_says_so(tmp_path):
               "--data.folder", str(tmp_path / "photos"), "--data.image_size", "48", "--data.batch_size", "2",
               "--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]  # fmt: skip
     ZooCLI(args=["fit", *common, "--trainer.max_epochs", "1", "--trainer.default_root_dir", str(tmp_path / "run")])
-    with pytest.raises(DataError, match="has no val images: add a validation/ folder or set val_size"):
+    with pytest.raises(DataError, match="has no val images: add a validation/ folder or set --data.val_size$"):
         ZooCLI(args=["validate", *common, "--ckpt_path", str(tmp_path / "run")])
+    flat = write_image_folder(tmp_path / "flat", {"": 2})  # one folder of classes: a validation/ in it is a class
+    with pytest.raises(DataError, match="flat has no val images: set --data.val_size$"):
+        ZooCLI(args=["validate", *common, "--data.folder", str(flat), "--ckpt_path", str(tmp_path / "run")])
+
+
+def test_a_predict_folder_is_predicted_after_another_stage_in_the_same_process(tmp_path):
+    """From Python, a fit then a predict on one DataModule: the predict folder's images, not the held-out ones the
+    fit's setup put in place; and a rotation folder predicted first still trains afterwards."""
+    write_image_folder(tmp_path / "photos", {"train": 2, "validation": 1})
+    write_image_folder(tmp_path / "mine", {"": 1}, classes=("new",), seed=6)
+    dm = ImageFolderDataModule(str(tmp_path / "photos"), image_size=48, batch_size=2,
+                               predict_folder=str(tmp_path / "mine"))  # fmt: skip
+    model = SmallConvNet(input_shape=(3, 48, 48), num_classes=2)
+    fit = trainer(tmp_path, max_epochs=1, enable_checkpointing=False)
+    fit.fit(model, dm)
+    fit.predict(model, dm)
+    assert dm.prediction_inputs() == {"file": ["new/new.0.jpg"]} and not dm.predict_has_targets
+    rotations = RotationFolderDataModule(str(tmp_path / "mine"), image_size=16, val_size=0, batch_size=2,
+                                         predict_folder=str(tmp_path / "mine"))  # fmt: skip
+    rotations.setup("predict")
+    rotations.setup("fit")
+    assert len(rotations.splits["train"]) == 4 and len(rotations.splits["predict"]) == 4  # one image, four turns
+
+
+def test_hidden_folders_in_a_split_layout_are_no_classes(tmp_path):
+    write_image_folder(tmp_path / "photos", {"train": 2, "validation": 1})
+    (tmp_path / "photos" / "train" / ".ipynb_checkpoints").mkdir()
+    (tmp_path / "photos" / "validation" / "__MACOSX").mkdir()
+    assert folder_dm(tmp_path / "photos").classes == ["cats", "dogs"]

@@ -47,15 +47,28 @@ def opens_as_image(path: Path) -> bool:
         return False
 
 
+def integer_bits(image: Image.Image) -> int:
+    """The bits per pixel of a grey image PIL reads as integers: 16 for its 16-bit modes and for PNG and PGM/PPM (whose
+    16-bit images it opens as "I"), a TIFF's BitsPerSample if 8 or 16; else (32-bit integers) 8 or 16 by the
+    values."""
+    if image.mode.startswith("I;16") or image.format in ("PNG", "PPM"):
+        return 16
+    if image.format == "TIFF":
+        bits = image.tag_v2.get(258, 8)  # BitsPerSample
+        bits = int(bits[0] if isinstance(bits, tuple) else bits)
+        if bits in (8, 16):
+            return bits
+    return 16 if np.asarray(image).max(initial=0) > 255 else 8
+
+
 def load_rgb(path: Path) -> Image.Image:
     """An image file as 8-bit RGB: greyscale and palette images are converted, transparent pixels (RGBA, LA, palette
     transparency) are laid on white, as the artwork of image-folder GANs is drawn on white."""
     with Image.open(path) as image:
         image.load()
-    if image.mode.startswith("I;16") or image.mode == "I":  # 16-bit grey (PNG, TIFF): PIL's convert would clip
-        pixels = np.asarray(image, dtype=np.float64)
-        sixteen_bit = image.mode.startswith("I;16") or pixels.max(initial=0) > 255  # ("I" may hold 8-bit values)
-        image = Image.fromarray((pixels / (257 if sixteen_bit else 1)).round().clip(0, 255).astype(np.uint8))
+    if image.mode.startswith("I;16") or image.mode == "I":  # 16-bit grey (PNG, PGM, TIFF): PIL's convert would clip
+        pixels = np.asarray(image, dtype=np.float64) / (2 ** integer_bits(image) - 1) * 255
+        image = Image.fromarray(pixels.round().clip(0, 255).astype(np.uint8))
     if image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "PA"):
@@ -294,6 +307,7 @@ class ImageFolderDataModule(ZooDataModule):
         self.classes_chosen = classes is not None  # chosen classes leave the other class folders out on purpose
         self.checkpoint_classes: list[str] = []  # a checkpoint's classes, for images it did not learn from
         self.predict_folder = Path(predict_folder) if predict_folder is not None else None
+        self._new_images_split: ImageFileDataset | None = None  # the predict folder's images, once scanned
         self.splits: dict[str, ImageFileDataset] = {}
         self.dataset_name = dataset_name
 
@@ -321,12 +335,12 @@ class ImageFolderDataModule(ZooDataModule):
         fn = self.trainer.state.fn if self.trainer is not None else None  # None: the CLI's look before setup
         reads_class_folders = self.labelled and not (self.predict_folder is not None and fn in (None, "predict"))
         if reads_class_folders and not self.classes and self.folder.is_dir():
-            self.classes = self._scan_splits()["train"].classes  # (the CLI's look before setup: scanned once, here)
+            self.classes = self._scan_splits()["train"].classes  # (the CLI's look before setup)
         if reads_class_folders and self.classes and self.classes != saved:
             raise DataError(
                 f"the checkpoint's model learnt the classes {json.dumps(saved)} in that label order (here "
-                f"{json.dumps(self.classes)}): name them so with --data.classes, or classify the images as new ones "
-                "(--data.predict_folder)"
+                f"{json.dumps(self.classes)}): name them so with --data.classes"
+                + ("" if fn == "fit" else ", or classify the images as new ones (predict --data.predict_folder)")
             )
 
     @property
@@ -338,6 +352,11 @@ class ImageFolderDataModule(ZooDataModule):
     def num_classes(self) -> int:
         if self.checkpoint_classes and self._new_images:
             return len(self.checkpoint_classes)
+        if not self.classes and self.predict_folder is not None and not self.folder.is_dir():
+            raise DataError(
+                f"{self.folder}: no such folder, and the checkpoint names no classes (it predates their travelling "
+                "with it): classifying new images needs the training images' class folders (--data.folder)"
+            )
         if not self.classes:
             self.classes = self._scan_splits()["train"].classes
         return len(self.classes)
@@ -407,7 +426,9 @@ class ImageFolderDataModule(ZooDataModule):
         }
         if self.labelled and not self.classes_chosen:
             for path in filter(None, present.values()):
-                unknown = sorted(p.name for p in path.iterdir() if p.is_dir() and p.name not in train.classes)
+                unknown = sorted(
+                    p.name for p in path.iterdir() if p.is_dir() and not hidden(p.name) and p.name not in train.classes
+                )
                 if unknown:
                     raise DataError(
                         f"{path} has class folder(s) that {present['train'].name}/ lacks: {', '.join(unknown)}; "
@@ -423,15 +444,17 @@ class ImageFolderDataModule(ZooDataModule):
                 "folders; predict classifies new images (--data.predict_folder)"
             )
         if stage == "predict" and self.predict_folder is not None:
-            if "predict" not in self.splits:
+            # Set at every predict (another stage's setup in the same process puts the held-out images there)
+            if self._new_images_split is None:
                 files = ImageFiles.scan(self.predict_folder, labelled=False, check_headers=True)
-                self.splits["predict"] = ImageFileDataset(files.paths, files.labels, self.transform(train=False))
+                self._new_images_split = ImageFileDataset(files.paths, files.labels, self.transform(train=False))
                 if files.not_images:
                     rank_zero_warn(
                         f"{self.predict_folder}: skipped {len(files.not_images)} files that are not images "
                         f"(e.g. {files.not_images[0].relative_to(self.predict_folder)})"
                     )
                 rank_zero_info(f"{self.predict_folder}: {len(files.paths)} images to classify")
+            self.splits["predict"] = self._new_images_split
             return
         if "train" in self.splits:
             return
@@ -462,7 +485,7 @@ class ImageFolderDataModule(ZooDataModule):
                 paths, labels = [files.paths[i] for i in order], [files.labels[i] for i in order]
                 self.splits[split] = ImageFileDataset(paths, labels, self.transform(train=False))
         held_out = self.splits.get("test", self.splits.get("val"))
-        self.splits.setdefault("predict", held_out if held_out is not None else self.unaugmented("train"))
+        self.splits["predict"] = held_out if held_out is not None else self.unaugmented("train")
         sizes = ", ".join(f"{split} {len(data)}" for split, data in self.splits.items() if split != "predict")
         rank_zero_info(f"{self.folder}: {sizes} images of {len(self.classes)} class(es) {self.classes[:10]}")
 
@@ -476,9 +499,11 @@ class ImageFolderDataModule(ZooDataModule):
 
     def _split(self, split: str) -> DataLoader:
         if split not in self.splits:
+            split_layout = (self.folder / "train").is_dir()  # (one folder of classes splits off val_size only)
+            add = f"add a {SPLIT_FOLDERS[split][0]}/ folder" if split_layout else ""
             raise DataError(
-                f"{self.folder} has no {split} images: add a {SPLIT_FOLDERS[split][0]}/ folder"
-                + (" or set val_size" if split == "val" else "")
+                f"{self.folder} has no {split} images: "
+                + " or ".join(filter(None, [add, "set --data.val_size" if split == "val" else ""]))
             )
         return self.loader(self.splits[split], train=split == "train", collate_fn=collate_readable)
 
@@ -544,8 +569,6 @@ class RotationFolderDataModule(ImageFolderDataModule):
     has_targets = predict_has_targets = True  # the turns, whatever the images
 
     def setup(self, stage: str) -> None:
-        if self.splits:
-            return
         super().setup(stage)
         self.splits = {split: as_rotated(images) for split, images in self.splits.items()}
         self.classes = list(self.turns)

@@ -90,21 +90,26 @@ class VGG16FeaturesDataModule(InMemoryDataModule):
         return (512 * height * width,)
 
     def prepare_data(self) -> None:
+        self._refuse_new_images(self.trainer.state.fn if self.trainer is not None else None)
         self.images.prepare_data()
         self._features()
 
     def setup(self, stage: str) -> None:
-        if stage == "predict" and getattr(self.images, "predict_folder", None) is not None:
-            raise DataError(
-                "VGG16 features are computed for the folder's own splits; new images (--data.images.predict_folder) "
-                "are classified by a model that reads images: configs/classification/vgg16_frozen_cats_and_dogs.yaml"
-            )
+        self._refuse_new_images(stage)
         if not self.splits:
             features = self._features()
             held_out = [features[s] for s in ("val", "test") if s in features]
             if not held_out:
                 raise DataError(f"{self.images.folder} has no validation or test images to evaluate the head on")
             self.splits.update(train=features["train"], val=held_out[0], test=held_out[-1], predict=held_out[-1])
+
+    def _refuse_new_images(self, stage: str | None) -> None:
+        """Before any image is read (prepare_data runs first, and would compute the folder's features)."""
+        if stage == "predict" and getattr(self.images, "predict_folder", None) is not None:
+            raise DataError(
+                "VGG16 features are computed for the folder's own splits; new images (--data.images.predict_folder) "
+                "are classified by a model that reads images: configs/classification/vgg16_frozen_cats_and_dogs.yaml"
+            )
 
     def _cache_key(self) -> str:
         """A digest of everything the features depend on: the weights file, how images become tensors, and every

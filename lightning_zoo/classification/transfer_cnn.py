@@ -84,14 +84,15 @@ class TransferCNN(Classifier):
         self.net.features.requires_grad_(not freeze_features)
         self.example_input_array = torch.zeros(2, *input_shape)
 
-    def load_initial_weights(self) -> None:
-        # Checked when a fit starts, not when the model is built: test and predict of a phase-2 checkpoint need no
-        # phase-1 file.
+    def check_fit_from_scratch(self) -> None:
+        # Not when the model is built: test and predict of a phase-2 checkpoint need no phase-1 file.
         if (self.hparams.freeze_features or self.hparams.new_head) and not self.hparams.init_from:
             raise ZooError(
                 "freeze_features and new_head transfer from another run: give its checkpoint with "
                 "--model.init_from PATH (phase 1's checkpoints/last.ckpt, or its run folder)"
             )
+
+    def load_initial_weights(self) -> None:
         if self.hparams.init_from:
             self.initialise_from(self.hparams.init_from, ["net.features"] if self.hparams.new_head else [""])
 
