@@ -387,6 +387,7 @@ def test_a_checkpoint_of_other_data_is_used_with_a_warning_that_says_what_goes_u
     fashion = str(ROOT / "configs" / "classification" / "mlp_fashion_mnist.yaml")
     with pytest.warns(UserWarning, match="learnt from MNISTDataModule's data, these are FashionMNISTDataModule's"):
         ZooCLI(args=["test", "--config", fashion, "--data.data_dir", str(data_root), "--ckpt_path", checkpoint])
-    with pytest.warns(UserWarning) as caught:  # (LightningCLI warns of args given in a test)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         ZooCLI(args=["test", "--config", MLP_CONFIG, "--data.data_dir", str(data_root), "--ckpt_path", checkpoint])
     assert not [w for w in caught if "learnt from" in str(w.message)]  # its own data: nothing to say

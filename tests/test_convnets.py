@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import warnings
 from pathlib import Path
 
 import pytest
@@ -377,7 +378,8 @@ def test_a_vgg16_features_run_is_tested_without_a_false_warning_and_refuses_new_
     common = ["--config", config, "--data.images.data_dir", str(data_root), "--data.images.image_size", "48",
               "--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]  # fmt: skip
     main(["fit", *common, "--trainer.max_epochs", "1", "--trainer.default_root_dir", str(tmp_path / "run")])
-    with pytest.warns(UserWarning) as caught:  # (LightningCLI warns of args given in a test)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         main(["test", *common, "--ckpt_path", str(tmp_path / "run")])
     assert not [w for w in caught if "learnt from" in str(w.message)]
     with pytest.raises(SystemExit) as exit_:
