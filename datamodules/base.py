@@ -265,6 +265,12 @@ class ZooDataModule(pl.LightningDataModule):
             **extra,
         )
 
+    @property
+    def trainer_fn(self) -> str | None:
+        """What the attached trainer runs (``fit``, ``validate``, ``test``, ``predict``); None without one (the CLI's
+        look at a checkpoint's state, before the trainer is built)."""
+        return self.trainer.state.fn if self.trainer is not None else None
+
     def say_validation_is_the_test_set(self, name: str) -> None:
         """The books validate on the test set (``val_size`` 0): said when a validation will run on it (not in a test
         or predict, nor a fit without validation, such as a GAN's)."""

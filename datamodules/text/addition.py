@@ -119,7 +119,7 @@ class AdditionDataModule(InMemoryDataModule):
         seeded questions, given ones or not)."""
         saved = super().saved_sample_options(state)
         given = self.predict_text is not None or self.predict_file is not None
-        predicting = self.trainer is None or self.trainer.state.fn == "predict"  # None: the CLI's early look
+        predicting = self.trainer_fn in (None, "predict")  # None: the CLI's early look
         return {k: v for k, v in saved.items() if k in ("digits", "reverse")} if given and predicting else saved
 
     def encode_question(self, a: int, b: int) -> Tensor:

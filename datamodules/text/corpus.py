@@ -273,7 +273,7 @@ class CorpusDataModule(InMemoryDataModule):
     def val_dataloader(self) -> DataLoader | list:
         if self.has_validation:
             return self._loader("val")
-        if self.trainer is not None and self.trainer.state.fn == "validate":  # it would print nothing and end
+        if self.trainer_fn == "validate":  # it would print nothing and end
             raise DataError("no held-out text to validate on: pass --data.val_fraction (the end of the text held out)")
         return []  # a fit without validation (the books'): Lightning skips validation when there is no loader
 

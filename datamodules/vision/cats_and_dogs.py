@@ -92,7 +92,7 @@ class CatsAndDogsSmallDataModule(ImageFolderDataModule):
         )  # fmt: skip
 
     def prepare_data(self) -> None:
-        self._check_present(self.trainer.state.fn if self.trainer is not None else None)
+        self._check_present(self.trainer_fn)
 
     def setup(self, stage: str) -> None:
         self._check_present(stage)

@@ -332,7 +332,7 @@ class ImageFolderDataModule(ZooDataModule):
         if saved is None:
             return
         self.checkpoint_classes = list(saved)
-        fn = self.trainer.state.fn if self.trainer is not None else None  # None: the CLI's look before setup
+        fn = self.trainer_fn  # None: the CLI's look before setup
         reads_class_folders = self.labelled and not (self.predict_folder is not None and fn in (None, "predict"))
         if reads_class_folders and not self.classes and self.folder.is_dir():
             self.classes = self._scan_splits()["train"].classes  # (the CLI's look before setup)
@@ -511,7 +511,7 @@ class ImageFolderDataModule(ZooDataModule):
         return self._split("train")
 
     def val_dataloader(self) -> DataLoader | list:
-        validating = self.trainer is not None and self.trainer.state.fn == "validate"  # (a fit may have none)
+        validating = self.trainer_fn == "validate"  # (a fit may have none)
         return self._split("val") if "val" in self.splits or validating else []
 
     def test_dataloader(self) -> DataLoader:

@@ -90,7 +90,7 @@ class VGG16FeaturesDataModule(InMemoryDataModule):
         return (512 * height * width,)
 
     def prepare_data(self) -> None:
-        self._refuse_new_images(self.trainer.state.fn if self.trainer is not None else None)
+        self._refuse_new_images(self.trainer_fn)
         self.images.prepare_data()
         self._features()
 
