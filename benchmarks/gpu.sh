@@ -77,16 +77,26 @@ language() {  # the books' War and Peace schedules: 300 epochs each, early stopp
     # continues each from logs/bench_<name>_gpu/checkpoints/last.ckpt, which must be carried to the machine: the
     # SimpleRNN's (16 MB with RMSprop's state) could come back from a loan in $OUT, the LSTM's (64 MB) cannot.
     # PRECISION=bf16-mixed runs them in bf16 autocast (cuDNN's LSTM in bf16): unmeasured, the one way E2's 300 epochs
-    # might fit one 10-minute call (under 1.9 s an epoch); its losses are then bf16's, recorded as such in the results
-    mkdir -p benchmarks/results/logs
+    # might fit one 10-minute call (under 1.9 s an epoch); its losses are then bf16's, recorded as such in the results.
+    # PRECISION=auto times a training step in each (benchmarks/char_rnn_precision_speed.py) and runs the one whose
+    # epochs fit MINUTES best (float32 where it fits the schedule or reaches the book's epoch 151). LOGS=$OUT on a
+    # lent machine brings each epoch's log line back even from a call cut short
+    logs=${LOGS:-benchmarks/results/logs}
+    mkdir -p "$logs"
     for name in ${LMS:-char_rnn_warpeace char_lstm_warpeace}; do
+        precision=${PRECISION:-}
+        if [ "$precision" = auto ]; then
+            precision=$($PY benchmarks/char_rnn_precision_speed.py --config configs/language/$name.yaml --pick \
+                --budget $((${MINUTES:-600} * 60)) --name ${name}_precision_speed_gpu | tail -1) || {
+                echo "FAILED: $name's precision probe"; continue; }
+        fi
         $PY benchmarks/language_curves.py --config configs/language/$name.yaml --data-dir "$DATA" --name ${name}_gpu \
             --note "seed 0, {epochs_trained} epochs ({stopped_by}), one GPU, {precision}" --trainer.accelerator gpu \
             --trainer.devices 1 --data.data_on_device true ${RESUME:+--resume} \
-            ${PRECISION:+--trainer.precision $PRECISION} \
+            ${precision:+--trainer.precision $precision} \
             ${MINUTES:+--trainer.callbacks+=pytorch_lightning.callbacks.Timer --trainer.callbacks.interval epoch \
-                --trainer.callbacks.duration 00:00:$MINUTES:00} >"benchmarks/results/logs/${name}_gpu.log" 2>&1 ||
-            echo "FAILED: $name (benchmarks/results/logs/${name}_gpu.log)" &
+                --trainer.callbacks.duration 00:00:$MINUTES:00} >"$logs/${name}_gpu.log" 2>&1 ||
+            echo "FAILED: $name ($logs/${name}_gpu.log)" &
         [ -n "${LMS_PARALLEL:-}" ] || wait
     done
     wait
