@@ -241,6 +241,38 @@ def test_results_are_copied_to_out_where_it_is_set(tmp_path, monkeypatch):
     assert (tmp_path / "out" / "run.json").read_text() == path.read_text()
 
 
+@pytest.mark.parametrize(
+    ("float32_step", "bf16_step", "picked"),
+    [
+        (0.005, 0.001, "32-true"),  # float32 fits the whole schedule: bf16's speed buys nothing
+        (0.02, 0.005, "bf16-mixed"),  # only bf16 fits the schedule
+        (0.01, 0.009, "32-true"),  # float32 reaches the book's epoch 151 (the schedule fits neither)
+        (0.03, 0.01, "bf16-mixed"),  # only bf16 reaches epoch 151
+        (0.0209, 0.0200, "32-true"),  # the H100's E2: neither reaches a figure, bf16's 4 % buys none
+    ],
+)
+def test_the_precision_probe_turns_a_step_into_an_epoch_of_the_corpus_and_runs_bf16_only_for_a_book_figure(
+    tmp_path, monkeypatch, capsys, float32_step, bf16_step, picked
+):
+    """E2's epoch is 200 batches of 100 windows of 160 characters (19,976 windows, the last batch smaller); the
+    steps' times are stand-ins (a real step of the 2 x LSTM(800) takes seconds here)."""
+    from benchmarks import char_rnn_precision_speed as probe
+    from benchmarks import common
+
+    steps = {False: float32_step, True: bf16_step}
+    monkeypatch.setattr(probe, "seconds_per_step", lambda model, batch, length, device, bf16, n: steps[bf16])
+    monkeypatch.setattr(common, "RESULTS", tmp_path)
+    config = str(ROOT / "configs/language/char_lstm_warpeace.yaml")
+    monkeypatch.setattr(sys, "argv", ["probe", "--config", config, "--device", "cpu", "--budget", "480", "--pick"])
+    probe.main()
+    assert capsys.readouterr().out.splitlines()[-1] == picked
+    result = json.loads((tmp_path / "char_rnn_precision_speed.json").read_text())
+    assert (result["batches_per_epoch"], result["scheduled_epochs"], result["pick"]) == (200, 300, picked)
+    epoch = float32_step * 200 * 1.1  # the trainer's loop over the bare steps: --overhead 1.1
+    assert result["32-true"]["seconds_per_epoch_estimate"] == round(epoch, 2)
+    assert result["32-true"]["epochs_in_budget"] == int(480 // epoch)
+
+
 def test_a_multi_seed_epoch_curve_run_keeps_the_seeds_it_finished_when_a_later_one_fails(tmp_path, monkeypatch):
     from benchmarks import common, epoch_curves
 

@@ -221,7 +221,6 @@ CARDS = (
             "Generation re-reads the last 162 characters from a zero state for each one, as the book's code does "
             "(generation_window 162, seq_length + 2 by its slice).",
             FUSED_SIGMOID_GATES.format("book"),
-            EPSILON_1E8,
         ),
     ),
     Card(
