@@ -18,6 +18,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities import rank_zero_info
+from pytorch_lightning.utilities.model_helpers import is_overridden
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, default_collate
 
@@ -276,7 +277,9 @@ class ZooDataModule(pl.LightningDataModule):
         or predict, nor a fit without validation, such as a GAN's)."""
         trainer = self.trainer
         fn = getattr(getattr(trainer, "state", None), "fn", None)
-        if trainer is None or (fn in ("fit", "validate") and trainer.limit_val_batches != 0):
+        model = getattr(trainer, "lightning_module", None)
+        validates = model is None or is_overridden("validation_step", model)  # a GAN has none (fast_dev_run or not)
+        if trainer is None or (fn in ("fit", "validate") and trainer.limit_val_batches != 0 and validates):
             rank_zero_info(f"{name}: val_size=0, so validation runs on the test set (as the books do)")
 
     @property

@@ -330,6 +330,7 @@ class ClassifiedSamples(Callback):
             raise ValueError(f"{type(self).__name__} needs every_n_epochs >= 1, got {every_n_epochs}")
         self.every_n_epochs, self.seed, self.classifier_ckpt = every_n_epochs, seed, classifier_ckpt
         self.classifier: FrozenFeatures | None = None
+        self.judged: list[int] | None = None  # the classifier's class of each data label (judged_classes)
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if stage != "fit":
@@ -337,6 +338,16 @@ class ClassifiedSamples(Callback):
         check_generative(pl_module, type(self).__name__)
         dataset = getattr(trainer.datamodule, "dataset_name", None)
         self.classifier = feature_extractor(self.classifier_ckpt, dataset, tuple(pl_module.output_range), logits=True)
+        self.judged = judged_classes(trainer.datamodule)
+
+
+def judged_classes(datamodule: Any) -> list[int] | None:
+    """The feature network's class of each of the data's labels, where the data keeps some classes of the dataset
+    (MNIST's ``keep_classes [3, 5]``: label 0 is class 3, label 1 class 5); None where label i is class i."""
+    every, kept = getattr(datamodule, "classes", None), getattr(datamodule, "class_names", None)
+    if not every or not kept or list(every) == list(kept):
+        return None
+    return [list(every).index(name) for name in kept]
 
 
 class ModeCoverage(ClassifiedSamples):
@@ -368,7 +379,7 @@ class ModeCoverage(ClassifiedSamples):
         noise_source = torch.Generator(device=pl_module.device).manual_seed(self.seed + trainer.global_rank)
         counts = predicted_classes(pl_module, self.classifier, share, noise_source)
         counts = trainer.strategy.reduce(counts.to(pl_module.device, torch.float64), reduce_op="sum")  # collective
-        shares = counts / counts.sum()
+        shares = (counts if self.judged is None else counts[self.judged]) / counts.sum()  # the data's classes only
         log_measured(
             pl_module,
             {"val/rarest_class_share": shares.min().float(), "val/commonest_class_share": shares.max().float()},
@@ -428,16 +439,19 @@ def best_assignment(counts: Tensor) -> list[int]:
     return max(best.values())[1]
 
 
-def class_fidelity(counts: Tensor) -> dict[str, Any]:
-    """From a confusion of requested value x predicted class: the accuracy (value i should give class i), per class;
-    the majority class of each value and the purity (samples in their value's majority class), and the best
-    one-to-one mapping and its accuracy (for InfoGAN, whose categories come in no order)."""
+def class_fidelity(counts: Tensor, targets: Sequence[int] | None = None) -> dict[str, Any]:
+    """From a confusion of requested value x predicted class: the accuracy (value i should give class
+    ``targets[i]``, default i), per class; the majority class of each value and the purity (samples in their value's
+    majority class), and the best one-to-one mapping and its accuracy (for InfoGAN, whose categories come in no
+    order)."""
     total = int(counts.sum())
     per_value = counts.sum(1).clamp(min=1)
     mapping = best_assignment(counts)
+    rows = torch.arange(len(counts))
+    hits = counts[rows, rows if targets is None else torch.as_tensor(targets)]
     return {
-        "accuracy_pct": round(100 * float(counts.diagonal().sum()) / total, 2),
-        "accuracy_per_class_pct": [round(100 * float(v), 2) for v in counts.diagonal() / per_value],
+        "accuracy_pct": round(100 * float(hits.sum()) / total, 2),
+        "accuracy_per_class_pct": [round(100 * float(v), 2) for v in hits / per_value],
         "majority_class": counts.argmax(1).tolist(),
         "purity_pct": round(100 * float(counts.max(1).values.sum()) / total, 2),
         "one_to_one_mapping": mapping,
@@ -478,7 +492,8 @@ class ConditionalAccuracy(ClassifiedSamples):
             return
         self.classifier.to(pl_module.device)
         noise_source = torch.Generator(device=pl_module.device).manual_seed(self.seed)
-        fidelity = class_fidelity(class_confusion(pl_module, self.classifier, self.key, self.per_class, noise_source))
+        counts = class_confusion(pl_module, self.classifier, self.key, self.per_class, noise_source)
+        fidelity = class_fidelity(counts, self.judged if self.key == "labels" else None)
         name, value = (
             ("val/conditional_acc", fidelity["accuracy_pct"])
             if self.key == "labels"

@@ -89,7 +89,11 @@ def test_a_missing_dataset_offline_ends_with_the_clear_message(tmp_path: Path):
         (DCGAN_CONFIG, ["--data.padding", "0"], "DCGAN's layer table makes 32x32 images, the data has 28x28: pad"),
         (MLP_CONFIG, ["--model.dropout", "1.5"], "dropout must be in [0, 1), got 1.5"),
         (MLP_CONFIG, ["--data.batch_size", "0"], "batch_size must be at least 1, got 0"),
-        (DCGAN_CONFIG, ["--model.predict_samples", "-4"], "num_fixed_samples and predict_samples must be at least 1"),
+        (
+            DCGAN_CONFIG,
+            ["--model.predict_samples", "-4"],
+            "latent_dim, num_fixed_samples and predict_samples must be at least 1",
+        ),
         (
             DCGAN_CONFIG,
             ["--data.flatten", "true"],

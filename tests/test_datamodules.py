@@ -18,7 +18,9 @@ import torch
 
 from datamodules import DataError, DatasetUnavailableError, EpochBatchSampler, FashionMNISTDataModule, MNISTDataModule
 from datamodules.vision.mnist import read_idx
+from lightning_zoo.classification import MLP
 from lightning_zoo.cli import ZooCLI, main
+from lightning_zoo.gan import DCGAN
 from tests.conftest import CLI, PYTHON, ROOT, subprocess_env
 from tests.helpers.idx import idx_bytes, write_mnist
 
@@ -57,14 +59,19 @@ def test_val_size_zero_validates_on_the_test_set_as_the_books_do(data_root: Path
 
 
 @pytest.mark.parametrize(
-    "fn, limit_val_batches, said",
-    [(None, 1.0, True), ("fit", 1.0, True), ("validate", 1.0, True), ("fit", 0, False), ("test", 1.0, False)],
-)
-def test_validating_on_the_test_set_is_said_only_when_a_validation_runs(data_root, caplog, fn, limit_val_batches, said):
-    """A GAN's fit (no validation), a test or a predict would be told of a validation that does not happen."""
+    "fn, limit_val_batches, model, said",
+    [(None, 1.0, None, True), ("fit", 1.0, MLP(), True), ("validate", 1.0, MLP(), True), ("fit", 0, MLP(), False),
+     ("test", 1.0, MLP(), False), ("fit", 1.0, DCGAN(), False)],
+)  # fmt: skip
+def test_validating_on_the_test_set_is_said_only_when_a_validation_runs(
+    data_root, caplog, fn, limit_val_batches, model, said
+):
+    """A GAN's fit (no validation step, even where fast_dev_run sets limit_val_batches 1), a test or a predict would
+    be told of a validation that does not happen."""
     dm = MNISTDataModule(data_dir=str(data_root))
     if fn is not None:
-        dm.trainer = SimpleNamespace(state=SimpleNamespace(fn=fn), limit_val_batches=limit_val_batches)
+        dm.trainer = SimpleNamespace(state=SimpleNamespace(fn=fn), limit_val_batches=limit_val_batches,
+                                     lightning_module=model)  # fmt: skip
     with caplog.at_level(logging.INFO):
         dm.setup(fn or "fit")
     assert ("so validation runs on the test set" in caplog.text) == said

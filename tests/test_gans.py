@@ -204,3 +204,46 @@ def test_class_conditioned_gans_refuse_unlabelled_images_with_one_line(model_cla
     batch = RealBatch(torch.zeros(4, 1, 28, 28))
     with pytest.raises(ZooError, match="trains on labelled images; the DataModule gives images alone"):
         model.d_loss(batch, model.latent_for(batch))
+
+
+@pytest.mark.parametrize(("model_class", "key", "options"), [(ConditionalGAN, "labels", "predict_classes"),
+                                                           (InfoGAN, "category", "predict_categories")])  # fmt: skip
+def test_predict_draws_every_class_in_order_or_the_chosen_ones_and_saves_the_latent_that_made_each_sample(
+    model_class, key, options, tmp_path
+):
+    """Each column of the 10-wide grid is one class; ``latent.pt`` regenerates ``samples.pt`` exactly."""
+    every = model_class(predict_samples=23)
+    outputs = trainer(tmp_path).predict(every)
+    every.write_predictions(outputs, tmp_path / "every")
+    latent = torch.load(tmp_path / "every" / "latent.pt")
+    assert latent[key].tolist() == [i % 10 for i in range(23)] and latent["z"].shape == (23, 100)
+    with torch.no_grad():
+        torch.testing.assert_close(every.eval().generate(latent), torch.load(tmp_path / "every" / "samples.pt"))
+    sevens = model_class(predict_samples=5, **{options: [7, 2]})
+    sevens.write_predictions(trainer(tmp_path).predict(sevens), tmp_path / "sevens")
+    assert torch.load(tmp_path / "sevens" / "latent.pt")[key].tolist() == [7, 2, 7, 2, 7]
+    for wrong in ([], [10], [-1]):
+        with pytest.raises(ValueError, match=rf"{options} must name at least one label in \[0, "):
+            model_class(**{options: wrong})
+
+
+def test_a_gan_refuses_data_in_another_range_than_its_generators_and_batches_one_batchnorm1d_cannot_take(
+    data_root, tmp_path
+):
+    from lightning_zoo.core import ZooError
+
+    with pytest.raises(ZooError, match=r"the data's images are in \[0.0, 1.0\] and the generator's in \[-1.0, 1.0\]"):
+        trainer(tmp_path, max_epochs=1).fit(ConditionalGAN(), gan_data(data_root, padding=0, value_range=(0.0, 1.0)))
+    FashionGAN().check_fits_data(gan_data(data_root, padding=0, value_range=(0.0, 1.0)))  # its sigmoid's range
+    with pytest.raises(ZooError, match="InfoGAN normalises features over a batch .BatchNorm1d.: use --data.batch_"):
+        InfoGAN().check_fits_data(gan_data(data_root, batch_size=1))
+    ConditionalGAN().check_fits_data(gan_data(data_root, padding=0, batch_size=1))  # no BatchNorm1d: one image is fine
+
+
+def test_an_epochs_last_batch_of_one_image_is_skipped_by_a_gan_with_batchnorm1d(data_root, tmp_path):
+    """256 training images in batches of 255 leave one: BatchNorm1d cannot normalise it (it raised after the whole
+    epoch); the batch is skipped with a warning and the epoch's other batch trained."""
+    model = InfoGAN()
+    with pytest.warns(UserWarning, match="InfoGAN: a batch of one image is skipped"):
+        trainer(tmp_path, max_epochs=1).fit(model, gan_data(data_root, batch_size=255, train_split="train"))
+    assert model.trainer.global_step == 1 + 2  # one batch's discriminator step and two generator steps

@@ -589,3 +589,17 @@ def test_hidden_folders_in_a_split_layout_are_no_classes(tmp_path):
     (tmp_path / "photos" / "train" / ".ipynb_checkpoints").mkdir()
     (tmp_path / "photos" / "validation" / "__MACOSX").mkdir()
     assert folder_dm(tmp_path / "photos").classes == ["cats", "dogs"]
+
+
+def test_a_folder_gan_samples_from_its_checkpoint_without_the_training_images(data_root: Path, tmp_path: Path):
+    """An unlabelled folder is one class whatever it holds: the CLI's size link no longer scans the folder, which a
+    GAN's predict does not need (it said "no such folder of images")."""
+    config = str(ROOT / "configs/gan/dcgan64_pokemon.yaml")
+    fitted = ZooCLI(args=["fit", "--config", config, "--data.data_dir", str(data_root), "--trainer.max_epochs", "1",
+                          "--trainer.limit_train_batches", "1", "--data.batch_size", "4",
+                          "--trainer.default_root_dir", str(tmp_path / "run")])  # fmt: skip
+    checkpoint = fitted.trainer.checkpoint_callback.last_model_path
+    ZooCLI(args=["predict", "--config", config, "--data.data_dir", str(tmp_path / "nothing_here"), "--ckpt_path",
+                 checkpoint, "--model.predict_samples", "3"])  # fmt: skip
+    samples = torch.load(Path(checkpoint).parent.parent / "predictions" / "samples.pt")
+    assert samples.shape == (3, 3, 64, 64) and not (tmp_path / "nothing_here").exists()

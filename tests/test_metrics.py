@@ -244,13 +244,13 @@ class CategoryPainter(Painter):
         return super().generate({"labels": latent["category"]})
 
 
-def measured_by(callback, gan, judge, monkeypatch) -> dict[str, float]:
+def measured_by(callback, gan, judge, monkeypatch, datamodule=None) -> dict[str, float]:
     """What ``callback`` logs at the end of a run's last epoch for ``gan``, classified by ``judge``."""
     monkeypatch.setattr(metrics, "feature_extractor", lambda *args, **kwargs: judge)
     logged = {}
     monkeypatch.setattr(metrics, "log_measured", lambda module, values: logged.update(values))
     last_epoch = SimpleNamespace(current_epoch=0, max_epochs=1, should_stop=False, max_steps=-1, global_step=0,
-                                 sanity_checking=False, world_size=1, global_rank=0, datamodule=None,
+                                 sanity_checking=False, world_size=1, global_rank=0, datamodule=datamodule,
                                  strategy=SimpleNamespace(reduce=lambda value, reduce_op: value))  # fmt: skip
     callback.setup(last_epoch, gan, "fit")
     callback.on_train_epoch_end(last_epoch, gan)
@@ -311,6 +311,30 @@ def test_mode_coverage_logs_the_shares_of_the_rarest_and_commonest_class(judge, 
     assert measured == {"val/rarest_class_share": 0.0, "val/commonest_class_share": 1.0}
     balanced = measured_by(metrics.ModeCoverage(num_samples=200), Painter(), judge, monkeypatch)
     assert 0.05 < balanced["val/rarest_class_share"] < 0.1 < balanced["val/commonest_class_share"] < 0.15
+
+
+class KeptPainter(Painter):
+    """A painter trained on MNIST's ``--data.keep_classes [3, 5]``: its label 0 is a 3, its label 1 a 5."""
+
+    def generate(self, latent):
+        return super().generate({"labels": torch.tensor([3, 5])[latent["labels"]]})
+
+
+def test_class_metrics_judge_kept_classes_as_the_dataset_classes_they_are(judge, monkeypatch):
+    """With ``keep_classes [3, 5]`` the data's label 1 is digit 5: a generator that draws exactly the digit asked
+    for scored 0 (label i was judged against digit i), and 8 never-drawn digits made its rarest share 0."""
+    kept = SimpleNamespace(classes=tuple("0123456789"), class_names=("3", "5"), dataset_name=None)
+    assert metrics.judged_classes(kept) == [3, 5]
+    every = SimpleNamespace(classes=tuple("0123456789"), class_names=tuple("0123456789"), dataset_name=None)
+    assert metrics.judged_classes(every) is None and metrics.judged_classes(None) is None
+    painter = KeptPainter(num_classes=2)
+    measured = measured_by(ConditionalAccuracy(per_class=20), painter, judge, monkeypatch, kept)
+    assert measured == {"val/conditional_acc": 1.0}
+    shares = measured_by(metrics.ModeCoverage(num_samples=200), painter, judge, monkeypatch, kept)
+    assert 0.4 < shares["val/rarest_class_share"] <= 0.5 <= shares["val/commonest_class_share"] < 0.6
+    assert shares["val/rarest_class_share"] + shares["val/commonest_class_share"] == pytest.approx(1.0)
+    counts = torch.tensor([[1, 0, 9], [0, 10, 0]])  # value 0 drawn as class 2 nine times in ten, value 1 as class 1
+    assert class_fidelity(counts, targets=[2, 1])["accuracy_per_class_pct"] == [90.0, 100.0]
 
 
 def test_mode_coverage_is_logged_as_the_rarest_and_commonest_class_share(data_root, tmp_path):

@@ -352,6 +352,8 @@ class ImageFolderDataModule(ZooDataModule):
     def num_classes(self) -> int:
         if self.checkpoint_classes and self._new_images:
             return len(self.checkpoint_classes)
+        if not self.labelled:  # one class, whatever the folder holds: a GAN samples without its training images
+            return 1
         if not self.classes and self.predict_folder is not None and not self.folder.is_dir():
             raise DataError(
                 f"{self.folder}: no such folder, and the checkpoint names no classes (it predates their travelling "

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from pytorch_lightning.callbacks import Callback
 from pytorch_lightning.core.optimizer import LightningOptimizer
+from pytorch_lightning.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
@@ -75,7 +76,7 @@ class GANBase(ZooModule):
     ddp_strategy = "ddp_gan"
     ddp_networks = ("generator", "discriminator")  # each wrapped in its own DDP by the ddp_gan strategy
     output_range = (-1.0, 1.0)
-    prediction_files = ("samples.pt", "samples.png")
+    prediction_files = ("samples.pt", "latent.pt", "samples.png")
     checkpoint_renames = {"fixed_noise": "fixed_z"}  # the fixed latent was only z before the latent contract
     # Parts of the discriminator's loss that d_loss reports (record_loss_terms), logged as epoch means train/<name>
     loss_terms: tuple[str, ...] = ()
@@ -100,9 +101,10 @@ class GANBase(ZooModule):
             raise ValueError(f"d_steps, g_steps and n_critic must be at least 1, got {d_steps}, {g_steps}, {n_critic}")
         if not 0 < real_label <= 1:
             raise ValueError(f"real_label must be in (0, 1], got {real_label}")
-        if min(num_fixed_samples, predict_samples) < 1:
+        if min(latent_dim, num_fixed_samples, predict_samples) < 1:
             raise ValueError(
-                f"num_fixed_samples and predict_samples must be at least 1, got {num_fixed_samples}, {predict_samples}"
+                f"latent_dim, num_fixed_samples and predict_samples must be at least 1, got {latent_dim}, "
+                f"{num_fixed_samples}, {predict_samples}"
             )
         self.automatic_optimization = False
         # Buffers: they move with .to(device), land in checkpoints and are the same on every DDP rank. Their own
@@ -123,12 +125,28 @@ class GANBase(ZooModule):
 
     def setup(self, stage: str) -> None:
         super().setup(stage)
+        if stage == "fit":
+            self.check_fits_data(self.trainer.datamodule)
         # Lightning would only fail at the first generator backward, with a traceback; say it up front.
         strategy = self.trainer.strategy
         if ddp_finds_unused_parameters(strategy) is False and not isinstance(strategy, GANDDPStrategy):
             raise ZooError(
                 "a GAN step updates one network at a time, which Lightning's DDP (one wrapper for the whole module) "
                 f"cannot sync: use --trainer.strategy {self.ddp_strategy} (or --config configs/trainer/ddp_gan.yaml)"
+            )
+
+    def check_fits_data(self, datamodule: Any) -> None:
+        """Refuse, before any step, data this GAN would train on wrongly: images in another range than the
+        generator's (a discriminator tells them apart by range alone), or batches of one for BatchNorm1d."""
+        if getattr(datamodule, "batch_size", None) == 1 and self.normalises_vectors:
+            name = type(self).__name__
+            raise ZooError(f"{name} normalises features over a batch (BatchNorm1d): use --data.batch_size 2 or more")
+        data_range = getattr(datamodule, "value_range", None)
+        made = [*map(float, self.output_range)]
+        if data_range is not None and [*map(float, data_range)] != made:
+            raise ZooError(
+                f"the data's images are in {[*map(float, data_range)]} and the generator's in {made}: a discriminator "
+                f"would tell them apart by their range alone; use --data.value_range '{made}'"
             )
 
     # -------------------------------------------------------------------------------------------- latent contract
@@ -247,11 +265,19 @@ class GANBase(ZooModule):
             optimizer.step()
         return loss.detach()
 
+    @property
+    def normalises_vectors(self) -> bool:
+        """Whether a network has BatchNorm1d, which cannot normalise a batch of one vector in training."""
+        return any(isinstance(m, nn.BatchNorm1d) for m in self.modules())
+
     def training_step(self, batch: Sequence[Tensor] | Tensor, batch_idx: int) -> None:
         real = as_real_batch(batch)
+        n = len(real.images)
+        if n == 1 and self.normalises_vectors:  # the epoch's last batch (a batch size of 1 is refused in setup)
+            rank_zero_warn(f"{type(self).__name__}: a batch of one image is skipped (BatchNorm1d cannot normalise it)")
+            return
         opt_g, opt_d = self.optimizers()
         latent = self.latent_for(real)
-        n = len(real.images)
         for _ in range(self.hparams.d_steps):
             d_loss = self.discriminator_step(opt_d, real, latent)
         step_values = {"train/d_loss_step": d_loss}
@@ -277,18 +303,26 @@ class GANBase(ZooModule):
     def predict_dataloader(self) -> DataLoader:
         # A GAN's prediction input is its latent, drawn on the CPU from the global RNG (seeded by --seed_everything).
         latent = self.sample_latent(self.hparams.predict_samples, generator=torch.default_generator)
-        return DataLoader(LatentDataset(latent), batch_size=256)
+        return DataLoader(LatentDataset(self.predict_latent(latent)), batch_size=256)
 
-    def predict_step(self, batch: Latent, batch_idx: int) -> Tensor:
-        return self.generate(batch)
+    def predict_latent(self, latent: Latent) -> Latent:
+        """The latent ``predict`` generates from, given a random one: a conditional GAN sets its classes here."""
+        return latent
 
-    def write_predictions(self, outputs: list[Tensor], directory: Path) -> list[Path]:
-        """``samples.pt`` (the raw N x C x H x W tensor in ``output_range``) and ``samples.png`` (a grid)."""
-        images = torch.cat(outputs).float().cpu()
-        tensor_path = directory / "samples.pt"
-        with atomic_path(tensor_path) as partial:
-            torch.save(images, partial)
-        return [tensor_path, save_png(image_grid(images, 10, self.output_range), directory / "samples.png")]
+    def predict_step(self, batch: Latent, batch_idx: int) -> dict[str, Tensor]:
+        return {"images": self.generate(batch), **batch}
+
+    def write_predictions(self, outputs: list[dict[str, Tensor]], directory: Path) -> list[Path]:
+        """``samples.pt`` (the raw N x C x H x W tensor in ``output_range``), ``latent.pt`` (the dict of latent tensors
+        that made them, row i making sample i: ``z``, and a conditional GAN's ``labels`` or InfoGAN's ``category``
+        and ``code``; ``generate(torch.load(...))`` makes the samples again) and ``samples.png`` (a grid, 10 a row)."""
+        joined = {key: torch.cat([o[key] for o in outputs]).cpu() for key in outputs[0]}
+        images = joined.pop("images").float()
+        paths = [directory / "samples.pt", directory / "latent.pt"]
+        for path, value in zip(paths, (images, joined), strict=True):
+            with atomic_path(path) as partial:
+                torch.save(value, partial)
+        return [*paths, save_png(image_grid(images, 10, self.output_range), directory / "samples.png")]
 
 
 class ClassConditionedGAN(GANBase):
@@ -296,14 +330,23 @@ class ClassConditionedGAN(GANBase):
     uniformly, and in order 0, 1, ..., num_classes - 1, 0, 1, ... in the fixed latent, so each column of a grid of
     ``num_classes`` columns shows one class. Subclasses decide what the networks do with the label.
 
+    ``predict`` draws its classes in order (0, 1, ..., num_classes - 1, 0, ...: with 10 classes each column of
+    ``samples.png`` is one class) or cycles through ``predict_classes``.
+
     Args:
         num_classes: Classes (linked from the DataModule).
+        predict_classes: The class labels ``predict`` generates, cycled (``[7]``: only sevens); labels are the
+            data's, so with ``--data.keep_classes [3, 5]`` label 1 is a 5. Default: every class.
     """
 
     is_family_base = True
 
-    def __init__(self, num_classes: int = 10, **kwargs: Any) -> None:
+    def __init__(self, num_classes: int = 10, predict_classes: Sequence[int] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        check_choices(predict_classes, num_classes, "predict_classes", "num_classes")
+
+    def predict_latent(self, latent: Latent) -> Latent:
+        return {**latent, "labels": cycled(self.hparams.predict_classes, self.hparams.num_classes, len(latent["z"]))}
 
     def sample_latent(self, n: int, generator: torch.Generator | None = None) -> Latent:
         latent = super().sample_latent(n, generator)
@@ -322,6 +365,18 @@ class ClassConditionedGAN(GANBase):
 
     def generate(self, latent: Mapping[str, Tensor]) -> Tensor:
         return self.generator(latent["z"], latent["labels"])
+
+
+def check_choices(chosen: Sequence[int] | None, count: int, option: str, of: str) -> None:
+    """A conditional GAN's ``predict`` choice of labels (or categories): at least one, each in [0, count)."""
+    if chosen is not None and (not chosen or any(not 0 <= c < count for c in chosen)):
+        raise ValueError(f"{option} must name at least one label in [0, {of} = {count}), got {list(chosen)}")
+
+
+def cycled(chosen: Sequence[int] | None, count: int, n: int) -> Tensor:
+    """``n`` labels cycling through ``chosen`` (default 0 .. count - 1)."""
+    values = torch.tensor(list(range(count)) if chosen is None else list(chosen), dtype=torch.long)
+    return values[torch.arange(n) % len(values)]
 
 
 class LatentDataset(Dataset):

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lightning_zoo.cards import Card, Result, classifier_fid_results
-from lightning_zoo.gan.base import GANBase, Latent, RealBatch, image_shape, normal_init_
+from lightning_zoo.gan.base import GANBase, Latent, RealBatch, check_choices, cycled, image_shape, normal_init_
 from lightning_zoo.gan.dcgan import DCGANGenerator, down
 from lightning_zoo.gan.vanilla import HANDS_ON
 
@@ -73,6 +73,8 @@ class InfoGAN(GANBase):
         lambda_cat: Weight of the categorical information loss.
         lambda_cont: Weight of the continuous information loss.
         g_steps: Generator steps per batch: the book's 2.
+        predict_categories: The categorical code's values ``predict`` generates, cycled (the continuous code stays
+            random); default every value in order, so with 10 each column of ``samples.png`` is one category.
         **kwargs: Any argument of :class:`~lightning_zoo.gan.base.GANBase`.
     """
 
@@ -84,9 +86,11 @@ class InfoGAN(GANBase):
         lambda_cat: float = 1.0,
         lambda_cont: float = 0.1,
         g_steps: int = 2,
+        predict_categories: Sequence[int] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(g_steps=g_steps, **kwargs)
+        check_choices(predict_categories, num_categories, "predict_categories", "num_categories")
         channels, height, width = image_shape(type(self).__name__, input_shape)
         if (height, width) != (32, 32):
             raise ValueError(
@@ -112,6 +116,10 @@ class InfoGAN(GANBase):
             (-3.0 + 2.0 * (index // self.hparams.num_categories)).unsqueeze(1).repeat(1, self.hparams.num_continuous)
         )
         return latent
+
+    def predict_latent(self, latent: Latent) -> Latent:
+        n, chosen = len(latent["z"]), self.hparams.predict_categories
+        return {**latent, "category": cycled(chosen, self.hparams.num_categories, n)}
 
     def generate(self, latent: Mapping[str, Tensor]) -> Tensor:
         return self.generator(latent["z"], latent["category"], latent["code"])
