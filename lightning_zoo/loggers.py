@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import netrc
 import os
 import urllib.error
@@ -144,6 +145,28 @@ class ConfigToLoggers(SaveConfigCallback):
                 run.save(str(path), base_path=run.dir, policy="now")
             elif getattr(logger, "log_dir", None):
                 _write_beside(Path(logger.log_dir) / self.config_filename, text)
+
+    # With W&B disabled the config is the only file a test or predict writes in its new run folder (their results go
+    # beside the checkpoint's run), as in a fit refused before its first checkpoint: such a folder is removed.
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if stage != "fit":
+            self._remove_config_only_run_folder(trainer)
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        self._remove_config_only_run_folder(trainer)
+
+    def _remove_config_only_run_folder(self, trainer: pl.Trainer) -> None:
+        if not trainer.is_global_zero or not any(
+            isinstance(logger, WandbLogger) and w_and_b_disabled(logger) for logger in trainer.loggers
+        ):
+            return
+        folder = run_folder(trainer)
+        configs = set(itertools.islice(numbered(folder / self.config_filename), 100))
+        entries = list(folder.iterdir()) if folder.is_dir() else []
+        if entries and all(entry in configs and entry.is_file() for entry in entries):
+            for entry in entries:
+                entry.unlink()
+            folder.rmdir()
 
 
 def _write(path: Path, text: str) -> None:

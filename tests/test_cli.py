@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import subprocess
 import warnings
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import torch
 
 from lightning_zoo.cli import ZooCLI, main
 from lightning_zoo.core import load_zoo_module
-from tests.conftest import ROOT
+from tests.conftest import CLI, PYTHON, ROOT, subprocess_env
 
 PRESETS = sorted((ROOT / "configs" / "trainer").glob("*.yaml"))
 MLP_CONFIG = str(ROOT / "configs/classification/mlp_mnist.yaml")
@@ -352,6 +353,21 @@ def test_a_resumed_fit_goes_on_in_its_run_folder_and_keeps_the_first_config(data
     assert resumed.trainer.checkpoint_callback.best_model_path.startswith(str(run))
     assert "max_epochs: 1" in (run / "config.yaml").read_text()
     assert "max_epochs: 2" in (run / "config-2.yaml").read_text()
+
+
+def test_with_w_and_b_disabled_a_predict_or_a_refused_fit_leaves_no_run_folder_of_its_config_alone(data_root: Path):
+    """Their config.yaml was all such a folder held (predict writes beside the checkpoint's run), one per call; each
+    CLI call is a process of its own (in one process W&B's disabled runs share an id, and so a folder)."""
+    fitted = fit_quickly(DCGAN_CONFIG, data_root)
+    run = Path(fitted.trainer.checkpoint_callback.last_model_path).parent.parent
+    assert (run / "config.yaml").is_file()  # a fit's run keeps its config
+    runs = sorted(run.parent.iterdir())
+    common = ["--config", DCGAN_CONFIG, "--data.data_dir", str(data_root)]
+    for args, rc in ((["predict", *common, "--ckpt_path", str(run)], 0), (["fit", *common, "--data.value_range",
+                                                                            "[0, 1]"], 1)):  # fmt: skip
+        done = subprocess.run([PYTHON, CLI, *args], env=subprocess_env(), capture_output=True, text=True)
+        assert done.returncode == rc, done.stderr[-2000:]  # the fit is refused in the model's setup, config written
+    assert sorted(run.parent.iterdir()) == runs and (run / "predictions" / "samples.pt").is_file()
 
 
 def test_a_checkpoint_outside_a_run_folder_resumes_into_a_new_run(data_root: Path, tmp_path: Path):
