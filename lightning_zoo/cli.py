@@ -114,12 +114,14 @@ def refuse_without_step(model: pl.LightningModule, step: str, subcommand: str) -
 
 
 def refuse_untrained(model: pl.LightningModule, subcommand: str, ckpt_path: str | None) -> None:
-    """``validate`` or ``test`` without ``--ckpt_path`` would score freshly initialised weights, as predict would
-    (refused too); a model with nothing to learn (a baseline) needs no checkpoint."""
+    """``validate``, ``test`` or ``predict`` without ``--ckpt_path`` would use freshly initialised weights; a model
+    with nothing to learn (a baseline) needs no checkpoint."""
     if ckpt_path is None and getattr(model, "learns", False):
+        predict = subcommand == "predict"
         raise ZooError(
-            f"{subcommand} without --ckpt_path would score untrained weights: pass the checkpoint of a trained run, "
-            "e.g. --ckpt_path logs/lightning-zoo/<run> (a run's folder stands for its checkpoints/last.ckpt)"
+            f"{subcommand} without --ckpt_path would {'use' if predict else 'score'} untrained weights: pass the "
+            "checkpoint of a trained run, e.g. --ckpt_path logs/lightning-zoo/<run> (a run's folder stands for its "
+            "checkpoints/last.ckpt" + ("; the output goes beside that run)" if predict else ")")
         )
 
 
@@ -188,10 +190,13 @@ class ZooCLI(LightningCLI):
         if not subcommand:
             return
         path = self.config[subcommand].get("ckpt_path")
-        if path is None and subcommand == "predict":
+        if path in ("last", "best") and subcommand != "fit":
+            # Lightning's names for the checkpoints of a fit run by the same Trainer: a new process has none, so
+            # "last" went on with untrained weights after a warning, and "best" ended in a traceback
             raise ZooError(
-                "predict without --ckpt_path would use untrained weights: pass the checkpoint of a trained run, "
-                "e.g. --ckpt_path logs/lightning-zoo/<run>/checkpoints/last.ckpt (the output goes beside that run)"
+                f"--ckpt_path {path} names a checkpoint of a fit in the same process, which a {subcommand} from the "
+                "command line has not: pass the run's folder, e.g. --ckpt_path logs/lightning-zoo/<run> (its "
+                "checkpoints/last.ckpt), or a checkpoint file"
             )
         # Lightning resolves these itself (the model registry: "registry" or "registry:<name>[:version:<v>]")
         registry = str(path).lower().partition(":")[0] == "registry"
@@ -289,6 +294,7 @@ class ZooCLI(LightningCLI):
 
     def predict(self, model: pl.LightningModule, datamodule: pl.LightningDataModule | None = None, **kwargs: Any):
         # A model that brings its own prediction inputs (a GAN's latent) is not fed the DataModule's samples.
+        refuse_untrained(model, "predict", kwargs.get("ckpt_path"))
         if is_overridden("predict_dataloader", model):
             datamodule = None
         return self.trainer.predict(model, datamodule=datamodule, **kwargs)

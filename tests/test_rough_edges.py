@@ -128,16 +128,26 @@ def test_predict_without_a_checkpoint_is_refused_with_the_fix(data_root):
     assert not Path("predictions").exists()
 
 
-@pytest.mark.parametrize("subcommand", ["validate", "test"])
+@pytest.mark.parametrize("subcommand", ["validate", "test", "predict"])
 def test_evaluating_without_a_checkpoint_is_refused_unless_there_is_nothing_to_learn(subcommand, data_root, tmp_path):
-    """A fresh model's scores (10 % on MNIST) would pass for a result; the last-value forecaster has no weights."""
+    """A fresh model's scores (10 % on MNIST) would pass for a result; the last-value forecaster has no weights
+    (its predict was refused too, against the README). Lightning's ``last`` and ``best`` name a checkpoint of a fit
+    in the same process: from the command line ``last`` went on with untrained weights, ``best`` gave a traceback."""
     with pytest.raises(SystemExit) as exit_:
         main([subcommand, "--config", MLP_CONFIG, "--data.data_dir", str(data_root), "--trainer.logger", "false"])
-    assert str(exit_.value.code).startswith(f"error: {subcommand} without --ckpt_path would score untrained weights")
+    verb = "use" if subcommand == "predict" else "score"
+    assert str(exit_.value.code).startswith(f"error: {subcommand} without --ckpt_path would {verb} untrained weights")
+    for name in ("last", "best"):
+        with pytest.raises(SystemExit) as exit_:
+            main([subcommand, "--config", MLP_CONFIG, "--data.data_dir", str(data_root), "--ckpt_path", name])
+        assert str(exit_.value.code).startswith(f"error: --ckpt_path {name} names a checkpoint of a fit in the same")
     baseline = ZooCLI(args=[subcommand, "--config", str(ROOT / "configs/forecasting/naive_djia.yaml"),
                             "--data.data_dir", str(data_root), "--trainer.logger", "false",
                             "--trainer.default_root_dir", str(tmp_path)])  # fmt: skip
-    assert baseline.trainer.callback_metrics
+    if subcommand == "predict":
+        assert (Path("predictions") / "forecasts.csv").is_file()
+    else:
+        assert baseline.trainer.callback_metrics
 
 
 @pytest.mark.parametrize("logger", ["CSVLogger", "TensorBoardLogger", "ZooWandbLogger"])
