@@ -188,3 +188,15 @@ def test_a_ddp_rank_reseeds_its_own_stream_only_when_the_run_is_seeded(monkeypat
     monkeypatch.setenv("PL_GLOBAL_SEED", "0")
     model.setup("fit")
     assert torch.initial_seed() != 123 and model._distributed
+
+
+def test_the_imdb_convnet_refuses_reviews_shorter_than_its_convolutions_before_a_step(data_root):
+    """--data.maxlen 20 under the 41 words Conv1D(7) - MaxPool(5) - Conv1D(7) needs: a 40-frame traceback from the
+    network's forward before; now one line naming the option, when the model meets the data."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["fit", "--config", str(ROOT / "configs/sequence/conv1d_imdb.yaml"), "--data.data_dir", str(data_root),
+              "--data.maxlen", "20", "--data.val_size", "8", "--trainer.fast_dev_run", "true"])  # fmt: skip
+    assert exit_.value.code == (
+        "error: Conv1DTextClassifier's two convolutions need reviews of at least 41 words, the data pads them to 20: "
+        "raise --data.maxlen"
+    )

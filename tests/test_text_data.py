@@ -388,6 +388,11 @@ def test_an_empty_predict_text_is_refused_in_one_line(data_root, tmp_path):
     dm.load_state_dict(imdb_dm(data_root).state_dict())
     with pytest.raises(DataError, match=r"^--data.predict_text is empty: give at least one review"):
         dm.predict_dataloader()
+    for blank, which in (("", "review 1 of 1 is"), (["good", "   ", "\n"], "reviews 2, 3 of 3 are")):  # p = 0.51
+        dm = predicting(IMDBDataModule(data_dir=str(tmp_path), predict_text=blank))
+        dm.load_state_dict(imdb_dm(data_root).state_dict())
+        with pytest.raises(DataError, match=rf"^--data.predict_text: {which} blank$"):
+            dm.predict_dataloader()
 
 
 def test_predictions_csv_holds_each_reviews_text_and_file_line(data_root, tmp_path):
@@ -572,4 +577,20 @@ def test_embedding_matrix_refuses_a_wrong_width_a_missing_file_and_no_file(tmp_p
     assert "glove.6B.zip" in str(err.value) and "the 100-d file there" in str(err.value)
     dm.word_vectors = None
     with pytest.raises(DataError, match="pass --data.word_vectors"):
+        dm.embedding_matrix(3)
+
+
+def test_embedding_matrix_refuses_a_vector_of_words_and_a_file_of_none_of_the_words_and_warns_at_few(tmp_path):
+    """A value that is no number named by its line (it was float()'s traceback); a file whose words are none of the
+    vocabulary's (upper-case, say) trained on a frozen embedding of zeros after one info line; under half: said."""
+    dm = IMDBDataModule(data_dir=str(tmp_path), num_words=10, word_vectors="vectors.txt")
+    dm.word_index = WordIndex(["the", "film", "great"], **dm.encoding)
+    (tmp_path / "vectors.txt").write_text("the 0.1 0.2 0.3\ngreat 1 x 3\n")
+    with pytest.raises(DataError, match=r"vectors.txt, line 2: the vector of 'great' is not numbers \(could not"):
+        dm.embedding_matrix(3)
+    (tmp_path / "vectors.txt").write_text("THE 0.1 0.2 0.3\nGREAT 1 2 3\n")
+    with pytest.raises(DataError, match="has a vector for none of the vocabulary's 3 words: a GloVe-format file"):
+        dm.embedding_matrix(3)
+    (tmp_path / "vectors.txt").write_text("the 0.1 0.2 0.3\nGREAT 1 2 3\n")
+    with pytest.warns(UserWarning, match="has vectors for 1 of the 3 words .the others stay zero and frozen"):
         dm.embedding_matrix(3)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from pytorch_lightning.utilities import rank_zero_info
+from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
 from torch.utils.data import DataLoader
 
 from datamodules.base import (
@@ -292,7 +292,16 @@ class IMDBDataModule(InMemoryDataModule):
         """The reviews to classify, as the columns that identify them in ``predictions.csv``: ``text``, and for a
         file ``line``, each review's 1-based line number (blank lines are skipped)."""
         if self.predict_text is not None:
-            return {"text": given_texts(self.predict_text, "review", "A moving film.", "--data.predict_file")}
+            texts = given_texts(self.predict_text, "review", "A moving film.", "--data.predict_file")
+            blank = [number for number, text in enumerate(texts, start=1) if not text.strip()]
+            if blank:  # all padding: a prediction (p = 0.51) of nothing (a predict_file's blank lines are skipped)
+                which = (
+                    f"reviews {', '.join(map(str, blank))} of {len(texts)} are"
+                    if len(blank) > 1
+                    else f"review {blank[0]} of {len(texts)} is"
+                )
+                raise DataError(f"--data.predict_text: {which} blank")
+            return {"text": texts}
         numbered = numbered_predict_lines(self.predict_file, "review")
         return {"line": [n for n, _ in numbered], "text": [text for _, text in numbered]}
 
@@ -331,7 +340,19 @@ class IMDBDataModule(InMemoryDataModule):
                     continue
                 if len(values) != dim:
                     raise DataError(f"{path}, line {number}: {len(values)} values for {word!r}, the model wants {dim}")
-                matrix[index] = torch.tensor([float(v) for v in values])
+                try:
+                    matrix[index] = torch.tensor([float(v) for v in values])
+                except ValueError as err:  # float()'s "could not convert string to float: 'x'"
+                    raise DataError(f"{path}, line {number}: the vector of {word!r} is not numbers ({err})") from None
                 found += 1
-        rank_zero_info(f"IMDB: {path.name} has vectors for {found} of the {len(self.word_index.words)} words")
+        words = len(self.word_index.words)
+        if found == 0:  # a frozen embedding of zeros: the model could never tell one word from another
+            raise DataError(
+                f"{path} has a vector for none of the vocabulary's {words} words: a GloVe-format file has one line a "
+                f"word, the lower-case word and then its {dim} numbers, separated by spaces"
+            )
+        (rank_zero_warn if found < words / 2 else rank_zero_info)(
+            f"IMDB: {path.name} has vectors for {found} of the {words} words"
+            + (" (the others stay zero and frozen: is it the right file?)" if found < words / 2 else "")
+        )
         return matrix

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from lightning_zoo.cards import Card
+from lightning_zoo.core import ZooError
 from lightning_zoo.keras import KerasOptimizer, keras_init_
 from lightning_zoo.sequence.recurrent_text import dlwp_results
 from lightning_zoo.sequence.text_classifier import LINE_BREAKS_DROPPED, TextClassifier, keras_embedding
@@ -66,6 +67,15 @@ class Conv1DTextClassifier(TextClassifier):
         self.net = Conv1DTextNetwork(hp.vocab_size, hp.embedding_dim, self.outputs, filters, kernel_size, pool_size)
         self.freeze_embedding_if_asked()
         self.example_input_array = torch.ones(2, self.net.minimum_length, dtype=torch.long)
+
+    def setup(self, stage: str) -> None:
+        super().setup(stage)
+        length = getattr(self.trainer.datamodule, "sequence_length", None)  # every review is padded to it
+        if length is not None and length < self.net.minimum_length:
+            raise ZooError(
+                f"{type(self).__name__}'s two convolutions need reviews of at least {self.net.minimum_length} words, "
+                f"the data pads them to {length}: raise --data.maxlen"
+            )
 
 
 CARDS = (
