@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import inspect
+import json
 import os
 import sys
 import traceback
@@ -113,6 +115,37 @@ def refuse_without_step(model: pl.LightningModule, step: str, subcommand: str) -
         raise ZooError(f"{type(model).__name__} has no {step}: nothing to {subcommand}" + (f"; {hint}" if hint else ""))
 
 
+def refuse_overridden_sizes(model: pl.LightningModule, given: dict[str, Any]) -> None:
+    """A size the data decides (``num_classes``, ``vocab_size`` ...), given another value as a model option: the
+    link replaced it in silence (``--model.num_classes 3`` trained ten classes); the defaults of the model's
+    signature are no one's choice."""
+    hparams = getattr(model, "hparams", {})
+    for size, value in given.items():
+        decided = hparams.get(size)
+        chosen = _plain(value) != _plain(signature_default(type(model), size))
+        if size in hparams and chosen and _plain(value) != _plain(decided):
+            raise ZooError(
+                f"--model.{size} {json.dumps(_plain(value))}: the data decides it ({json.dumps(_plain(decided))} "
+                f"here, linked from data.{size}): leave the option out"
+            )
+
+
+def signature_default(model_class: type, name: str) -> Any:
+    """The default of the argument ``name`` of ``model_class``, from the first ``__init__`` in its MRO that declares
+    it (a subclass passes it on in ``**kwargs``); ``inspect.Parameter.empty`` where none does."""
+    for cls in model_class.__mro__:
+        init = cls.__dict__.get("__init__")
+        parameter = inspect.signature(init).parameters.get(name) if init is not None else None
+        if parameter is not None:
+            return parameter.default
+    return inspect.Parameter.empty
+
+
+def _plain(value: Any) -> Any:
+    """Tuples and lists alike, for comparing and printing sizes such as ``input_shape``."""
+    return list(value) if isinstance(value, (tuple, list)) else value
+
+
 def refuse_untrained(model: pl.LightningModule, subcommand: str, ckpt_path: str | None) -> None:
     """``validate``, ``test`` or ``predict`` without ``--ckpt_path`` would use freshly initialised weights; a model
     with nothing to learn (a baseline) needs no checkpoint."""
@@ -212,6 +245,7 @@ class ZooCLI(LightningCLI):
                 self._data_states = {k: v for k, v in checkpoint.items() if isinstance(v, dict) and k[:1].isupper()}
 
     _data_states: dict[str, Any] = {}
+    _sizes_given: dict[str, Any] = {}
     _data_refusal: DataError | None = None
     _checkpoint: tuple[str, dict[str, Any]] | None = None
 
@@ -233,6 +267,8 @@ class ZooCLI(LightningCLI):
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
         place_loggers(config.trainer)
+        model_args = (config.get("model") or Namespace()).get("init_args") or Namespace()
+        self._sizes_given = {size: model_args.get(size) for size in data_sizes() if model_args.get(size) is not None}
         if self.subcommand == "fit" and self._checkpoint is not None:
             run = continue_run(config.trainer, self._checkpoint[0])
             if run is not None:
@@ -250,6 +286,7 @@ class ZooCLI(LightningCLI):
             while root.__cause__ is not None:
                 root = root.__cause__
             raise ZooError(f"invalid configuration: {root}") from err
+        refuse_overridden_sizes(self.model, self._sizes_given)
         data_refusal, self._data_refusal = self._data_refusal, None
         data_class = type(self.datamodule).__qualname__
         if self._data_states and data_class not in self._data_states:  # an out-of-distribution look: said, not refused

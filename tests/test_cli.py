@@ -110,6 +110,25 @@ def test_an_argument_a_constructor_refuses_ends_with_its_message(config, option,
     assert text.startswith(f"error: invalid configuration: {message}") and "Union" not in text
 
 
+@pytest.mark.parametrize(
+    ("config", "option", "decided"),
+    [("configs/gan/cgan_mnist.yaml", ["--model.num_classes", "3"], "--model.num_classes 3: the data decides it (10"),
+     ("configs/gan/dcgan_mnist.yaml", ["--model.input_shape", "[1, 28, 28]"],
+      "--model.input_shape [1, 28, 28]: the data decides it ([1, 32, 32]")],
+)  # fmt: skip
+def test_a_size_the_data_decides_given_as_a_model_option_is_refused_not_replaced(config, option, decided, data_root):
+    """The link replaced it in silence (a CGAN of ten classes for --model.num_classes 3); the same value as the data's,
+    or the model's own default under data that decide otherwise (keep_classes), are not refused."""
+    common = ["--config", str(ROOT / config), "--data.data_dir", str(data_root)]
+    with pytest.raises(SystemExit) as exit_:
+        main(["fit", *common, *option])
+    assert str(exit_.value.code).startswith(f"error: {decided} here, linked from data.")
+    assert str(exit_.value.code).endswith("): leave the option out")
+    cgan = ZooCLI(args=["--config", str(ROOT / "configs/gan/cgan_mnist.yaml"), "--data.data_dir", str(data_root),
+                        "--data.keep_classes", "[3, 5]", "--model.input_shape", "[1, 28, 28]"], run=False)  # fmt: skip
+    assert cgan.model.hparams.num_classes == 2
+
+
 def test_a_split_the_data_cannot_give_ends_with_its_message(data_root):
     with pytest.raises(SystemExit) as exit_:
         main(["fit", "--config", MLP_CONFIG, "--data.data_dir", str(data_root), "--data.val_size", "1000"])

@@ -106,7 +106,7 @@ def test_predict_writes_a_png_grid_and_the_raw_tensor(tmp_path):
     t = trainer(tmp_path)
     outputs = t.predict(model)
     paths = model.write_predictions(outputs, tmp_path / "out")
-    assert [p.name for p in paths] == ["samples.pt", "samples.png"]
+    assert [p.name for p in paths] == ["samples.pt", "latent.pt", "samples.png"]
     samples = torch.load(paths[0])
     assert samples.shape == (30, 1, 32, 32) and samples.min() >= -1 and samples.max() <= 1
-    assert paths[1].stat().st_size > 0 and not list((tmp_path / "out").glob(".*"))
+    assert paths[2].stat().st_size > 0 and not list((tmp_path / "out").glob(".*"))
