@@ -225,7 +225,8 @@ def test_the_datamodule_reports_its_dropped_rows(tmp_path):
 def test_a_time_column_that_does_not_increase_is_an_error(tmp_path, dates):
     """A repeated or earlier time means the file is not one series in order."""
     path = write_csv(tmp_path / "s.csv", f"Date,Close\n2001-01-01,1\n{dates[0]},2\n{dates[1]},3\n")
-    with pytest.raises(DataError, match="Date column is not strictly increasing"):
+    said = "repeats line 3's" if dates[0] == dates[1] else "is earlier than line 3's"
+    with pytest.raises(DataError, match=rf"s.csv, line 4: Date 2001-01-02T00:00:00 {said} \(the series must be in"):
         read_series(path, "Date", ["Close"])
 
 
@@ -233,8 +234,13 @@ def test_where_keeps_one_airports_rows_of_the_gzipped_nyc_file(data_root):
     """Without ``where`` the two airports' times restart (an order error); with EWR only, its 300 hourly rows from
     06:00, of which the pressure of hours 5, 22, ... (h % 17 == 5: 18 of them) is blank and dropped."""
     path = data_root / "weather" / "nyc_2013_hourly.csv.gz"
-    with pytest.raises(DataError, match="not strictly increasing"):
+    with pytest.raises(DataError, match=r"line 302: time_hour 2013-01-01T06:00:00 is earlier than line 301's .* seve"):
         read_series(path, "time_hour", ["temp"])
+    both = WeatherDataModule(csv_file="weather/nyc_2013_hourly.csv.gz", time_column="time_hour",
+                             value_columns=["temp"], target_column="temp", data_dir=str(data_root),
+                             download=False)  # fmt: skip
+    with pytest.raises(DataError, match=r"several series in one file\? keep one with --data.where, e.g. '\{\"origin"):
+        both.setup("fit")
     times, values, missing, _ = read_series(path, "time_hour", ["temp"], where={"origin": "EWR"})
     assert len(times) == 300 and missing.rows == 0
     assert times[0] == np.datetime64("2013-01-01T06:00:00") and times[-1] == np.datetime64("2013-01-13T17:00:00")

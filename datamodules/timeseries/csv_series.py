@@ -99,14 +99,16 @@ def read_series(
     value_columns: Sequence[str],
     missing: Missing = "drop",
     where: Mapping[str, str] | None = None,
+    interleaved_hint: str = "",
 ) -> tuple[np.ndarray, np.ndarray, MissingValues, bool]:
     """A CSV (optionally gzipped) as (times as datetime64[s], values float64 (rows, columns), the rows that miss a
     value, whether every time is marked UTC: ``2013-01-01T06:00:00Z``).
 
-    Rows are kept in file order (which must be chronological) and, with ``where``, only rows whose columns have
-    those values. A blank or non-numeric value drops its row (``"drop"``) or repeats the previous row's value
-    (``"ffill"``; blanks before the first value drop their rows); those rows are counted, blank ones apart from
-    ones with a value that is not a number, whose first values are kept with their lines for the message.
+    Rows are kept in file order (which must be chronological: the message of a time out of order ends with
+    ``interleaved_hint``) and, with ``where``, only rows whose columns have those values. A blank or non-numeric
+    value drops its row (``"drop"``) or repeats the previous row's value (``"ffill"``; blanks before the first value
+    drop their rows); those rows are counted, blank ones apart from ones with a value that is not a number, whose
+    first values are kept with their lines for the message.
     """
     if not path.is_file():
         raise DatasetUnavailableError(f"{path}: no such CSV file")
@@ -159,8 +161,16 @@ def read_series(
         keep = ~blank
     else:
         raise ValueError(f"missing must be 'drop' or 'ffill', got {missing!r}")
-    if np.any(np.diff(times[keep]).astype(np.int64) <= 0):
-        raise DataError(f"{path}: the {time_column} column is not strictly increasing (the series must be in order)")
+    steps = np.diff(times[keep]).astype(np.int64)
+    if np.any(steps <= 0):
+        later = int(np.argmax(steps <= 0)) + 1  # the first kept row no later than the one before it
+        line, before = np.asarray(lines)[keep][[later, later - 1]]
+        repeated = steps[later - 1] == 0
+        raise DataError(
+            f"{path}, line {line}: {time_column} {times[keep][later]} "
+            + (f"repeats line {before}'s" if repeated else f"is earlier than line {before}'s")
+            + f" (the series must be in order, one row a time; several series in one file?{interleaved_hint})"
+        )
     return times[keep], values[keep], counted, utc
 
 
@@ -182,6 +192,7 @@ class SeriesDataModule(InMemoryDataModule):
     split is shuffled within itself."""
 
     data_sizes = ("input_size", "target_index")
+    interleaved_hint = ""  # what a time out of order suggests (the weather data can keep one series)
 
     def __init__(
         self,
@@ -226,7 +237,7 @@ class SeriesDataModule(InMemoryDataModule):
                 "environment variable) at the folder that holds it, or give its absolute path"
             )
         times, values, self.missing_values, self.utc = read_series(
-            self.csv_path, self.time_column, self.value_columns, self.missing, where
+            self.csv_path, self.time_column, self.value_columns, self.missing, where, self.interleaved_hint
         )
         if self.missing_values.rows:
             action = "dropped" if self.missing == "drop" else "filled with the previous value"
