@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.utilities import rank_zero_info
+from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
 from pytorch_lightning.utilities.model_helpers import is_overridden
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, default_collate
@@ -271,6 +271,14 @@ class ZooDataModule(pl.LightningDataModule):
         """What the attached trainer runs (``fit``, ``validate``, ``test``, ``predict``); None without one (the CLI's
         look at a checkpoint's state, before the trainer is built)."""
         return self.trainer.state.fn if self.trainer is not None else None
+
+    def say_predict_inputs_unused(self, stage: str) -> None:
+        """Inputs read by ``predict`` alone (``predict_text``, ``predict_file``, ``predict_folder``), given to a fit,
+        validate or test: said, since there they change nothing."""
+        given = [name for name in ("predict_text", "predict_file", "predict_folder") if getattr(self, name, None)]
+        if given and stage != "predict":
+            rank_zero_warn(f"--data.{given[0]} is read by predict alone: this {getattr(stage, 'value', stage)} does "
+                           "not use it")  # fmt: skip
 
     def say_validation_is_the_test_set(self, name: str) -> None:
         """The books validate on the test set (``val_size`` 0): said when a validation will run on it (not in a test

@@ -8,6 +8,7 @@ import gzip
 import io
 import json
 import tarfile
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -594,3 +595,13 @@ def test_embedding_matrix_refuses_a_vector_of_words_and_a_file_of_none_of_the_wo
     (tmp_path / "vectors.txt").write_text("the 0.1 0.2 0.3\nGREAT 1 2 3\n")
     with pytest.warns(UserWarning, match="has vectors for 1 of the 3 words .the others stay zero and frozen"):
         dm.embedding_matrix(3)
+
+
+def test_predict_inputs_given_to_another_stage_are_said_to_be_unused(data_root):
+    """``test --data.predict_text ...`` scored the test set and never said the text was not read."""
+    with pytest.warns(UserWarning, match="--data.predict_text is read by predict alone: this test does not use it"):
+        IMDBDataModule(data_dir=str(data_root), predict_text="A fine film.").setup("test")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        IMDBDataModule(data_dir=str(data_root)).setup("test")
+    assert not [w for w in caught if "read by predict alone" in str(w.message)]

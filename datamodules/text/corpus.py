@@ -207,6 +207,7 @@ class CorpusDataModule(InMemoryDataModule):
         pass  # a local file: nothing to download (the message in _read says where the books' texts come from)
 
     def setup(self, stage: str) -> None:
+        self.say_predict_inputs_unused(stage)
         if stage != "predict":
             self._read()
 

@@ -208,6 +208,7 @@ class IMDBDataModule(InMemoryDataModule):
         return (self.predict_text is not None or self.predict_file is not None) and trainer_fn == "predict"
 
     def setup(self, stage: str) -> None:
+        self.say_predict_inputs_unused(stage)
         if stage == "predict" and self._predicts_given_text():
             return  # new text needs only the vocabulary, which the checkpoint brings (load_state_dict)
         if self.texts:

@@ -439,6 +439,7 @@ class ImageFolderDataModule(ZooDataModule):
         return {"train": train, **held_out}
 
     def setup(self, stage: str) -> None:
+        self.say_predict_inputs_unused(stage)
         if stage in ("validate", "test") and not self.has_targets:
             scoring = "validate" if stage == "validate" else "test"  # (Lightning passes an enum)
             raise DataError(
