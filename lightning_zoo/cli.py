@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import inspect
 import json
 import os
@@ -31,7 +32,14 @@ import datamodules  # noqa: F401  (imported so that --data accepts short class n
 from datamodules.base import DataError, ZooDataModule
 from lightning_zoo.callbacks import PredictionWriter, ZooModelCheckpoint, ZooProgressBar
 from lightning_zoo.cards import markdown_table, plain_table, readme_with_table
-from lightning_zoo.core import ZooError, ZooModule, checkpoint_model_name, read_checkpoint, run_checkpoint
+from lightning_zoo.core import (
+    ZooError,
+    ZooModule,
+    checkpoint_model_name,
+    comparable,
+    read_checkpoint,
+    run_checkpoint,
+)
 from lightning_zoo.loggers import LOG_DIR, ConfigToLoggers, ZooWandbLogger
 from lightning_zoo.media import checkpoint_run_folder
 from lightning_zoo.registry import cards, import_models
@@ -117,16 +125,16 @@ def refuse_without_step(model: pl.LightningModule, step: str, subcommand: str) -
 
 def refuse_overridden_sizes(model: pl.LightningModule, given: dict[str, Any]) -> None:
     """A size the data decides (``num_classes``, ``vocab_size`` ...), given another value as a model option: the
-    link replaced it in silence (``--model.num_classes 3`` trained ten classes); the defaults of the model's
-    signature are no one's choice."""
+    link replaced it in silence (``--model.num_classes 3`` trained ten classes). The model's own default is no one's
+    choice, so it passes, whatever the data decide."""
     hparams = getattr(model, "hparams", {})
     for size, value in given.items():
-        decided = hparams.get(size)
-        chosen = _plain(value) != _plain(signature_default(type(model), size))
-        if size in hparams and chosen and _plain(value) != _plain(decided):
+        decided = comparable(hparams.get(size))
+        chosen = comparable(value) != comparable(signature_default(type(model), size))
+        if size in hparams and chosen and comparable(value) != decided:
             raise ZooError(
-                f"--model.{size} {json.dumps(_plain(value))}: the data decides it ({json.dumps(_plain(decided))} "
-                f"here, linked from data.{size}): leave the option out"
+                f"the model's {size} {json.dumps(comparable(value))} (--model.{size} or a config): the data decide "
+                f"it ({json.dumps(decided)} here, linked from data.{size}): leave it out"
             )
 
 
@@ -141,15 +149,19 @@ def signature_default(model_class: type, name: str) -> Any:
     return inspect.Parameter.empty
 
 
-def _plain(value: Any) -> Any:
-    """Tuples and lists alike, for comparing and printing sizes such as ``input_shape``."""
-    return list(value) if isinstance(value, (tuple, list)) else value
+def configured_model_class(config: Namespace) -> type | None:
+    """The model class a subcommand's config names (``model.class_path``), None if it names none."""
+    class_path = (config.get("model") or Namespace()).get("class_path")
+    if not class_path:
+        return None
+    module, _, name = class_path.rpartition(".")
+    return getattr(importlib.import_module(module), name, None)
 
 
-def refuse_untrained(model: pl.LightningModule, subcommand: str, ckpt_path: str | None) -> None:
+def refuse_untrained(model: pl.LightningModule | None, subcommand: str, ckpt_path: str | None) -> None:
     """``validate``, ``test`` or ``predict`` without ``--ckpt_path`` would use freshly initialised weights; a model
-    with nothing to learn (a baseline) needs no checkpoint."""
-    if ckpt_path is None and getattr(model, "learns", False):
+    with nothing to learn (a baseline) needs no checkpoint. ``model`` None: refused without looking."""
+    if ckpt_path is None and (model is None or getattr(model, "learns", False)):
         predict = subcommand == "predict"
         raise ZooError(
             f"{subcommand} without --ckpt_path would {'use' if predict else 'score'} untrained weights: pass the "
@@ -223,6 +235,9 @@ class ZooCLI(LightningCLI):
         if not subcommand:
             return
         path = self.config[subcommand].get("ckpt_path")
+        if path is None and subcommand == "predict" and getattr(configured_model_class(self.config[subcommand]),
+                                                                 "has_weights", True):  # fmt: skip
+            refuse_untrained(None, "predict", None)  # before the data are read: a missing corpus would speak first
         if path in ("last", "best") and subcommand != "fit":
             # Lightning's names for the checkpoints of a fit run by the same Trainer: a new process has none, so
             # "last" went on with untrained weights after a warning, and "best" ended in a traceback

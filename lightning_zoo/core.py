@@ -315,6 +315,10 @@ class ZooModule(pl.LightningModule):
             + (f" (now {' '.join(rates)})" if rates else "")
         )
 
+    # Whether the class has weights to train, known before an instance exists: predict without --ckpt_path is
+    # refused for it before the data are read (a baseline sets False)
+    has_weights: ClassVar[bool] = True
+
     @property
     def learns(self) -> bool:
         """Whether the model has weights to train (a baseline such as the last-value forecaster has none, so it takes

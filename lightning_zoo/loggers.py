@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import netrc
 import os
 import urllib.error
@@ -136,7 +135,7 @@ class ConfigToLoggers(SaveConfigCallback):
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
                 if w_and_b_disabled(logger):
-                    _write_beside(run_folder(trainer) / self.config_filename, text)
+                    self.written_alone = _write_beside(run_folder(trainer) / self.config_filename, text)
                     continue
                 run = logger.experiment
                 run.config.update(yaml.safe_load(text), allow_val_change=True)
@@ -148,25 +147,24 @@ class ConfigToLoggers(SaveConfigCallback):
 
     # With W&B disabled the config is the only file a test or predict writes in its new run folder (their results go
     # beside the checkpoint's run), as in a fit refused before its first checkpoint: such a folder is removed.
+    written_alone: Path | None = None  # the config.yaml this run wrote where W&B keeps nothing
+
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if stage != "fit":
-            self._remove_config_only_run_folder(trainer)
+            self._remove_config_only_run_folder()
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
-        self._remove_config_only_run_folder(trainer)
+        self._remove_config_only_run_folder()
 
-    def _remove_config_only_run_folder(self, trainer: pl.Trainer) -> None:
-        if not trainer.is_global_zero or not any(
-            isinstance(logger, WandbLogger) and w_and_b_disabled(logger) for logger in trainer.loggers
-        ):
+    def _remove_config_only_run_folder(self) -> None:
+        written, self.written_alone = self.written_alone, None
+        if written is None or not written.is_file() or any(p != written for p in written.parent.iterdir()):
             return
-        folder = run_folder(trainer)
-        configs = set(itertools.islice(numbered(folder / self.config_filename), 100))
-        entries = list(folder.iterdir()) if folder.is_dir() else []
-        if entries and all(entry in configs and entry.is_file() for entry in entries):
-            for entry in entries:
-                entry.unlink()
-            folder.rmdir()
+        try:
+            written.unlink()
+            written.parent.rmdir()
+        except OSError:  # another process wrote there meanwhile: the folder is its too
+            pass
 
 
 def _write(path: Path, text: str) -> None:
@@ -174,11 +172,13 @@ def _write(path: Path, text: str) -> None:
         partial.write_text(text)
 
 
-def _write_beside(path: Path, text: str) -> None:
+def _write_beside(path: Path, text: str) -> Path | None:
     """``text`` at ``path``, or, when a run folder's ``config.yaml`` holds another (a resumed run's first config),
-    at the first free ``config-2.yaml``, ``config-3.yaml`` ...; a text already there is not written again."""
+    at the first free ``config-2.yaml``, ``config-3.yaml`` ...; a text already there is not written again. Returns
+    the path written, None if none was."""
     for candidate in numbered(path):
         if not candidate.exists():
-            return _write(candidate, text)
+            _write(candidate, text)
+            return candidate
         if candidate.read_text() == text:
             return None

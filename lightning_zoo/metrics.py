@@ -343,9 +343,11 @@ class ClassifiedSamples(Callback):
 
 def judged_classes(datamodule: Any) -> list[int] | None:
     """The feature network's class of each of the data's labels, where the data keeps some classes of the dataset
-    (MNIST's ``keep_classes [3, 5]``: label 0 is class 3, label 1 class 5); None where label i is class i."""
+    (MNIST's ``keep_classes [3, 5]``: label 0 is class 3, label 1 class 5); None where label i is class i, or where
+    the labels are not named among the dataset's classes. (The zoo's feature network for a dataset learnt its classes
+    in the order of the DataModule's ``classes``; a ``classifier_ckpt`` of another order is read as if it had.)"""
     every, kept = getattr(datamodule, "classes", None), getattr(datamodule, "class_names", None)
-    if not every or not kept or list(every) == list(kept):
+    if not every or not kept or list(every) == list(kept) or not set(kept) <= set(every):
         return None
     return [list(every).index(name) for name in kept]
 

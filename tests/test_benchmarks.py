@@ -263,7 +263,8 @@ def test_the_precision_probe_turns_a_step_into_an_epoch_of_the_corpus_and_runs_b
     monkeypatch.setattr(probe, "seconds_per_step", lambda model, batch, length, device, bf16, n: steps[bf16])
     monkeypatch.setattr(common, "RESULTS", tmp_path)
     config = str(ROOT / "configs/language/char_lstm_warpeace.yaml")
-    monkeypatch.setattr(sys, "argv", ["probe", "--config", config, "--device", "cpu", "--budget", "480", "--pick"])
+    argv = ["probe", "--config", config, "--device", "cpu", "--budget", "480", "--reach", "151", "--pick"]
+    monkeypatch.setattr(sys, "argv", argv)
     probe.main()
     assert capsys.readouterr().out.splitlines()[-1] == picked
     result = json.loads((tmp_path / "char_rnn_precision_speed.json").read_text())

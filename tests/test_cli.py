@@ -112,9 +112,10 @@ def test_an_argument_a_constructor_refuses_ends_with_its_message(config, option,
 
 @pytest.mark.parametrize(
     ("config", "option", "decided"),
-    [("configs/gan/cgan_mnist.yaml", ["--model.num_classes", "3"], "--model.num_classes 3: the data decides it (10"),
-     ("configs/gan/dcgan_mnist.yaml", ["--model.input_shape", "[1, 28, 28]"],
-      "--model.input_shape [1, 28, 28]: the data decides it ([1, 32, 32]")],
+    [("configs/gan/cgan_mnist.yaml", ["--model.num_classes", "3"], "the model's num_classes 3 (--model.num_classes or "
+      "a config): the data decide it (10"),
+     ("configs/gan/dcgan_mnist.yaml", ["--model.input_shape", "[1, 28, 28]"], "the model's input_shape [1, 28, 28] "
+      "(--model.input_shape or a config): the data decide it ([1, 32, 32]")],
 )  # fmt: skip
 def test_a_size_the_data_decides_given_as_a_model_option_is_refused_not_replaced(config, option, decided, data_root):
     """The link replaced it in silence (a CGAN of ten classes for --model.num_classes 3); the same value as the data's,
@@ -123,7 +124,7 @@ def test_a_size_the_data_decides_given_as_a_model_option_is_refused_not_replaced
     with pytest.raises(SystemExit) as exit_:
         main(["fit", *common, *option])
     assert str(exit_.value.code).startswith(f"error: {decided} here, linked from data.")
-    assert str(exit_.value.code).endswith("): leave the option out")
+    assert str(exit_.value.code).endswith("): leave it out")
     cgan = ZooCLI(args=["--config", str(ROOT / "configs/gan/cgan_mnist.yaml"), "--data.data_dir", str(data_root),
                         "--data.keep_classes", "[3, 5]", "--model.input_shape", "[1, 28, 28]"], run=False)  # fmt: skip
     assert cgan.model.hparams.num_classes == 2

@@ -63,6 +63,12 @@ def test_help_and_print_config_show_every_inherited_argument_and_the_subclass_de
 
 
 @pytest.mark.parametrize("name, model_class", ZOO_MODELS, ids=[name for name, _ in ZOO_MODELS])
+def test_a_class_says_whether_it_has_weights_as_its_instances_do(name, model_class):
+    """``has_weights`` decides, before the data are read, whether predict without --ckpt_path is refused."""
+    assert model_class.has_weights == model_class().learns
+
+
+@pytest.mark.parametrize("name, model_class", ZOO_MODELS, ids=[name for name, _ in ZOO_MODELS])
 def test_hyperparameters_are_exactly_the_constructor_arguments_of_the_hierarchy(name, model_class):
     model = model_class()
     assert list(model.hparams) and set(model.hparams) == set(constructor_arguments(model_class))

@@ -7,6 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from lightning_zoo.core import ZooError
 from lightning_zoo.gan import ACGAN, ConditionalGAN, FashionGAN, InfoGAN, VanillaGAN
 from lightning_zoo.gan.base import RealBatch, as_real_batch
 from tests.helpers.train import gan_data, state_of, trainer
@@ -198,8 +199,6 @@ def test_the_minimax_generator_loss_is_log_one_minus_d(data_root):
 
 @pytest.mark.parametrize("model_class", [ConditionalGAN, ACGAN])
 def test_class_conditioned_gans_refuse_unlabelled_images_with_one_line(model_class):
-    from lightning_zoo.core import ZooError
-
     model = model_class()
     batch = RealBatch(torch.zeros(4, 1, 28, 28))
     with pytest.raises(ZooError, match="trains on labelled images; the DataModule gives images alone"):
@@ -230,8 +229,6 @@ def test_predict_draws_every_class_in_order_or_the_chosen_ones_and_saves_the_lat
 def test_a_gan_refuses_data_in_another_range_than_its_generators_and_batches_one_batchnorm1d_cannot_take(
     data_root, tmp_path
 ):
-    from lightning_zoo.core import ZooError
-
     with pytest.raises(ZooError, match=r"the data's images are in \[0.0, 1.0\] and the generator's in \[-1.0, 1.0\]"):
         trainer(tmp_path, max_epochs=1).fit(ConditionalGAN(), gan_data(data_root, padding=0, value_range=(0.0, 1.0)))
     FashionGAN().check_fits_data(gan_data(data_root, padding=0, value_range=(0.0, 1.0)))  # its sigmoid's range
@@ -244,6 +241,9 @@ def test_an_epochs_last_batch_of_one_image_is_skipped_by_a_gan_with_batchnorm1d(
     """256 training images in batches of 255 leave one: BatchNorm1d cannot normalise it (it raised after the whole
     epoch); the batch is skipped with a warning and the epoch's other batch trained."""
     model = InfoGAN()
-    with pytest.warns(UserWarning, match="InfoGAN: a batch of one image is skipped"):
+    with pytest.warns(UserWarning, match="InfoGAN: the epoch's last batch, of one image, is skipped"):
         trainer(tmp_path, max_epochs=1).fit(model, gan_data(data_root, batch_size=255, train_split="train"))
     assert model.trainer.global_step == 1 + 2  # one batch's discriminator step and two generator steps
+    ones = torch.utils.data.DataLoader(torch.zeros(4, 1, 32, 32), batch_size=1)  # not the data's: no check before
+    with pytest.raises(ZooError, match="InfoGAN normalises features over a batch .BatchNorm1d.: batches of 2 or more"):
+        trainer(tmp_path, max_epochs=1).fit(InfoGAN(), ones)  # every batch skipped would train nothing, in silence

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from datamodules import ImageFolderDataModule
+from datamodules import ImageFolderDataModule, MNISTDataModule
 from lightning_zoo import metrics
 from lightning_zoo.classification import FeatureCNN
 from lightning_zoo.cli import ZooCLI
@@ -327,6 +327,9 @@ def test_class_metrics_judge_kept_classes_as_the_dataset_classes_they_are(judge,
     assert metrics.judged_classes(kept) == [3, 5]
     every = SimpleNamespace(classes=tuple("0123456789"), class_names=tuple("0123456789"), dataset_name=None)
     assert metrics.judged_classes(every) is None and metrics.judged_classes(None) is None
+    assert metrics.judged_classes(SimpleNamespace(classes=["cat", "dog"], class_names=("dog", "fox"))) is None
+    digits = MNISTDataModule(keep_classes=[3, 5])  # the real DataModule's names, not only the stand-in's
+    assert metrics.judged_classes(digits) == [3, 5]
     painter = KeptPainter(num_classes=2)
     measured = measured_by(ConditionalAccuracy(per_class=20), painter, judge, monkeypatch, kept)
     assert measured == {"val/conditional_acc": 1.0}

@@ -148,6 +148,7 @@ class AdditionDataModule(InMemoryDataModule):
         return TensorBatchDataset(questions, answers)
 
     def setup(self, stage: str) -> None:
+        self.say_predict_inputs_unused(stage)
         if stage == "predict" and (self.predict_text is not None or self.predict_file is not None):
             self.splits["predict"] = self._dataset(self._asked())
             return

@@ -114,7 +114,10 @@ class WeatherDataModule(SeriesDataModule):
         pin_memory: Pin batches for faster host-to-GPU copies.
     """
 
-    interleaved_hint = ' keep one with --data.where, e.g. \'{"origin": "JFK"}\''
+    @property
+    def interleaved_hint(self) -> str:  # type: ignore[override]
+        return "" if self.where else """ keep one with --data.where, e.g. '{"origin": "JFK"}'"""
+
     mirrors = (
         "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
         "https://s3.amazonaws.com/keras-datasets/",

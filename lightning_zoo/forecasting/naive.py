@@ -20,6 +20,8 @@ class NaiveForecaster(Forecaster):
         **kwargs: ``input_size`` and ``loss`` of ``Forecaster``.
     """
 
+    has_weights = False
+
     def __init__(self, target_index: int = 0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.automatic_optimization = False  # there is nothing to optimise

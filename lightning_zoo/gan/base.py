@@ -273,8 +273,14 @@ class GANBase(ZooModule):
     def training_step(self, batch: Sequence[Tensor] | Tensor, batch_idx: int) -> None:
         real = as_real_batch(batch)
         n = len(real.images)
-        if n == 1 and self.normalises_vectors:  # the epoch's last batch (a batch size of 1 is refused in setup)
-            rank_zero_warn(f"{type(self).__name__}: a batch of one image is skipped (BatchNorm1d cannot normalise it)")
+        if n == 1 and self.normalises_vectors:  # BatchNorm1d cannot normalise one vector in training
+            name = type(self).__name__
+            if self._trainer is None or batch_idx != self.trainer.num_training_batches - 1:
+                raise ZooError(f"{name} normalises features over a batch (BatchNorm1d): batches of 2 or more images")
+            # An epoch's remainder of one image: skipped (n_critic still counts it as a batch)
+            rank_zero_warn(
+                f"{name}: the epoch's last batch, of one image, is skipped (BatchNorm1d cannot normalise it)"
+            )
             return
         opt_g, opt_d = self.optimizers()
         latent = self.latent_for(real)
