@@ -121,11 +121,15 @@ def test_a_gan_stops_before_a_non_finite_loss_updates_its_network(network, refus
     assert all(torch.equal(p, before[k]) for k, p in getattr(model, network).named_parameters())
 
 
-def test_predict_without_a_checkpoint_is_refused_with_the_fix(data_root):
+def test_predict_without_a_checkpoint_is_refused_with_the_fix(data_root, tmp_path):
     with pytest.raises(SystemExit) as exit_:
         main(["predict", "--config", DCGAN_CONFIG, "--data.data_dir", str(data_root)])
     assert str(exit_.value.code).startswith("error: predict without --ckpt_path would use untrained weights: pass")
     assert not Path("predictions").exists()
+    with pytest.raises(SystemExit) as exit_:  # said before the data are read: not "warpeace_input.txt not found"
+        main(["predict", "--config", str(ROOT / "configs/language/char_rnn_warpeace.yaml"), "--data.data_dir",
+              str(tmp_path / "nothing_here")])  # fmt: skip
+    assert str(exit_.value.code).startswith("error: predict without --ckpt_path would use untrained weights: pass")
 
 
 @pytest.mark.parametrize("subcommand", ["validate", "test", "predict"])
