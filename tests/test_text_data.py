@@ -23,6 +23,7 @@ from lightning_zoo.cli import ZooCLI
 from lightning_zoo.core import ZooError
 from lightning_zoo.sequence import RecurrentTextClassifier
 from tests.helpers.contract import CARDS, cli_args, fit
+from tests.helpers.text import imdb_rows
 from tests.helpers.train import trainer
 
 # Ranks 1-10: "the" is the most frequent word.
@@ -605,3 +606,18 @@ def test_predict_inputs_given_to_another_stage_are_said_to_be_unused(data_root):
         warnings.simplefilter("always")
         IMDBDataModule(data_dir=str(data_root)).setup("test")
     assert not [w for w in caught if "read by predict alone" in str(w.message)]
+
+
+def test_test_set_predictions_name_each_reviews_archive_file_in_the_order_served(data_root):
+    """The test reviews are served in Keras' shuffled order (seed 113), so predictions.csv's index was no review
+    anyone could find: each row now names its aclImdb file (split, sentiment, id and rating), the served label's."""
+    dm = predicting(imdb_dm(data_root))
+    dm.predict_dataloader()
+    files = dm.prediction_inputs()["file"]
+    labels = dm.splits["predict"].tensors[1].tolist()
+    assert len(files) == len(labels) == 24 and len(set(files)) == 24 and files != sorted(files)  # shuffled, distinct
+    served = zip(files, labels, strict=True)
+    assert all(f.startswith(f"test/{'pos' if y else 'neg'}/") and f.endswith(".txt") for f, y in served)
+    rows = {f"test/{'pos' if r['label'] else 'neg'}/{r['id']}_{r['rating']}.txt": r for r in imdb_rows(12, 1)}
+    texts = dm.texts["test"][0]
+    assert [rows[f]["text"] for f in files] == [texts[i] for i in dm.test_order]  # each name is its review's

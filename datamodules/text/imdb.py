@@ -72,6 +72,17 @@ def read_reviews(path: Path) -> tuple[list[str], list[int]]:
         ) from err
 
 
+def review_files(path: Path) -> list[str] | None:
+    """Each review's file in the aclImdb archive (``test/neg/0_2.txt``: split, sentiment, id and rating), in the
+    file's order; None if a line lacks its id or rating (a reviews file made otherwise)."""
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    if not all("id" in r and "rating" in r for r in rows):
+        return None
+    sentiment = ("neg", "pos")
+    return [f"{path.name.split('.')[0]}/{sentiment[int(r['label'])]}/{r['id']}_{r['rating']}.txt" for r in rows]
+
+
 TEST_ORDER_SEED = 113  # keras.datasets.imdb.load_data's default seed
 
 
@@ -180,6 +191,7 @@ class IMDBDataModule(InMemoryDataModule):
         self.word_index: WordIndex | None = None
         self.texts: dict[str, tuple[list[str], list[int]]] = {}
         self.predicted_inputs: dict[str, list] = {}
+        self.test_order: list[int] = []  # the test reviews' indices in the file, in the order they are served
 
     @property
     def vocab_size(self) -> int:
@@ -274,6 +286,7 @@ class IMDBDataModule(InMemoryDataModule):
         # aclImdb lists its test reviews negative first: a partial test (--trainer.limit_test_batches) would see one
         # class. They are served in a fixed shuffled order, as Keras' load_data serves its (seed 113).
         order = torch.randperm(len(self.texts["test"][1]), generator=torch.Generator().manual_seed(TEST_ORDER_SEED))
+        self.test_order = order.tolist()
         test = TensorBatchDataset(self.encode(self.texts["test"][0])[order], torch.tensor(self.texts["test"][1])[order])
         _, n_val = split_sizes(len(train_x), self.val_size)
         train_idx, val_idx = seeded_split(len(train_x), n_val, self.split_seed)
@@ -308,8 +321,12 @@ class IMDBDataModule(InMemoryDataModule):
 
     def prediction_inputs(self) -> dict[str, list]:
         """Columns naming each predicted sample, in order, for the classifier's ``predictions.csv``: the given text
-        (and file line) when predicting ``predict_text`` or ``predict_file``; none for the test set."""
-        return self.predicted_inputs if self._predicts_given_text() else {}
+        (and file line) when predicting ``predict_text`` or ``predict_file``; for the test set (served in Keras'
+        shuffled order), each review's ``file`` in the aclImdb archive."""
+        if self._predicts_given_text():
+            return self.predicted_inputs
+        files = review_files(self.imdb_folder / "test.jsonl.gz") if self.test_order else None
+        return {} if files is None else {"file": [files[i] for i in self.test_order]}
 
     def _loader(self, split: str, shuffle: bool = False) -> DataLoader:
         # Given text replaces the test set an earlier fit or test of this DataModule left as the predict split.
