@@ -83,6 +83,8 @@ def test_parse_time_reads_iso_dates_iso_times_with_z_and_jenas_format():
     assert parse_time("2013-01-01T06:00:00Z") == np.datetime64("2013-01-01T06:00:00")
     assert parse_time(" 01.01.2009 00:10:00") == np.datetime64("2009-01-01T00:10:00")
     assert parse_time("31.12.2016 23:50:00").dtype == np.dtype("datetime64[s]")
+    assert parse_time("2001-01-17T09:30:00-05:00") == np.datetime64("2001-01-17T14:30:00")  # its moment in UTC
+    assert parse_time("2001-01-17 23:30:00+01:00") == np.datetime64("2001-01-17T22:30:00")
 
 
 def test_a_csv_without_the_named_column_names_the_expected_and_found_columns(tmp_path):
@@ -476,6 +478,11 @@ def test_forecast_times_are_written_as_the_csv_wrote_them(data_root, tmp_path):
     assert djia.time_texts(np.array(days, dtype="datetime64[s]")) == days
     write_jena(tmp_path / "jena.csv")
     assert weather_dm(tmp_path / "jena.csv").time_texts(hours) == ["2013-01-01T06:00:00", "2013-01-02T00:00:00"]
+    # Times with an offset from UTC are read as their moments in UTC and so written with Z (they lost it, and read as
+    # local times five hours off)
+    offsets = "".join(f"2001-01-{d:02d}T09:30:00-05:00,{d}\n" for d in range(1, 31))
+    zoned = stock_dm(write_csv(tmp_path / "zoned.csv", "Date,Close\n" + offsets))
+    assert zoned.time_texts(np.array(["2001-01-17T14:30:00"], dtype="datetime64[s]")) == ["2001-01-17T14:30:00Z"]
 
 
 def test_rows_missing_from_a_regular_series_are_counted_and_warned_of(data_root, tmp_path):

@@ -6,9 +6,10 @@ from __future__ import annotations
 import csv
 import gzip
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -29,13 +30,25 @@ from datamodules.base import (
 Missing = Literal["drop", "ffill"]
 
 
+OFFSET = re.compile(r"[T ]\d\d:\d\d(:\d\d(\.\d+)?)?[+-]\d\d:\d\d$")  # a time's offset from UTC
+
+
 def parse_time(text: str) -> np.datetime64:
-    """ISO dates and times (``2001-01-02``, ``2013-01-01T06:00:00Z``) and Jena's ``01.01.2009 00:10:00``."""
-    text = text.strip().removesuffix("Z")
+    """ISO dates and times (``2001-01-02``, ``2013-01-01T06:00:00Z``; one with an offset, ``...T09:30:00-05:00``,
+    as its moment in UTC) and Jena's ``01.01.2009 00:10:00``."""
+    text = text.strip()
+    if OFFSET.search(text):
+        return np.datetime64(datetime.fromisoformat(text).astimezone(timezone.utc).replace(tzinfo=None), "s")
+    text = text.removesuffix("Z")
     try:
         return np.datetime64(text, "s")
     except ValueError:
         return np.datetime64(datetime.strptime(text, "%d.%m.%Y %H:%M:%S"), "s")
+
+
+def zoned(text: str) -> bool:
+    """Whether a time says its zone: UTC's ``Z`` or an offset (such times are kept, and written, in UTC)."""
+    return text.strip().endswith("Z") or OFFSET.search(text.strip()) is not None
 
 
 def _row_time(path: Path, line: int, text: str | None) -> np.datetime64:
@@ -147,7 +160,7 @@ def read_series(
                 values[i, j] = value
         not_number_rows += row_has_text
     times = np.array([_row_time(path, line, row[time_column]) for line, row in zip(lines, rows, strict=True)])
-    utc = all((row[time_column] or "").strip().endswith("Z") for row in rows)
+    utc = all(zoned(row[time_column] or "") for row in rows)
     blank = np.isnan(values).any(axis=1)
     counted = MissingValues(int(blank.sum()) - not_number_rows, not_number_rows, tuple(not_numbers))
     if missing == "ffill":
