@@ -663,3 +663,25 @@ def test_a_weather_checkpoint_brings_its_normalisation_and_refuses_another_lookb
     assert unchanged.splits["predict"] is samples
     with pytest.raises(DataError, match=r"--data.lookback 60 \(here 120\)"):
         weather_dm(tmp_path / "jena.csv", lookback=120).load_state_dict(state)
+
+
+def test_a_clock_put_back_is_refused_by_line_or_read_in_file_order_as_the_book_reads_rows(tmp_path):
+    """Jena-format rows whose times go back an hour (a clock put back, as local time does in October): refused by
+    default, the message naming the option that reads the rows as the book's generators do, whatever their times;
+    with it every row is kept, in file order, and the times out of order are said."""
+    path = tmp_path / "jena.csv"
+    write_jena(path)
+    lines = path.read_text().splitlines()
+    lines[101] = lines[95].split(",", 1)[0] + "," + lines[101].split(",", 1)[1]  # row 101 at row 95's time
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"jena.csv, line 102: Date Time 2009-01-01T15:50:00 is earlier than line 101's"
+                       r" .*read the rows in file order, as the book does: --data.time_order rows\)$"):  # fmt: skip
+        weather_dm(path)
+    with pytest.warns(UserWarning, match="is earlier than line 101's, and 0 more rows' times do not follow the row"):
+        rows = weather_dm(path, time_order="rows")
+    write_jena(tmp_path / "clean.csv")
+    clean = weather_dm(tmp_path / "clean.csv")
+    assert [len(rows.splits[s]) for s in ("train", "val", "test")] == [
+        len(clean.splits[s]) for s in ("train", "val", "test")
+    ]
+    torch.testing.assert_close(everything(rows.splits["train"])[0], everything(clean.splits["train"])[0])

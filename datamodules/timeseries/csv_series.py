@@ -113,15 +113,17 @@ def read_series(
     missing: Missing = "drop",
     where: Mapping[str, str] | None = None,
     interleaved_hint: str = "",
+    check_order: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, MissingValues, bool]:
     """A CSV (optionally gzipped) as (times as datetime64[s], values float64 (rows, columns), the rows that miss a
     value, whether every time is marked UTC: ``2013-01-01T06:00:00Z``).
 
     Rows are kept in file order (which must be chronological: the message of a time out of order ends with
-    ``interleaved_hint``) and, with ``where``, only rows whose columns have those values. A blank or non-numeric
-    value drops its row (``"drop"``) or repeats the previous row's value (``"ffill"``; blanks before the first value
-    drop their rows); those rows are counted, blank ones apart from ones with a value that is not a number, whose
-    first values are kept with their lines for the message.
+    ``interleaved_hint``; without ``check_order`` such times are counted and said, the rows read as they come) and,
+    with ``where``, only rows whose columns have those values. A blank or non-numeric value drops its row
+    (``"drop"``) or repeats the previous row's value (``"ffill"``; blanks before the first value drop their rows);
+    those rows are counted, blank ones apart from ones with a value that is not a number, whose first values are kept
+    with their lines for the message.
     """
     if not path.is_file():
         raise DatasetUnavailableError(f"{path}: no such CSV file")
@@ -178,12 +180,15 @@ def read_series(
     if np.any(steps <= 0):
         later = int(np.argmax(steps <= 0)) + 1  # the first kept row no later than the one before it
         line, before = np.asarray(lines)[keep][[later, later - 1]]
-        repeated = steps[later - 1] == 0
-        raise DataError(
-            f"{path}, line {line}: {time_column} {times[keep][later]} "
-            + (f"repeats line {before}'s" if repeated else f"is earlier than line {before}'s")
-            + f" (the series must be in order, one row a time; several series in one file?{interleaved_hint})"
+        first = f"{path}, line {line}: {time_column} {times[keep][later]} " + (
+            f"repeats line {before}'s" if steps[later - 1] == 0 else f"is earlier than line {before}'s"
         )
+        if check_order:
+            raise DataError(
+                f"{first} (the series must be in order, one row a time; several series in one file?{interleaved_hint})"
+            )
+        rank_zero_warn(f"{first}, and {int((steps <= 0).sum()) - 1} more rows' times do not follow the row before: "
+                       "the rows are read in file order, their times only shown")  # fmt: skip
     return times[keep], values[keep], counted, utc
 
 
@@ -206,6 +211,7 @@ class SeriesDataModule(InMemoryDataModule):
 
     data_sizes = ("input_size", "target_index")
     interleaved_hint = ""  # what a time out of order suggests (the weather data can keep one series)
+    time_order: Literal["check", "rows"] = "check"  # "rows": the rows in file order whatever their times (weather)
 
     def __init__(
         self,
@@ -250,7 +256,13 @@ class SeriesDataModule(InMemoryDataModule):
                 "environment variable) at the folder that holds it, or give its absolute path"
             )
         times, values, self.missing_values, self.utc = read_series(
-            self.csv_path, self.time_column, self.value_columns, self.missing, where, self.interleaved_hint
+            self.csv_path,
+            self.time_column,
+            self.value_columns,
+            self.missing,
+            where,
+            self.interleaved_hint,
+            self.time_order == "check",
         )
         if self.missing_values.rows:
             action = "dropped" if self.missing == "drop" else "filled with the previous value"
