@@ -431,8 +431,28 @@ def test_a_constant_training_column_is_named_in_the_error(tmp_path):
     values = write_jena(tmp_path / "jena.csv")
     values[:300, JENA_COLUMNS.index("wd (deg)")] = 180.0
     rewrite_jena(tmp_path / "jena.csv", tmp_path / "constant.csv", values)
-    with pytest.raises(DataError, match=r"\['wd \(deg\)'\] never change in the training rows"):
+    with pytest.raises(DataError, match=r"\['wd \(deg\)'\] never change in the 300 training rows, so they cannot be"):
         weather_dm(tmp_path / "constant.csv")
+    # A model's checkpoint brings its training rows' statistics: new rows are scaled by them, constant or not (a
+    # short file to forecast was refused for its constant columns)
+    trained = weather_dm(tmp_path / "jena.csv")
+    checked = WeatherDataModule(csv_file=str(tmp_path / "constant.csv"), download=False, **WEATHER)
+    checked.load_state_dict(trained.state_dict())
+    checked.setup("predict")
+    assert torch.equal(checked.mean, trained.mean) and torch.equal(checked.std, trained.std)
+
+
+def test_a_zero_a_window_ends_in_is_named_by_its_time(tmp_path):
+    """The book's scaling divides each window by its last value: a 0 there is named by its row's time (it was "a
+    window ends in 0", no file, no row)."""
+    path = tmp_path / "closes.csv"
+    write_closes(path, days=30)
+    lines = path.read_text().splitlines()
+    lines[15] = lines[15].split(",")[0] + ",0"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=rf"closes.csv: the row of {weekdays(15)[-1]}T00:00:00 holds a 0, and a window"):
+        stock_dm(path)
+    assert len(stock_dm(path, scale_by_last=False).splits["predict"]) == 20  # 30 days, windows of 10
 
 
 def test_too_few_rows_for_lookback_and_delay_is_an_error(tmp_path):

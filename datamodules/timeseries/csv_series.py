@@ -364,6 +364,14 @@ class WindowSeriesDataModule(SeriesDataModule):
         if self.splits:
             return
         times, values = self.read()
+        ends = values[self.window - 1 : -1]  # each window's last row, which scale_by_last divides by
+        if self.scale_by_last and len(ends) and (ends == 0).any():
+            row = self.window - 1 + int(np.argmax((ends == 0).any(1)))
+            raise DataError(
+                f"{self.csv_path}: the row of {times[row]} holds a 0, and a window ends there, so it cannot be scaled "
+                "by its last value (the book's scaling): drop or fix that row, or train without the scaling "
+                "(--data.scale_by_last false; a checkpoint trained with it cannot read unscaled windows)"
+            )
         x, y, scale = windows(values, self.window, self.target_index, self.scale_by_last)
         if len(x) < 2:
             raise DataError(f"{self.csv_path}: {len(values)} rows make {len(x)} windows of {self.window}")

@@ -261,9 +261,12 @@ class WeatherDataModule(SeriesDataModule):
             raise DataError(f"{self.csv_path.name}: {n} rows, but val_end is row {val_end}: nothing would test")
         data = torch.from_numpy(values[:train_end])
         mean, std = data.mean(0), data.std(0)  # the training rows only
-        if bool((std == 0).any()):
+        if bool((std == 0).any()) and self.checkpoint_statistics is None:  # a checkpoint brings its own scale
             constant = [c for c, s in zip(self.value_columns, std.tolist(), strict=True) if s == 0]
-            raise DataError(f"{self.csv_path.name}: {constant} never change in the training rows; drop them")
+            raise DataError(
+                f"{self.csv_path.name}: {constant} never change in the {train_end} training rows, so they cannot be "
+                "normalised: drop them, or give more rows"
+            )
         self._series = (times, values, {"train": (0, train_end), "val": (train_end, val_end), "test": (val_end, n)})
         self._make_samples(*self._statistics(mean, std))
         rank_zero_info(
