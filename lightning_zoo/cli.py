@@ -346,7 +346,6 @@ class ZooCLI(LightningCLI):
 
     def predict(self, model: pl.LightningModule, datamodule: pl.LightningDataModule | None = None, **kwargs: Any):
         # A model that brings its own prediction inputs (a GAN's latent) is not fed the DataModule's samples.
-        refuse_untrained(model, "predict", kwargs.get("ckpt_path"))
         if is_overridden("predict_dataloader", model):
             datamodule = None
         return self.trainer.predict(model, datamodule=datamodule, **kwargs)

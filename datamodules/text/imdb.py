@@ -60,11 +60,13 @@ def convert_archive(archive: Path, folder: Path) -> None:
             f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in reviews)
 
 
-def read_reviews(path: Path) -> tuple[list[str], list[int]]:
+def read_review_rows(path: Path) -> list[dict[str, Any]]:
+    """The reviews of a ``{train,test}.jsonl.gz``, one dict a line (``text``, ``label``; from the archive, ``id`` and
+    ``rating`` too)."""
     try:
         with gzip.open(path, "rt", encoding="utf-8") as f:
             rows = [json.loads(line) for line in f if line.strip()]
-        return [r["text"] for r in rows], [int(r["label"]) for r in rows]
+        return [{**r, "text": r["text"], "label": int(r["label"])} for r in rows]  # each must have both
     except (OSError, EOFError, json.JSONDecodeError, KeyError, TypeError) as err:
         raise DatasetUnavailableError(
             f"{path} is not a readable reviews file (gzipped JSON lines with text and label: {err}); delete it and "
@@ -72,15 +74,18 @@ def read_reviews(path: Path) -> tuple[list[str], list[int]]:
         ) from err
 
 
-def review_files(path: Path) -> list[str] | None:
+def read_reviews(path: Path) -> tuple[list[str], list[int]]:
+    rows = read_review_rows(path)
+    return [r["text"] for r in rows], [r["label"] for r in rows]
+
+
+def archive_names(rows: list[dict[str, Any]], split: str) -> list[str] | None:
     """Each review's file in the aclImdb archive (``test/neg/0_2.txt``: split, sentiment, id and rating), in the
-    file's order; None if a line lacks its id or rating (a reviews file made otherwise)."""
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        rows = [json.loads(line) for line in f if line.strip()]
+    rows' order; None if a row lacks its id or rating (a reviews file made otherwise)."""
     if not all("id" in r and "rating" in r for r in rows):
         return None
     sentiment = ("neg", "pos")
-    return [f"{path.name.split('.')[0]}/{sentiment[int(r['label'])]}/{r['id']}_{r['rating']}.txt" for r in rows]
+    return [f"{split}/{sentiment[r['label']]}/{r['id']}_{r['rating']}.txt" for r in rows]
 
 
 TEST_ORDER_SEED = 113  # keras.datasets.imdb.load_data's default seed
@@ -192,6 +197,7 @@ class IMDBDataModule(InMemoryDataModule):
         self.texts: dict[str, tuple[list[str], list[int]]] = {}
         self.predicted_inputs: dict[str, list] = {}
         self.test_order: list[int] = []  # the test reviews' indices in the file, in the order they are served
+        self.archive_names: dict[str, list[str] | None] = {}  # each split's review files (predictions.csv's file)
 
     @property
     def vocab_size(self) -> int:
@@ -229,7 +235,9 @@ class IMDBDataModule(InMemoryDataModule):
             ensure_files(self.imdb_folder, self.resources, self.mirrors, "IMDB", download=False, uncompressed_ok=False)
             convert_archive(self.imdb_folder / ARCHIVE, self.imdb_folder)  # placed by hand after prepare_data
         for split in ("train", "test"):
-            self.texts[split] = read_reviews(self.imdb_folder / f"{split}.jsonl.gz")
+            rows = read_review_rows(self.imdb_folder / f"{split}.jsonl.gz")
+            self.texts[split] = [r["text"] for r in rows], [r["label"] for r in rows]
+            self.archive_names[split] = archive_names(rows, split)
         if self.word_index is None:
             ranked = ranked_words(self.texts["train"][0], self.encoding["line_breaks"])
             self.word_index = WordIndex(ranked, **self.encoding)
@@ -325,7 +333,7 @@ class IMDBDataModule(InMemoryDataModule):
         shuffled order), each review's ``file`` in the aclImdb archive."""
         if self._predicts_given_text():
             return self.predicted_inputs
-        files = review_files(self.imdb_folder / "test.jsonl.gz") if self.test_order else None
+        files = self.archive_names.get("test") if self.test_order else None
         return {} if files is None else {"file": [files[i] for i in self.test_order]}
 
     def _loader(self, split: str, shuffle: bool = False) -> DataLoader:
