@@ -7,6 +7,7 @@ import importlib
 import inspect
 import json
 import os
+import re
 import sys
 import traceback
 import warnings
@@ -332,7 +333,12 @@ class ZooCLI(LightningCLI):
     def fit(self, model: pl.LightningModule, datamodule: pl.LightningDataModule | None = None, **kwargs: Any):
         if kwargs.get("ckpt_path") is None and isinstance(model, ZooModule):
             model.check_fit_from_scratch()  # before any logger starts a run or DDP launches processes
-        return self.trainer.fit(model, datamodule=datamodule, **kwargs)
+        try:
+            return self.trainer.fit(model, datamodule=datamodule, **kwargs)
+        except ValueError as err:
+            if not raised_by_an_optimizer(err):
+                raise
+            raise ZooError(f"{err} ({optimizer_options(model)})") from err
 
     def validate(self, model: pl.LightningModule, datamodule: pl.LightningDataModule | None = None, **kwargs: Any):
         refuse_without_step(model, "validation_step", "validate")
@@ -386,10 +392,6 @@ def main(args: ArgsType = None) -> None:
             ZooCLI(args=args)
     except (ZooError, DataError, MisconfigurationException) as err:  # Lightning's: e.g. no GPU for accelerator gpu
         sys.exit(f"error: {err}{without_gpu_hint(err)}")
-    except ValueError as err:
-        if not raised_by_an_optimizer(err):
-            raise
-        sys.exit(f"error: {err} (an option of the model's optimizer or schedule: --model.lr, ...)")
     except ModuleNotFoundError as err:
         # Lightning's refusal of an optional package the options need (torch_xla for --trainer.accelerator tpu, a
         # logger's package): lightning_utilities' message names the package and how to install it.
@@ -408,6 +410,16 @@ def without_gpu_hint(err: BaseException) -> str:
         "machine has no GPU that PyTorch can use: leave that config out, or add --trainer.accelerator cpu; "
         "bf16-mixed precision runs on the CPU too)"
     )
+
+
+def optimizer_options(model: pl.LightningModule) -> str:
+    """The model's options that its optimizer and schedule are built from, with their values, for a refusal by
+    ``torch.optim`` that names a value but not the option (``Invalid learning rate: -0.1``: lr_g or lr_d?)."""
+    named = [f"--model.{name} {value}" for name, value in model.hparams.items() if OPTIMIZER_OPTION.search(name)]
+    return f"the model's optimizer options: {', '.join(named)}" if named else "an option of the model's optimizer"
+
+
+OPTIMIZER_OPTION = re.compile(r"^(optimizer|lr|min_lr|eps|betas|momentum|decay)(_|$)|^plateau_")
 
 
 def raised_by_an_optimizer(err: BaseException) -> bool:

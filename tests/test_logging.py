@@ -142,6 +142,7 @@ def test_offline_run_folder_holds_metrics_config_and_images(model, data_root, no
         assert (predict_dir / "files" / "lightning_config.yaml").is_file()
     else:
         assert {"train/d_loss", "train/g_loss", "samples"} <= {k.split("/_type")[0] for k in logged} | logged
+        assert {"lr-Adam/generator", "lr-Adam-1/discriminator"} <= logged  # which network each rate is
         images = list((run_dir / "files" / "media" / "images").glob("samples_*.png"))
         assert len(images) == 2  # one grid per epoch
         grid = np.asarray(Image.open(images[0]))

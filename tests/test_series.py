@@ -180,7 +180,7 @@ def test_the_stock_datamodule_warns_of_a_value_that_is_not_a_number_and_quotes_i
         UserWarning, match=r"^nn.csv: 1 row with a value that is not a number \(line 17: 'abc'\), dropped$"
     ):
         dm = stock_dm(path, missing="drop")
-    assert dm.missing_rows == 1 and len(dm.splits["predict"]) == 19
+    assert dm.missing_rows == 1 and len(dm.splits["predict"]) == 19 + 1  # and the window past the last row
     lines[16] = lines[16].split(",")[0] + ","
     path.write_text("\n".join(lines) + "\n")
     with warnings.catch_warnings():
@@ -212,7 +212,8 @@ def test_an_unreadable_time_names_the_file_line_and_the_formats_read(tmp_path, t
 
 
 def test_the_datamodule_reports_its_dropped_rows(tmp_path):
-    """Two blank closes of 30 leave 28 rows, 18 windows of 10, and ``missing_rows`` 2."""
+    """Two blank closes of 30 leave 28 rows, 18 windows of 10 (and one past the last row), and ``missing_rows``
+    2."""
     path = tmp_path / "closes.csv"
     write_closes(path, days=30)
     lines = path.read_text().splitlines()
@@ -220,7 +221,7 @@ def test_the_datamodule_reports_its_dropped_rows(tmp_path):
         lines[row] = lines[row].split(",")[0] + ","
     path.write_text("\n".join(lines) + "\n")
     dm = stock_dm(path, missing="drop")
-    assert dm.missing_rows == 2 and len(dm.splits["predict"]) == 18
+    assert dm.missing_rows == 2 and len(dm.splits["predict"]) == 18 + 1
 
 
 @pytest.mark.parametrize("dates", [("2001-01-02", "2001-01-02"), ("2001-01-03", "2001-01-02")], ids=["repeat", "back"])
@@ -260,14 +261,15 @@ def test_where_keeps_one_airports_rows_of_the_gzipped_nyc_file(data_root):
 
 def test_the_book_sized_series_gives_its_window_and_split_counts(tmp_path):
     """4,276 closes -> 4,266 windows of 10; the first int(4266 * 0.7) = 2,986 train, the other 1,280 validate and,
-    with no test fraction, are the test split itself; predict gets all windows."""
+    with no test fraction, are the test split itself; predict gets all windows, and one of the last 10 closes,
+    which forecasts the day after the file's last."""
     path = tmp_path / "djia.csv"
     write_closes(path, days=4276)
     dm = stock_dm(path)
-    assert [len(dm.splits[s]) for s in ("predict", "train", "val")] == [4266, 2986, 1280]
+    assert [len(dm.splits[s]) for s in ("predict", "train", "val")] == [4266 + 1, 2986, 1280]
     assert dm.splits["test"] is dm.splits["val"]
     assert dm.splits["train"].tensors[0].shape == (2986, 10, 1)
-    assert dm.prediction_inputs() == {"split": ["train"] * 2986 + ["val"] * 1280}  # forecasts.csv's split column
+    assert dm.prediction_inputs() == {"split": ["train"] * 2986 + ["val"] * 1280 + ["future"]}  # forecasts.csv's
 
 
 def test_a_test_fraction_gives_three_disjoint_chronological_parts_covering_all_windows(tmp_path):
@@ -280,37 +282,41 @@ def test_a_test_fraction_gives_three_disjoint_chronological_parts_covering_all_w
     assert [len(p) for p in parts] == [2986, 641, 639]
     times = [p.tensors[4] for p in parts]
     assert times[0].max() < times[1].min() and times[1].max() < times[2].min()
-    assert torch.equal(torch.cat(times), dm.splits["predict"].tensors[4])
-    assert torch.equal(torch.cat([p.tensors[0] for p in parts]), dm.splits["predict"].tensors[0])
-    assert dm.prediction_inputs() == {"split": ["train"] * 2986 + ["val"] * 641 + ["test"] * 639}
+    assert torch.equal(torch.cat(times), dm.splits["predict"].tensors[4][:-1])  # and the day after the last
+    assert torch.equal(torch.cat([p.tensors[0] for p in parts]), dm.splits["predict"].tensors[0][:-1])
+    assert dm.prediction_inputs() == {"split": ["train"] * 2986 + ["val"] * 641 + ["test"] * 639 + ["future"]}
 
 
 def test_each_window_and_its_target_are_divided_by_the_windows_last_close(tmp_path):
     """Window k: inputs closes[k:k+10] / closes[k+9], target closes[k+10] / closes[k+9], scale closes[k+9], offset
-    0, time stamp the date of row k + 10 (midnight UTC, in seconds)."""
+    0, time stamp the date of row k + 10 (midnight UTC, in seconds). Window 15, of the last 10 closes, forecasts
+    the row after the last: its target unknown (NaN), its day the last's plus the most common step (one day; after a
+    Friday that would be a Saturday: the file does not say which days trade)."""
     path = tmp_path / "closes.csv"
     closes = np.array(write_closes(path, days=25))
-    dates = weekdays(25)
+    dates = weekdays(25) + [weekdays(25)[-1] + timedelta(days=1)]
     x, y, scale, offset, time = everything(stock_dm(path, train_fraction=0.5).splits["predict"])
-    assert x.shape == (15, 10, 1)
-    for k in (0, 7, 14):
+    assert x.shape == (15 + 1, 10, 1) and torch.isnan(y[15]) and not torch.isnan(y[:15]).any()
+    for k in (0, 7, 14, 15):
         last = closes[k + 9]
         assert torch.equal(x[k, :, 0], torch.tensor(closes[k : k + 10] / last, dtype=torch.float32))
         assert x[k, -1, 0] == 1
-        assert y[k] == np.float32(closes[k + 10] / last)
+        assert k == 15 or y[k] == np.float32(closes[k + 10] / last)
         assert scale[k] == np.float32(last) and offset[k] == 0
         assert time[k] == epoch_seconds(datetime.combine(dates[k + 10], datetime.min.time()))
-    torch.testing.assert_close((y * scale).double(), torch.tensor(closes[10:]), rtol=1e-6, atol=0)
+    torch.testing.assert_close((y * scale)[:15].double(), torch.tensor(closes[10:]), rtol=1e-6, atol=0)
 
 
 def test_without_scaling_windows_hold_the_raw_closes_and_scale_one(tmp_path):
-    """scale_by_last=False: window k is closes[k:k+10], its target closes[k+10], scale 1."""
+    """scale_by_last=False: window k is closes[k:k+10], its target closes[k+10], scale 1 (the last window's target,
+    past the file, unknown)."""
     path = tmp_path / "closes.csv"
     closes = np.array(write_closes(path, days=25))
     x, y, scale, offset, _ = everything(stock_dm(path, scale_by_last=False).splits["predict"])
     assert torch.equal(x[3, :, 0], torch.tensor(closes[3:13], dtype=torch.float32))
-    assert torch.equal(y, torch.tensor(closes[10:], dtype=torch.float32))
-    assert torch.equal(scale, torch.ones(15)) and torch.equal(offset, torch.zeros(15))
+    assert torch.equal(x[15, :, 0], torch.tensor(closes[15:], dtype=torch.float32))
+    assert torch.equal(y[:15], torch.tensor(closes[10:], dtype=torch.float32)) and torch.isnan(y[15])
+    assert torch.equal(scale, torch.ones(16)) and torch.equal(offset, torch.zeros(16))
 
 
 def test_windows_of_several_columns_scale_each_by_its_own_last_value():
@@ -374,16 +380,21 @@ def test_a_weather_sample_is_the_books_generator_output_normalised_by_the_traini
 
 def test_every_splits_samples_stay_inside_its_own_rows(tmp_path):
     """train: present rows 60-287 (targets up to row 299); val: 360-437, its first inputs from row 300 and its last
-    target row 449; test: 510-587 of 600; predict: all three, in order, each sample named by its split."""
+    target row 449; test: 510-587 of 600; predict: all three, in order, each sample named by its split, then
+    588-599, whose targets (delay 12) lie past the last row: unknown, at the times of the next 12 rows."""
     write_jena(tmp_path / "jena.csv")
     dm = weather_dm(tmp_path / "jena.csv")
     parts = (("train", 60, 287), ("val", 360, 437), ("test", 510, 587))
     for name, first, last in parts:
         present = dm.splits[name].present
         assert present.tolist() == list(range(first, last + 1)), name
-    assert dm.splits["predict"].present.tolist() == [r for _, a, b in parts for r in range(a, b + 1)]
-    assert torch.equal(everything(dm.splits["predict"])[1][-78:], everything(dm.splits["test"])[1])
-    assert dm.prediction_inputs() == {"split": ["train"] * 228 + ["val"] * 78 + ["test"] * 78}
+    future = list(range(588, 600))
+    assert dm.splits["predict"].present.tolist() == [r for _, a, b in parts for r in range(a, b + 1)] + future
+    _, y, _, _, time = everything(dm.splits["predict"])
+    assert torch.equal(y[-90:-12], everything(dm.splits["test"])[1]) and torch.isnan(y[-12:]).all()
+    last = datetime(2009, 1, 1, 0, 10) + timedelta(minutes=10 * 599)
+    assert time[-12:].tolist() == [epoch_seconds(last + timedelta(minutes=10 * k)) for k in range(1, 13)]
+    assert dm.prediction_inputs() == {"split": ["train"] * 228 + ["val"] * 78 + ["test"] * 78 + ["future"] * 12}
     start = dm.splits["val"].present[0] + dm.splits["val"].lags[0]
     assert start == 300 and dm.splits["val"].present[-1] + dm.delay == 449
     x, *_ = dm.splits["val"][0]
@@ -452,7 +463,14 @@ def test_a_zero_a_window_ends_in_is_named_by_its_time(tmp_path):
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(DataError, match=rf"closes.csv: the row of {weekdays(15)[-1]}T00:00:00 holds a 0, and a window"):
         stock_dm(path)
-    assert len(stock_dm(path, scale_by_last=False).splits["predict"]) == 20  # 30 days, windows of 10
+    assert len(stock_dm(path, scale_by_last=False).splits["predict"]) == 20 + 1  # 30 days, windows of 10
+    # The window of the last 10 rows forecasts the day after the file: a 0 in the last row is refused too
+    write_closes(path, days=30)
+    lines = path.read_text().splitlines()
+    lines[-1] = lines[-1].split(",")[0] + ",0"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=rf"the row of {weekdays(30)[-1]}T00:00:00 holds a 0"):
+        stock_dm(path)
 
 
 def test_too_few_rows_for_lookback_and_delay_is_an_error(tmp_path):
@@ -544,7 +562,8 @@ def test_the_naive_baselines_mae_is_the_mean_gap_between_last_input_and_target(d
 def test_forecasts_are_written_in_the_datas_units(data_root, tmp_path):
     """A GRU(4) fitted two steps on the 120 closes predicts all 110 windows: forecasts.csv has one row per window,
     its date, the raw close as target (8 significant digits: float32's), the model's forecast times the window's
-    last close, error = forecast - target, and the window's split; forecast.png is a PNG."""
+    last close, error = forecast - target, and the window's split; then the forecast of the day after the last
+    close, its target and error blank; forecast.png is a PNG."""
     closes = np.array(write_closes(tmp_path / "same.csv"))  # the fixture's closes (same seed and length)
     assert np.array_equal(np.loadtxt(data_root / "stocks" / "djia_2001_2017.csv", delimiter=",", skiprows=1,
                                      usecols=1), closes)  # fmt: skip
@@ -557,13 +576,16 @@ def test_forecasts_are_written_in_the_datas_units(data_root, tmp_path):
     t.fit(model, datamodule=dm)
     t.predict(model, datamodule=dm)
     rows = list(csv.DictReader(open(out / "forecasts.csv")))
-    assert len(rows) == 110 and list(rows[0]) == ["time", "target", "forecast", "error", "split"]
-    assert [r["split"] for r in rows] == ["train"] * 77 + ["val"] * 33  # int(110 * 0.7); no test part: val tests
+    assert len(rows) == 110 + 1 and list(rows[0]) == ["time", "target", "forecast", "error", "split"]
+    assert [r["split"] for r in rows] == ["train"] * 77 + ["val"] * 33 + ["future"]  # int(110 * 0.7); val tests
     dates = weekdays(120)
+    future = rows.pop()
+    assert future["time"] == (dates[-1] + timedelta(days=1)).isoformat() and future["target"] == future["error"] == ""
     x, _, scale, _, _ = everything(dm.splits["predict"])
     model.eval()
     with torch.no_grad():
         expected = (model(x) * scale).double().numpy()
+    assert float(future["forecast"]) == pytest.approx(expected[-1], rel=1e-6)  # from the last 10 closes
     for k, row in enumerate(rows):
         assert row["time"] == dates[k + 10].isoformat()  # a daily series: dates, as in the CSV
         assert float(row["target"]) == pytest.approx(closes[k + 10], rel=2e-7)
@@ -586,7 +608,8 @@ def test_with_wandb_predict_also_logs_a_line_chart_of_truth_and_forecast(data_ro
     t.predict(RecurrentForecaster(hidden_size=4), datamodule=dm)
     assert (tmp_path / "forecasts.csv").is_file()
     (chart,) = logged
-    assert chart["keys"] == ["truth", "forecast"] and len(chart["xs"]) == 110 and chart["xs"][:2] == [0.0, 1.0]
+    assert chart["keys"] == ["truth", "forecast"] and len(chart["xs"]) == 110 + 1 and chart["xs"][:2] == [0.0, 1.0]
+    assert chart["ys"][0][-1] is None and chart["ys"][1][-1] is not None  # the day after the file: no truth yet
     assert chart["xs"][5] == 7.0  # 2001-01-16 (Tue) -> 2001-01-23: a weekend between
     assert chart["ys"][0][0] == pytest.approx(write_closes(tmp_path / "same.csv")[10], rel=1e-6)
 
@@ -676,7 +699,8 @@ def test_a_weather_checkpoint_brings_its_normalisation_and_refuses_another_lookb
         first = dm.splits["predict"].present[0]
         expected = ((shifted[first - 60 : first : 6] - trained.mean) / trained.std).float()
         torch.testing.assert_close(x[0], expected)
-        torch.testing.assert_close(y * scale + offset, shifted[dm.splits["predict"].present + 12, 1].float())
+        known = dm.splits["predict"].present[:-12]  # the last 12 forecast past the file
+        torch.testing.assert_close((y * scale + offset)[:-12], shifted[known + 12, 1].float())
     unchanged = weather_dm(tmp_path / "jena.csv")
     samples = unchanged.splits["predict"]
     unchanged.load_state_dict(state)

@@ -282,10 +282,11 @@ class SeriesDataModule(InMemoryDataModule):
         differ."""
         return {"value_columns": self.value_columns, "target_column": self.value_columns[self.target_index]}
 
-    def set_splits(self, whole: TensorBatchDataset, n_train: int, n_val: int) -> None:
+    def set_splits(self, whole: TensorBatchDataset, n_train: int, n_val: int, future: int) -> None:
         """The samples (in time order) split chronologically: the first ``n_train`` train, the next ``n_val``
-        validate, the rest test (none: the validation samples test too, as the books); ``predict`` gets them all."""
-        n = len(whole)
+        validate, the rest test (none: the validation samples test too, as the books), but the last ``future``,
+        whose targets lie past the file's last row (NaN); ``predict`` gets them all, the future ones too."""
+        n = len(whole) - future
         if min(n_train, n_val) < 1:
             raise DataError(f"{n} samples leave {n_train} to train and {n_val} to validate: both need at least one")
         ends = {"train": (0, n_train), "val": (n_train, n_train + n_val), "test": (n_train + n_val, n)}
@@ -295,6 +296,13 @@ class SeriesDataModule(InMemoryDataModule):
             self.splits["test"] = self.splits["val"]
         self.splits["predict"] = whole
 
+    def future_times(self, times: np.ndarray, rows: int) -> np.ndarray:
+        """The times of ``rows`` rows after the last, a step apart at the series' most common step (the file cannot
+        say more: after a Friday's close, a daily trading series' next day is dated Saturday)."""
+        steps, counts = np.unique(np.diff(times), return_counts=True)
+        step = steps[np.argmax(counts)] if len(steps) else np.timedelta64(1, "D")
+        return times[-1] + step * np.arange(1, rows + 1)
+
     def time_texts(self, times: np.ndarray) -> list[str]:
         """``times`` (datetime64) as the CSV wrote them, for ``forecasts.csv``: a daily series as dates
         (``2001-01-02``), others to the second, marked ``Z`` when the file's were."""
@@ -303,17 +311,19 @@ class SeriesDataModule(InMemoryDataModule):
         return [f"{t}Z" if self.utc else str(t) for t in texts]
 
     def prediction_inputs(self) -> dict[str, list]:
-        """Each predicted sample's part of the series (``train``, ``val``, ``test``) for ``forecasts.csv``: predict
-        serves every sample, the parts in time order."""
+        """Each predicted sample's part of the series (``train``, ``val``, ``test``, and ``future`` for those whose
+        target is past the file's end) for ``forecasts.csv``: predict serves every sample, the parts in time order."""
         parts = ["train", "val"] + (["test"] if self.splits["test"] is not self.splits["val"] else [])
-        return {"split": [name for name in parts for _ in range(len(self.splits[name]))]}
+        split = [name for name in parts for _ in range(len(self.splits[name]))]
+        return {"split": split + ["future"] * (len(self.splits["predict"]) - len(split))}
 
 
 class WindowSeriesDataModule(SeriesDataModule):
     """Sliding windows over a CSV series, stride 1: the ``window`` values before a day predict that day's target,
     as the GRU stock example of "Hands-On Deep Learning Architectures with Python" (ch. 6) does with the DJIA
     closes. With ``scale_by_last``, each window and its target are divided by the window's last value (per column),
-    the book's "absolute to relative" scaling, which needs no statistics of any split.
+    the book's "absolute to relative" scaling, which needs no statistics of any split. ``predict`` also serves the
+    window of the last rows, which forecasts the row after the file's last (its target unknown: NaN).
 
     Args:
         csv_file: The CSV; a relative path is under ``data_dir`` (or, not there, below the current folder). Gzipped
@@ -364,7 +374,7 @@ class WindowSeriesDataModule(SeriesDataModule):
         if self.splits:
             return
         times, values = self.read()
-        ends = values[self.window - 1 : -1]  # each window's last row, which scale_by_last divides by
+        ends = values[self.window - 1 :]  # each window's last row, which scale_by_last divides by
         if self.scale_by_last and len(ends) and (ends == 0).any():
             row = self.window - 1 + int(np.argmax((ends == 0).any(1)))
             raise DataError(
@@ -372,12 +382,14 @@ class WindowSeriesDataModule(SeriesDataModule):
                 "by its last value (the book's scaling): drop or fix that row, or train without the scaling "
                 "(--data.scale_by_last false; a checkpoint trained with it cannot read unscaled windows)"
             )
-        x, y, scale = windows(values, self.window, self.target_index, self.scale_by_last)
-        if len(x) < 2:
-            raise DataError(f"{self.csv_path}: {len(values)} rows make {len(x)} windows of {self.window}")
-        time = torch.from_numpy(times[self.window :].astype(np.int64))
-        n_train, n_val, _ = chronological_sizes(len(x), self.train_fraction, self.test_fraction)
-        self.set_splits(TensorBatchDataset(x, y, scale, torch.zeros_like(scale), time), n_train, n_val)
+        # One window more, of the last rows, forecasts the row after the file's last (its target unknown: NaN).
+        beyond = np.full((1, values.shape[1]), np.nan)
+        x, y, scale = windows(np.concatenate([values, beyond]), self.window, self.target_index, self.scale_by_last)
+        if len(x) - 1 < 2:
+            raise DataError(f"{self.csv_path}: {len(values)} rows make {len(x) - 1} windows of {self.window}")
+        time = torch.from_numpy(np.concatenate([times[self.window :], self.future_times(times, 1)]).astype(np.int64))
+        n_train, n_val, _ = chronological_sizes(len(x) - 1, self.train_fraction, self.test_fraction)
+        self.set_splits(TensorBatchDataset(x, y, scale, torch.zeros_like(scale), time), n_train, n_val, future=1)
 
     def sample_options(self) -> dict[str, Any]:
         return {**super().sample_options(), "window": self.window, "scale_by_last": self.scale_by_last}

@@ -87,7 +87,8 @@ class WeatherDataModule(SeriesDataModule):
     reach 144 rows into the validation rows). The splits are row ranges: rows before ``train_end`` train, rows
     before ``val_end`` validate, the rest test. Samples count rows, as the book's generators do, not time: where the
     file skips rows (NYC 2013 at Newark: 17 gaps, 27 hours missing), ``delay`` rows can be more than ``delay``
-    intervals ahead; setup warns with the count and keeps it in ``time_gaps``.
+    intervals ahead; setup warns with the count and keeps it in ``time_gaps``. ``predict`` also serves the last
+    ``delay`` rows' samples, whose targets lie past the file's end (unknown: NaN), a forecast of the rows to come.
 
     With the default file missing, the Jena archive (``jena_climate_2009_2016.csv.zip``, Keras' copy) is downloaded
     and unpacked; Keras publishes no checksum for it, so the reader's checks stand in for one.
@@ -187,8 +188,10 @@ class WeatherDataModule(SeriesDataModule):
         """Every split's samples, the series normalised by ``mean`` and ``std``."""
         times, values, bounds = self._series
         self.mean, self.std = mean, std
-        normalised = ((torch.from_numpy(values) - mean) / std).float()
-        stamps = torch.from_numpy(times.astype(np.int64))
+        # ``delay`` unknown rows (NaN) after the file's last, the targets of the last rows' forecasts (predict's)
+        beyond = torch.full((self.delay, values.shape[1]), float("nan"), dtype=torch.float64)
+        normalised = ((torch.cat([torch.from_numpy(values), beyond]) - mean) / std).float()
+        stamps = torch.from_numpy(np.concatenate([times, self.future_times(times, self.delay)]).astype(np.int64))
         t = self.target_index
         rows = {}
         for name, (start, end) in bounds.items():
@@ -199,7 +202,8 @@ class WeatherDataModule(SeriesDataModule):
                     f"and delay {self.delay}"
                 )
             rows[name] = torch.arange(first, stop)
-        for name, present in [*rows.items(), ("predict", torch.cat(list(rows.values())))]:  # predict: every part's
+        future = torch.arange(len(values) - self.delay, len(values))  # rows whose target is past the last row
+        for name, present in [*rows.items(), ("predict", torch.cat([*rows.values(), future]))]:  # predict: all
             self.splits[name] = LaggedSamples(
                 normalised, stamps, present, self.lookback, self.step, self.delay, t, float(std[t]), float(mean[t])
             )

@@ -34,8 +34,9 @@ class Forecaster(SharedStepModule):
     is on the scaled target, and ``target * scale + offset`` is in the data's units (prices, degrees).
 
     Logs ``{train,val,test}/loss``, ``/mae`` and ``/mse`` (scaled) and ``/mae_units`` and ``/mse_units`` (in the
-    data's units) per epoch; ``predict`` writes ``forecasts.csv`` (time, target, forecast, error, in units) and
-    ``forecast.png``, and, when W&B logs, an interactive line chart of both.
+    data's units) per epoch; ``predict`` writes ``forecasts.csv`` (time, target, forecast, error, in units; the
+    forecasts past the file's last row with no target) and ``forecast.png``, and, when W&B logs, an interactive line
+    chart of both.
 
     Args:
         input_size: Features per time step (linked from the DataModule).
@@ -110,8 +111,14 @@ class Forecaster(SharedStepModule):
             writer = csv.writer(f)
             writer.writerow(["time", "target", "forecast", "error", *inputs])
             for i, (t, target, forecast) in enumerate(zip(texts, joined["target"], joined["forecast"], strict=True)):
-                # 8 significant digits: the float32 the model computes in (a close of 10584.34 stays 10584.34)
-                numbers = (f"{v:.8g}" for v in (target, forecast, forecast - target))
+                # 8 significant digits: the float32 the model computes in (a close of 10584.34 stays 10584.34); a
+                # target past the file's end is unknown, its target and error blank
+                known = not np.isnan(target)
+                numbers = (
+                    f"{target:.8g}" if known else "",
+                    f"{forecast:.8g}",
+                    f"{forecast - target:.8g}" if known else "",
+                )
                 writer.writerow([t, *numbers, *(column[i] for column in inputs.values())])
         plot = directory / "forecast.png"
         plot_forecast(times, joined["target"], joined["forecast"], plot, title=type(self).__name__)
@@ -124,8 +131,9 @@ class Forecaster(SharedStepModule):
                 import wandb
 
                 xs = ((times - times[0]) / np.timedelta64(1, "D")).tolist()  # days since the first forecast
+                truth = [None if np.isnan(v) else v for v in target.tolist()]  # unknown past the file's end
                 chart = wandb.plot.line_series(
-                    xs=xs, ys=[target.tolist(), forecast.tolist()], keys=["truth", "forecast"],
+                    xs=xs, ys=[truth, forecast.tolist()], keys=["truth", "forecast"],
                     title="forecast", xname=f"days since {times[0]}",
                 )  # fmt: skip
                 logger.experiment.log({"predict/forecast": chart})

@@ -299,10 +299,18 @@ class GANBase(ZooModule):
         self.log_on_logging_steps(step_values)
 
     def configure_optimizers(self) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
-        betas = tuple(self.hparams.betas)
-        opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.hparams.lr_g, betas=betas)
-        opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.hparams.lr_d, betas=betas)
-        return opt_g, opt_d
+        return self.named_optimizers(torch.optim.Adam, betas=tuple(self.hparams.betas))
+
+    def named_optimizers(self, optimizer: type[torch.optim.Optimizer], **options) -> tuple[torch.optim.Optimizer, ...]:
+        """The generator's and the discriminator's optimizers, their parameter groups named so that the learning-rate
+        columns read ``lr-Adam/generator`` and ``lr-Adam-1/discriminator`` (not ``lr-Adam`` and ``lr-Adam-1``)."""
+        return tuple(
+            optimizer([{"params": network.parameters(), "name": name}], lr=lr, **options)
+            for name, network, lr in (
+                ("generator", self.generator, self.hparams.lr_g),
+                ("discriminator", self.discriminator, self.hparams.lr_d),
+            )
+        )
 
     # -------------------------------------------------------------------------------------------------- predict
 

@@ -90,10 +90,7 @@ class WassersteinLosses:
     def configure_optimizers(self) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
         if self.hparams.optimizer == "adam":
             return super().configure_optimizers()
-        return (
-            torch.optim.RMSprop(self.generator.parameters(), lr=self.hparams.lr_g),
-            torch.optim.RMSprop(self.discriminator.parameters(), lr=self.hparams.lr_d),
-        )
+        return self.named_optimizers(torch.optim.RMSprop)
 
 
 class GradientPenaltyLosses(WassersteinLosses):
