@@ -204,11 +204,19 @@ def test_a_run_folder_as_ckpt_path_stands_for_its_last_checkpoint(data_root: Pat
 @pytest.mark.parametrize(
     "subcommand, config, option, message",
     [
-        ("fit", MLP_CONFIG, ["--model.lr", "-1"], "Invalid learning rate: -1.0 (the model's optimizer options: "
-         "--model.optimizer adam, --model.lr -1.0)"),
-        ("fit", str(ROOT / "configs/gan/dcgan_mnist.yaml"), ["--model.lr_g", "-0.1"],  # which of the GAN's two rates
-         "Invalid learning rate: -0.1 (the model's optimizer options: --model.lr_g -0.1, --model.lr_d 0.0002, "
-         "--model.betas [0.5, 0.999])"),
+        (
+            "fit",
+            MLP_CONFIG,
+            ["--model.lr", "-1"],
+            "Invalid learning rate: -1.0 (the model's optimizer options: --model.optimizer adam, --model.lr -1.0)",
+        ),
+        (
+            "fit",
+            str(ROOT / "configs/gan/dcgan_mnist.yaml"),
+            ["--model.lr_g", "-0.1"],  # which of the GAN's two rates
+            "Invalid learning rate: -0.1 (the model's optimizer options: --model.lr_g -0.1, --model.lr_d 0.0002, "
+            "--model.betas [0.5, 0.999])",
+        ),
         (
             "fit",
             MLP_CONFIG,
