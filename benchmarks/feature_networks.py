@@ -85,6 +85,7 @@ def train(dataset: str, data_dir: str, epochs: int | None, workdir: Path) -> tup
         "command": "python " + " ".join(["benchmarks/feature_networks.py", *sys.argv[1:]]),
     }
     if dataset in FOLDERS:
+        entry["folder"] = FOLDERS[dataset]  # the images it knows: classifier-FID warns under another --data.folder
         return entry, folder_images(f"{data_dir}/{FOLDERS[dataset]}", cli.datamodule.image_size)
     return entry, cli.datamodule.splits["train"].tensors[0]
 

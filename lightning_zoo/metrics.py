@@ -100,6 +100,22 @@ def feature_network_index() -> dict[str, dict[str, Any]]:
     return json.loads(index_path.read_text()) if index_path.is_file() else {}
 
 
+def judging_dataset(datamodule: Any) -> str | None:
+    """The dataset (``dataset_name``) whose zoo feature network judges the DataModule's images, with a warning when
+    they come from another folder than the one it learnt on (a config's ``dataset_name: pokemon`` kept under
+    ``--data.folder faces``: the distances would be measured by features of Pokemon)."""
+    dataset = getattr(datamodule, "dataset_name", None)
+    learnt_on = feature_network_index().get(dataset, {}).get("folder")
+    folder = getattr(datamodule, "folder", None)
+    if learnt_on and folder is not None and Path(folder).parts[-len(Path(learnt_on).parts) :] != Path(learnt_on).parts:
+        rank_zero_warn(
+            f"the zoo's {dataset!r} feature network learnt its features on {learnt_on}, not on {folder}: distances "
+            "between these images are measured by features of others; pass a FeatureCNN trained on them "
+            "(classifier_ckpt), or --data.dataset_name null to measure none"
+        )
+    return dataset
+
+
 def multiple(sides: Sequence[int], target: Sequence[int]) -> int:
     """k where ``sides`` are k times ``target`` in both directions, else 0."""
     (h, w), (th, tw) = sides, target
@@ -210,7 +226,7 @@ class ClassifierFID(Callback):
         if stage != "fit":
             return
         check_generative(pl_module, "ClassifierFID")
-        dataset = getattr(trainer.datamodule, "dataset_name", None)
+        dataset = None if self.classifier_ckpt else judging_dataset(trainer.datamodule)
         features = feature_extractor(self.classifier_ckpt, dataset, tuple(pl_module.output_range))
         share = math.ceil(self.num_samples / trainer.world_size)
         self.fid = FrechetInceptionDistance(feature=features, reset_real_features=False)
@@ -336,7 +352,7 @@ class ClassifiedSamples(Callback):
         if stage != "fit":
             return
         check_generative(pl_module, type(self).__name__)
-        dataset = getattr(trainer.datamodule, "dataset_name", None)
+        dataset = None if self.classifier_ckpt else judging_dataset(trainer.datamodule)
         self.classifier = feature_extractor(self.classifier_ckpt, dataset, tuple(pl_module.output_range), logits=True)
         self.judged = judged_classes(trainer.datamodule)
 

@@ -7,6 +7,7 @@ import json
 import logging
 import math
 import shutil
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -97,6 +98,25 @@ def test_a_folder_smaller_than_the_sample_is_compared_whole_with_a_warning(side,
     fid = float(fit.callback_metrics["val/classifier_fid"])
     assert math.isfinite(fid)
     assert f"epoch 0: val/classifier_fid {fid:.4g}, val/classifier_kid " in caplog.text  # seen without a logger
+
+
+def test_a_feature_network_used_on_another_folder_than_it_learnt_on_is_warned_of(data_root, tmp_path):
+    """A config's dataset_name pokemon kept under --data.folder faces measured the faces by Pokemon features in
+    silence: a warning now; the Pokemon folder itself, wherever it lies, and a classifier_ckpt of one's own, pass."""
+    faces = tmp_path / "faces"
+    shutil.copytree(data_root / "pokemon" / "images", faces)
+    other = ImageFolderDataModule(str(faces), 64, labelled=False, dataset_name="pokemon")
+    with pytest.warns(UserWarning, match=rf"learnt its features on pokemon/images, not on {faces}: distances"):
+        assert metrics.judging_dataset(other) == "pokemon"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert metrics.judging_dataset(pokemon_fixture(data_root)) == "pokemon"
+        assert metrics.judging_dataset(SimpleNamespace(dataset_name="mnist")) == "mnist"  # no folder to compare
+    assert not caught
+    fit = trainer(tmp_path, max_epochs=1, limit_train_batches=1, callbacks=[ClassifierFID(num_samples=8)])
+    with pytest.warns(UserWarning, match="learnt its features on pokemon/images"):  # what the callback says
+        fit.fit(ImageDCGAN(width=4), ImageFolderDataModule(str(faces), 64, labelled=False, value_range=(-1.0, 1.0),
+                                                            batch_size=4, dataset_name="pokemon"))  # fmt: skip
 
 
 def test_a_network_trained_on_turns_counts_no_classes(data_root, tmp_path):
