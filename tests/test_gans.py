@@ -247,3 +247,14 @@ def test_an_epochs_last_batch_of_one_image_is_skipped_by_a_gan_with_batchnorm1d(
     ones = torch.utils.data.DataLoader(torch.zeros(4, 1, 32, 32), batch_size=1)  # not the data's: no check before
     with pytest.raises(ZooError, match="InfoGAN normalises features over a batch .BatchNorm1d.: batches of 2 or more"):
         trainer(tmp_path, max_epochs=1).fit(InfoGAN(), ones)  # every batch skipped would train nothing, in silence
+
+
+@pytest.mark.parametrize("model_class", [VanillaGAN, ConditionalGAN, InfoGAN, ACGAN, FashionGAN])
+def test_discriminate_gives_one_real_fake_logit_per_image(model_class):
+    """``discriminate`` is the real/fake logit whatever heads the discriminator has (InfoGAN's returned its Q heads
+    too, a 3-tuple, for any code that scored images through it)."""
+    model = model_class().eval()
+    latent = model.sample_latent(4)
+    with torch.no_grad():
+        logits = model.discriminate(model.generate(latent), latent)
+    assert isinstance(logits, torch.Tensor) and logits.shape == (4,)

@@ -36,12 +36,6 @@ KNOWN_CORPORA = {
 }
 
 
-def random_token(vocab_size: int, special: Sequence[int], generator: torch.Generator) -> Tensor:
-    """One token index drawn uniformly from the vocabulary without its special tokens, as a 1-element tensor."""
-    allowed = torch.tensor([i for i in range(vocab_size) if i not in set(special)])
-    return allowed[torch.randint(len(allowed), (1,), generator=generator)]
-
-
 class Vocabulary:
     """Tokens numbered by their position in ``tokens``. ``oov``, when given, is the token unknown ones become;
     without it an unknown token is an error naming it."""
@@ -258,6 +252,11 @@ class CorpusDataModule(InMemoryDataModule):
             held_out = self.encode(self.text[boundary:], f"{self.path.name}")
             self.splits["val"] = TensorBatchDataset(*windows(held_out, self.sequence_length, self.step, self.target))
 
+    def random_token(self, generator: torch.Generator) -> Tensor:
+        """One token drawn uniformly from the vocabulary without its special tokens, as a 1-element tensor."""
+        allowed = torch.tensor([i for i in range(self.vocab_size) if i not in set(self.special_tokens)])
+        return allowed[torch.randint(len(allowed), (1,), generator=generator)]
+
     def random_window(self, generator: torch.Generator) -> Tensor:
         """The input tokens of a random training window: a random slice of the training text, as long as the
         windows (the books' seed text)."""
@@ -292,7 +291,7 @@ class CorpusDataModule(InMemoryDataModule):
             raise DataError("no vocabulary: predict needs --ckpt_path of a trained run (its checkpoint holds it)")
         if self.predict_text is None and self.predict_file is None:
             generator = torch.Generator().manual_seed(self.predict_seed)
-            return [random_token(len(self.vocabulary), self.special_tokens, generator)]
+            return [self.random_token(generator)]
         if self.predict_text is None:
             texts = predict_file_lines(self.predict_file, "prompt")
         else:

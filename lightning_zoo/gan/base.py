@@ -213,13 +213,19 @@ class GANBase(ZooModule):
     def d_loss(self, batch: RealBatch, latent: Latent) -> Tensor:
         # Two separate calls, as the books do, so BatchNorm never mixes real and fake statistics.
         real_logits = self.discriminate(batch.images, latent)
-        fake_logits = self.discriminate(self.generate(latent).detach(), latent)
-        return F.binary_cross_entropy_with_logits(
-            real_logits, self.real_targets(real_logits)
-        ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+        return self.bce_d_loss(real_logits, self.discriminate(self.generate(latent).detach(), latent))
 
     def g_loss(self, batch: RealBatch, latent: Latent) -> Tensor:
-        fake_logits = self.discriminate(self.generate(latent), latent)
+        return self.bce_g_loss(self.discriminate(self.generate(latent), latent))
+
+    def bce_d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        """The books' discriminator loss: binary cross-entropy of real images against ``real_label``, of generated
+        ones against 0."""
+        real = F.binary_cross_entropy_with_logits(real_logits, self.real_targets(real_logits))
+        return real + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+
+    def bce_g_loss(self, fake_logits: Tensor) -> Tensor:
+        """The non-saturating generator loss: binary cross-entropy of generated images against 1."""
         return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
 
     def record_loss_terms(self, n: int, **batch_means: Tensor) -> None:

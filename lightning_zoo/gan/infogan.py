@@ -130,18 +130,17 @@ class InfoGAN(GANBase):
             category_logits, latent["category"]
         ) + self.hparams.lambda_cont * F.mse_loss(continuous, latent["code"])
 
+    def discriminate(self, images: Tensor, latent: Latent) -> Tensor:
+        return self.discriminator(images)[0]  # the real/fake logits alone (the Q heads are read by the losses)
+
     def d_loss(self, batch: RealBatch, latent: Latent) -> Tensor:
         real_logits, _, _ = self.discriminator(batch.images)
         fake_logits, continuous, category_logits = self.discriminator(self.generate(latent).detach())
-        adversarial = F.binary_cross_entropy_with_logits(
-            real_logits, self.real_targets(real_logits)
-        ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
-        return adversarial + self.information_loss(continuous, category_logits, latent)
+        return self.bce_d_loss(real_logits, fake_logits) + self.information_loss(continuous, category_logits, latent)
 
     def g_loss(self, batch: RealBatch, latent: Latent) -> Tensor:
         fake_logits, continuous, category_logits = self.discriminator(self.generate(latent))
-        adversarial = F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
-        return adversarial + self.information_loss(continuous, category_logits, latent)
+        return self.bce_g_loss(fake_logits) + self.information_loss(continuous, category_logits, latent)
 
 
 CARDS = (

@@ -14,7 +14,6 @@ import torch.nn.functional as F
 from pytorch_lightning.callbacks import Callback
 from torch import Tensor
 
-from datamodules.text.corpus import random_token
 from lightning_zoo.callbacks import due
 from lightning_zoo.core import SharedStepModule, ZooError, inference_mode_of
 from lightning_zoo.files import atomic_path
@@ -269,7 +268,7 @@ class TextSamples(Callback):
         elif self.prompt_from_data:
             prompt = datamodule.random_window(generator)
         else:
-            prompt = random_token(datamodule.vocab_size, special, generator)
+            prompt = datamodule.random_token(generator)
         rows = [
             [trainer.current_epoch + 1, t, datamodule.decode(prompt),
              datamodule.decode(pl_module.generate(prompt, self.length, t, generator, special))]
