@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import inspect
 import math
 import os
@@ -23,6 +24,7 @@ from pytorch_lightning.utilities.model_helpers import is_overridden
 from torch import Tensor
 from torchmetrics import Metric, MetricCollection
 
+from lightning_zoo.files import atomic_path
 from lightning_zoo.lightning_private import keep_hyperparameters, should_log_this_step, training_epoch_finished
 
 STAGES = ("train", "val", "test")
@@ -493,6 +495,42 @@ class ZooModule(pl.LightningModule):
         names = getattr(getattr(self._trainer, "datamodule", None), "class_names", None)
         return tuple(names) if names is not None and len(names) == classes else None
 
+    def write_class_predictions(
+        self,
+        outputs: list[dict[str, Tensor]],
+        directory: Path,
+        predicted: Tensor | None = None,
+        extra: Mapping[str, Sequence[str]] | None = None,
+    ) -> Path:
+        """``predictions.csv`` of a model that predicts classes, from its predict steps' ``probs`` (and the
+        ``target`` and ``sample`` of :func:`batch_labels`): one row per sample in dataset order (``index``: its place
+        in the dataset, which an unreadable image file skipped leaves out), its target (unless the DataModule's
+        ``predict_has_targets`` says they are placeholders, as new images' are), the ``predicted`` class (by
+        default the most probable) and its name, ``predicted_class``, when the DataModule names its classes, the
+        ``extra`` columns, every class probability, then the columns the DataModule's ``prediction_inputs()``
+        names each sample by (a review's ``text``, an image's ``file``)."""
+        joined = {key: torch.cat([o[key] for o in outputs]).cpu() for key in ("probs", "target", "sample")
+                  if key in outputs[0]}  # fmt: skip
+        probs = joined["probs"].float()
+        chosen = (probs.argmax(1) if predicted is None else predicted).tolist()
+        targets = joined.get("target")
+        if not getattr(getattr(self._trainer, "datamodule", None), "predict_has_targets", True):
+            targets = None
+        samples = joined["sample"].tolist() if "sample" in joined else list(range(len(probs)))
+        inputs, names, extra = self._prediction_inputs(samples), self._class_names(probs.shape[1]), extra or {}
+        header = ["index", *(["target"] if targets is not None else []), "predicted"]
+        header += ["predicted_class"] * (names is not None) + list(extra) + [f"prob_{c}" for c in range(probs.shape[1])]
+        path = directory / "predictions.csv"
+        with atomic_path(path) as partial, open(partial, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(header + list(inputs))
+            for i, (p, pred) in enumerate(zip(probs.tolist(), chosen, strict=True)):
+                target = [int(targets[i])] if targets is not None else []
+                name = [names[pred]] if names is not None else []
+                writer.writerow([samples[i], *target, pred, *name, *(c[i] for c in extra.values()),
+                                 *(f"{v:.6f}" for v in p), *(c[i] for c in inputs.values())])  # fmt: skip
+        return path
+
     def _prediction_inputs(self, samples: int | Sequence[int]) -> dict[str, list]:
         """The DataModule's columns for the predicted samples, if it has ``prediction_inputs()`` (a text
         classifier's given ``text``, a forecaster's ``split``, an image's ``file``): ``samples`` is their indices,
@@ -505,6 +543,12 @@ class ZooModule(pl.LightningModule):
         if short:
             raise ZooError(f"the DataModule names fewer samples in {short[0]!r} than were predicted ({len(samples)})")
         return {name: [values[i] for i in samples] for name, values in columns.items()}
+
+
+def batch_labels(rest: Sequence[Tensor]) -> dict[str, Tensor]:
+    """What a predict batch holds after its inputs, by name: its ``target`` (labels) and the ``sample`` indices in
+    the dataset (image files: an unreadable one is skipped, so the batch says which samples it holds)."""
+    return dict(zip(("target", "sample"), rest, strict=False))
 
 
 def refuse_stopping_on_missing_validation(trainer: pl.Trainer, model: pl.LightningModule) -> None:

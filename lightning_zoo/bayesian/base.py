@@ -3,7 +3,6 @@ reparameterisation trick, trained on the evidence lower bound, and tested on sam
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,8 +14,7 @@ from pytorch_lightning.utilities import rank_zero_info
 from torch import Tensor, nn
 from torchmetrics import Metric
 
-from lightning_zoo.core import EpochMeans, ZooError, ZooModule
-from lightning_zoo.files import atomic_path
+from lightning_zoo.core import EpochMeans, ZooError, ZooModule, batch_labels
 from lightning_zoo.media import results_path, write_csv, writes_files
 
 
@@ -289,30 +287,12 @@ class VariationalClassifierBase(ZooModule):
         x, *rest = batch
         generator = torch.Generator().manual_seed(self.hparams.test_seed)  # the same samples for every batch
         summary = predictive_summary(self.sampled_probs(x, generator))
-        out = {k: summary[k] for k in ("probs", "entropy", "majority", "agreement")}
-        if rest:
-            out["target"] = rest[0]
-        return out
+        return {**{k: summary[k] for k in ("probs", "entropy", "majority", "agreement")}, **batch_labels(rest)}
 
     def write_predictions(self, outputs: list[dict[str, Any]], directory: Path) -> list[Path]:
-        """``predictions.csv``: per input in order, its target (when known), the majority class of the posterior
-        samples (and its name, ``predicted_class``, when the DataModule names its classes), the share of samples
-        that predict it, the predictive entropy and the predictive probabilities."""
-        joined = {k: torch.cat([o[k] for o in outputs]).cpu() for k in outputs[0]}
-        names = self._class_names(joined["probs"].shape[1])
-        header = ["index", *(["target"] if "target" in joined else []), "predicted"]
-        header += ["predicted_class"] * (names is not None) + ["agreement", "entropy"]
-        header += [f"prob_{c}" for c in range(joined["probs"].shape[1])]
-        path = directory / "predictions.csv"
-        with atomic_path(path) as partial, open(partial, "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(header)
-            for i in range(len(joined["majority"])):
-                target = [int(joined["target"][i])] if "target" in joined else []
-                majority = int(joined["majority"][i])
-                name = [names[majority]] if names is not None else []
-                writer.writerow(
-                    [i, *target, majority, *name, f"{float(joined['agreement'][i]):.4f}",
-                     f"{float(joined['entropy'][i]):.4f}", *(f"{float(p):.6f}" for p in joined["probs"][i])]
-                )  # fmt: skip
-        return [path]
+        """``predictions.csv`` (``ZooModule.write_class_predictions``): per input its target, the majority class of
+        the posterior samples, the share of samples that predict it (``agreement``), the predictive entropy and the
+        predictive probabilities."""
+        column = {key: [f"{float(v):.4f}" for o in outputs for v in o[key]] for key in ("agreement", "entropy")}
+        majority = torch.cat([o["majority"] for o in outputs]).cpu()
+        return [self.write_class_predictions(outputs, directory, predicted=majority, extra=column)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lightning_zoo.core import SharedStepModule
-from lightning_zoo.files import atomic_path
+from lightning_zoo.core import SharedStepModule, batch_labels
 from lightning_zoo.keras import KerasOptimizer, keras_optimizer
 
 
@@ -86,34 +84,9 @@ class Classifier(SharedStepModule):
             out = {"probs": torch.cat([1 - positive, positive], dim=-1)}
         else:
             out = {"probs": torch.softmax(logits, dim=-1)}
-        if rest:
-            out["target"] = rest[0]
-        if len(rest) > 1:  # the samples' indices (image files: an unreadable one is skipped)
-            out["sample"] = rest[1]
-        return out
+        return {**out, **batch_labels(rest)}
 
     def write_predictions(self, outputs: list[dict[str, Any]], directory: Path) -> list[Path]:
-        """``predictions.csv``: one row per sample in dataset order (``index``: its place in the dataset, which an
-        unreadable image file skipped leaves out), with its target (when known), the predicted
-        class (and its name, ``predicted_class``, when the DataModule names its classes) and every class
-        probability, then whatever columns the DataModule's ``prediction_inputs()`` names each sample by (a text
-        classifier's given ``text`` and file ``line``), if it has that method."""
-        probs = torch.cat([o["probs"] for o in outputs]).float().cpu()
-        targets = torch.cat([o["target"] for o in outputs]).cpu() if "target" in outputs[0] else None
-        if not getattr(getattr(self._trainer, "datamodule", None), "predict_has_targets", True):
-            targets = None  # new images: their label is a placeholder
-        samples = torch.cat([o["sample"] for o in outputs]).tolist() if "sample" in outputs[0] else range(len(probs))
-        inputs = self._prediction_inputs(samples)
-        names = self._class_names(probs.shape[1])
-        header = ["index", *(["target"] if targets is not None else []), "predicted"]
-        header += ["predicted_class"] * (names is not None) + [f"prob_{c}" for c in range(probs.shape[1])]
-        path = directory / "predictions.csv"
-        with atomic_path(path) as partial, open(partial, "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(header + list(inputs))
-            for i, (p, pred) in enumerate(zip(probs.tolist(), probs.argmax(1).tolist(), strict=True)):
-                target = [int(targets[i])] if targets is not None else []
-                name = [names[pred]] if names is not None else []
-                row = [samples[i], *target, pred, *name, *(f"{v:.6f}" for v in p), *(c[i] for c in inputs.values())]
-                writer.writerow(row)
-        return [path]
+        """``predictions.csv`` (``ZooModule.write_class_predictions``): per sample its target, predicted class and
+        every class probability."""
+        return [self.write_class_predictions(outputs, directory)]
