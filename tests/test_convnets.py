@@ -386,3 +386,13 @@ def test_a_vgg16_features_run_is_tested_without_a_false_warning_and_refuses_new_
         main(["predict", *common, "--data.images.data_dir", str(tmp_path / "no_subset"),
               "--data.images.predict_folder", str(tmp_path), "--ckpt_path", str(tmp_path / "run")])  # fmt: skip
     assert "are classified by a model that reads images" in str(exit_.value.code)
+
+
+@pytest.mark.parametrize("val_size, said", [(0, True), (20, False)])
+def test_cifar10_says_when_the_test_set_validates(data_root, caplog, val_size, said):
+    """As MNIST and IMDB say it: the books' val_size 0 validates on the test set (CIFAR-10 did so in silence)."""
+    from datamodules import CIFAR10DataModule
+
+    with caplog.at_level(logging.INFO):
+        CIFAR10DataModule(data_dir=str(data_root), val_size=val_size).setup("fit")
+    assert ("CIFAR-10: val_size=0, so validation runs on the test set" in caplog.text) == said

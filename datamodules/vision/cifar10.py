@@ -148,6 +148,7 @@ class CIFAR10DataModule(InMemoryDataModule):
             self.splits["val"] = TensorBatchDataset(scale(train_x[val_idx]), train_y[val_idx])
             train_x, train_y = train_x[train_idx], train_y[train_idx]
         else:
+            self.say_validation_is_the_test_set("CIFAR-10")
             self.splits["val"] = test
         self.splits["train"] = TensorBatchDataset(scale(train_x), train_y)
         self.splits["test"] = self.splits["predict"] = test
