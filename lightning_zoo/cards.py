@@ -17,6 +17,10 @@ from typing import Any, Literal
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
+# The books, as the cards' sources name them (then the chapter or section, and the spec's entry)
+DLWP = '"Deep Learning with Python" (1st ed.)'
+HANDS_ON = '"Hands-On Deep Learning Architectures with Python"'
+
 
 def _seeds_phrase(recorded: dict[str, Any]) -> str | None:
     runs = recorded.get("runs")

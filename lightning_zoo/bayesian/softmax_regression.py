@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from lightning_zoo.bayesian.base import VariationalClassifierBase, VariationalLinear
-from lightning_zoo.cards import Card, Result
+from lightning_zoo.cards import HANDS_ON, Card, Result
 
 
 class BayesianSoftmaxRegression(VariationalClassifierBase):
@@ -60,7 +60,7 @@ CARDS = (
     Card(
         name="bayesian_softmax_mnist",
         family="bayesian",
-        source='"Hands-On Deep Learning Architectures with Python", ch. 8, Bayesian neural networks (spec E9)',
+        source=f"{HANDS_ON}, ch. 8, Bayesian neural networks (spec E9)",
         config="configs/bayesian/bayesian_softmax_mnist.yaml",
         dataset="MNIST",
         parameters={"": 2 * (784 * 10 + 10)},  # a mean and a scale for each of W's and b's 7,850 weights

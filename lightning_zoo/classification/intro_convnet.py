@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from lightning_zoo.cards import Card, Result
+from lightning_zoo.cards import DLWP, Card, Result
 from lightning_zoo.classification.base import Classifier
 from lightning_zoo.keras import KerasOptimizer, keras_init_
 
@@ -61,7 +61,7 @@ CARDS = (
     Card(
         name="intro_convnet_mnist",
         family="classifier",
-        source='"Deep Learning with Python" (1st ed.), 5.1 (spec B1)',
+        source=f"{DLWP}, 5.1 (spec B1)",
         config="configs/classification/intro_convnet_mnist.yaml",
         dataset="MNIST",
         parameters={"": 93_322},

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from lightning_zoo.cards import Card, Result
+from lightning_zoo.cards import DLWP, Card, Result
 from lightning_zoo.classification.base import Classifier
 from lightning_zoo.keras import KerasOptimizer, keras_init_
 
@@ -85,14 +85,14 @@ class SmallConvNet(Classifier):
         self.example_input_array = torch.zeros(2, *input_shape)
 
 
-DLWP = '"Deep Learning with Python" (1st ed.), 5.2'
+DLWP_5_2 = f"{DLWP}, 5.2"
 DATASET = "DLwP's cats-vs-dogs subset: 2,000 train / 1,000 validation / 1,000 test photos, 150x150"
 
 CARDS = (
     Card(
         name="small_convnet_cats_and_dogs",
         family="classifier",
-        source=f"{DLWP}, the convnet from scratch without augmentation (spec B4)",
+        source=f"{DLWP_5_2}, the convnet from scratch without augmentation (spec B4)",
         config="configs/classification/small_convnet_cats_and_dogs.yaml",
         dataset=DATASET,
         parameters={"": 3_453_121},
@@ -119,7 +119,7 @@ CARDS = (
     Card(
         name="small_convnet_augmented_cats_and_dogs",
         family="classifier",
-        source=f"{DLWP}, the convnet with dropout and data augmentation (spec B6)",
+        source=f"{DLWP_5_2}, the convnet with dropout and data augmentation (spec B6)",
         config="configs/classification/small_convnet_augmented_cats_and_dogs.yaml",
         dataset=DATASET,
         parameters={"": 3_453_121},

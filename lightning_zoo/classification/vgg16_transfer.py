@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from lightning_zoo.cards import Card, Result
+from lightning_zoo.cards import DLWP, Card, Result
 from lightning_zoo.classification.base import Classifier
 from lightning_zoo.keras import KerasOptimizer, keras_init_
 from lightning_zoo.pretrained import (
@@ -110,7 +110,7 @@ class VGG16Transfer(Classifier):
             self.net.base.load_state_dict(vgg16_imagenet_features(self.hparams.weights))
 
 
-DLWP = '"Deep Learning with Python" (1st ed.), 5.3'
+DLWP_5_3 = f"{DLWP}, 5.3"
 DATASET = "DLwP's cats-vs-dogs subset (2,000 / 1,000 / 1,000 photos, 150x150); VGG16's ImageNet weights"
 IMAGENET_INPUTS = (
     "torchvision's VGG16 weights on ImageNet-normalised RGB; the book feeds [0, 1] RGB to Keras' caffe-style weights "
@@ -125,7 +125,7 @@ CARDS = (
     Card(
         name="vgg16_features_cats_and_dogs",
         family="classifier",
-        source=f"{DLWP}, fast feature extraction: a dense head on the conv base's cached features (spec B9)",
+        source=f"{DLWP_5_3}, fast feature extraction: a dense head on the conv base's cached features (spec B9)",
         config="configs/classification/vgg16_features_cats_and_dogs.yaml",
         dataset=DATASET + ", run once through the conv base and cached",
         parameters={"": 2_097_665},
@@ -145,7 +145,7 @@ CARDS = (
     Card(
         name="vgg16_frozen_cats_and_dogs",
         family="classifier",
-        source=f"{DLWP}, the frozen conv base with a new head, end to end on augmented photos (spec B10)",
+        source=f"{DLWP_5_3}, the frozen conv base with a new head, end to end on augmented photos (spec B10)",
         config="configs/classification/vgg16_frozen_cats_and_dogs.yaml",
         dataset=DATASET,
         parameters={"": 16_812_353, "net.base": 14_714_688},
@@ -168,7 +168,7 @@ CARDS = (
     Card(
         name="vgg16_finetune_cats_and_dogs",
         family="classifier",
-        source=f"{DLWP}, fine-tuning block 5 and the head, from the frozen-base run (spec B11)",
+        source=f"{DLWP_5_3}, fine-tuning block 5 and the head, from the frozen-base run (spec B11)",
         config="configs/classification/vgg16_finetune_cats_and_dogs.yaml",
         dataset=DATASET,
         parameters={"": 16_812_353, "net.base.24": 2_359_808},

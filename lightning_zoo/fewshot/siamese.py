@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from lightning_zoo.cards import Card, Result
+from lightning_zoo.cards import HANDS_ON, Card, Result
 from lightning_zoo.fewshot.base import BOOK_WAYS, PairModelBase
 from lightning_zoo.keras import KerasOptimizer, keras_init_, keras_optimizer
 
@@ -125,7 +125,7 @@ CARDS = (
     Card(
         name="siamese_orl",
         family="pair",
-        source='"Hands-On Deep Learning Architectures with Python", ch. 8, metric-based meta-learning (spec E10)',
+        source=f"{HANDS_ON}, ch. 8, metric-based meta-learning (spec E10)",
         config="configs/fewshot/siamese_orl.yaml",
         dataset="ORL / AT&T faces (40 subjects x 10)",
         parameters={"": 1_823_893},

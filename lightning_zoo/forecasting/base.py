@@ -158,7 +158,6 @@ def plot_forecast(times: np.ndarray, target: np.ndarray, forecast: np.ndarray, p
     return path
 
 
-DLWP = '"Deep Learning with Python" (1st ed.)'
 JENA = "Jena climate 2009-2016 (not in ../shared/data: downloaded by the DataModule)"
 NYC = "NYC 2013 hourly weather, Newark (../shared/data/weather)"
 

@@ -7,8 +7,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from lightning_zoo.cards import Card
-from lightning_zoo.forecasting.base import DLWP, JENA, KERAS2_GRU, NYC, Forecaster, jena_results, nyc_results
+from lightning_zoo.cards import DLWP, Card
+from lightning_zoo.forecasting.base import JENA, KERAS2_GRU, NYC, Forecaster, jena_results, nyc_results
 from lightning_zoo.keras import keras_dense_init_, keras_init_
 from lightning_zoo.sequence.recurrent import Cell, KerasRecurrent, keras2_options
 

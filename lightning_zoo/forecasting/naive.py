@@ -7,8 +7,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from lightning_zoo.cards import Card, Result
-from lightning_zoo.forecasting.base import DLWP, JENA, NYC, Forecaster, jena_results, nyc_results
+from lightning_zoo.cards import DLWP, HANDS_ON, Card, Result
+from lightning_zoo.forecasting.base import JENA, NYC, Forecaster, jena_results, nyc_results
 
 
 class NaiveForecaster(Forecaster):
@@ -42,7 +42,7 @@ CARDS = (
     Card(
         name="naive_djia",
         family="forecaster",
-        source='The baseline of "Hands-On Deep Learning Architectures with Python" ch. 6\'s GRU (not in the book)',
+        source=f"The baseline of {HANDS_ON} ch. 6's GRU (not in the book)",
         config="configs/forecasting/naive_djia.yaml",
         dataset="DJIA daily closes 2001-2017, windows of 10 scaled by their last close",
         parameters={"": 0},

@@ -8,8 +8,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from lightning_zoo.cards import Card, Result
-from lightning_zoo.forecasting.base import DLWP, JENA, KERAS2_GRU, NYC, Forecaster, jena_results, nyc_results
+from lightning_zoo.cards import DLWP, HANDS_ON, Card, Result
+from lightning_zoo.forecasting.base import JENA, KERAS2_GRU, NYC, Forecaster, jena_results, nyc_results
 from lightning_zoo.keras import keras_dense_init_
 from lightning_zoo.sequence.recurrent import Activation, Cell, KerasRecurrent, keras2_options
 
@@ -67,13 +67,11 @@ class RecurrentForecaster(Forecaster):
         self.example_input_array = torch.ones(2, 10, self.hparams.input_size)
 
 
-HANDS_ON = '"Hands-On Deep Learning Architectures with Python", ch. 6 (spec E3)'
-
 CARDS = (
     Card(
         name="gru_djia",
         family="forecaster",
-        source=HANDS_ON,
+        source=f"{HANDS_ON}, ch. 6 (spec E3)",
         config="configs/forecasting/gru_djia.yaml",
         dataset="DJIA daily closes 2001-2017 (4,276 days), windows of 10 scaled by their last close",
         parameters={"": 199_169},

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from lightning_zoo.cards import Card, Result, classifier_fid_results
 from lightning_zoo.gan.base import ClassConditionedGAN, Latent, RealBatch, normal_init_
-from lightning_zoo.gan.vanilla import HANDS_ON, MLPDiscriminator, MLPGenerator
+from lightning_zoo.gan.vanilla import HANDS_ON_GANS, MLPDiscriminator, MLPGenerator
 
 
 class ConditionalMLPGenerator(nn.Module):
@@ -79,7 +79,7 @@ CARDS = (
     Card(
         name="cgan_mnist",
         family="gan",
-        source=f"{HANDS_ON}, conditional GAN (E7)",
+        source=f"{HANDS_ON_GANS}, conditional GAN (E7)",
         config="configs/gan/cgan_mnist.yaml",
         dataset="MNIST train+test (70,000), labelled",
         parameters={"generator": 1_488_912, "discriminator": 1_470_465},

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from torch import nn
 
-from lightning_zoo.cards import Card, Result
+from lightning_zoo.cards import HANDS_ON, Card, Result
 from lightning_zoo.gan.base import GANBase, image_shape, normal_init_
 
 
@@ -101,7 +101,7 @@ CARDS = (
     Card(
         name="dcgan_mnist",
         family="gan",
-        source='"Hands-On Deep Learning Architectures with Python", ch. 7',
+        source=f"{HANDS_ON}, ch. 7",
         config="configs/gan/dcgan_mnist.yaml",
         dataset="MNIST train+test (70,000), padded to 32x32",
         parameters={"generator": 1_439_873, "discriminator": 1_030_913},

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from lightning_zoo.cards import Card, Result, classifier_fid_results
 from lightning_zoo.gan.base import GANBase, Latent, RealBatch, check_choices, cycled, image_shape, normal_init_
 from lightning_zoo.gan.dcgan import DCGANGenerator, down
-from lightning_zoo.gan.vanilla import HANDS_ON
+from lightning_zoo.gan.vanilla import HANDS_ON_GANS
 
 
 class InfoGANGenerator(nn.Module):
@@ -147,7 +147,7 @@ CARDS = (
     Card(
         name="infogan_mnist",
         family="gan",
-        source=f"{HANDS_ON}, InfoGAN (E8)",
+        source=f"{HANDS_ON_GANS}, InfoGAN (E8)",
         config="configs/gan/infogan_mnist.yaml",
         dataset="MNIST train+test (70,000), padded to 32x32",
         parameters={"generator": 1_484_929, "discriminator": 5_356_940},

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lightning_zoo.cards import Card, classifier_fid_results
+from lightning_zoo.cards import HANDS_ON, Card, classifier_fid_results
 from lightning_zoo.gan.base import GANBase, Latent, RealBatch, normal_init_
 
 Activation = Literal["leaky_relu", "relu"]
@@ -101,12 +101,12 @@ class VanillaGAN(GANBase):
         return -F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))  # log(1 - D(G(z)))
 
 
-HANDS_ON = '"Hands-On Deep Learning Architectures with Python", ch. 7'
+HANDS_ON_GANS = f"{HANDS_ON}, ch. 7"
 CARDS = (
     Card(
         name="gan_mnist",
         family="gan",
-        source=f"{HANDS_ON}, vanilla GAN (E5)",
+        source=f"{HANDS_ON_GANS}, vanilla GAN (E5)",
         config="configs/gan/gan_mnist.yaml",
         dataset="MNIST train+test (70,000)",
         parameters={"generator": 1_486_352, "discriminator": 1_460_225},
@@ -121,7 +121,7 @@ CARDS = (
     Card(
         name="gan_label_smoothing_mnist",
         family="gan",
-        source=f"{HANDS_ON}, vanilla GAN (E5) with one-sided label smoothing (real label 0.9, article 12)",
+        source=f"{HANDS_ON_GANS}, vanilla GAN (E5) with one-sided label smoothing (real label 0.9, article 12)",
         config="configs/gan/gan_label_smoothing_mnist.yaml",
         dataset="MNIST train+test (70,000)",
         parameters={"generator": 1_486_352, "discriminator": 1_460_225},

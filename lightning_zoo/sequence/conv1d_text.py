@@ -7,11 +7,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from lightning_zoo.cards import Card
+from lightning_zoo.cards import DLWP, Card
 from lightning_zoo.core import ZooError
 from lightning_zoo.keras import KerasOptimizer, keras_init_
-from lightning_zoo.sequence.recurrent_text import dlwp_results
-from lightning_zoo.sequence.text_classifier import LINE_BREAKS_DROPPED, TextClassifier, keras_embedding
+from lightning_zoo.sequence.text_classifier import LINE_BREAKS_DROPPED, TextClassifier, dlwp_results, keras_embedding
 
 
 class Conv1DTextNetwork(nn.Module):
@@ -82,7 +81,7 @@ CARDS = (
     Card(
         name="conv1d_imdb",
         family="classifier",
-        source='"Deep Learning with Python" (1st ed.), 6.4 (spec B29)',
+        source=f"{DLWP}, 6.4 (spec B29)",
         config="configs/sequence/conv1d_imdb.yaml",
         dataset="IMDB (10,000 words, maxlen 500)",
         parameters={"": 1_315_937},

@@ -8,9 +8,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from lightning_zoo.cards import Card, Result
+from lightning_zoo.cards import DLWP, Card, Result
 from lightning_zoo.keras import KerasOptimizer, keras_dense_init_
-from lightning_zoo.sequence.text_classifier import LINE_BREAKS_DROPPED, TextClassifier, keras_embedding
+from lightning_zoo.sequence.text_classifier import LINE_BREAKS_DROPPED, TextClassifier, dlwp_results, keras_embedding
 
 
 class EmbeddingDenseNetwork(nn.Module):
@@ -60,8 +60,6 @@ class EmbeddingDenseClassifier(TextClassifier):
         self.example_input_array = torch.ones(2, sequence_length, dtype=torch.long)
 
 
-DLWP = '"Deep Learning with Python" (1st ed.)'
-
 CARDS = (
     Card(
         name="embedding_dense_imdb",
@@ -71,23 +69,7 @@ CARDS = (
         dataset="IMDB (10,000 words, maxlen 20)",
         parameters={"": 80_161},
         parameter_sizes={"vocab_size": 10000, "sequence_length": 20},
-        results=(
-            Result(
-                "validation accuracy",
-                75.94,
-                "best validation accuracy of 10 epochs, validation = the last 20 % of the training reviews",
-                ours="embedding_dense_imdb.json:best_val_acc_pct_mean",
-                tolerance=1.5,
-                note="{seeds}; seeded random 20 % split",
-            ),
-            Result(
-                "test accuracy",
-                None,
-                "test accuracy of the best-validation epoch's weights, 25,000 test reviews",
-                ours="embedding_dense_imdb.json:test_acc_at_best_val_pct_mean",
-                note="{seeds}",
-            ),
-        ),
+        results=dlwp_results("embedding_dense_imdb", 75.94),
         deviations=(LINE_BREAKS_DROPPED,),
     ),
     Card(

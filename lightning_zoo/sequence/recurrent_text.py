@@ -8,10 +8,17 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from lightning_zoo.cards import Card, Result
+from lightning_zoo.cards import DLWP, HANDS_ON, Card, Result
 from lightning_zoo.keras import KerasOptimizer, keras_dense_init_
 from lightning_zoo.sequence.recurrent import Cell, KerasRecurrent, padding_to_end
-from lightning_zoo.sequence.text_classifier import LINE_BREAKS_DROPPED, TextClassifier, keras_embedding
+from lightning_zoo.sequence.text_classifier import (
+    DLWP_PROTOCOL,
+    HONEST,
+    LINE_BREAKS_DROPPED,
+    TextClassifier,
+    dlwp_results,
+    keras_embedding,
+)
 
 
 class RecurrentTextNetwork(nn.Module):
@@ -106,7 +113,6 @@ class RecurrentTextClassifier(TextClassifier):
         self.example_input_array = torch.ones(2, 20, dtype=torch.long)
 
 
-DLWP = '"Deep Learning with Python" (1st ed.)'
 EXTRA_BIAS = (
     "PyTorch's recurrent layers hold a second bias vector (bias_hh, zero at first) and train it: {} parameters, "
     "Keras {} (--model.single_bias true keeps it at zero and out of training, as Keras)"
@@ -115,19 +121,6 @@ OLD_KERAS_GATES = (
     "sigmoid gates (Keras 2.3 on, the fused kernels); the book's Keras {} had hard_sigmoid gates "
     "(--model.recurrent_activation hard_sigmoid: the unfused loop, in evaluation too)"
 )
-DLWP_PROTOCOL = "best validation accuracy of 10 epochs, validation = the last 20 % of the training reviews"
-HONEST = "test accuracy of the best-validation epoch's weights, 25,000 test reviews"
-
-
-def dlwp_results(name: str, book: float, tolerance: float = 1.5) -> tuple[Result, ...]:
-    """The book's number (best validation accuracy over its epochs) and the honest one (test accuracy of the epoch
-    that validation picks), from ``benchmarks/results/<name>.json`` (written by ``benchmarks/epoch_curves.py``)."""
-    return (
-        Result("validation accuracy", book, DLWP_PROTOCOL, f"{name}.json:best_val_acc_pct_mean", tolerance=tolerance,
-               note="{seeds}; seeded random 20 % split"),
-        Result("test accuracy", None, HONEST, f"{name}.json:test_acc_at_best_val_pct_mean",
-               note="{seeds}"),
-    )  # fmt: skip
 
 
 def e4_book_way(variant: str, how: str, name: str, seed: int = 0, capped: bool = False) -> Result:
@@ -148,7 +141,7 @@ CARDS = (
     Card(
         name="bilstm_imdb",
         family="classifier",
-        source='"Hands-On Deep Learning Architectures with Python", ch. 6 (spec E4)',
+        source=f"{HANDS_ON}, ch. 6 (spec E4)",
         config="configs/sequence/bilstm_imdb.yaml",
         dataset="IMDB (5,000 words, skip_top 10, maxlen 200)",
         parameters={"": 904_449},

@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from lightning_zoo.cards import Result
 from lightning_zoo.classification.base import Classifier
 from lightning_zoo.core import ZooError
 
@@ -68,3 +69,18 @@ class TextClassifier(Classifier):
         matrix = datamodule.embedding_matrix(self.hparams.embedding_dim)
         with torch.no_grad():
             self.net.embedding.weight.copy_(matrix)
+
+
+DLWP_PROTOCOL = "best validation accuracy of 10 epochs, validation = the last 20 % of the training reviews"
+HONEST = "test accuracy of the best-validation epoch's weights, 25,000 test reviews"
+
+
+def dlwp_results(name: str, book: float, tolerance: float = 1.5) -> tuple[Result, ...]:
+    """The book's number (best validation accuracy over its epochs) and the honest one (test accuracy of the epoch
+    that validation picks), from ``benchmarks/results/<name>.json`` (written by ``benchmarks/epoch_curves.py``)."""
+    return (
+        Result("validation accuracy", book, DLWP_PROTOCOL, f"{name}.json:best_val_acc_pct_mean", tolerance=tolerance,
+               note="{seeds}; seeded random 20 % split"),
+        Result("test accuracy", None, HONEST, f"{name}.json:test_acc_at_best_val_pct_mean",
+               note="{seeds}"),
+    )  # fmt: skip
