@@ -2,9 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+
+def checked_image_shape(
+    model: str,
+    shape: Sequence[int],
+    side: int | None = None,
+    min_side: int = 0,
+    channels: int | None = None,
+    fix: str = "",
+) -> tuple[int, int, int]:
+    """``(channels, height, width)`` of a convolutional model's images, refused in one line that names the model
+    where the data give a vector (flattened), other ``channels``, another size than the ``side`` x ``side`` its
+    layer table makes, or a side under ``min_side``; ``fix`` follows, saying what to change."""
+    if len(shape) != 3:
+        raise ValueError(f"{model} takes (channels, height, width) images, the data gives {tuple(shape)}: drop "
+                         "--data.flatten")  # fmt: skip
+    c, height, width = shape
+    if channels is not None and c != channels:
+        raise ValueError(f"{model} takes images of {channels} channels, the data has {c}{fix}")
+    if side is not None and (height, width) != (side, side):
+        raise ValueError(f"{model}'s layer table makes {side}x{side} images, the data has {height}x{width}{fix}")
+    if min(height, width) < min_side:
+        raise ValueError(f"{model} takes images of at least {min_side}x{min_side}, the data has {height}x{width}{fix}")
+    return c, height, width
 
 
 class Antirectifier(nn.Module):

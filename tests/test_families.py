@@ -350,3 +350,21 @@ def test_n_critic_counts_batches_across_epochs_and_resumes_exactly(data_root, tm
     assert {int(s["step"]) for s in t.optimizers[0].state.values()} == {2}
     resumed, _ = run(tmp_path / "b", ckpt_path=tmp_path / "mid.ckpt")
     assert all(torch.equal(p, q) for p, q in zip(model.parameters(), resumed.parameters(), strict=True))
+
+
+@pytest.mark.parametrize(
+    "shape, options, message",
+    [
+        ((784,), {}, r"M takes \(channels, height, width\) images, the data gives \(784,\): drop --data.flatten"),
+        ((1, 28, 28), {"channels": 3}, "M takes images of 3 channels, the data has 1"),
+        ((1, 28, 28), {"side": 32, "fix": ": pad"}, "M's layer table makes 32x32 images, the data has 28x28: pad"),
+        ((3, 20, 40), {"min_side": 32}, "M takes images of at least 32x32, the data has 20x40"),
+    ],
+    ids=["flattened", "channels", "side", "min_side"],
+)
+def test_an_image_shape_a_model_cannot_take_is_refused_naming_model_and_sizes(shape, options, message):
+    from lightning_zoo.layers import checked_image_shape
+
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        checked_image_shape("M", shape, **options)
+    assert checked_image_shape("M", (3, 32, 32), side=32, min_side=32, channels=3) == (3, 32, 32)

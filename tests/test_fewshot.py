@@ -295,7 +295,7 @@ def test_the_training_loss_is_kerass_clipped_binary_cross_entropy():
 
 
 def test_too_small_images_are_refused_with_the_size_needed():
-    with pytest.raises(ValueError, match="at least 12 pixels"):
+    with pytest.raises(ValueError, match=r"at least 12x12, the data has 10x40 \(its 6x6 convolution"):
         SiameseNetwork(input_shape=(1, 10, 40))
 
 

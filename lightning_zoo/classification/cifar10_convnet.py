@@ -11,6 +11,7 @@ from torch import nn
 from lightning_zoo.cards import Card, Result
 from lightning_zoo.classification.base import Classifier
 from lightning_zoo.keras import KerasOptimizer, keras_decay, keras_init_
+from lightning_zoo.layers import checked_image_shape
 
 
 class Cifar10ConvNetNetwork(nn.Sequential):
@@ -53,8 +54,7 @@ class Cifar10ConvNet(Classifier):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if len(input_shape) != 3 or min(input_shape[1:]) < 10:
-            raise ValueError(f"Cifar10ConvNet takes (channels, height, width) of at least 10x10, got {input_shape}")
+        checked_image_shape(type(self).__name__, input_shape, min_side=10)
         self.net = Cifar10ConvNetNetwork(input_shape, self.hparams.num_classes, filters)
         self.example_input_array = torch.zeros(2, *input_shape)
 

@@ -11,6 +11,7 @@ from torch import nn
 from lightning_zoo.cards import DLWP, Card, Result
 from lightning_zoo.classification.base import Classifier
 from lightning_zoo.keras import KerasOptimizer, keras_init_
+from lightning_zoo.layers import checked_image_shape
 
 
 class IntroConvNetNetwork(nn.Sequential):
@@ -49,10 +50,7 @@ class IntroConvNet(Classifier):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if len(input_shape) != 3 or min(input_shape[1:]) < 18:
-            raise ValueError(
-                f"IntroConvNet takes (channels, height, width) images of at least 18x18, got {input_shape}"
-            )
+        checked_image_shape(type(self).__name__, input_shape, min_side=18)
         self.net = IntroConvNetNetwork(input_shape, self.hparams.num_classes, filters)
         self.example_input_array = torch.zeros(2, *input_shape)
 

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from lightning_zoo.cards import DLWP, Card, Result
 from lightning_zoo.classification.base import Classifier
 from lightning_zoo.keras import KerasOptimizer, keras_init_
+from lightning_zoo.layers import checked_image_shape
 
 
 class SmallConvNetNetwork(nn.Module):
@@ -73,10 +74,7 @@ class SmallConvNet(Classifier):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if len(input_shape) != 3 or min(input_shape[1:]) < 46:
-            raise ValueError(
-                f"SmallConvNet takes (channels, height, width) images of at least 46x46, got {input_shape}"
-            )
+        checked_image_shape(type(self).__name__, input_shape, min_side=46)
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         num_classes = self.hparams.num_classes

@@ -13,6 +13,7 @@ from lightning_zoo.cards import Card, Result
 from lightning_zoo.classification.base import Classifier
 from lightning_zoo.core import ZooError
 from lightning_zoo.keras import KERAS_OPTIMIZERS, KerasOptimizer, keras_init_
+from lightning_zoo.layers import checked_image_shape
 
 
 class TransferCNNNetwork(nn.Module):
@@ -76,8 +77,7 @@ class TransferCNN(Classifier):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if len(input_shape) != 3 or min(input_shape[1:]) < 6:
-            raise ValueError(f"TransferCNN takes (channels, height, width) images of at least 6x6, got {input_shape}")
+        checked_image_shape(type(self).__name__, input_shape, min_side=6)
         if eps is not None and "eps" not in KERAS_OPTIMIZERS.get(optimizer, (None, {}))[1]:
             raise ValueError(f"eps is an option of Adam, RMSprop and Adadelta; {optimizer} has none")
         self.net = TransferCNNNetwork(input_shape, self.hparams.num_classes, filters, dense_units)

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from lightning_zoo.cards import DLWP, Card, Result
 from lightning_zoo.classification.base import Classifier
 from lightning_zoo.keras import KerasOptimizer, keras_init_
+from lightning_zoo.layers import checked_image_shape
 from lightning_zoo.pretrained import (
     ImageNetNormalize,
     imagenet_weights_path,
@@ -88,8 +89,7 @@ class VGG16Transfer(Classifier):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if len(input_shape) != 3 or input_shape[0] != 3 or min(input_shape[1:]) < 32:
-            raise ValueError(f"VGG16 takes RGB images of at least 32x32, got {input_shape}")
+        checked_image_shape("VGG16", input_shape, min_side=32, channels=3)
         num_classes = self.hparams.num_classes
         outputs = 1 if binary_output and num_classes == 2 else num_classes
         self.net = VGG16TransferNetwork(input_shape, outputs, head_units, dropout, imagenet_normalize)

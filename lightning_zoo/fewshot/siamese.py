@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from lightning_zoo.cards import HANDS_ON, Card, Result
 from lightning_zoo.fewshot.base import BOOK_WAYS, PairModelBase
 from lightning_zoo.keras import KerasOptimizer, keras_init_, keras_optimizer
+from lightning_zoo.layers import checked_image_shape
 
 
 class SiameseTower(nn.Sequential):
@@ -62,11 +63,10 @@ class SiameseNetwork(PairModelBase):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if len(input_shape) != 3 or min(input_shape[1:]) < 2 * kernel_size:
-            raise ValueError(
-                f"SiameseNetwork takes (channels, height, width) images of at least {2 * kernel_size} pixels a side "
-                f"for its {kernel_size}x{kernel_size} convolution and pooling, got {list(input_shape)}"
-            )
+        checked_image_shape(
+            type(self).__name__, input_shape, min_side=2 * kernel_size,
+            fix=f" (its {kernel_size}x{kernel_size} convolution and pooling)",
+        )  # fmt: skip
         self.tower = SiameseTower(input_shape, filters, kernel_size, features, dropout)
         self.head = nn.Linear(features, 1)
         keras_init_(self.head)

@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lightning_zoo.cards import Card, Result, classifier_fid_results
-from lightning_zoo.gan.base import ClassConditionedGAN, Latent, RealBatch, image_shape
+from lightning_zoo.gan.base import ClassConditionedGAN, Latent, RealBatch
+from lightning_zoo.layers import checked_image_shape
 
 
 class ACGANGenerator(nn.Module):
@@ -78,9 +79,7 @@ class ACGAN(ClassConditionedGAN):
 
     def __init__(self, input_shape: Sequence[int] = (1, 28, 28), dropout: float = 0.3, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        channels, height, width = image_shape(type(self).__name__, input_shape)
-        if (height, width) != (28, 28):
-            raise ValueError(f"ACGAN's layer table makes 28x28 images, the data has {height}x{width}: use padding 0")
+        channels, _, _ = checked_image_shape(type(self).__name__, input_shape, side=28, fix=": use --data.padding 0")
         self.generator = ACGANGenerator(self.hparams.latent_dim, self.hparams.num_classes, channels)
         self.discriminator = ACGANDiscriminator(self.hparams.num_classes, channels, dropout)
 

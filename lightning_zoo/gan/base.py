@@ -412,16 +412,6 @@ class LatentDataset(Dataset):
         return {key: value[index] for key, value in self.latent.items()}
 
 
-def image_shape(model: str, input_shape: Sequence[int]) -> tuple[int, int, int]:
-    """``(channels, height, width)`` of a convolutional GAN's images; flattened data (a vector) is refused by name."""
-    if len(input_shape) != 3:
-        raise ValueError(
-            f"{model} takes (channels, height, width) images, the data gives {tuple(input_shape)}: drop --data.flatten"
-        )
-    channels, height, width = input_shape
-    return channels, height, width
-
-
 def as_real_batch(batch: Any) -> RealBatch:
     """The DataModule's batch, ``images`` or ``(images,)`` or ``(images, labels)``, as a :class:`RealBatch`."""
     if isinstance(batch, Tensor):

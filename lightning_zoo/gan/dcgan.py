@@ -8,7 +8,8 @@ from typing import Any, ClassVar
 from torch import nn
 
 from lightning_zoo.cards import HANDS_ON, Card, Result
-from lightning_zoo.gan.base import GANBase, image_shape, normal_init_
+from lightning_zoo.gan.base import GANBase, normal_init_
+from lightning_zoo.layers import checked_image_shape
 
 
 def down(in_channels: int, out_channels: int) -> nn.Conv2d:
@@ -86,12 +87,9 @@ class DCGAN(GANBase):
         **kwargs: Any,
     ) -> None:
         super().__init__(g_steps=g_steps, **kwargs)
-        channels, height, width = image_shape(type(self).__name__, input_shape)
-        if (height, width) != (32, 32):
-            raise ValueError(
-                f"DCGAN's layer table makes 32x32 images, the data has {height}x{width}: "
-                "pad 28x28 MNIST with --data.padding 2"
-            )
+        channels, _, _ = checked_image_shape(
+            type(self).__name__, input_shape, side=32, fix=": pad 28x28 MNIST with --data.padding 2"
+        )
         self.generator = DCGANGenerator(self.hparams.latent_dim, channels)
         self.discriminator = DCGANDiscriminator(channels, discriminator_batch_norm, self.discriminator_output_bias)
         normal_init_(self)

@@ -8,7 +8,8 @@ from typing import Any
 from torch import nn
 
 from lightning_zoo.cards import Card, classifier_fid_results
-from lightning_zoo.gan.base import GANBase, image_shape, normal_init_
+from lightning_zoo.gan.base import GANBase, normal_init_
+from lightning_zoo.layers import checked_image_shape
 
 
 def fc_bn_relu(a: int, b: int) -> list[nn.Module]:
@@ -57,9 +58,7 @@ class FashionGAN(GANBase):
 
     def __init__(self, input_shape: Sequence[int] = (1, 28, 28), **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        channels, height, width = image_shape(type(self).__name__, input_shape)
-        if (height, width) != (28, 28):
-            raise ValueError(f"FashionGAN makes 28x28 images, the data has {height}x{width}")
+        channels, _, _ = checked_image_shape(type(self).__name__, input_shape, side=28)
         self.generator = FashionGenerator(self.hparams.latent_dim, channels)
         self.discriminator = FashionDiscriminator(channels)
         normal_init_(self)

@@ -9,7 +9,8 @@ from typing import Any, ClassVar
 from torch import nn
 
 from lightning_zoo.cards import Card, classifier_fid_results
-from lightning_zoo.gan.base import GANBase, image_shape, normal_init_
+from lightning_zoo.gan.base import GANBase, normal_init_
+from lightning_zoo.layers import checked_image_shape
 
 
 def up(in_channels: int, out_channels: int) -> nn.ConvTranspose2d:
@@ -84,11 +85,11 @@ class ImageDCGAN(GANBase):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        channels, height, width_px = image_shape(type(self).__name__, input_shape)
-        if height != width_px or height % 16 or height < 32:
+        _, side, other_side = checked_image_shape(type(self).__name__, input_shape)
+        if side != other_side or side % 16 or side < 32:
             raise ValueError(
                 f"ImageDCGAN makes square images whose side is a multiple of 16 (at least 32), the data has "
-                f"{height}x{width_px}: set --data.image_size 64 or 128"
+                f"{side}x{other_side}: set --data.image_size 64 or 128"
             )
         self.generator = ImageDCGANGenerator(self.hparams.latent_dim, input_shape, width)
         self.discriminator = ImageDCGANDiscriminator(

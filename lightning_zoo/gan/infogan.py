@@ -11,9 +11,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lightning_zoo.cards import Card, Result, classifier_fid_results
-from lightning_zoo.gan.base import GANBase, Latent, RealBatch, check_choices, cycled, image_shape, normal_init_
+from lightning_zoo.gan.base import GANBase, Latent, RealBatch, check_choices, cycled, normal_init_
 from lightning_zoo.gan.dcgan import DCGANGenerator, down
 from lightning_zoo.gan.vanilla import HANDS_ON_GANS
+from lightning_zoo.layers import checked_image_shape
 
 
 class InfoGANGenerator(nn.Module):
@@ -91,11 +92,9 @@ class InfoGAN(GANBase):
     ) -> None:
         super().__init__(g_steps=g_steps, **kwargs)
         check_choices(predict_categories, num_categories, "predict_categories", "num_categories")
-        channels, height, width = image_shape(type(self).__name__, input_shape)
-        if (height, width) != (32, 32):
-            raise ValueError(
-                f"InfoGAN makes 32x32 images, the data has {height}x{width}: pad MNIST with --data.padding 2"
-            )
+        channels, _, _ = checked_image_shape(
+            type(self).__name__, input_shape, side=32, fix=": pad 28x28 MNIST with --data.padding 2"
+        )
         self.generator = InfoGANGenerator(self.hparams.latent_dim, num_categories, num_continuous, channels)
         self.discriminator = InfoGANDiscriminator(num_categories, num_continuous, channels)
         normal_init_(self)
