@@ -20,10 +20,34 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.classifier import run  # noqa: E402
 from benchmarks.common import RESULTS, ROOT, add_data_dir, machine, write_result  # noqa: E402
-from lightning_zoo.classification.mlp import TABLE_1_3_3  # noqa: E402
 
 SWEEP = ROOT / "configs/sweeps/mlp_table_1_3_3.yaml"
 REPORT = RESULTS / "table_1_3_3.json"
+
+# Table 1.3.3 of the book: (hidden units, dropout, l2, optimizer, relu, book train %, book test %).
+# The book writes the layers as "a-b-c", but its best row (16, 98.5 %) is listing 1.3.2, whose layers are
+# Dense(256)-Dense(256)-Dense(10): we read "a-b-c" as hidden units [a, b]. `--model.hidden_units [a,b,c]` gives
+# the other reading (three hidden layers).
+TABLE_1_3_3: dict[int, tuple[tuple[int, ...], float, float, str, bool, float, float]] = {
+    1: ((256, 256), 0.0, 0.0, "sgd", False, 93.65, 92.5),
+    2: ((256, 256), 0.0, 0.001, "sgd", True, 99.35, 98.0),
+    3: ((256, 256), 0.0, 0.01, "sgd", True, 96.90, 96.7),
+    4: ((256, 256), 0.0, 0.0, "sgd", True, 99.93, 98.0),
+    5: ((256, 256), 0.4, 0.0, "sgd", True, 98.23, 98.1),
+    6: ((256, 256), 0.45, 0.0, "sgd", True, 98.07, 98.1),
+    7: ((256, 256), 0.5, 0.0, "sgd", True, 97.68, 98.1),
+    8: ((256, 256), 0.6, 0.0, "sgd", True, 97.11, 97.9),
+    9: ((256, 512), 0.45, 0.0, "sgd", True, 98.21, 98.2),
+    10: ((512, 512), 0.2, 0.0, "sgd", True, 99.45, 98.3),
+    11: ((512, 512), 0.4, 0.0, "sgd", True, 98.95, 98.3),
+    12: ((512, 1024), 0.45, 0.0, "sgd", True, 98.90, 98.2),
+    13: ((1024, 1024), 0.4, 0.0, "sgd", True, 99.37, 98.3),
+    14: ((256, 256), 0.6, 0.0, "adam", True, 98.64, 98.2),
+    15: ((256, 256), 0.55, 0.0, "adam", True, 99.02, 98.3),
+    16: ((256, 256), 0.45, 0.0, "adam", True, 99.39, 98.5),
+    17: ((256, 256), 0.45, 0.0, "rmsprop", True, 98.75, 98.1),
+    18: ((128, 128), 0.45, 0.0, "adam", True, 98.70, 97.7),
+}
 
 
 def run_row(row: int, override: str, data_dir: str, workdir: Path) -> dict:

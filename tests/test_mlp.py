@@ -1,20 +1,35 @@
 from __future__ import annotations
 
 import csv
+import inspect
 import math
 
 import pytest
 import torch
 from torch import nn
 
+from benchmarks.table_1_3_3 import TABLE_1_3_3
 from lightning_zoo.classification import MLP
 from lightning_zoo.classification.base import Classifier
-from lightning_zoo.classification.mlp import TABLE_1_3_3, table_1_3_3_overrides
 from lightning_zoo.cli import ZooCLI
 from tests.conftest import ROOT
 from tests.helpers.train import MetricHistory, mlp_data, trainer
 
 CONFIG = str(ROOT / "configs/classification/mlp_mnist.yaml")
+
+
+def table_1_3_3_overrides(row: int) -> list[str]:
+    """The command-line overrides of ``configs/classification/mlp_mnist.yaml`` that give a row of Table 1.3.3."""
+    hidden, dropout, l2, optimizer, relu, _, _ = TABLE_1_3_3[row]
+    defaults = {name: p.default for name, p in inspect.signature(MLP).parameters.items()}
+    wanted = {"hidden_units": hidden, "dropout": dropout, "relu": relu, "l2": l2, "optimizer": optimizer}
+
+    def as_arg(value: object) -> str:
+        if isinstance(value, tuple):
+            return "[" + ",".join(map(str, value)) + "]"
+        return str(value).lower() if isinstance(value, bool) else str(value)
+
+    return [f"--model.{name}={as_arg(value)}" for name, value in wanted.items() if value != defaults[name]]
 
 
 def test_listing_1_3_2_has_the_books_269322_parameters():

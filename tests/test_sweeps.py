@@ -13,7 +13,7 @@ import pytest
 import yaml
 from wandb.sdk.launch.sweeps.utils import create_sweep_command, create_sweep_command_args
 
-from lightning_zoo.classification.mlp import TABLE_1_3_3
+from benchmarks.table_1_3_3 import TABLE_1_3_3
 from lightning_zoo.cli import ZooCLI
 from tests.conftest import ROOT
 
