@@ -16,7 +16,7 @@ from torch import Tensor
 from lightning_zoo.cards import Result
 from lightning_zoo.core import SharedStepModule
 from lightning_zoo.files import atomic_path
-from lightning_zoo.keras import keras_optimizer
+from lightning_zoo.keras import KerasOptimizer, keras_optimizer
 
 LOSSES = {"mse": F.mse_loss, "mae": F.l1_loss}
 
@@ -57,7 +57,7 @@ class Forecaster(SharedStepModule):
         self,
         input_size: int = 1,
         loss: Literal["mse", "mae"] = "mse",
-        optimizer: str = "rmsprop",
+        optimizer: KerasOptimizer = "rmsprop",
         lr: float | None = None,
         eps: float | None = None,
     ) -> None:

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lightning_zoo.cards import Card, Result
-from lightning_zoo.keras import keras_dense_init_
+from lightning_zoo.keras import KerasOptimizer, keras_dense_init_
 from lightning_zoo.language.base import LanguageModelBase
 from lightning_zoo.sequence.recurrent import FUSED_SIGMOID_GATES, keras_recurrent_init_
 from lightning_zoo.sequence.text_classifier import keras_embedding
@@ -39,7 +39,7 @@ class WordLSTM(LanguageModelBase):
         bidirectional: bool = True,
         dropout: float = 0.2,
         sequence_length: int = 4,
-        optimizer: str = "adam",
+        optimizer: KerasOptimizer = "adam",
         **kwargs: Any,
     ) -> None:
         super().__init__(optimizer=optimizer, **kwargs)
