@@ -51,6 +51,11 @@ class Classifier(SharedStepModule):
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
 
+    def output_units(self, binary: bool) -> int:
+        """The network's outputs: one logit for two classes where ``binary`` (Keras' ``Dense(1, 'sigmoid')``), else
+        one per class."""
+        return 1 if binary and self.hparams.num_classes == 2 else self.hparams.num_classes
+
     def configure_optimizers(self) -> torch.optim.Optimizer:
         # Frozen parameters (a transfer's features, VGG16's base) stay out of the optimizer.
         trainable = [p for p in self.parameters() if p.requires_grad]

@@ -71,7 +71,7 @@ class MLP(Classifier):
         super().__init__(**kwargs)
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        outputs = 1 if binary_output and self.hparams.num_classes == 2 else self.hparams.num_classes
+        outputs = self.output_units(binary_output)
         self.net = MLPNetwork(math.prod(input_shape), hidden_units, outputs, dropout, relu)
         self.example_input_array = torch.zeros(2, *input_shape)
 

@@ -77,9 +77,7 @@ class SmallConvNet(Classifier):
         checked_image_shape(type(self).__name__, input_shape, min_side=46)
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        num_classes = self.hparams.num_classes
-        outputs = 1 if binary_output and num_classes == 2 else num_classes
-        self.net = SmallConvNetNetwork(input_shape, outputs, filters, dense_units, dropout)
+        self.net = SmallConvNetNetwork(input_shape, self.output_units(binary_output), filters, dense_units, dropout)
         self.example_input_array = torch.zeros(2, *input_shape)
 
 

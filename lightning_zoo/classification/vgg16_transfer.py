@@ -90,8 +90,7 @@ class VGG16Transfer(Classifier):
     ) -> None:
         super().__init__(**kwargs)
         checked_image_shape("VGG16", input_shape, min_side=32, channels=3)
-        num_classes = self.hparams.num_classes
-        outputs = 1 if binary_output and num_classes == 2 else num_classes
+        outputs = self.output_units(binary_output)
         self.net = VGG16TransferNetwork(input_shape, outputs, head_units, dropout, imagenet_normalize)
         first_trained = len(self.net.base) if trainable_from is None else keras_vgg16_layer(trainable_from)
         for index, layer in enumerate(self.net.base):

@@ -54,7 +54,7 @@ class TextClassifier(Classifier):
 
     @property
     def outputs(self) -> int:
-        return 1 if self.hparams.num_classes == 2 else self.hparams.num_classes
+        return self.output_units(binary=True)
 
     def freeze_embedding_if_asked(self) -> None:
         """Call after building ``self.net``: a frozen embedding stays out of the optimizer."""
