@@ -76,6 +76,9 @@ class GANBase(ZooModule):
     ddp_strategy = "ddp_gan"
     ddp_networks = ("generator", "discriminator")  # each wrapped in its own DDP by the ddp_gan strategy
     output_range = (-1.0, 1.0)
+    discriminator_output_bias = (
+        True  # a convolutional discriminator's last layer has a bias; a Wasserstein critic's not
+    )
     prediction_files = ("samples.pt", "latent.pt", "samples.png")
     checkpoint_renames = {"fixed_noise": "fixed_z"}  # the fixed latent was only z before the latent contract
     # Parts of the discriminator's loss that d_loss reports (record_loss_terms), logged as epoch means train/<name>

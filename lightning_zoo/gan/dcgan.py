@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 from torch import nn
 
@@ -12,12 +12,12 @@ from lightning_zoo.gan.base import GANBase, normal_init_
 from lightning_zoo.layers import checked_image_shape
 
 
-def down(in_channels: int, out_channels: int) -> nn.Conv2d:
+def down5(in_channels: int, out_channels: int) -> nn.Conv2d:
     """5x5 stride-2 convolution that halves H and W ('same' padding)."""
     return nn.Conv2d(in_channels, out_channels, 5, stride=2, padding=2)
 
 
-def up(in_channels: int, out_channels: int) -> nn.ConvTranspose2d:
+def up5(in_channels: int, out_channels: int) -> nn.ConvTranspose2d:
     """5x5 stride-2 transposed convolution that doubles H and W ('same' padding)."""
     return nn.ConvTranspose2d(in_channels, out_channels, 5, stride=2, padding=2, output_padding=1)
 
@@ -31,9 +31,9 @@ class DCGANGenerator(nn.Sequential):
             nn.Linear(latent_dim, 256 * 4 * 4),
             nn.ReLU(),
             nn.Unflatten(1, (256, 4, 4)),
-            up(256, 128), nn.BatchNorm2d(128), nn.ReLU(),
-            up(128, 64), nn.BatchNorm2d(64), nn.ReLU(),
-            up(64, channels), nn.Tanh(),
+            up5(256, 128), nn.BatchNorm2d(128), nn.ReLU(),
+            up5(128, 64), nn.BatchNorm2d(64), nn.ReLU(),
+            up5(64, channels), nn.Tanh(),
         )  # fmt: skip
 
 
@@ -45,9 +45,9 @@ class DCGANDiscriminator(nn.Sequential):
     def __init__(self, channels: int = 1, batch_norm: bool = True, output_bias: bool = True) -> None:
         norm = nn.BatchNorm2d if batch_norm else lambda _: nn.Identity()
         super().__init__(
-            down(channels, 64), nn.LeakyReLU(0.2),
-            down(64, 128), norm(128), nn.LeakyReLU(0.2),
-            down(128, 256), norm(256), nn.LeakyReLU(0.2),
+            down5(channels, 64), nn.LeakyReLU(0.2),
+            down5(64, 128), norm(128), nn.LeakyReLU(0.2),
+            down5(128, 256), norm(256), nn.LeakyReLU(0.2),
             nn.Flatten(),
             nn.Linear(256 * 4 * 4, 1, bias=output_bias),
             nn.Flatten(0),  # one logit per image
@@ -76,8 +76,6 @@ class DCGAN(GANBase):
         discriminator_batch_norm: BatchNorm in the discriminator (the book's; a WGAN-GP critic has none).
         **kwargs: Any argument of :class:`~lightning_zoo.gan.base.GANBase`; their defaults are the book's.
     """
-
-    discriminator_output_bias: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -4,7 +4,7 @@ plant generator (128x128), one layer pattern at two sizes."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 from torch import nn
 
@@ -13,12 +13,12 @@ from lightning_zoo.gan.base import GANBase, normal_init_
 from lightning_zoo.layers import checked_image_shape
 
 
-def up(in_channels: int, out_channels: int) -> nn.ConvTranspose2d:
+def up4(in_channels: int, out_channels: int) -> nn.ConvTranspose2d:
     """4x4 stride-2 transposed convolution: doubles H and W."""
     return nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1)
 
 
-def down(in_channels: int, out_channels: int) -> nn.Conv2d:
+def down4(in_channels: int, out_channels: int) -> nn.Conv2d:
     """4x4 stride-2 convolution: halves H and W."""
     return nn.Conv2d(in_channels, out_channels, 4, stride=2, padding=1)
 
@@ -39,8 +39,8 @@ class ImageDCGANGenerator(nn.Sequential):
             nn.ReLU(),
         ]
         for a, b in zip(widths, widths[1:], strict=False):
-            layers += [up(a, b), nn.BatchNorm2d(b), nn.ReLU()]
-        layers += [up(widths[-1], channels), nn.Tanh()]
+            layers += [up4(a, b), nn.BatchNorm2d(b), nn.ReLU()]
+        layers += [up4(widths[-1], channels), nn.Tanh()]
         super().__init__(*layers)
 
 
@@ -54,9 +54,9 @@ class ImageDCGANDiscriminator(nn.Sequential):
     ) -> None:
         channels, side, _ = image_shape
         widths = [width, 2 * width, 4 * width, 8 * width]
-        layers: list[nn.Module] = [down(channels, widths[0]), nn.LeakyReLU(0.2)]
+        layers: list[nn.Module] = [down4(channels, widths[0]), nn.LeakyReLU(0.2)]
         for a, b in zip(widths, widths[1:], strict=False):
-            layers += [down(a, b), *([nn.BatchNorm2d(b)] if batch_norm else []), nn.LeakyReLU(0.2)]
+            layers += [down4(a, b), *([nn.BatchNorm2d(b)] if batch_norm else []), nn.LeakyReLU(0.2)]
         layers += [nn.Flatten(), nn.Linear(widths[-1] * (side // 16) ** 2, 1, bias=output_bias), nn.Flatten(0)]
         super().__init__(*layers)
 
@@ -74,8 +74,6 @@ class ImageDCGAN(GANBase):
         discriminator_batch_norm: BatchNorm in the discriminator (the guidelines'; a WGAN-GP critic has none).
         **kwargs: Any argument of :class:`~lightning_zoo.gan.base.GANBase` (article 10: ``g_steps: 2``).
     """
-
-    discriminator_output_bias: ClassVar[bool] = True
 
     def __init__(
         self,

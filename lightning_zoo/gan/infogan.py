@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from lightning_zoo.cards import Card, Result, classifier_fid_results
 from lightning_zoo.gan.base import GANBase, Latent, RealBatch, check_choices, cycled, normal_init_
-from lightning_zoo.gan.dcgan import DCGANGenerator, down
+from lightning_zoo.gan.dcgan import DCGANGenerator, down5
 from lightning_zoo.gan.vanilla import HANDS_ON_GANS
 from lightning_zoo.layers import checked_image_shape
 
@@ -38,9 +38,9 @@ class InfoGANDiscriminator(nn.Module):
     def __init__(self, num_categories: int, num_continuous: int, channels: int = 1) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            down(channels, 64), nn.LeakyReLU(0.2),
-            down(64, 128), nn.BatchNorm2d(128), nn.LeakyReLU(0.2),
-            down(128, 256), nn.BatchNorm2d(256), nn.LeakyReLU(0.2),
+            down5(channels, 64), nn.LeakyReLU(0.2),
+            down5(64, 128), nn.BatchNorm2d(128), nn.LeakyReLU(0.2),
+            down5(128, 256), nn.BatchNorm2d(256), nn.LeakyReLU(0.2),
             nn.Flatten(),
             nn.Linear(256 * 4 * 4, 1024), nn.BatchNorm1d(1024), nn.LeakyReLU(0.2),
             nn.Linear(1024, 128),
