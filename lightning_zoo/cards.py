@@ -63,9 +63,14 @@ class Result:
     lower_is_better: bool = False
     note: str = ""
 
-    def __post_init__(self) -> None:
+    def mistake(self) -> str | None:
+        """What is wrong with the result as written, if anything (its card refuses it, naming both)."""
         if self.book is not None and self.tolerance is None:
-            raise ValueError(f"{self.metric!r}: a book number needs a tolerance to judge ours by")
+            return "a book number needs a tolerance to judge ours by"
+        file, colon, key = (self.ours or "").partition(":")
+        if self.ours is not None and (not colon or not key or not file.endswith(".json") or "/" in file):
+            return f"ours is {self.ours!r}: write '<file>.json:<key>', the file in benchmarks/results (no folder)"
+        return None
 
     def _results_file(self, results: Path) -> dict[str, Any] | None:
         if self.ours is None:
@@ -149,6 +154,11 @@ class Card:
     ddp: bool = False
     starts_from: str | None = None
     learns_within: int = 100
+
+    def __post_init__(self) -> None:
+        for result in self.results:
+            if (mistake := result.mistake()) is not None:
+                raise ValueError(f"card {self.name!r}, result {result.metric!r}: {mistake}")
 
     @property
     def config_path(self) -> Path:

@@ -179,6 +179,7 @@ class ZooModule(pl.LightningModule):
     monitor_mode: ClassVar[Literal["min", "max"]] = "min"
     prediction_files: ClassVar[tuple[str, ...]] = ()
     checkpoint_renames: ClassVar[Mapping[str, str]] = {}
+    built_networks: ClassVar[tuple[str, ...]] = ()  # attributes a model must set to its networks (its base reads them)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -348,6 +349,12 @@ class ZooModule(pl.LightningModule):
     _distributed = False  # set in setup: more than one process
 
     def setup(self, stage: str) -> None:
+        for name in self.built_networks:
+            if not isinstance(getattr(self, name, None), torch.nn.Module):
+                raise ZooError(
+                    f"{type(self).__name__} sets no self.{name}: its base, {type(self).family} models', reads the "
+                    f"network from self.{name}; build it there in __init__"
+                )
         self._distributed = self.trainer.world_size > 1
         seed = os.environ.get("PL_GLOBAL_SEED")  # unset with --seed_everything false: each process stays unseeded
         if self._distributed and seed is not None:

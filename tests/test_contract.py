@@ -72,8 +72,9 @@ def three_epochs(card, data_root, torch_home, tmp_path_factory) -> ThreeEpochs:
 
 
 def test_every_card_has_fixture_data_and_results(card):
+    assert card.config_path.is_file(), f"card {card.name}: its config {card.config} is not there"
     assert data_class_name(card) in DATA_FIXTURES, f"add a fixture for {data_class_name(card)} to DATA_FIXTURES"
-    assert card.config_path.is_file() and card.results
+    assert card.results, f"card {card.name} reports no result"
 
 
 def test_trains_through_the_cli(card, three_epochs):
@@ -93,7 +94,7 @@ def test_parameter_counts_are_the_cards(card, data_root):
         for part in card.parameters
     }
     assert card.parameters, f"card {card.name} states no parameter count"
-    assert counted == dict(card.parameters)
+    assert counted == dict(card.parameters), f"card {card.name}: its config builds {type(model).__qualname__}"
 
 
 class HalvedLoss(MetricHistory):

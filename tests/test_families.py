@@ -368,3 +368,18 @@ def test_an_image_shape_a_model_cannot_take_is_refused_naming_model_and_sizes(sh
     with pytest.raises(ValueError, match=f"^{message}$"):
         checked_image_shape("M", shape, **options)
     assert checked_image_shape("M", (3, 32, 32), side=32, min_side=32, channels=3) == (3, 32, 32)
+
+
+def test_a_model_that_builds_its_network_under_another_name_is_refused_in_one_line(data_root, tmp_path):
+    """A Classifier whose network is self.network, not the self.net its loop reads, ended in a traceback of
+    "'...' object has no attribute 'net'" from inside the summary."""
+    from lightning_zoo.classification.base import Classifier
+    from lightning_zoo.core import ZooError
+
+    class MisnamedNetwork(Classifier):
+        def __init__(self, **kwargs) -> None:
+            super().__init__(**kwargs)
+            self.network = nn.Sequential(nn.Flatten(), nn.Linear(784, self.hparams.num_classes))
+
+    with pytest.raises(ZooError, match=r"^MisnamedNetwork sets no self.net: its base, classifier models', reads"):
+        trainer(tmp_path, max_steps=1).fit(MisnamedNetwork(), mlp_data(data_root))

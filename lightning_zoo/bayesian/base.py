@@ -177,6 +177,7 @@ class VariationalClassifierBase(ZooModule):
         self.track_epoch_metrics(train={"means": self.train_means}, val={"means": self.val_means})
 
     net: nn.Module
+    built_networks = ("net",)
     last_sample_accuracies: Tensor | None = None  # each posterior sample's accuracy in the last test
     training_size: int | None = None  # the samples the likelihood stands for, once known
 

@@ -47,6 +47,7 @@ class Classifier(SharedStepModule):
         self.track_epoch_means("loss", "acc")
 
     net: nn.Module
+    built_networks = ("net",)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)

@@ -69,6 +69,7 @@ class Forecaster(SharedStepModule):
         self.track_epoch_means(*names)
 
     net: torch.nn.Module
+    built_networks = ("net",)
 
     def forward(self, x: Tensor) -> Tensor:
         """One forecast per sample, (batch,)."""

@@ -21,6 +21,7 @@ class NaiveForecaster(Forecaster):
     """
 
     has_weights = False
+    built_networks = ()  # its forward is the last value
 
     def __init__(self, target_index: int = 0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
