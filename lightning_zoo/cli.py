@@ -412,14 +412,21 @@ def without_gpu_hint(err: BaseException) -> str:
     )
 
 
+OPTIMIZER_OPTION = re.compile(r"^(optimizer|lr|min_lr|eps|betas|momentum|decay)(_|$)|^plateau_")
+
+
 def optimizer_options(model: pl.LightningModule) -> str:
-    """The model's options that its optimizer and schedule are built from, with their values, for a refusal by
-    ``torch.optim`` that names a value but not the option (``Invalid learning rate: -0.1``: lr_g or lr_d?)."""
-    named = [f"--model.{name} {value}" for name, value in model.hparams.items() if OPTIMIZER_OPTION.search(name)]
+    """The model's options that its optimizer and schedule are built from, set ones with their values as a command
+    line takes them, for a refusal by ``torch.optim`` that names a value but not the option (``Invalid learning rate:
+    -0.1``: lr_g or lr_d?)."""
+    named = [f"--model.{name} {as_command_line(value)}" for name, value in model.hparams.items()
+             if OPTIMIZER_OPTION.search(name) and value is not None]  # fmt: skip
     return f"the model's optimizer options: {', '.join(named)}" if named else "an option of the model's optimizer"
 
 
-OPTIMIZER_OPTION = re.compile(r"^(optimizer|lr|min_lr|eps|betas|momentum|decay)(_|$)|^plateau_")
+def as_command_line(value: Any) -> str:
+    """A value as the command line takes it: a list without spaces (``[0.5,0.999]``), another as it prints."""
+    return json.dumps(list(value), separators=(",", ":")) if isinstance(value, (list, tuple)) else str(value)
 
 
 def raised_by_an_optimizer(err: BaseException) -> bool:

@@ -352,8 +352,8 @@ class ZooModule(pl.LightningModule):
         for name in self.built_networks:
             if not isinstance(getattr(self, name, None), torch.nn.Module):
                 raise ZooError(
-                    f"{type(self).__name__} sets no self.{name}: its base, {type(self).family} models', reads the "
-                    f"network from self.{name}; build it there in __init__"
+                    f"{type(self).__name__} sets no self.{name}, where the {type(self).family} base reads its "
+                    "network: build it in __init__"
                 )
         self._distributed = self.trainer.world_size > 1
         seed = os.environ.get("PL_GLOBAL_SEED")  # unset with --seed_everything false: each process stays unseeded

@@ -111,7 +111,7 @@ def judging_dataset(datamodule: Any) -> str | None:
         rank_zero_warn(
             f"the zoo's {dataset!r} feature network learnt its features on {learnt_on}, not on {folder}: distances "
             "between these images are measured by features of others; pass a FeatureCNN trained on them "
-            "(classifier_ckpt), or --data.dataset_name null to measure none"
+            "(classifier_ckpt), or measure none: --data.dataset_name null and no classifier-FID callbacks"
         )
     return dataset
 

@@ -143,7 +143,16 @@ def test_testing_reports_each_posterior_samples_accuracy(data_root, tmp_path):
     with open(tmp_path / "predictions" / "predictions.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 64 and all(r["predicted_class"] == r["predicted"] for r in rows)  # MNIST's names: "0"-"9"
-    assert {"agreement", "entropy", "prob_9"} <= set(rows[0])
+    header = [
+        "index",
+        "target",
+        "predicted",
+        "predicted_class",
+        "agreement",
+        "entropy",
+        *(f"prob_{c}" for c in range(10)),
+    ]
+    assert list(rows[0]) == header and [int(r["index"]) for r in rows] == list(range(64))  # the test set, in order
 
 
 @pytest.mark.ddp

@@ -215,7 +215,7 @@ def test_a_run_folder_as_ckpt_path_stands_for_its_last_checkpoint(data_root: Pat
             str(ROOT / "configs/gan/dcgan_mnist.yaml"),
             ["--model.lr_g", "-0.1"],  # which of the GAN's two rates
             "Invalid learning rate: -0.1 (the model's optimizer options: --model.lr_g -0.1, --model.lr_d 0.0002, "
-            "--model.betas [0.5, 0.999])",
+            "--model.betas [0.5,0.999])",
         ),
         (
             "fit",

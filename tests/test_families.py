@@ -381,5 +381,6 @@ def test_a_model_that_builds_its_network_under_another_name_is_refused_in_one_li
             super().__init__(**kwargs)
             self.network = nn.Sequential(nn.Flatten(), nn.Linear(784, self.hparams.num_classes))
 
-    with pytest.raises(ZooError, match=r"^MisnamedNetwork sets no self.net: its base, classifier models', reads"):
+    message = r"^MisnamedNetwork sets no self.net, where the classifier base reads its network: build it in __init__$"
+    with pytest.raises(ZooError, match=message):
         trainer(tmp_path, max_steps=1).fit(MisnamedNetwork(), mlp_data(data_root))

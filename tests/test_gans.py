@@ -258,3 +258,21 @@ def test_discriminate_gives_one_real_fake_logit_per_image(model_class):
     with torch.no_grad():
         logits = model.discriminate(model.generate(latent), latent)
     assert isinstance(logits, torch.Tensor) and logits.shape == (4,)
+
+
+def test_a_checkpoint_of_unnamed_optimizer_groups_is_resumed_with_the_groups_named(data_root, tmp_path):
+    """Checkpoints of before the groups were named: restored as they are, a resumed run's learning rates would be
+    logged as lr-Adam and lr-Adam-1 again, a new run's as lr-Adam/generator and lr-Adam-1/discriminator."""
+    from lightning_zoo.gan import DCGAN
+
+    fit = trainer(tmp_path, max_steps=1)
+    fit.fit(DCGAN(), gan_data(data_root, padding=2))
+    fit.save_checkpoint(tmp_path / "old.ckpt")
+    checkpoint = torch.load(tmp_path / "old.ckpt", weights_only=False)
+    for state in checkpoint["optimizer_states"]:
+        assert [group.pop("name") for group in state["param_groups"]] in (["generator"], ["discriminator"])
+    DCGAN().on_load_checkpoint(checkpoint)
+    assert [s["param_groups"][0]["name"] for s in checkpoint["optimizer_states"]] == ["generator", "discriminator"]
+    optimizers = DCGAN().configure_optimizers()
+    optimizers[0].load_state_dict(checkpoint["optimizer_states"][0])
+    assert optimizers[0].param_groups[0]["name"] == "generator"

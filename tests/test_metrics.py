@@ -102,7 +102,7 @@ def test_a_folder_smaller_than_the_sample_is_compared_whole_with_a_warning(side,
 
 def test_a_feature_network_used_on_another_folder_than_it_learnt_on_is_warned_of(data_root, tmp_path):
     """A config's dataset_name pokemon kept under --data.folder faces measured the faces by Pokemon features in
-    silence: a warning now; the Pokemon folder itself, wherever it lies, and a classifier_ckpt of one's own, pass."""
+    silence: a warning now; the Pokemon folder itself, wherever it lies, passes."""
     faces = tmp_path / "faces"
     shutil.copytree(data_root / "pokemon" / "images", faces)
     other = ImageFolderDataModule(str(faces), 64, labelled=False, dataset_name="pokemon")

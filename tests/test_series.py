@@ -353,6 +353,20 @@ def test_stock_arguments_are_checked_before_reading(tmp_path):
     write_closes(path, days=11)
     with pytest.raises(DataError, match="11 rows make 1 windows of 10"):
         stock_dm(path)
+    write_closes(path, days=3)
+    with pytest.raises(DataError, match="3 rows make 0 windows of 10"):  # not -1 (the window past the file)
+        stock_dm(path)
+
+
+def test_the_rows_after_the_file_are_dated_by_its_most_common_step_forward():
+    """Three series interleaved (read in file order, as ``time_order: rows`` does: steps 0, 0, 1 h) step an hour, not
+    0; a series with no step forward repeats its last time."""
+    dm = WindowSeriesDataModule()
+    hours = np.array(["2013-01-01T00", "2013-01-01T00", "2013-01-01T00", "2013-01-01T01", "2013-01-01T01",
+                      "2013-01-01T01", "2013-01-01T02"], dtype="datetime64[s]")  # fmt: skip
+    expected = np.array(["2013-01-01T03", "2013-01-01T04"], dtype="datetime64[s]")
+    assert np.array_equal(dm.future_times(hours, 2), expected)
+    assert np.array_equal(dm.future_times(hours[:3], 2), hours[:2])
 
 
 # The weather chapter's samples
@@ -453,7 +467,7 @@ def test_a_constant_training_column_is_named_in_the_error(tmp_path):
     assert torch.equal(checked.mean, trained.mean) and torch.equal(checked.std, trained.std)
 
 
-def test_a_zero_a_window_ends_in_is_named_by_its_time(tmp_path):
+def test_a_zero_a_window_ends_in_is_named_by_its_time(tmp_path, caplog):
     """The book's scaling divides each window by its last value: a 0 there is named by its row's time (it was "a
     window ends in 0", no file, no row)."""
     path = tmp_path / "closes.csv"
@@ -464,13 +478,15 @@ def test_a_zero_a_window_ends_in_is_named_by_its_time(tmp_path):
     with pytest.raises(DataError, match=rf"closes.csv: the row of {weekdays(15)[-1]}T00:00:00 holds a 0, and a window"):
         stock_dm(path)
     assert len(stock_dm(path, scale_by_last=False).splits["predict"]) == 20 + 1  # 30 days, windows of 10
-    # The window of the last 10 rows forecasts the day after the file: a 0 in the last row is refused too
+    # A 0 in the last row ends no window with a known target: the data train, with no forecast past the file
     write_closes(path, days=30)
     lines = path.read_text().splitlines()
     lines[-1] = lines[-1].split(",")[0] + ",0"
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(DataError, match=rf"the row of {weekdays(30)[-1]}T00:00:00 holds a 0"):
-        stock_dm(path)
+    with caplog.at_level(logging.INFO):
+        last_zero = stock_dm(path)
+    assert len(last_zero.splits["predict"]) == 20 and "the last row holds a 0, so no forecast past it" in caplog.text
+    assert last_zero.prediction_inputs()["split"][-1] == "val"
 
 
 def test_too_few_rows_for_lookback_and_delay_is_an_error(tmp_path):

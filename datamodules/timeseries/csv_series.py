@@ -282,7 +282,7 @@ class SeriesDataModule(InMemoryDataModule):
         differ."""
         return {"value_columns": self.value_columns, "target_column": self.value_columns[self.target_index]}
 
-    def set_splits(self, whole: TensorBatchDataset, n_train: int, n_val: int, future: int) -> None:
+    def set_splits(self, whole: TensorBatchDataset, n_train: int, n_val: int, future: int = 0) -> None:
         """The samples (in time order) split chronologically: the first ``n_train`` train, the next ``n_val``
         validate, the rest test (none: the validation samples test too, as the books), but the last ``future``,
         whose targets lie past the file's last row (NaN); ``predict`` gets them all, the future ones too."""
@@ -297,10 +297,12 @@ class SeriesDataModule(InMemoryDataModule):
         self.splits["predict"] = whole
 
     def future_times(self, times: np.ndarray, rows: int) -> np.ndarray:
-        """The times of ``rows`` rows after the last, a step apart at the series' most common step (the file cannot
-        say more: after a Friday's close, a daily trading series' next day is dated Saturday)."""
-        steps, counts = np.unique(np.diff(times), return_counts=True)
-        step = steps[np.argmax(counts)] if len(steps) else np.timedelta64(1, "D")
+        """The times of ``rows`` rows after the last, a step apart at the series' most common step forward (the file
+        cannot say more: after a Friday's close, a daily trading series' next day is dated Saturday). Rows read in
+        file order whatever their times (``time_order: rows``) may hold none: the last time is repeated then."""
+        forward = np.diff(times)
+        steps, counts = np.unique(forward[forward > np.timedelta64(0, "s")], return_counts=True)
+        step = steps[np.argmax(counts)] if len(steps) else np.timedelta64(0, "s")
         return times[-1] + step * np.arange(1, rows + 1)
 
     def time_texts(self, times: np.ndarray) -> list[str]:
@@ -374,7 +376,12 @@ class WindowSeriesDataModule(SeriesDataModule):
         if self.splits:
             return
         times, values = self.read()
-        ends = values[self.window - 1 :]  # each window's last row, which scale_by_last divides by
+        # One window more, of the last rows, forecasts the row after the file's last (its target unknown: NaN);
+        # not where scale_by_last would divide it by a 0 in the last row, which no known target needs.
+        future = int(not (self.scale_by_last and (values[-1] == 0).any()))
+        if not future:
+            rank_zero_info(f"{self.csv_path.name}: the last row holds a 0, so no forecast past it (scale_by_last)")
+        ends = values[self.window - 1 : len(values) - 1 + future]  # the windows' last rows, which scaling divides by
         if self.scale_by_last and len(ends) and (ends == 0).any():
             row = self.window - 1 + int(np.argmax((ends == 0).any(1)))
             raise DataError(
@@ -382,14 +389,15 @@ class WindowSeriesDataModule(SeriesDataModule):
                 "by its last value (the book's scaling): drop or fix that row, or train without the scaling "
                 "(--data.scale_by_last false; a checkpoint trained with it cannot read unscaled windows)"
             )
-        # One window more, of the last rows, forecasts the row after the file's last (its target unknown: NaN).
-        beyond = np.full((1, values.shape[1]), np.nan)
+        known = max(len(values) - self.window, 0)  # windows whose target is in the file
+        if known < 2:
+            raise DataError(f"{self.csv_path}: {len(values)} rows make {known} windows of {self.window}")
+        beyond = np.full((future, values.shape[1]), np.nan)
         x, y, scale = windows(np.concatenate([values, beyond]), self.window, self.target_index, self.scale_by_last)
-        if len(x) - 1 < 2:
-            raise DataError(f"{self.csv_path}: {len(values)} rows make {len(x) - 1} windows of {self.window}")
-        time = torch.from_numpy(np.concatenate([times[self.window :], self.future_times(times, 1)]).astype(np.int64))
-        n_train, n_val, _ = chronological_sizes(len(x) - 1, self.train_fraction, self.test_fraction)
-        self.set_splits(TensorBatchDataset(x, y, scale, torch.zeros_like(scale), time), n_train, n_val, future=1)
+        time = np.concatenate([times[self.window :], self.future_times(times, future)])
+        n_train, n_val, _ = chronological_sizes(known, self.train_fraction, self.test_fraction)
+        whole = TensorBatchDataset(x, y, scale, torch.zeros_like(scale), torch.from_numpy(time.astype(np.int64)))
+        self.set_splits(whole, n_train, n_val, future)
 
     def sample_options(self) -> dict[str, Any]:
         return {**super().sample_options(), "window": self.window, "scale_by_last": self.scale_by_last}

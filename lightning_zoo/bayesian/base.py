@@ -294,6 +294,7 @@ class VariationalClassifierBase(ZooModule):
         """``predictions.csv`` (``ZooModule.write_class_predictions``): per input its target, the majority class of
         the posterior samples, the share of samples that predict it (``agreement``), the predictive entropy and the
         predictive probabilities."""
-        column = {key: [f"{float(v):.4f}" for o in outputs for v in o[key]] for key in ("agreement", "entropy")}
+        column = {key: [f"{v:.4f}" for v in torch.cat([o[key] for o in outputs]).cpu().tolist()]
+                  for key in ("agreement", "entropy")}  # fmt: skip
         majority = torch.cat([o["majority"] for o in outputs]).cpu()
         return [self.write_class_predictions(outputs, directory, predicted=majority, extra=column)]

@@ -52,7 +52,7 @@ class AntirectifierMLP(Classifier):
         lr: float | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(optimizer=optimizer, lr=lr, **kwargs)
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.net = AntirectifierNetwork(math.prod(input_shape), hidden_units, self.hparams.num_classes, dropout)

@@ -53,7 +53,7 @@ class Cifar10ConvNet(Classifier):
         decay: float = 1e-6,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(optimizer=optimizer, lr=lr, **kwargs)
         checked_image_shape(type(self).__name__, input_shape, min_side=10)
         self.net = Cifar10ConvNetNetwork(input_shape, self.hparams.num_classes, filters)
         self.example_input_array = torch.zeros(2, *input_shape)

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from lightning_zoo.cards import Card, Result
 from lightning_zoo.classification.base import Classifier
+from lightning_zoo.layers import checked_image_shape
 
 
 class FeatureCNNNetwork(nn.Module):
@@ -67,11 +68,12 @@ class FeatureCNN(Classifier):
         lr: float = 1e-3,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(optimizer=optimizer, lr=lr, **kwargs)
         if optimizer != "adam":
             raise ValueError(f"FeatureCNN trains with Adam (its shipped networks were), got optimizer={optimizer!r}")
-        if len(input_shape) != 3 or input_shape[1] % 4 or input_shape[2] % 4:
-            raise ValueError(f"FeatureCNN needs (channels, height, width) with sides divisible by 4, got {input_shape}")
+        _, height, width = checked_image_shape(type(self).__name__, input_shape)
+        if height % 4 or width % 4:
+            raise ValueError(f"FeatureCNN needs sides divisible by 4 (its two poolings), the data has {height}x{width}")
         self.net = FeatureCNNNetwork(input_shape, self.hparams.num_classes, channels, feature_dim, dropout)
         self.example_input_array = torch.zeros(2, *input_shape)
 

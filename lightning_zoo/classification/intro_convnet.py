@@ -49,7 +49,7 @@ class IntroConvNet(Classifier):
         lr: float | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(optimizer=optimizer, lr=lr, **kwargs)
         checked_image_shape(type(self).__name__, input_shape, min_side=18)
         self.net = IntroConvNetNetwork(input_shape, self.hparams.num_classes, filters)
         self.example_input_array = torch.zeros(2, *input_shape)

@@ -73,7 +73,7 @@ class SmallConvNet(Classifier):
         lr: float | None = 1e-4,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(optimizer=optimizer, lr=lr, **kwargs)
         checked_image_shape(type(self).__name__, input_shape, min_side=46)
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")

@@ -76,7 +76,7 @@ class TransferCNN(Classifier):
         eps: float | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(optimizer=optimizer, lr=lr, **kwargs)
         checked_image_shape(type(self).__name__, input_shape, min_side=6)
         if eps is not None and "eps" not in KERAS_OPTIMIZERS.get(optimizer, (None, {}))[1]:
             raise ValueError(f"eps is an option of Adam, RMSprop and Adadelta; {optimizer} has none")

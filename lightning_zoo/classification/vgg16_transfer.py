@@ -88,7 +88,7 @@ class VGG16Transfer(Classifier):
         lr: float | None = 2e-5,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(optimizer=optimizer, lr=lr, **kwargs)
         checked_image_shape("VGG16", input_shape, min_side=32, channels=3)
         outputs = self.output_units(binary_output)
         self.net = VGG16TransferNetwork(input_shape, outputs, head_units, dropout, imagenet_normalize)

@@ -76,9 +76,9 @@ class GANBase(ZooModule):
     ddp_strategy = "ddp_gan"
     ddp_networks = ("generator", "discriminator")  # each wrapped in its own DDP by the ddp_gan strategy
     output_range = (-1.0, 1.0)
-    discriminator_output_bias = (
-        True  # a convolutional discriminator's last layer has a bias; a Wasserstein critic's not
-    )
+    # The last layer's bias of a convolutional discriminator (a WGAN critic has none)
+    discriminator_output_bias: ClassVar[bool] = True
+    built_networks = ("generator", "discriminator")
     prediction_files = ("samples.pt", "latent.pt", "samples.png")
     checkpoint_renames = {"fixed_noise": "fixed_z"}  # the fixed latent was only z before the latent contract
     # Parts of the discriminator's loss that d_loss reports (record_loss_terms), logged as epoch means train/<name>
@@ -320,6 +320,14 @@ class GANBase(ZooModule):
                 ("discriminator", self.discriminator, self.hparams.lr_d),
             )
         )
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_load_checkpoint(checkpoint)
+        # A checkpoint of before the parameter groups were named resumes with them named (Lightning restores the
+        # optimizers after this hook), so that its learning rates are logged under the same columns as a new run's
+        for state, name in zip(checkpoint.get("optimizer_states", []), ("generator", "discriminator"), strict=False):
+            for group in state.get("param_groups", []):
+                group.setdefault("name", name)
 
     # -------------------------------------------------------------------------------------------------- predict
 

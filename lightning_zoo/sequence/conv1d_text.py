@@ -61,7 +61,7 @@ class Conv1DTextClassifier(TextClassifier):
         lr: float | None = 1e-4,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(optimizer=optimizer, lr=lr, **kwargs)
         hp = self.hparams
         self.net = Conv1DTextNetwork(hp.vocab_size, hp.embedding_dim, self.outputs, filters, kernel_size, pool_size)
         self.freeze_embedding_if_asked()

@@ -53,7 +53,7 @@ class EmbeddingDenseClassifier(TextClassifier):
         lr: float | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(optimizer=optimizer, lr=lr, **kwargs)
         hp = self.hparams
         self.net = EmbeddingDenseNetwork(hp.vocab_size, hp.embedding_dim, sequence_length, hidden_units, self.outputs)
         self.freeze_embedding_if_asked()

@@ -94,7 +94,7 @@ class RecurrentTextClassifier(TextClassifier):
         lr: float | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(optimizer=optimizer, lr=lr, **kwargs)
         hp = self.hparams
         recurrent = KerasRecurrent(
             hp.embedding_dim,
