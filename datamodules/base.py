@@ -433,13 +433,13 @@ def numbered_predict_lines(path: str | Path, what: str) -> list[tuple[int, str]]
     return lines
 
 
-def texts_given(value: Sequence[str] | str | None) -> list[str] | None:
+def as_text_list(value: Sequence[str] | str | None) -> list[str] | None:
     """``--data.predict_text`` as a list: one text may be given as it is (``--data.predict_text 'A fine film'``),
     not only as a JSON list (and a Python caller's string is one text, not a sequence of characters)."""
     return None if value is None else [value] if isinstance(value, str) else list(value)
 
 
-def given_texts(predict_text: Sequence[str], what: str, example: str, alternative: str) -> list[str]:
+def nonempty_texts(predict_text: Sequence[str], what: str, example: str, alternative: str) -> list[str]:
     """``--data.predict_text`` as a list; an empty one ends with one line (Lightning would predict an empty loader
     and leave an earlier run's files looking current)."""
     if not predict_text:

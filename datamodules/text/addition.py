@@ -15,10 +15,10 @@ from datamodules.base import (
     DataError,
     InMemoryDataModule,
     TensorBatchDataset,
+    as_text_list,
     predict_file_lines,
     seeded_split,
     split_sizes,
-    texts_given,
 )
 
 SYMBOLS = " +0123456789"  # sorted(set('0123456789+ ')), the script's CharacterTable order: padding is index 0
@@ -92,7 +92,7 @@ class AdditionDataModule(InMemoryDataModule):
         self.save_hyperparameters()
         self.digits, self.training_size, self.val_fraction = digits, training_size, val_fraction
         self.test_size, self.reverse, self.seed = test_size, reverse, seed
-        self.predict_text, self.predict_file = texts_given(predict_text), predict_file
+        self.predict_text, self.predict_file = as_text_list(predict_text), predict_file
 
     vocab_size = len(SYMBOLS)
 

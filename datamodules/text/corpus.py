@@ -19,10 +19,10 @@ from datamodules.base import (
     DatasetUnavailableError,
     InMemoryDataModule,
     TensorBatchDataset,
+    as_text_list,
     data_root,
-    given_texts,
+    nonempty_texts,
     predict_file_lines,
-    texts_given,
 )
 from datamodules.text.vocabulary import words_of
 
@@ -131,7 +131,7 @@ class CorpusDataModule(InMemoryDataModule):
         self.file = file
         self.sequence_length, self.step = sequence_length, step or sequence_length
         self.target, self.val_fraction = target, val_fraction
-        self.predict_text = texts_given(predict_text)
+        self.predict_text = as_text_list(predict_text)
         self.predict_file, self.predict_seed = predict_file, predict_seed
         self.vocabulary: Vocabulary | None = None
         self.text: str | None = None
@@ -295,7 +295,7 @@ class CorpusDataModule(InMemoryDataModule):
         if self.predict_text is None:
             texts = predict_file_lines(self.predict_file, "prompt")
         else:
-            texts = given_texts(self.predict_text, "prompt", "It was", "leave it out to start from a random token")
+            texts = nonempty_texts(self.predict_text, "prompt", "It was", "leave it out to start from a random token")
         prompts = [self.encode(self.prepare_text(text), f"the prompt {text[:40]!r}") for text in texts]
         empty = [text for text, prompt in zip(texts, prompts, strict=True) if len(prompt) == 0]
         if empty:

@@ -20,12 +20,12 @@ from datamodules.base import (
     DatasetUnavailableError,
     InMemoryDataModule,
     TensorBatchDataset,
+    as_text_list,
     data_root,
-    given_texts,
+    nonempty_texts,
     numbered_predict_lines,
     seeded_split,
     split_sizes,
-    texts_given,
 )
 from datamodules.download import ensure_files
 from datamodules.text.vocabulary import WordIndex, pad_sequences, ranked_words
@@ -191,7 +191,7 @@ class IMDBDataModule(InMemoryDataModule):
         }
         self.val_size, self.train_size, self.split_seed = val_size, train_size, split_seed
         self.word_vectors = word_vectors
-        self.predict_text = texts_given(predict_text)
+        self.predict_text = as_text_list(predict_text)
         self.predict_file, self.download = predict_file, download
         self.word_index: WordIndex | None = None
         self.texts: dict[str, tuple[list[str], list[int]]] = {}
@@ -314,7 +314,7 @@ class IMDBDataModule(InMemoryDataModule):
         """The reviews to classify, as the columns that identify them in ``predictions.csv``: ``text``, and for a
         file ``line``, each review's 1-based line number (blank lines are skipped)."""
         if self.predict_text is not None:
-            texts = given_texts(self.predict_text, "review", "A moving film.", "--data.predict_file")
+            texts = nonempty_texts(self.predict_text, "review", "A moving film.", "--data.predict_file")
             blank = [number for number, text in enumerate(texts, start=1) if not text.strip()]
             if blank:  # all padding: a prediction (p = 0.51) of nothing (a predict_file's blank lines are skipped)
                 which = (

@@ -125,6 +125,20 @@ def read_series(
     those rows are counted, blank ones apart from ones with a value that is not a number, whose first values are kept
     with their lines for the message.
     """
+    if missing not in ("drop", "ffill"):
+        raise ValueError(f"missing must be 'drop' or 'ffill', got {missing!r}")
+    rows, lines = _read_rows(path, [time_column, *value_columns, *(where or {})], where)
+    values, counted = _parse_values(rows, lines, value_columns)
+    times = np.array([_row_time(path, line, row[time_column]) for line, row in zip(lines, rows, strict=True)])
+    utc = all(zoned(row[time_column] or "") for row in rows)
+    keep = _fill_or_drop(values, missing)
+    _check_time_order(path, time_column, times[keep], np.asarray(lines)[keep], interleaved_hint, check_order)
+    return times[keep], values[keep], counted, utc
+
+
+def _read_rows(path: Path, wanted: list[str], where: Mapping[str, str] | None) -> tuple[list[dict], list[int]]:
+    """The rows of the CSV (those matching ``where``) and their lines in the file, for messages; a file without a
+    ``wanted`` column is refused naming the columns expected and found."""
     if not path.is_file():
         raise DatasetUnavailableError(f"{path}: no such CSV file")
     opener = gzip.open if path.suffix == ".gz" else open
@@ -132,13 +146,12 @@ def read_series(
         with opener(path, "rt", encoding="utf-8-sig", newline="") as f:
             reader = csv.DictReader(f)
             found = reader.fieldnames or []
-            wanted = [time_column, *value_columns, *(where or {})]
             absent = [c for c in wanted if c not in found]
             if absent:
                 raise DataError(
                     f"{path} has no column {', '.join(map(repr, absent))}: expected {wanted}, found {found}"
                 )
-            rows, lines = [], []  # the rows kept and their lines in the file, for messages
+            rows, lines = [], []
             for row in reader:
                 if all(row[k] == v for k, v in (where or {}).items()):
                     rows.append(row)
@@ -147,12 +160,17 @@ def read_series(
         raise DatasetUnavailableError(f"{path} is not a readable CSV file ({err})") from err
     if not rows:
         raise DataError(f"{path} holds no rows" + (f" where {dict(where)}" if where else ""))
-    values = np.full((len(rows), len(value_columns)), np.nan)
+    return rows, lines
+
+
+def _parse_values(rows: list[dict], lines: list[int], columns: Sequence[str]) -> tuple[np.ndarray, MissingValues]:
+    """The ``columns`` of every row as numbers (NaN where blank or not a number), and those rows counted."""
+    values = np.full((len(rows), len(columns)), np.nan)
     not_numbers: list[tuple[int, str, str]] = []
     not_number_rows = 0
     for i, (line, row) in enumerate(zip(lines, rows, strict=True)):
         row_has_text = False
-        for j, column in enumerate(value_columns):
+        for j, column in enumerate(columns):
             value = parse_value(row[column])  # a short row's missing fields are None: blank
             if value is None:
                 row_has_text = True
@@ -161,35 +179,40 @@ def read_series(
             else:
                 values[i, j] = value
         not_number_rows += row_has_text
-    times = np.array([_row_time(path, line, row[time_column]) for line, row in zip(lines, rows, strict=True)])
-    utc = all(zoned(row[time_column] or "") for row in rows)
-    blank = np.isnan(values).any(axis=1)
-    counted = MissingValues(int(blank.sum()) - not_number_rows, not_number_rows, tuple(not_numbers))
+    blank_rows = int(np.isnan(values).any(axis=1).sum()) - not_number_rows
+    return values, MissingValues(blank_rows, not_number_rows, tuple(not_numbers))
+
+
+def _fill_or_drop(values: np.ndarray, missing: Missing) -> np.ndarray:
+    """The rows to keep: ``"ffill"`` repeats each column's previous value into its gaps (in place), dropping only
+    rows with nothing before them to repeat; ``"drop"`` keeps the rows without a gap."""
     if missing == "ffill":
         for j in range(values.shape[1]):
             column = values[:, j]
             last = np.where(~np.isnan(column), np.arange(len(column)), 0)
             np.maximum.accumulate(last, out=last)
             values[:, j] = column[last]
-        keep = ~np.isnan(values).any(axis=1)  # leading blanks have nothing to repeat
-    elif missing == "drop":
-        keep = ~blank
-    else:
-        raise ValueError(f"missing must be 'drop' or 'ffill', got {missing!r}")
-    steps = np.diff(times[keep]).astype(np.int64)
-    if np.any(steps <= 0):
-        later = int(np.argmax(steps <= 0)) + 1  # the first kept row no later than the one before it
-        line, before = np.asarray(lines)[keep][[later, later - 1]]
-        first = f"{path}, line {line}: {time_column} {times[keep][later]} " + (
-            f"repeats line {before}'s" if steps[later - 1] == 0 else f"is earlier than line {before}'s"
+    return ~np.isnan(values).any(axis=1)
+
+
+def _check_time_order(
+    path: Path, time_column: str, times: np.ndarray, lines: np.ndarray, interleaved_hint: str, refuse: bool
+) -> None:
+    """Refuses (``refuse``) or warns of the first kept row whose time repeats or goes back, naming its line and the
+    line before it."""
+    steps = np.diff(times).astype(np.int64)
+    if not np.any(steps <= 0):
+        return
+    later = int(np.argmax(steps <= 0)) + 1  # the first kept row no later than the one before it
+    first = f"{path}, line {lines[later]}: {time_column} {times[later]} " + (
+        f"repeats line {lines[later - 1]}'s" if steps[later - 1] == 0 else f"is earlier than line {lines[later - 1]}'s"
+    )
+    if refuse:
+        raise DataError(
+            f"{first} (the series must be in order, one row a time; several series in one file?{interleaved_hint})"
         )
-        if check_order:
-            raise DataError(
-                f"{first} (the series must be in order, one row a time; several series in one file?{interleaved_hint})"
-            )
-        rank_zero_warn(f"{first}, and {int((steps <= 0).sum()) - 1} more rows' times do not follow the row before: "
-                       "the rows are read in file order, their times only shown")  # fmt: skip
-    return times[keep], values[keep], counted, utc
+    rank_zero_warn(f"{first}, and {int((steps <= 0).sum()) - 1} more rows' times do not follow the row before: "
+                   "the rows are read in file order, their times only shown")  # fmt: skip
 
 
 def chronological_sizes(n: int, train_fraction: float, test_fraction: float) -> tuple[int, int, int]:
