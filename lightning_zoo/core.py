@@ -180,6 +180,9 @@ class ZooModule(pl.LightningModule):
     prediction_files: ClassVar[tuple[str, ...]] = ()
     checkpoint_renames: ClassVar[Mapping[str, str]] = {}
     built_networks: ClassVar[tuple[str, ...]] = ()  # attributes a model must set to its networks (its base reads them)
+    # Whether the class has weights to train, known before an instance exists (``learns`` says it of an instance):
+    # predict without --ckpt_path is refused for it before the data are read (a baseline sets False)
+    has_weights: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -318,10 +321,6 @@ class ZooModule(pl.LightningModule):
             + (f" (now {' '.join(rates)})" if rates else "")
         )
 
-    # Whether the class has weights to train, known before an instance exists: predict without --ckpt_path is
-    # refused for it before the data are read (a baseline sets False)
-    has_weights: ClassVar[bool] = True
-
     @property
     def learns(self) -> bool:
         """Whether the model has weights to train (a baseline such as the last-value forecaster has none, so it takes
@@ -344,7 +343,7 @@ class ZooModule(pl.LightningModule):
         grid, the language model's text samples)."""
         return []
 
-    # ------------------------------------------------------------------------------------------------ checkpoints
+    # ------------------------------------------------------------------------------------------------------ setup
 
     _distributed = False  # set in setup: more than one process
 
@@ -361,6 +360,8 @@ class ZooModule(pl.LightningModule):
             seed_rank(int(seed), self.trainer.global_rank)
         if stage == "fit":
             refuse_stopping_on_missing_validation(self.trainer, self)
+
+    # ------------------------------------------------------------------------------------------------ checkpoints
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["zoo_model"] = self.model_name

@@ -404,3 +404,17 @@ def test_single_bias_trains_kerass_parameters_and_keeps_the_second_bias_at_zero(
             assert not p.any(), name
         else:
             assert not torch.equal(p, before[name]), name
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_keras2_gives_a_text_classifier_the_books_whole_keras_2_layer(cell):
+    """--model.keras2 true, as the forecasters take it: one bias vector, and for gated cells hard_sigmoid gates, a
+    dropout mask per gate and (GRU) the reset gate before the product, whatever the four options say."""
+    recurrent = RecurrentTextClassifier(cell=cell, keras2=True, mask_per_gate=False).net.recurrent
+    gated = cell != "rnn"
+    assert recurrent.recurrent_activation == ("hard_sigmoid" if gated else "sigmoid")
+    assert recurrent.mask_per_gate == gated and recurrent.reset_after == (cell != "gru")
+    biases = [p for name, p in recurrent.named_parameters() if "bias_hh" in name]
+    assert biases and not any(p.requires_grad for p in biases)
+    plain = RecurrentTextClassifier(cell=cell).net.recurrent
+    assert plain.recurrent_activation == "sigmoid" and not plain.mask_per_gate and plain.reset_after

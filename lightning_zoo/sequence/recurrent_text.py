@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from lightning_zoo.cards import DLWP, HANDS_ON, Card, Result
 from lightning_zoo.keras import KerasOptimizer, keras_dense_init_
-from lightning_zoo.sequence.recurrent import Cell, KerasRecurrent, padding_to_end
+from lightning_zoo.sequence.recurrent import Cell, KerasRecurrent, keras2_options, padding_to_end
 from lightning_zoo.sequence.text_classifier import (
     DLWP_PROTOCOL,
     HONEST,
@@ -73,6 +73,9 @@ class RecurrentTextClassifier(TextClassifier):
             every step, so neither goes with ``padding="packed"``.
         reset_after: False: Keras 2's GRU (the reset gate before the recurrent product; needs ``single_bias``, and
             runs the unfused loop); True: PyTorch's, Keras' since TF 2.
+        keras2: The books' Keras 2.0-2.2 recurrent layer whole, as the forecasters' ``keras2``
+            (:func:`~lightning_zoo.sequence.recurrent.keras2_options`): the four options above as Keras 2 had them,
+            whatever they are given as.
         optimizer: A Keras optimizer with Keras' defaults.
         lr: Learning rate; default Keras' for the optimizer.
         **kwargs: ``vocab_size``, ``embedding_dim`` and the embedding options of ``TextClassifier``.
@@ -90,6 +93,7 @@ class RecurrentTextClassifier(TextClassifier):
         recurrent_activation: Literal["sigmoid", "hard_sigmoid"] = "sigmoid",
         mask_per_gate: bool = False,
         reset_after: bool = True,
+        keras2: bool = False,
         optimizer: KerasOptimizer = "rmsprop",
         lr: float | None = None,
         **kwargs: Any,
@@ -103,10 +107,13 @@ class RecurrentTextClassifier(TextClassifier):
             bidirectional=bidirectional,
             dropout=dropout,
             recurrent_dropout=recurrent_dropout,
-            single_bias=single_bias,
-            recurrent_activation=recurrent_activation,
-            mask_per_gate=mask_per_gate,
-            reset_after=reset_after,
+            **{
+                "single_bias": single_bias,
+                "recurrent_activation": recurrent_activation,
+                "mask_per_gate": mask_per_gate,
+                "reset_after": reset_after,
+                **(keras2_options(cell) if keras2 else {}),
+            },
         )
         self.net = RecurrentTextNetwork(hp.vocab_size, hp.embedding_dim, recurrent, self.outputs, padding)
         self.freeze_embedding_if_asked()
