@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import RESULTS, ROOT, add_data_dir, machine, write_result  # noqa: E402
 from datamodules import MNISTDataModule, TensorBatchDataset  # noqa: E402
 from lightning_zoo.cli import ZooCLI  # noqa: E402
-from lightning_zoo.core import inference_mode_of, load_zoo_module, read_checkpoint  # noqa: E402
+from lightning_zoo.core import evaluating, load_zoo_module, read_checkpoint  # noqa: E402
 from lightning_zoo.metrics import to_layout  # noqa: E402
 
 
@@ -31,7 +31,7 @@ def generated_set(gan_ckpt: Path, per_class: int, seed: int) -> tuple[torch.Tens
     gan = load_zoo_module(gan_ckpt)
     generator = torch.Generator().manual_seed(seed)
     images, labels = [], []
-    with inference_mode_of(gan.generator):
+    with evaluating(gan.generator):
         for label in range(gan.hparams.num_classes):
             for start in range(0, per_class, 500):
                 latent = gan.sample_latent(min(500, per_class - start), generator)

@@ -23,7 +23,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import EpochLog, machine, seeded_cli, seeded_run_options, write_result  # noqa: E402
-from lightning_zoo.core import inference_mode_of  # noqa: E402
+from lightning_zoo.core import evaluating  # noqa: E402
 
 
 class TestEveryEpoch(EpochLog):
@@ -32,7 +32,7 @@ class TestEveryEpoch(EpochLog):
 
     def validated(self, trainer, pl_module) -> dict:
         loss_sum = correct = count = 0.0
-        with inference_mode_of(pl_module):
+        with evaluating(pl_module):
             for x, y in trainer.datamodule.test_dataloader():
                 x, y = x.to(pl_module.device), y.to(pl_module.device)
                 loss, predicted = pl_module.loss_and_predictions(pl_module(x), y)

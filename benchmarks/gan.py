@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import RESULTS, ROOT, add_data_dir, machine  # noqa: E402
 from lightning_zoo.callbacks import EpochTimer  # noqa: E402
 from lightning_zoo.cli import ZooCLI  # noqa: E402
-from lightning_zoo.core import inference_mode_of  # noqa: E402
+from lightning_zoo.core import evaluating  # noqa: E402
 from lightning_zoo.metrics import (  # noqa: E402
     ClassifierFID,
     ConditionalAccuracy,
@@ -181,7 +181,7 @@ def main() -> None:
         modes = mode_report(cli.model, dataset)
         final.update(rarest_class_pct=modes["rarest_class_pct"], commonest_class_pct=modes["commonest_class_pct"])
     if any(isinstance(m, ConditionalAccuracy) for m in measured):
-        with inference_mode_of(cli.model.generator):
+        with evaluating(cli.model.generator):
             final["fidelity"] = fidelity_report(cli.model, dataset)
     grids = sorted((workdir / "csv").rglob("images/samples/*.png"))
     if grids:

@@ -13,7 +13,7 @@ from pytorch_lightning.callbacks import BasePredictionWriter, Callback, ModelChe
 from pytorch_lightning.callbacks.progress.rich_progress import RichProgressBarTheme
 from pytorch_lightning.utilities import rank_zero_info
 
-from lightning_zoo.core import ZooError, inference_mode_of
+from lightning_zoo.core import ZooError, evaluating
 from lightning_zoo.files import numbered
 from lightning_zoo.lightning_private import save_last_checkpoint_if_skipped
 from lightning_zoo.media import image_grid, log_image, tested_run_folder
@@ -194,7 +194,7 @@ class InterpolationGrid(SampleGrid):
         fixed = pl_module.fixed_latent()
         start = {k: v[0 : 2 * self.rows : 2] for k, v in fixed.items()}
         end = {k: v[1 : 2 * self.rows : 2] for k, v in fixed.items()}
-        with inference_mode_of(pl_module.generator):
+        with evaluating(pl_module.generator):
             images = pl_module.generate(pl_module.interpolate(start, end, self.steps, self.spherical))
         log_image(trainer, self.key, image_grid(images, self.steps, pl_module.output_range))
 

@@ -76,7 +76,7 @@ def restore_rng_state(state: dict[str, Any]) -> None:
 
 
 @contextmanager
-def inference_mode_of(module: torch.nn.Module) -> Iterator[None]:
+def evaluating(module: torch.nn.Module) -> Iterator[None]:
     """``module`` in eval mode (BatchNorm's running statistics, no dropout) and without gradients for the block,
     then back in the mode it was in."""
     was_training = module.training

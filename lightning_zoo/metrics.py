@@ -28,7 +28,7 @@ from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.kid import KernelInceptionDistance
 
 from lightning_zoo.callbacks import due
-from lightning_zoo.core import ZooError, inference_mode_of, load_zoo_module
+from lightning_zoo.core import ZooError, evaluating, load_zoo_module
 
 FEATURE_NETWORKS = Path(__file__).parent / "feature_networks"
 MAKE_FEATURE_NETWORKS = "python benchmarks/feature_networks.py --data-dir DIR --datasets {dataset}"
@@ -300,7 +300,7 @@ def add_generated_images(
     metrics: list[Any], gan: nn.Module, count: int, batch_size: int, noise_source: torch.Generator
 ) -> None:
     """``count`` samples of ``gan`` (generator in eval mode), from latents drawn with ``noise_source``."""
-    with inference_mode_of(gan.generator):
+    with evaluating(gan.generator):
         for start in range(0, count, batch_size):
             images = gan.generate(gan.sample_latent(min(batch_size, count - start), noise_source))
             for metric in metrics:
@@ -316,7 +316,7 @@ def predicted_classes(
     """How many of ``count`` samples of ``gan`` (its own latent distribution: a conditional GAN's labels uniform, as
     in training) the classifier puts in each class."""
     counts = torch.zeros(classifier.num_features, dtype=torch.long)
-    with inference_mode_of(gan.generator):
+    with evaluating(gan.generator):
         for start in range(0, count, batch):
             predicted = classifier(gan.generate(gan.sample_latent(min(batch, count - start), generator))).argmax(1)
             counts += torch.bincount(predicted.cpu(), minlength=classifier.num_features)
@@ -420,7 +420,7 @@ def class_confusion(
     with each value of ``key`` (``labels`` for a conditional GAN, ``category`` for InfoGAN)."""
     values = int(gan.hparams["num_classes" if key == "labels" else "num_categories"])
     counts = torch.zeros(values, classifier.num_features, dtype=torch.long)
-    with inference_mode_of(gan.generator):
+    with evaluating(gan.generator):
         for value in range(values):
             for start in range(0, per_value, batch):
                 latent = gan.sample_latent(min(batch, per_value - start), generator)

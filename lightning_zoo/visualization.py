@@ -35,7 +35,7 @@ from PIL import Image
 from pytorch_lightning.callbacks import Callback
 from torch import Tensor, nn
 
-from lightning_zoo.core import ZooError, inference_mode_of
+from lightning_zoo.core import ZooError, evaluating
 from lightning_zoo.media import log_image, save_png
 
 
@@ -96,7 +96,7 @@ def run_to(net: nn.Module, images: Tensor) -> Tensor | None:
 
 def activation_maps(net: nn.Module, image: Tensor, layers: Sequence[str]) -> dict[str, Tensor]:
     """The (channels, h, w) outputs of ``layers`` for one (C, H, W) image, in evaluation mode."""
-    with inference_mode_of(net), recorded(net, layers) as outputs:
+    with evaluating(net), recorded(net, layers) as outputs:
         run_to(net, image[None])
     return {name: outputs[name][0].detach() for name in layers}
 
@@ -140,7 +140,7 @@ def filter_pattern(
     Returns the pattern as the book deprocesses it (uint8, (C, H, W)) and the mean activation before each step."""
     device = next(net.parameters()).device
     losses = []
-    with inference_mode_of(net), gradients_on(), recorded(net, [layer]) as outputs:
+    with evaluating(net), gradients_on(), recorded(net, [layer]) as outputs:
         start = (128 + 20 * torch.rand((1, *input_shape), generator=generator)) / 255
         x = start.to(device).requires_grad_(True)
         for _ in range(steps):
@@ -184,7 +184,7 @@ def grad_cam(net: nn.Module, layer: str, image: Tensor, class_index: int | None 
     over each map, averaged over the maps, negative values cut, scaled to a maximum of 1. ``class_index`` None takes
     the predicted class; a one-logit (binary) network scores class 1 by its logit and class 0 by minus it.
     Returns the (h, w) heatmap and the class."""
-    with inference_mode_of(net), gradients_on(), recorded(net, [layer], stop=False) as outputs:
+    with evaluating(net), gradients_on(), recorded(net, [layer], stop=False) as outputs:
         logits = net(image[None].clone())  # a clone: an image made under inference mode cannot enter autograd
         features = outputs[layer]
         if logits.dim() != 2:
@@ -249,7 +249,7 @@ def deep_dream(
     size = torch.tensor(image.shape[1:], dtype=torch.float64)
     shapes = [tuple(int(v) for v in (size / octave_scale**i).round()) for i in reversed(range(octaves))]
     losses: list[float] = []
-    with inference_mode_of(net), gradients_on(), recorded(net, names) as outputs:
+    with evaluating(net), gradients_on(), recorded(net, names) as outputs:
         original = image[None].float().clone()  # see grad_cam
         dream = original.clone()
         shrunk_original = F.interpolate(original, size=shapes[0], mode="bilinear", align_corners=False)
@@ -414,7 +414,7 @@ def imagenet_top(net: nn.Module, image: Tensor, k: int = 3) -> list[tuple[str, f
     """The ``k`` most probable ImageNet classes of a (3, H, W) image, as (name, probability)."""
     from lightning_zoo.pretrained import imagenet_classes
 
-    with inference_mode_of(net), torch.no_grad():
+    with evaluating(net), torch.no_grad():
         probabilities = net(image[None]).softmax(-1)[0]
     top = probabilities.topk(k)
     names = imagenet_classes()

@@ -16,7 +16,7 @@ from pytorch_lightning.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
-from lightning_zoo.core import EpochMeans, ZooError, ZooModule, inference_mode_of
+from lightning_zoo.core import EpochMeans, ZooError, ZooModule, evaluating
 from lightning_zoo.files import atomic_path
 from lightning_zoo.lightning_private import batch_index_of_run, ddp_finds_unused_parameters
 from lightning_zoo.media import image_grid, save_png
@@ -179,7 +179,7 @@ class GANBase(ZooModule):
 
     def fixed_samples(self) -> Tensor:
         """Generator output for the fixed latent, with BatchNorm in inference mode (the books' ``training=False``)."""
-        with inference_mode_of(self.generator):
+        with evaluating(self.generator):
             return self.generate(self.fixed_latent())
 
     def interpolate(self, start: Latent, end: Latent, steps: int, spherical: bool = False) -> Latent:

@@ -15,7 +15,7 @@ from pytorch_lightning.callbacks import Callback
 from torch import Tensor
 
 from lightning_zoo.callbacks import due
-from lightning_zoo.core import SharedStepModule, ZooError, inference_mode_of
+from lightning_zoo.core import SharedStepModule, ZooError, evaluating
 from lightning_zoo.files import atomic_path
 from lightning_zoo.keras import KerasOptimizer, keras_categorical_crossentropy, keras_optimizer
 from lightning_zoo.media import log_text
@@ -171,7 +171,7 @@ class LanguageModelBase(SharedStepModule):
         not again for every token). Runs in eval mode without gradients; sampling draws from ``generator``
         (default: the global RNG). Tokens of ``exclude`` are never chosen (a word corpus' padding and OOV marker)."""
         tokens = []
-        with inference_mode_of(self):
+        with evaluating(self):
             logits, state = self.start(prompt.to(self.device))
             for _ in range(length):
                 if exclude:
