@@ -15,13 +15,15 @@ from lightning_zoo.sequence.recurrent import Cell, KerasRecurrent, keras2_option
 
 class ConvRecurrentNetwork(nn.Module):
     """Conv1D-ReLU, MaxPool1D, Conv1D-ReLU ('valid'), a recurrent layer's final state, Dense(1): the convolutions
-    shorten the sequence (by ``pool``) before the slower recurrent layer reads it. Usable without Lightning."""
+    shorten the sequence (by ``pool_size``) before the slower recurrent layer reads it. Usable without Lightning."""
 
-    def __init__(self, input_size: int, filters: int, kernel: int, pool: int, recurrent: KerasRecurrent) -> None:
+    def __init__(
+        self, input_size: int, filters: int, kernel_size: int, pool_size: int, recurrent: KerasRecurrent
+    ) -> None:
         super().__init__()
         self.convs = keras_init_(nn.Sequential(
-            nn.Conv1d(input_size, filters, kernel), nn.ReLU(), nn.MaxPool1d(pool),
-            nn.Conv1d(filters, filters, kernel), nn.ReLU(),
+            nn.Conv1d(input_size, filters, kernel_size), nn.ReLU(), nn.MaxPool1d(pool_size),
+            nn.Conv1d(filters, filters, kernel_size), nn.ReLU(),
         ))  # fmt: skip
         self.recurrent = recurrent
         self.head = keras_dense_init_(nn.Linear(recurrent.output_size, 1))

@@ -14,18 +14,18 @@ from torch import Tensor, nn
 from lightning_zoo.cards import HANDS_ON, Card, classifier_fid_results
 from lightning_zoo.gan.base import GANBase, Latent, RealBatch, normal_init_
 
-Activation = Literal["leaky_relu", "relu"]
-ACTIVATIONS = {"leaky_relu": lambda: nn.LeakyReLU(0.2), "relu": nn.ReLU}
+LayerActivation = Literal["leaky_relu", "relu"]
+ACTIVATION_LAYERS = {"leaky_relu": lambda: nn.LeakyReLU(0.2), "relu": nn.ReLU}
 OUTPUTS = {"tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 
 
-def dense_stack(widths: Sequence[int], activation: Activation) -> list[nn.Module]:
+def dense_stack(widths: Sequence[int], activation: LayerActivation) -> list[nn.Module]:
     """Linear layers between consecutive ``widths``, each followed by ``activation`` except the last."""
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(widths, widths[1:], strict=False)):
         layers.append(nn.Linear(a, b))
         if i < len(widths) - 2:
-            layers.append(ACTIVATIONS[activation]())
+            layers.append(ACTIVATION_LAYERS[activation]())
     return layers
 
 
@@ -37,7 +37,7 @@ class MLPGenerator(nn.Sequential):
         latent_dim: int,
         hidden_units: Sequence[int],
         image_shape: Sequence[int],
-        activation: Activation = "leaky_relu",
+        activation: LayerActivation = "leaky_relu",
         output: Literal["tanh", "sigmoid"] = "tanh",
     ) -> None:
         widths = [latent_dim, *hidden_units, math.prod(image_shape)]
@@ -47,7 +47,9 @@ class MLPGenerator(nn.Sequential):
 class MLPDiscriminator(nn.Sequential):
     """Images (N, *image_shape) -> flattened -> dense layers -> one logit each (N,)."""
 
-    def __init__(self, image_shape: Sequence[int], hidden_units: Sequence[int], activation: Activation = "leaky_relu"):
+    def __init__(
+        self, image_shape: Sequence[int], hidden_units: Sequence[int], activation: LayerActivation = "leaky_relu"
+    ):
         widths = [math.prod(image_shape), *hidden_units, 1]
         super().__init__(nn.Flatten(), *dense_stack(widths, activation), nn.Flatten(0))
 
@@ -75,7 +77,7 @@ class VanillaGAN(GANBase):
         input_shape: Sequence[int] = (1, 28, 28),
         generator_units: Sequence[int] = (256, 512, 1024),
         discriminator_units: Sequence[int] = (1024, 512, 256),
-        activation: Activation = "leaky_relu",
+        activation: LayerActivation = "leaky_relu",
         output: Literal["tanh", "sigmoid"] = "tanh",
         weight_init: Literal["normal", "glorot"] = "normal",
         generator_loss: Literal["non_saturating", "minimax"] = "non_saturating",

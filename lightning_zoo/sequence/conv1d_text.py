@@ -14,18 +14,24 @@ from lightning_zoo.sequence.text_classifier import LINE_BREAKS_DROPPED, TextClas
 
 
 class Conv1DTextNetwork(nn.Module):
-    """Embedding, Conv1D(filters, k)-ReLU, MaxPool1D(pool), Conv1D(filters, k)-ReLU, global max pooling, Dense of
+    """Embedding, Conv1D(filters, k)-ReLU, MaxPool1D(pool_size), Conv1D(filters, k)-ReLU, global max pooling, Dense of
     logits; 'valid' convolutions. Usable without Lightning."""
 
     def __init__(
-        self, vocab_size: int, embedding_dim: int, outputs: int, filters: int = 32, kernel: int = 7, pool: int = 5
+        self,
+        vocab_size: int,
+        embedding_dim: int,
+        outputs: int,
+        filters: int = 32,
+        kernel_size: int = 7,
+        pool_size: int = 5,
     ) -> None:
         super().__init__()
         self.embedding = keras_embedding(vocab_size, embedding_dim)
-        self.minimum_length = (kernel - 1) + pool * kernel  # shortest review both convolutions fit in
+        self.minimum_length = (kernel_size - 1) + pool_size * kernel_size  # shortest review both convolutions fit in
         self.features = nn.Sequential(
-            nn.Conv1d(embedding_dim, filters, kernel), nn.ReLU(), nn.MaxPool1d(pool),
-            nn.Conv1d(filters, filters, kernel), nn.ReLU(), nn.AdaptiveMaxPool1d(1), nn.Flatten(),
+            nn.Conv1d(embedding_dim, filters, kernel_size), nn.ReLU(), nn.MaxPool1d(pool_size),
+            nn.Conv1d(filters, filters, kernel_size), nn.ReLU(), nn.AdaptiveMaxPool1d(1), nn.Flatten(),
         )  # fmt: skip
         self.head = nn.Linear(filters, outputs)
         keras_init_(self.features)
