@@ -12,7 +12,7 @@ from torch import nn
 
 from lightning_zoo.cards import Card, Result
 from lightning_zoo.classification.base import Classifier
-from lightning_zoo.keras import KerasOptimizer, keras_init_
+from lightning_zoo.keras import keras_init_
 from lightning_zoo.layers import Antirectifier
 
 
@@ -39,8 +39,6 @@ class AntirectifierMLP(Classifier):
         input_shape: Shape of one sample (linked from the DataModule); flattened to its product.
         hidden_units: Units of each Dense layer before an Antirectifier (which doubles them).
         dropout: Dropout after each Antirectifier.
-        optimizer: A Keras optimizer with Keras' defaults.
-        lr: Learning rate; default Keras' for the optimizer.
     """
 
     def __init__(
@@ -48,11 +46,9 @@ class AntirectifierMLP(Classifier):
         input_shape: Sequence[int] = (784,),
         hidden_units: Sequence[int] = (256, 256),
         dropout: float = 0.1,
-        optimizer: KerasOptimizer = "rmsprop",
-        lr: float | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(optimizer=optimizer, lr=lr, **kwargs)
+        super().__init__(**kwargs)
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.net = AntirectifierNetwork(math.prod(input_shape), hidden_units, self.hparams.num_classes, dropout)

@@ -10,7 +10,7 @@ from torch import nn
 
 from lightning_zoo.cards import Card, Result
 from lightning_zoo.classification.base import Classifier
-from lightning_zoo.keras import KerasOptimizer, keras_decay, keras_init_
+from lightning_zoo.keras import keras_decay, keras_init_
 from lightning_zoo.layers import checked_image_shape
 
 
@@ -39,7 +39,6 @@ class Cifar10ConvNet(Classifier):
     Args:
         input_shape: (channels, height, width), linked from the DataModule.
         filters: Filters of the two blocks.
-        optimizer: A Keras optimizer with Keras' defaults.
         lr: Learning rate.
         decay: Keras 2's per-batch learning-rate decay.
     """
@@ -48,12 +47,11 @@ class Cifar10ConvNet(Classifier):
         self,
         input_shape: Sequence[int] = (3, 32, 32),
         filters: Sequence[int] = (32, 64),
-        optimizer: KerasOptimizer = "rmsprop",
         lr: float | None = 1e-4,
         decay: float = 1e-6,
         **kwargs: Any,
     ) -> None:
-        super().__init__(optimizer=optimizer, lr=lr, **kwargs)
+        super().__init__(lr=lr, **kwargs)
         checked_image_shape(type(self).__name__, input_shape, min_side=10)
         self.net = Cifar10ConvNetNetwork(input_shape, self.hparams.num_classes, filters)
         self.example_input_array = torch.zeros(2, *input_shape)

@@ -10,7 +10,7 @@ from torch import nn
 
 from lightning_zoo.cards import DLWP, Card, Result
 from lightning_zoo.classification.base import Classifier
-from lightning_zoo.keras import KerasOptimizer, keras_init_
+from lightning_zoo.keras import keras_init_
 from lightning_zoo.layers import checked_image_shape
 
 
@@ -37,19 +37,15 @@ class IntroConvNet(Classifier):
     Args:
         input_shape: (channels, height, width), linked from the DataModule; at least 28x28 for the three convs.
         filters: Filters of the three conv layers.
-        optimizer: A Keras optimizer with Keras' defaults.
-        lr: Learning rate; default Keras' for the optimizer.
     """
 
     def __init__(
         self,
         input_shape: Sequence[int] = (1, 28, 28),
         filters: Sequence[int] = (32, 64, 64),
-        optimizer: KerasOptimizer = "rmsprop",
-        lr: float | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(optimizer=optimizer, lr=lr, **kwargs)
+        super().__init__(**kwargs)
         checked_image_shape(type(self).__name__, input_shape, min_side=18)
         self.net = IntroConvNetNetwork(input_shape, self.hparams.num_classes, filters)
         self.example_input_array = torch.zeros(2, *input_shape)

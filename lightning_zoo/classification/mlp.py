@@ -51,7 +51,6 @@ class MLP(Classifier):
         l2: Keras ``kernel_regularizer=l2(l2)`` on every layer's kernel, the output layer's too (the book's snippet
             shows it on the first Dense only, and its table says "L2" for the whole model).
         optimizer: A Keras optimizer with Keras' defaults.
-        lr: Learning rate; default Keras' for the chosen optimizer (1e-3, 1e-2, 1e-3).
         binary_output: With two classes, one sigmoid logit (Keras' ``Dense(1, 'sigmoid')``, as the head on VGG16's
             features in "Deep Learning with Python" 5.3) instead of one logit per class.
     """
@@ -64,11 +63,10 @@ class MLP(Classifier):
         relu: bool = True,
         l2: float = 0.0,
         optimizer: KerasOptimizer = "adam",
-        lr: float | None = None,
         binary_output: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(optimizer=optimizer, lr=lr, **kwargs)
+        super().__init__(optimizer=optimizer, **kwargs)
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         outputs = self.output_units(binary_output)

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from lightning_zoo.cards import DLWP, Card, Result
 from lightning_zoo.classification.base import Classifier
-from lightning_zoo.keras import KerasOptimizer, keras_init_
+from lightning_zoo.keras import keras_init_
 from lightning_zoo.layers import checked_image_shape
 
 
@@ -58,7 +58,6 @@ class SmallConvNet(Classifier):
         dropout: Dropout after flatten (0: none, the book's first model; 0.5 in its augmented one).
         binary_output: With two classes, one logit with binary cross-entropy (the book's ``Dense(1, 'sigmoid')``);
             False: one logit per class with softmax cross-entropy.
-        optimizer: A Keras optimizer with Keras' defaults.
         lr: Learning rate.
     """
 
@@ -69,11 +68,10 @@ class SmallConvNet(Classifier):
         dense_units: int = 512,
         dropout: float = 0.0,
         binary_output: bool = True,
-        optimizer: KerasOptimizer = "rmsprop",
         lr: float | None = 1e-4,
         **kwargs: Any,
     ) -> None:
-        super().__init__(optimizer=optimizer, lr=lr, **kwargs)
+        super().__init__(lr=lr, **kwargs)
         checked_image_shape(type(self).__name__, input_shape, min_side=46)
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")

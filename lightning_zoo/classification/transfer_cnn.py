@@ -57,7 +57,6 @@ class TransferCNN(Classifier):
         freeze_features: Train the head only.
         new_head: Take only the features from ``init_from``; the head starts from fresh weights.
         optimizer: A Keras optimizer with Keras 2's defaults.
-        lr: Learning rate; default Keras' for the optimizer.
         eps: The optimizer's epsilon; default the example's Keras (2.0: 1e-8 for Adadelta). Adadelta's epsilon is in
             its step's numerator too, so it sets the size of the first steps: the script's 99.8 % / 99.2 % date from
             its 2015 version, run on Keras 0.2, whose Adadelta epsilon was 1e-6 (see the cards).
@@ -72,11 +71,10 @@ class TransferCNN(Classifier):
         freeze_features: bool = False,
         new_head: bool = False,
         optimizer: KerasOptimizer = "adadelta",
-        lr: float | None = None,
         eps: float | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(optimizer=optimizer, lr=lr, **kwargs)
+        super().__init__(optimizer=optimizer, **kwargs)
         checked_image_shape(type(self).__name__, input_shape, min_side=6)
         if eps is not None and "eps" not in KERAS_OPTIMIZERS.get(optimizer, (None, {}))[1]:
             raise ValueError(f"eps is an option of Adam, RMSprop and Adadelta; {optimizer} has none")

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from lightning_zoo.cards import DLWP, Card, Result
 from lightning_zoo.classification.base import Classifier
-from lightning_zoo.keras import KerasOptimizer, keras_init_
+from lightning_zoo.keras import keras_init_
 from lightning_zoo.layers import checked_image_shape
 from lightning_zoo.pretrained import (
     ImageNetNormalize,
@@ -70,7 +70,6 @@ class VGG16Transfer(Classifier):
         head_units: Width of the head's hidden layer.
         dropout: Dropout after flatten (the book's end-to-end head has none).
         binary_output: With two classes, one sigmoid logit (the book's ``Dense(1, 'sigmoid')``).
-        optimizer: A Keras optimizer with Keras' defaults.
         lr: Learning rate.
     """
 
@@ -84,11 +83,10 @@ class VGG16Transfer(Classifier):
         head_units: int = 256,
         dropout: float = 0.0,
         binary_output: bool = True,
-        optimizer: KerasOptimizer = "rmsprop",
         lr: float | None = 2e-5,
         **kwargs: Any,
     ) -> None:
-        super().__init__(optimizer=optimizer, lr=lr, **kwargs)
+        super().__init__(lr=lr, **kwargs)
         checked_image_shape("VGG16", input_shape, min_side=32, channels=3)
         outputs = self.output_units(binary_output)
         self.net = VGG16TransferNetwork(input_shape, outputs, head_units, dropout, imagenet_normalize)

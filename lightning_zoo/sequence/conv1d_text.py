@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from lightning_zoo.cards import DLWP, Card
 from lightning_zoo.core import ZooError
-from lightning_zoo.keras import KerasOptimizer, keras_init_
+from lightning_zoo.keras import keras_init_
 from lightning_zoo.sequence.text_classifier import LINE_BREAKS_DROPPED, TextClassifier, dlwp_results, keras_embedding
 
 
@@ -53,9 +53,9 @@ class Conv1DTextClassifier(TextClassifier):
         filters: Filters of both convolutions.
         kernel_size: Width of both convolutions.
         pool_size: Width of the max pooling between them.
-        optimizer: A Keras optimizer with Keras' defaults.
         lr: Learning rate (the book's 1e-4).
-        **kwargs: ``vocab_size``, ``embedding_dim`` and the embedding options of ``TextClassifier``.
+        **kwargs: ``vocab_size``, ``embedding_dim`` and the embedding options of ``TextClassifier``; ``optimizer``
+            of ``Classifier`` (Keras' rmsprop, the book's, unless given).
     """
 
     def __init__(
@@ -63,11 +63,10 @@ class Conv1DTextClassifier(TextClassifier):
         filters: int = 32,
         kernel_size: int = 7,
         pool_size: int = 5,
-        optimizer: KerasOptimizer = "rmsprop",
         lr: float | None = 1e-4,
         **kwargs: Any,
     ) -> None:
-        super().__init__(optimizer=optimizer, lr=lr, **kwargs)
+        super().__init__(lr=lr, **kwargs)
         hp = self.hparams
         self.net = Conv1DTextNetwork(hp.vocab_size, hp.embedding_dim, self.outputs, filters, kernel_size, pool_size)
         self.freeze_embedding_if_asked()

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from lightning_zoo.cards import DLWP, Card, Result
-from lightning_zoo.keras import KerasOptimizer, keras_dense_init_
+from lightning_zoo.keras import keras_dense_init_
 from lightning_zoo.sequence.text_classifier import LINE_BREAKS_DROPPED, TextClassifier, dlwp_results, keras_embedding
 
 
@@ -40,20 +40,17 @@ class EmbeddingDenseClassifier(TextClassifier):
     Args:
         sequence_length: Words per review (linked from the DataModule's ``maxlen``).
         hidden_units: Units of the ReLU hidden layers between Flatten and the output.
-        optimizer: A Keras optimizer with Keras' defaults.
-        lr: Learning rate; default Keras' for the optimizer.
-        **kwargs: ``vocab_size``, ``embedding_dim`` and the embedding options of ``TextClassifier``.
+        **kwargs: ``vocab_size``, ``embedding_dim`` and the embedding options of ``TextClassifier``; ``optimizer``
+            and ``lr`` of ``Classifier`` (Keras' rmsprop at its own rate unless given).
     """
 
     def __init__(
         self,
         sequence_length: int = 20,
         hidden_units: Sequence[int] = (),
-        optimizer: KerasOptimizer = "rmsprop",
-        lr: float | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(optimizer=optimizer, lr=lr, **kwargs)
+        super().__init__(**kwargs)
         hp = self.hparams
         self.net = EmbeddingDenseNetwork(hp.vocab_size, hp.embedding_dim, sequence_length, hidden_units, self.outputs)
         self.freeze_embedding_if_asked()

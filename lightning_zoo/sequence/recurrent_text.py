@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from lightning_zoo.cards import DLWP, HANDS_ON, Card, Result
-from lightning_zoo.keras import KerasOptimizer, keras_dense_init_
+from lightning_zoo.keras import keras_dense_init_
 from lightning_zoo.sequence.recurrent import Cell, KerasRecurrent, keras2_options, padding_to_end
 from lightning_zoo.sequence.text_classifier import (
     DLWP_PROTOCOL,
@@ -76,9 +76,8 @@ class RecurrentTextClassifier(TextClassifier):
         keras2: The books' Keras 2.0-2.2 recurrent layer whole, as the forecasters' ``keras2``
             (:func:`~lightning_zoo.sequence.recurrent.keras2_options`): the four options above as Keras 2 had them,
             whatever they are given as.
-        optimizer: A Keras optimizer with Keras' defaults.
-        lr: Learning rate; default Keras' for the optimizer.
-        **kwargs: ``vocab_size``, ``embedding_dim`` and the embedding options of ``TextClassifier``.
+        **kwargs: ``vocab_size``, ``embedding_dim`` and the embedding options of ``TextClassifier``; ``optimizer``
+            and ``lr`` of ``Classifier`` (Keras' rmsprop at its own rate unless given).
     """
 
     def __init__(
@@ -94,11 +93,9 @@ class RecurrentTextClassifier(TextClassifier):
         mask_per_gate: bool = False,
         reset_after: bool = True,
         keras2: bool = False,
-        optimizer: KerasOptimizer = "rmsprop",
-        lr: float | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(optimizer=optimizer, lr=lr, **kwargs)
+        super().__init__(**kwargs)
         hp = self.hparams
         recurrent = KerasRecurrent(
             hp.embedding_dim,
