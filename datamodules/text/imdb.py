@@ -75,7 +75,10 @@ def read_review_rows(path: Path) -> list[dict[str, Any]]:
 
 
 def read_reviews(path: Path) -> tuple[list[str], list[int]]:
-    rows = read_review_rows(path)
+    return texts_and_labels(read_review_rows(path))
+
+
+def texts_and_labels(rows: list[dict[str, Any]]) -> tuple[list[str], list[int]]:
     return [r["text"] for r in rows], [r["label"] for r in rows]
 
 
@@ -236,7 +239,7 @@ class IMDBDataModule(InMemoryDataModule):
             convert_archive(self.imdb_folder / ARCHIVE, self.imdb_folder)  # placed by hand after prepare_data
         for split in ("train", "test"):
             rows = read_review_rows(self.imdb_folder / f"{split}.jsonl.gz")
-            self.texts[split] = [r["text"] for r in rows], [r["label"] for r in rows]
+            self.texts[split] = texts_and_labels(rows)
             self.archive_names[split] = archive_names(rows, split)
         if self.word_index is None:
             ranked = ranked_words(self.texts["train"][0], self.encoding["line_breaks"])
