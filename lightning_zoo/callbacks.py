@@ -111,6 +111,12 @@ class ZooProgressBar(RichProgressBar):
         if self._due(batch_idx, total[dataloader_idx]):
             super().on_validation_batch_end(trainer, pl_module, outputs, batch, batch_idx, dataloader_idx)
 
+    def on_train_end(self, trainer, pl_module) -> None:
+        # An epoch's train/ means are logged after the callbacks' on_train_epoch_end: the line left on screen at the
+        # end of fit showed the epoch before the last's.
+        self._update_metrics(trainer, pl_module)
+        self.refresh()
+
     def get_metrics(self, trainer, pl_module) -> dict:
         # Rich formats every number as a metric: a TensorBoard or CSV logger's version 3 read "v_num: 3.000".
         items = super().get_metrics(trainer, pl_module)

@@ -315,3 +315,19 @@ def test_the_progress_bar_shows_small_metrics_with_significant_digits():
     column = MetricsTextColumn(None, "", " ", ZooProgressBar().theme.metrics_format)
     column._metrics = {"val/mse": 0.000123456, "val/loss": 1.93041, "v_num": "3"}
     assert list(column._generate_metrics_texts()) == ["val/mse: 0.0001235", "val/loss: 1.93", "v_num: 3"]
+
+
+def test_the_progress_bar_left_after_fit_shows_the_last_epochs_means(tmp_path):
+    """A model logs its train/ means in its own on_train_epoch_end, after the bar's: the bar left on screen showed
+    the means of the epoch before the last."""
+    from tests.helpers.toys import AugmentedDataModule, ToyRegressor
+
+    class EpochMeans(ToyRegressor):
+        def on_train_epoch_end(self) -> None:
+            self.log("train/epoch", float(self.current_epoch + 1), prog_bar=True)
+
+    bar = ZooProgressBar()
+    trainer = pl.Trainer(max_epochs=3, callbacks=[bar], logger=False, enable_checkpointing=False,
+                         default_root_dir=tmp_path, enable_model_summary=False)  # fmt: skip
+    trainer.fit(EpochMeans(), AugmentedDataModule(batch_size=8))
+    assert bar._metric_component._metrics["train/epoch"] == 3.0
