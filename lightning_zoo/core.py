@@ -18,6 +18,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.distributed as dist
+from lightning_utilities.core.apply_func import apply_to_collection
 from pytorch_lightning.callbacks import Callback, EarlyStopping
 from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
 from pytorch_lightning.utilities.model_helpers import is_overridden
@@ -25,7 +26,12 @@ from torch import Tensor
 from torchmetrics import Metric, MetricCollection
 
 from lightning_zoo.files import atomic_path
-from lightning_zoo.lightning_private import keep_hyperparameters, should_log_this_step, training_epoch_finished
+from lightning_zoo.lightning_private import (
+    keep_hyperparameters,
+    resumed_at_epoch_end,
+    should_log_this_step,
+    training_epoch_finished,
+)
 
 STAGES = ("train", "val", "test")
 
@@ -109,6 +115,36 @@ def constructor_arguments(cls: type) -> list[str]:
         if not any(p.kind is p.VAR_KEYWORD for p in parameters) or klass is ZooModule:
             break
     return names
+
+
+def every_ranks(state: Any) -> list[Any]:
+    """``state`` of every DDP rank, in rank order (``[state]`` in one process). A collective: every rank calls it."""
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        states: list[Any] = [None] * dist.get_world_size()
+        dist.all_gather_object(states, state)
+        return states
+    return [state]
+
+
+def metric_states(module: torch.nn.Module) -> dict[str, dict[str, Any]]:
+    """Where each ``torchmetrics`` metric of ``module`` stands (an epoch's sums so far), on the CPU, by module name."""
+    return {
+        name: {"state": apply_to_collection(metric.metric_state, Tensor, Tensor.cpu), "updates": metric.update_count}
+        for name, metric in module.named_modules()
+        if isinstance(metric, Metric)
+    }
+
+
+def restore_metric_states(module: torch.nn.Module, states: Mapping[str, Mapping[str, Any]]) -> None:
+    """Puts back what :func:`metric_states` saved, into the metrics ``module`` still has under those names."""
+    metrics = dict(module.named_modules())
+    for name, saved in states.items():
+        metric = metrics.get(name)
+        if not isinstance(metric, Metric) or set(saved["state"]) != set(metric.metric_state):
+            continue  # a metric the model no longer has: it starts the epoch afresh
+        for key, value in saved["state"].items():
+            setattr(metric, key, apply_to_collection(value, Tensor, Tensor.to, metric.device))
+        metric._update_count = saved["updates"]  # torchmetrics' count (its compute() warns of a metric never updated)
 
 
 class EpochMeans(Metric):
@@ -210,6 +246,8 @@ class ZooModule(pl.LightningModule):
                 f"{type(self).__name__} is the base of a family, not a model: choose one of {', '.join(models)}"
             )
         super().__init__()
+        self._last_train_epoch_end: int | None = None  # the epoch whose training end last ran
+        self._resumed_after_train_epoch_end = True  # whether the checkpoint resumed from followed that end
         # This runs inside the constructor chain of the model, so Lightning collects the arguments of every class
         # in the hierarchy (the leaf's values win), including defaults of the bases that kwargs forwarding hides.
         self.save_hyperparameters(frame=inspect.currentframe().f_back)
@@ -243,6 +281,7 @@ class ZooModule(pl.LightningModule):
     def on_train_epoch_end(self) -> None:
         self._log_and_reset("train")
         self._step_epoch_plateaus(after_validation=False)
+        self._last_train_epoch_end = self.current_epoch
 
     def on_validation_epoch_end(self) -> None:
         self._log_and_reset("val")
@@ -258,10 +297,10 @@ class ZooModule(pl.LightningModule):
     # steps such a schedule itself as soon as its metric is logged, before any checkpoint of the epoch: a "val/" metric
     # after the validation at the epoch's end (none in an epoch that does not validate, as Keras), any other at the
     # training epoch's end. Lightning still saves and restores the schedule's state. Plateaus stepped every
-    # "step", and schedules of manual optimisation, stay as Lightning (or the model) steps them. One case stays as
-    # Lightning has it: a metric that is not "val/" while the epoch's checkpoint is written after its validation
-    # (validating several times an epoch or every n epochs): the step comes after that checkpoint, and a resume from
-    # it goes on without it.
+    # "step", and schedules of manual optimisation, stay as Lightning (or the model) steps them. A metric that is not
+    # "val/" is stepped after a checkpoint written at the epoch's validation (validating several times an epoch or
+    # every n epochs): a resume from it takes that step, from the epoch's sums the checkpoint holds. Lightning also
+    # skips every epoch schedule at the end of an epoch resumed from within: the zoo's plateaus step there.
 
     def lr_scheduler_step(self, scheduler: Any, metric: Any) -> None:
         if not any(config.scheduler is scheduler for config in self._epoch_plateau_configs()):
@@ -276,9 +315,12 @@ class ZooModule(pl.LightningModule):
         trainer = self._trainer
         if trainer is None or trainer.sanity_checking or trainer.state.fn != "fit":
             return
-        # A resume from a checkpoint written at the epoch's end reruns that end without its metrics: the step, if
-        # taken before the checkpoint, is in the checkpoint's scheduler state.
-        if not training_epoch_finished(trainer) or trainer.fit_loop.restarting:
+        if not training_epoch_finished(trainer):
+            return
+        # A resume from a checkpoint written at the epoch's end reruns that end: a step taken before the checkpoint
+        # (a validation metric's always; a training metric's if the checkpoint followed the training epoch's end) is
+        # in the checkpoint's scheduler state. (A resume from within the epoch steps as the whole run did.)
+        if resumed_at_epoch_end(trainer) and (after_validation or self._resumed_after_train_epoch_end):
             return
         for config in self._epoch_plateau_configs():
             if str(config.monitor).startswith("val/") != after_validation:
@@ -365,13 +407,10 @@ class ZooModule(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["zoo_model"] = self.model_name
-        state = capture_rng_state()
-        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-            states: list[Any] = [None] * dist.get_world_size()
-            dist.all_gather_object(states, state)  # every rank runs this hook, so the collective is safe
-        else:
-            states = [state]
-        checkpoint["rng_states"] = states
+        checkpoint["rng_states"] = every_ranks(capture_rng_state())
+        # An epoch's sums so far (a checkpoint within an epoch), so that the resumed epoch's means are the whole's.
+        checkpoint["metric_states"] = every_ranks(metric_states(self))
+        checkpoint["train_epoch_end_ran"] = self._last_train_epoch_end == self.current_epoch
 
     def _check_weights_fit(
         self, checkpoint: dict[str, Any], source: str | Path | None, from_data: Sequence[str]
@@ -451,6 +490,9 @@ class ZooModule(pl.LightningModule):
             )
         else:
             restore_rng_state(states[self.trainer.global_rank])
+            restore_metric_states(self, (checkpoint.get("metric_states") or [{}])[self.trainer.global_rank])
+        # (a checkpoint of before this was saved had its plateau steps of a training metric in it)
+        self._resumed_after_train_epoch_end = checkpoint.get("train_epoch_end_ran", True)
 
     def on_fit_start(self) -> None:
         # Only now does the trainer know whether it resumes (then the checkpoint holds the weights).

@@ -80,6 +80,13 @@ def save_last_checkpoint_if_skipped(callback: ModelCheckpoint, trainer: pl.Train
         callback._save_last_checkpoint(trainer, callback._monitor_candidates(trainer))
 
 
+def resumed_at_epoch_end(trainer: pl.Trainer) -> bool:
+    """Whether the current epoch is one a resume started at its end (the checkpoint was written after its last batch):
+    Lightning reruns the end's hooks. (``fit_loop.restarting`` cannot tell: after a resume from within an epoch it
+    stays true to that epoch's end too.)"""
+    return trainer.fit_loop.restarted_on_epoch_end
+
+
 def training_epoch_finished(trainer: pl.Trainer) -> bool:
     """Whether every training batch of the current epoch has run: validation now is the one at the epoch's end (not
     one within it), and an epoch cut short by ``max_steps`` has not finished. Lightning steps epoch schedules on it."""

@@ -175,10 +175,26 @@ class EpochRates(Callback):
         self.rates.append(trainer.optimizers[0].param_groups[0]["lr"])
 
 
-def fit_plateau(data_root, root, max_epochs, ckpt_path=None, model_args=None, **trainer_args) -> list[float]:
+class EpochTrainLosses(Callback):
+    """Each finished epoch's train/loss (read when the next epoch starts, and at the end)."""
+
+    def __init__(self) -> None:
+        self.losses: dict[int, float] = {}
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        if "train/loss" in trainer.callback_metrics:
+            self.losses[trainer.current_epoch - 1] = float(trainer.callback_metrics["train/loss"])
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self.losses[trainer.current_epoch - 1] = float(trainer.callback_metrics["train/loss"])
+
+
+def fit_plateau(
+    data_root, root, max_epochs, ckpt_path=None, model_args=None, callbacks=(), **trainer_args
+) -> list[float]:
     rates = EpochRates()
     checkpoints = ZooModelCheckpoint(dirpath=root / "ckpt", save_top_k=-1, monitor="val/acc", mode="max")
-    t = trainer(root, max_epochs=max_epochs, callbacks=[rates, checkpoints], **trainer_args)
+    t = trainer(root, max_epochs=max_epochs, callbacks=[rates, checkpoints, *callbacks], **trainer_args)
     t.fit(PlateauMLP(**(model_args or {})), mlp_data(data_root), ckpt_path=ckpt_path)
     return rates.rates
 
@@ -194,16 +210,37 @@ def test_an_epoch_plateau_steps_before_the_epoch_checkpoint_so_a_resume_keeps_ev
 
 def test_a_plateau_on_the_training_loss_resumes_from_a_checkpoint_written_after_validation(data_root, tmp_path):
     """Validating twice an epoch, the epoch's checkpoint is written after its last validation, before the training
-    loss is logged: the step comes after it (as in Lightning), and the resume goes on without that step rather
-    than failing on the metrics a resumed epoch end does not have."""
+    loss is logged and the plateau steps on it: the resume reruns the epoch's end from the epoch's sums the
+    checkpoint holds, and takes that step (the resumed run trained epoch 2 at 1.0, and logged no loss of epoch 1)."""
     training_loss = {"monitor": "train/loss"}
-    assert fit_plateau(data_root, tmp_path / "whole", 4, model_args=training_loss, val_check_interval=0.5) == [
-        1.0, 1.0, 0.5, 0.25,
-    ]  # fmt: skip
+    whole, resumed = EpochTrainLosses(), EpochTrainLosses()
+    assert fit_plateau(data_root, tmp_path / "whole", 4, model_args=training_loss, callbacks=[whole],
+                       val_check_interval=0.5) == [1.0, 1.0, 0.5, 0.25]  # fmt: skip
     steps = {int(p.stem.rpartition("step=")[2]): p for p in (tmp_path / "whole" / "ckpt").glob("epoch=1-*.ckpt")}
     second = steps[max(steps)]  # after the epoch's last validation (the other is from its middle)
-    resumed = fit_plateau(data_root, tmp_path / "resumed", 4, second, model_args=training_loss, val_check_interval=0.5)
-    assert resumed == [1.0, 0.5]  # the known limit: the step of epoch 1 is not in its checkpoint
+    assert fit_plateau(data_root, tmp_path / "resumed", 4, second, model_args=training_loss, callbacks=[resumed],
+                       val_check_interval=0.5) == [0.5, 0.25]  # fmt: skip
+    assert resumed.losses == {epoch: whole.losses[epoch] for epoch in (1, 2, 3)}
+
+
+def test_a_resume_from_within_an_epoch_ends_that_epoch_as_the_whole_run(data_root, tmp_path):
+    """A checkpoint after the second batch of epoch 2: the resumed epoch's train/loss is the mean of all its batches
+    (it was of those after the resume), and its plateau steps (Lightning, and the zoo, skipped it: the whole run
+    trained epoch 3 at 0.5, the resumed one at 1.0)."""
+    from tests.helpers.contract import SaveAfterBatch
+
+    training_loss = {"monitor": "train/loss"}
+    per_epoch = 4  # the fixture's 256 training digits in batches of 64
+    whole, resumed = EpochTrainLosses(), EpochTrainLosses()
+    middle = SaveAfterBatch(per_epoch + 2, str(tmp_path / "mid.ckpt"))
+    assert fit_plateau(data_root, tmp_path / "whole", 4, model_args=training_loss, callbacks=[whole, middle],
+                       limit_val_batches=0) == [1.0, 1.0, 0.5, 0.25]  # fmt: skip
+    loops = torch.load(tmp_path / "mid.ckpt", weights_only=True)["loops"]["fit_loop"]
+    assert loops["epoch_loop.batch_progress"]["current"]["processed"] == 2 < per_epoch
+    rates = fit_plateau(data_root, tmp_path / "resumed", 4, tmp_path / "mid.ckpt", model_args=training_loss,
+                        callbacks=[resumed], limit_val_batches=0)  # fmt: skip
+    assert rates == [0.5, 0.25]  # of epochs 3 and 4 (Lightning does not start the resumed epoch again)
+    assert resumed.losses == {epoch: whole.losses[epoch] for epoch in (1, 2, 3)}
 
 
 @pytest.mark.parametrize(
