@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+import yaml
 from jsonargparse import Namespace, lazy_instance
 from pytorch_lightning.callbacks import (
     BasePredictionWriter,
@@ -114,6 +115,33 @@ def place_loggers(trainer_config: Namespace) -> None:
         init_args = logger.get("init_args") if isinstance(logger, Namespace) else None
         if init_args is not None and init_args.get("save_dir") == LOG_DIR:
             init_args["save_dir"] = str(root)
+
+
+# Options of free text. jsonargparse reads every value as YAML first: one text such as "#1 film" (a comment, so null)
+# left predict on the test set in silence, "- not good" lost its dash and "great: really" was a mapping.
+TEXT_OPTIONS = ("--data.predict_text", "--data.init_args.predict_text")
+
+
+def literal_texts(argv: Sequence[str]) -> list[str]:
+    """``argv`` with each single text of a :data:`TEXT_OPTIONS` option made a JSON list of it, so that it is read as
+    it is; a list in brackets (``'["a", "b"]'``) stays a list."""
+
+    def is_list(value: str) -> bool:
+        try:
+            return value.lstrip().startswith("[") and isinstance(yaml.safe_load(value), list)
+        except yaml.YAMLError:  # "[spoiler] what a film": one text
+            return False
+
+    out = list(argv)
+    for i, arg in enumerate(out):
+        name, equals, value = arg.partition("=")
+        if name not in TEXT_OPTIONS:
+            continue
+        if equals and not is_list(value):
+            out[i] = f"{name}={json.dumps([value])}"
+        elif not equals and i + 1 < len(out) and not is_list(out[i + 1]):
+            out[i + 1] = json.dumps([out[i + 1]])
+    return out
 
 
 def refuse_without_step(model: pl.LightningModule, step: str, subcommand: str) -> None:
@@ -221,6 +249,12 @@ class ZooCLI(LightningCLI):
             run=run,
             **kwargs,
         )
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
+        if args is None or isinstance(args, list):
+            self.config = parser.parse_args(literal_texts(sys.argv[1:] if args is None else args))
+        else:
+            super().parse_arguments(parser, args)
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         # A link whose DataModule lacks the size, or whose model takes no such argument, is skipped.

@@ -443,3 +443,17 @@ def test_a_checkpoint_of_other_data_is_used_with_a_warning_that_says_what_goes_u
         warnings.simplefilter("always")
         ZooCLI(args=["test", "--config", MLP_CONFIG, "--data.data_dir", str(data_root), "--ckpt_path", checkpoint])
     assert not [w for w in caught if "learnt from" in str(w.message)]  # its own data: nothing to say
+
+
+@pytest.mark.parametrize(
+    "text", ["#1 film of the year", "- not good", "great: really", "&awful", "[spoiler] great", "yes", "3.50", "null"]
+)
+@pytest.mark.parametrize("form", ["separate", "equals"])
+def test_one_text_on_the_command_line_is_read_as_it_is(text, form):
+    """jsonargparse reads a value as YAML: "#1 film" was a comment (null, so predict classified the test set in
+    silence), "- not good" a list of "not good", "great: really" a mapping, "yes" a boolean."""
+    option = ["--data.predict_text", text] if form == "separate" else [f"--data.predict_text={text}"]
+    config = ["--config", str(ROOT / "configs/sequence/lstm_imdb.yaml")]
+    assert ZooCLI(args=[*config, *option], run=False).datamodule.predict_text == [text]
+    listed = ZooCLI(args=[*config, "--data.predict_text", '["#1 film", "- not good"]'], run=False)
+    assert listed.datamodule.predict_text == ["#1 film", "- not good"]
