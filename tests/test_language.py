@@ -354,6 +354,23 @@ def test_a_text_samples_prompt_outside_the_vocabulary_stops_the_fit_before_any_s
     assert fit.global_step == 0
 
 
+def test_a_word_prompt_names_its_unknown_words_and_is_refused_without_a_known_one(data_root):
+    """A word vocabulary reads unknown words as <oov>: the prompt was continued in silence, even one of no known
+    word (which has nothing to start from, as a prompt of no word at all)."""
+    data = WordCorpusDataModule(file="text/sherlock.txt", data_dir=str(data_root))
+    data.setup("fit")
+    known = data.vocabulary.tokens[2]
+    data.predict_text = [f"{known} xyzzyq {known}"]
+    with pytest.warns(
+        UserWarning, match=r"has 1 word\(s\) outside the model's vocabulary of \d+: 'xyzzyq', each read as <oov>"
+    ):
+        [prompt] = data.predict_dataloader().dataset
+    assert data.decode(prompt) == f"{known} <oov> {known}"
+    data.predict_text = ["xyzzyq blorp"]
+    with pytest.raises(DataError, match=r"'xyzzyq blorp' has no word the model knows: 2 word\(s\) outside"):
+        data.predict_dataloader()
+
+
 def test_an_empty_predict_text_is_refused_in_one_line_not_an_empty_loader(data_root):
     """``--data.predict_text '[]'`` would continue no prompt (Lightning only warns of an empty loader); the addition
     model's questions likewise."""

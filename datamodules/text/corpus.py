@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import torch
-from pytorch_lightning.utilities import rank_zero_info
+from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor
 from torch.utils.data import DataLoader
 
@@ -59,11 +59,13 @@ class Vocabulary:
         try:
             return torch.tensor([self.index[t] for t in tokens], dtype=torch.long)
         except KeyError:
-            unknown = sorted(set(tokens) - self.index.keys())
-            shown = ", ".join(repr(t) for t in unknown[:20]) + (" ..." if len(unknown) > 20 else "")
-            raise DataError(
-                f"{what} has {len(unknown)} character(s) outside the model's vocabulary of {len(self)}: {shown}"
-            ) from None
+            raise DataError(f"{what} has {self.outside(tokens, 'character')}") from None
+
+    def outside(self, tokens: Sequence[str], kind: str) -> str:
+        """Says which of ``tokens`` the vocabulary lacks: "2 word(s) outside the model's vocabulary of 5,000: ..."."""
+        unknown = sorted(set(tokens) - self.index.keys())
+        shown = ", ".join(repr(t) for t in unknown[:20]) + (" ..." if len(unknown) > 20 else "")
+        return f"{len(unknown)} {kind}(s) outside the model's vocabulary of {len(self):,}: {shown}"
 
     def decode(self, indices: Sequence[int] | Tensor) -> list[str]:
         return [self.tokens[int(i)] for i in indices]
@@ -300,6 +302,14 @@ class CorpusDataModule(InMemoryDataModule):
         empty = [text for text, prompt in zip(texts, prompts, strict=True) if len(prompt) == 0]
         if empty:
             raise DataError(f"the prompt {empty[0]!r} has no {self.kind} to start from")
+        for text in texts:  # a word vocabulary reads unknown words as its OOV token: said, and refused if all are
+            tokens = self.tokenize(self.prepare_text(text))
+            if self.vocabulary.oov is None or set(tokens) <= self.vocabulary.index.keys():
+                continue
+            outside = self.vocabulary.outside(tokens, self.kind)
+            if not set(tokens) & self.vocabulary.index.keys():
+                raise DataError(f"the prompt {text[:40]!r} has no {self.kind} the model knows: {outside}")
+            rank_zero_warn(f"the prompt {text[:40]!r} has {outside}, each read as {self.vocabulary.oov}")
         return prompts
 
     def predict_dataloader(self) -> DataLoader:
