@@ -19,11 +19,16 @@ def download_file(url: str, dest: Path, md5: str | None, timeout: float = 30.0) 
     file without a published checksum, once it is complete)."""
     partial = dest.with_name(f".{dest.name}.{os.getpid()}.part")
     try:
-        digest = hashlib.md5()
+        digest, received = hashlib.md5(), 0
         with urllib.request.urlopen(url, timeout=timeout) as response, open(partial, "wb") as out:
+            promised = response.headers.get("Content-Length")
             while chunk := response.read(CHUNK):
                 digest.update(chunk)
                 out.write(chunk)
+                received += len(chunk)
+        # A connection closed early ends the reads without an error (http.client does not raise IncompleteRead)
+        if promised is not None and promised.isdigit() and received != int(promised):
+            raise OSError(f"incomplete download: {received:,} of {int(promised):,} bytes")
         if md5 is not None and digest.hexdigest() != md5:
             raise OSError(f"checksum mismatch: md5 {digest.hexdigest()}, expected {md5}")
         os.replace(partial, dest)

@@ -206,6 +206,32 @@ def test_download_verifies_checksums_and_keeps_only_complete_files(tmp_path: Pat
     assert "t10k-labels-idx1-ubyte.gz" not in leftovers and not any(".part" in n for n in leftovers)
 
 
+def test_a_download_cut_short_is_refused_and_leaves_no_file(tmp_path: Path):
+    """A connection closed before the promised Content-Length ends urllib's reads without an error: a file without a
+    published checksum (the Jena archive) was kept, and every later run found it present and unreadable."""
+    from datamodules.download import download_file
+
+    class CutShort(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(b"x" * 1000)
+            self.close_connection = True
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), CutShort)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(OSError, match="incomplete download: 1,000 of 100,000 bytes"):
+            download_file(f"http://127.0.0.1:{server.server_port}/jena.zip", tmp_path / "jena.zip", md5=None)
+    finally:
+        server.shutdown()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_idx_writer_and_reader_agree():
     a = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
     path = Path("x-idx3-ubyte")

@@ -745,3 +745,13 @@ def test_a_clock_put_back_is_refused_by_line_or_read_in_file_order_as_the_book_r
         len(clean.splits[s]) for s in ("train", "val", "test")
     ]
     torch.testing.assert_close(everything(rows.splits["train"])[0], everything(clean.splits["train"])[0])
+
+
+def test_an_unreadable_jena_archive_says_to_delete_it(tmp_path):
+    """A damaged archive counts as present: every later run would fail on it, so the message says what to do."""
+    dm = WeatherDataModule(data_dir=str(tmp_path), download=False)
+    archive = dm.csv_path.with_name(dm.csv_path.name + ".zip")
+    archive.parent.mkdir(parents=True)
+    archive.write_bytes(b"not a zip")
+    with pytest.raises(DatasetUnavailableError, match=r"holds no readable jena_climate_2009_2016.csv .*: delete it"):
+        dm.prepare_data()

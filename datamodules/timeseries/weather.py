@@ -182,7 +182,10 @@ class WeatherDataModule(SeriesDataModule):
             with zipfile.ZipFile(path.parent / archive) as zipped, atomic_path(path) as partial:
                 partial.write_bytes(zipped.read(JENA_FILE))
         except (zipfile.BadZipFile, KeyError, OSError) as err:
-            raise DatasetUnavailableError(f"{path.parent / archive} holds no readable {JENA_FILE} ({err})") from err
+            raise DatasetUnavailableError(
+                f"{path.parent / archive} holds no readable {JENA_FILE} ({err}): delete it, and the next run downloads "
+                "it again"
+            ) from err
 
     def _make_samples(self, mean: Tensor, std: Tensor) -> None:
         """Every split's samples, the series normalised by ``mean`` and ``std``."""
