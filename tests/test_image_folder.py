@@ -603,3 +603,23 @@ def test_a_folder_gan_samples_from_its_checkpoint_without_the_training_images(da
                  checkpoint, "--model.predict_samples", "3"])  # fmt: skip
     samples = torch.load(Path(checkpoint).parent.parent / "predictions" / "samples.pt")
     assert samples.shape == (3, 3, 64, 64) and not (tmp_path / "nothing_here").exists()
+
+
+def test_early_stopping_on_validation_without_validation_images_is_refused_before_training(tmp_path):
+    """A folder with no validation part and val_size 0: Lightning would fail at the first epoch's end ("not
+    available"), the epoch's training lost."""
+    from pytorch_lightning.callbacks import EarlyStopping
+
+    from lightning_zoo.core import ZooError
+
+    write_image_folder(tmp_path / "images", {"": 4})
+    dm = ImageFolderDataModule(folder=str(tmp_path / "images"), image_size=48, batch_size=4)
+    assert dm.has_validation  # cannot tell before setup
+    model = SmallConvNet(input_shape=(3, 48, 48), num_classes=2)
+    stop = EarlyStopping(monitor="val/loss")
+    with pytest.raises(ZooError, match=r"validates on nothing \(the data hold no validation samples"):
+        trainer(tmp_path, callbacks=[stop], max_epochs=1).fit(model, dm)
+    assert not dm.has_validation
+    dm = ImageFolderDataModule(folder=str(tmp_path / "images"), image_size=16, batch_size=4, val_size=2)
+    dm.setup("fit")
+    assert dm.has_validation
