@@ -243,10 +243,12 @@ class ZooDataModule(pl.LightningDataModule):
         seed = int(os.environ.get("PL_GLOBAL_SEED", 0))
         whole_batches = isinstance(dataset, TensorBatchDataset)
         # Only training pads its shards to equal lengths: an evaluation counts every sample once, on one rank. But a
-        # fractional limit_val/test_batches could round a shard one batch shorter to no batch at all, which Lightning
-        # refuses on that rank alone while the others wait: evaluation shards are padded then too.
-        limits = (getattr(self.trainer, "limit_val_batches", 1.0), getattr(self.trainer, "limit_test_batches", 1.0))
-        pad = train or any(isinstance(limit, float) and 0 < limit < 1 for limit in limits)
+        # fractional limit of the running evaluation's batches could round a shard one batch shorter to no batch at
+        # all, which Lightning refuses on that rank alone while the others wait: its shards are padded then too.
+        fn = self.trainer_fn  # (an enum of str values, compared as such)
+        limit_name = "limit_test_batches" if fn == "test" else "limit_predict_batches" if fn == "predict" else None
+        limit = getattr(self.trainer, limit_name or "limit_val_batches", 1.0)
+        pad = train or (isinstance(limit, float) and 0 < limit < 1)
         sampler = EpochBatchSampler(
             len(dataset), self.batch_size, train, False, seed, world_size, rank, tag_epoch=not whole_batches, pad=pad
         )
@@ -270,7 +272,7 @@ class ZooDataModule(pl.LightningDataModule):
     def trainer_fn(self) -> str | None:
         """What the attached trainer runs (``fit``, ``validate``, ``test``, ``predict``); None without one (the CLI's
         look at a checkpoint's state, before the trainer is built)."""
-        return self.trainer.state.fn if self.trainer is not None else None
+        return getattr(getattr(self.trainer, "state", None), "fn", None)
 
     def say_predict_inputs_unused(self, stage: str) -> None:
         """Inputs read by ``predict`` alone (``predict_text``, ``predict_file``, ``predict_folder``), given to a fit,

@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from pytorch_lightning.trainer.states import TrainerFn
 
 from datamodules import DataError, DatasetUnavailableError, EpochBatchSampler, FashionMNISTDataModule, MNISTDataModule
 from datamodules.vision.mnist import read_idx
@@ -314,19 +315,29 @@ def test_evaluation_loaders_count_every_sample_once_under_ddp_and_training_loade
     assert len(train[0]) == len(train[1]) and sum(len(y) for part in train for y in part) == 224  # 223 + 1 padded
 
 
-def test_a_fractional_evaluation_limit_pads_the_shards_so_that_no_rank_rounds_to_no_batch(data_root: Path):
+def test_a_fractional_evaluation_limit_pads_the_shards_so_that_no_rank_rounds_to_no_batch(data_root, tmp_path):
     """33 validation samples in batches of 16 on two ranks: 17 and 16 samples, 2 batches and 1, unpadded, where
     limit_val_batches 0.5 would give rank 1 no batch (Lightning raises there alone, and rank 0 waits); padded, 2
     each."""
     dm = setup_dm(data_dir=str(data_root), val_size=33, batch_size=16)
     lengths = {}
+    fitting, testing = SimpleNamespace(fn=TrainerFn.FITTING), SimpleNamespace(fn=TrainerFn.TESTING)
     for limit in (1.0, 0.5):
         loaders = []
         for rank in range(2):
-            dm.trainer = SimpleNamespace(world_size=2, global_rank=rank, overfit_batches=0, limit_val_batches=limit)
+            dm.trainer = SimpleNamespace(world_size=2, global_rank=rank, overfit_batches=0, limit_val_batches=limit,
+                                         limit_test_batches=1.0, state=fitting)  # fmt: skip
             loaders.append(dm.val_dataloader())
         lengths[limit] = [len(loader) for loader in loaders]
     assert lengths == {1.0: [2, 1], 0.5: [2, 2]}
+    # Only the running evaluation's own limit pads: a test (its limit 1.0) of 63 samples counts each one once.
+    dm = setup_dm(data_dir=str(write_mnist(tmp_path, n_test=63)), val_size=33, batch_size=16)
+    tested = []
+    for rank in range(2):
+        dm.trainer = SimpleNamespace(world_size=2, global_rank=rank, overfit_batches=0, limit_val_batches=0.5,
+                                     limit_test_batches=1.0, state=testing)  # fmt: skip
+        tested.append(sum(len(batch[1]) for batch in dm.test_dataloader()))
+    assert sum(tested) == len(dm.splits["test"]) == 63
 
 
 @pytest.mark.ddp
