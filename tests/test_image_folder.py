@@ -229,6 +229,17 @@ def test_a_missing_or_empty_folder_ends_with_one_clear_line(tmp_path, make, mess
     assert "\n" not in str(error.value)
 
 
+def test_a_file_given_as_a_folder_is_called_a_file(tmp_path):
+    """It said "no such folder of images" of a path that is there."""
+    write_image_folder(tmp_path / "photos", {"": 2})
+    photo = next((tmp_path / "photos" / "cats").iterdir())
+    with pytest.raises(DataError, match=rf"^{photo} is a file, not a folder of images: give --data.folder the folder"):
+        folder_dm(photo)
+    dm = ImageFolderDataModule(folder=str(tmp_path / "photos"), image_size=48, predict_folder=str(photo))
+    with pytest.raises(DataError, match=rf"^{photo} is a file, not a folder of images: give the folder that holds"):
+        dm.setup("predict")
+
+
 def test_an_empty_class_folder_is_refused_and_loose_images_are_pointed_to_labelled_false(tmp_path):
     """An empty train/birds/ would add an output the model never learns; images without class folders (a GAN's
     folder) are a folder for --data.labelled false."""
@@ -563,6 +574,8 @@ def test_validate_without_validation_images_says_so(tmp_path):
     flat = write_image_folder(tmp_path / "flat", {"": 2})  # one folder of classes: a validation/ in it is a class
     with pytest.raises(DataError, match="flat has no val images: set --data.val_size$"):
         ZooCLI(args=["validate", *common, "--data.folder", str(flat), "--ckpt_path", str(tmp_path / "run")])
+    with pytest.raises(DataError, match="flat has no test images: lay the images out as train/<class>/ and test/<c"):
+        ZooCLI(args=["test", *common, "--data.folder", str(flat), "--ckpt_path", str(tmp_path / "run")])
 
 
 def test_a_predict_folder_is_predicted_after_another_stage_in_the_same_process(tmp_path):

@@ -102,6 +102,8 @@ class ImageFiles:
         every image below ``folder``, label 0. Files whose suffix is not an image's, hidden files and folders
         (:func:`hidden`), files beside the class folders and, with ``check_headers``, files PIL does not recognise
         are set aside in ``not_images``."""
+        if folder.is_file():
+            raise DataError(f"{folder} is a file, not a folder of images: give the folder that holds the images")
         if not folder.is_dir():
             raise DatasetUnavailableError(f"{folder}: no such folder of images")
         if labelled:
@@ -407,6 +409,8 @@ class ImageFolderDataModule(ZooDataModule):
         return v2.Compose([v2.PILToTensor(), *resize, *augment, v2.ToDtype(torch.float32, scale=True), to_range])
 
     def _scan_splits(self) -> dict[str, ImageFiles]:
+        if self.folder.is_file():
+            raise DataError(f"{self.folder} is a file, not a folder of images: give --data.folder the folder")
         if not self.folder.is_dir():
             given = self.folder_given
             raise DatasetUnavailableError(
@@ -508,7 +512,10 @@ class ImageFolderDataModule(ZooDataModule):
     def _split(self, split: str) -> DataLoader:
         if split not in self.splits:
             split_layout = (self.folder / "train").is_dir()  # (one folder of classes splits off val_size only)
-            add = f"add a {SPLIT_FOLDERS[split][0]}/ folder" if split_layout else ""
+            folder = SPLIT_FOLDERS[split][0]
+            add = f"add a {folder}/ folder" if split_layout else ""
+            if split == "test" and not split_layout:  # a validation/ in a folder of classes would be a class
+                add = f"lay the images out as train/<class>/ and {folder}/<class>/ folders"
             raise DataError(
                 f"{self.folder} has no {split} images: "
                 + " or ".join(filter(None, [add, "set --data.val_size" if split == "val" else ""]))
