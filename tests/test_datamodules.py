@@ -24,6 +24,7 @@ from lightning_zoo.cli import ZooCLI, main
 from lightning_zoo.gan import DCGAN
 from tests.conftest import CLI, PYTHON, ROOT, subprocess_env
 from tests.helpers.idx import idx_bytes, write_mnist
+from tests.helpers.train import trainer
 
 
 def setup_dm(**kwargs) -> MNISTDataModule:
@@ -51,6 +52,21 @@ def test_padding_and_symmetric_range_give_the_gan_layout_with_a_black_border(dat
     assert x.min() == -1.0 and x.max() == 1.0
     # The book pads after scaling (a grey 0 border); we pad with background, which is -1 after scaling.
     assert torch.all(x[:, :, :2, :] == -1.0) and torch.all(x[:, :, :, -2:] == -1.0)
+
+
+def test_train_plus_test_holds_nothing_out_to_validate_or_test_on(data_root: Path, tmp_path: Path):
+    """The GAN chapters train on all 70,000 digits: validation and test were the test images trained on."""
+    from lightning_zoo.classification import MLP
+
+    dm = setup_dm(data_dir=str(data_root), flatten=True, train_split="train+test")
+    assert "val" not in dm.splits and "test" not in dm.splits and not dm.has_validation
+    for stage in ("validate", "test"):
+        with pytest.raises(DataError, match=rf"^train_split 'train\+test' trains on the test images too: nothing is "
+                                            rf"held out to {stage} on \(--data.train_split train"):  # fmt: skip
+            getattr(trainer(tmp_path), stage)(MLP(hidden_units=[4]), datamodule=dm)
+    trainer(tmp_path, max_epochs=1, limit_train_batches=1).fit(MLP(hidden_units=[4]), datamodule=dm)  # no validation
+    validating = setup_dm(data_dir=str(data_root), train_split="train+test", val_size=20)
+    assert len(validating.splits["val"]) == 20 and "test" not in validating.splits
 
 
 def test_val_size_zero_validates_on_the_test_set_as_the_books_do(data_root: Path):

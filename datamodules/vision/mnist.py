@@ -9,8 +9,10 @@ from typing import Any, Literal
 
 import torch
 from torch import Tensor
+from torch.utils.data import DataLoader
 
 from datamodules.base import (
+    DataError,
     DatasetUnavailableError,
     InMemoryDataModule,
     TensorBatchDataset,
@@ -170,15 +172,41 @@ class MNISTDataModule(InMemoryDataModule):
 
         _, n_val = split_sizes(len(train_x), self.val_size)
         test = TensorBatchDataset(test_x, test_y)
+        held_out = self.train_split == "train"  # "train+test" trains on the test images too
         if n_val:
             train_idx, val_idx = seeded_split(len(train_x), n_val, self.split_seed)
             self.splits["train"] = TensorBatchDataset(train_x[train_idx], train_y[train_idx])
             self.splits["val"] = TensorBatchDataset(train_x[val_idx], train_y[val_idx])
         else:
-            self.say_validation_is_the_test_set(self.folder)
             self.splits["train"] = TensorBatchDataset(train_x, train_y)
-            self.splits["val"] = test
-        self.splits["test"] = self.splits["predict"] = test
+            if held_out:
+                self.say_validation_is_the_test_set(self.folder)
+                self.splits["val"] = test
+        if held_out:
+            self.splits["test"] = test
+        self.splits["predict"] = test
+
+    def _nothing_held_out(self, stage: str) -> DataError:
+        return DataError(
+            f"train_split 'train+test' trains on the test images too: nothing is held out to {stage} on "
+            f"(--data.train_split train{', or --data.val_size for a validation part' if stage == 'validate' else ''})"
+        )
+
+    @property
+    def has_validation(self) -> bool:
+        return not self.splits or "val" in self.splits
+
+    def val_dataloader(self) -> DataLoader | list:
+        if "val" in self.splits or not self.splits:
+            return super().val_dataloader()
+        if self.trainer_fn == "validate":
+            raise self._nothing_held_out("validate")
+        return []  # a fit without validation (the GAN chapters')
+
+    def test_dataloader(self) -> DataLoader:
+        if self.splits and "test" not in self.splits:
+            raise self._nothing_held_out("test")
+        return super().test_dataloader()
 
     def _kept(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         """The samples of ``keep_classes``, relabelled by their position in it."""
