@@ -113,8 +113,10 @@ class EpochBatchSampler(DistributedSampler):
         return math.ceil(self.samples_per_rank / self.batch_size)
 
     def __iter__(self) -> Iterator[Tensor]:
-        if self.shuffle:
-            generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        if self.shuffle:  # a stream per (seed, epoch): seed + epoch gave seed 1 the order of seed 0's next epoch
+            generator = torch.Generator().manual_seed(
+                int(np.random.SeedSequence([self.seed, self.epoch]).generate_state(1)[0])
+            )
             order = torch.randperm(self.dataset_size, generator=generator)
         else:
             order = torch.arange(self.dataset_size)

@@ -266,6 +266,16 @@ class TestEpochBatchSampler:
         assert [x.tolist() for x in a] != [x.tolist() for x in b]
         assert [x.tolist() for x in a] == [x.tolist() for x in a]  # iterating again repeats the epoch
 
+    def test_seeds_do_not_share_orders_across_epochs(self):
+        """Seeded by seed + epoch, seed 1's first epoch was seed 0's second: runs of several seeds saw one order."""
+        orders = set()
+        for seed in range(3):
+            sampler = EpochBatchSampler(100, 100, shuffle=True, seed=seed)
+            for epoch in range(3):
+                sampler.set_epoch(epoch)
+                orders.add(tuple(next(iter(sampler)).tolist()))
+        assert len(orders) == 9
+
     def test_a_mid_epoch_resume_skips_the_trained_batches_of_that_epoch_only(self):
         sampler = EpochBatchSampler(100, 16, shuffle=True, seed=5)
         sampler.set_epoch(3)
