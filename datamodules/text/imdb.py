@@ -127,7 +127,10 @@ class IMDBDataModule(InMemoryDataModule):
             window). With ``"skip"`` checkpoints hold every training word (88,582 in IMDB's), not only the top
             ``num_words``.
         val_size: Validation reviews held out of the training reviews (a count or a fraction, seeded); 0 validates
-            on the test set, as the books' ``validation_data=(x_test, y_test)`` does.
+            on the test set, as the books' ``validation_data=(x_test, y_test)`` does. The words are ranked over all
+            25,000 training reviews, the validation ones among them, as the books' Keras data were: a validation
+            review has no unseen word, while 1.1 % of the test reviews' words are unseen
+            (``benchmarks/results/bilstm_imdb_unseen_words.json``), so validation reads a little easier than test.
         train_size: Keep only this many training reviews (after the validation split), as the GloVe example trains
             on 200; None keeps all.
         split_seed: Seed of the validation split and of the ``train_size`` subset.
