@@ -42,6 +42,7 @@ from lightning_zoo.core import (
     read_checkpoint,
     run_checkpoint,
 )
+from lightning_zoo.files import atomic_path
 from lightning_zoo.loggers import LOG_DIR, ConfigToLoggers, ZooWandbLogger
 from lightning_zoo.media import checkpoint_run_folder
 from lightning_zoo.registry import cards, import_models
@@ -410,7 +411,8 @@ def list_zoo(args: list[str]) -> None:
         parser.error("--readme writes the whole table: give no names")
     try:
         readme = options.readme.read_text(encoding="utf-8")
-        options.readme.write_text(readme_with_table(readme, markdown_table(cards())), encoding="utf-8")
+        with atomic_path(options.readme) as partial:  # an interrupted write leaves the README whole
+            partial.write_text(readme_with_table(readme, markdown_table(cards())), encoding="utf-8")
     except (OSError, ValueError) as err:
         raise ZooError(f"{options.readme}: {err}") from err
     print(f"{options.readme}: model table regenerated")

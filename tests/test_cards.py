@@ -164,3 +164,23 @@ def test_a_notes_seeds_say_which_seed_or_how_many(tmp_path):
     assert result.note_text(unseeded) == "{seeds}, 10 epochs"  # no seeds recorded: left as written
     own_key = write_results(tmp_path / "own", mean=88.5, runs=[{"seed": 3}], seeds=[3])  # a "seeds" key of its own
     assert result.note_text(own_key) == "seed 3, 10 epochs"
+
+
+def test_list_readme_interrupted_while_writing_leaves_the_readme_whole(tmp_path, monkeypatch):
+    from lightning_zoo.cli import list_zoo
+    from lightning_zoo.core import ZooError
+
+    readme = tmp_path / "README.md"
+    before = f"# Zoo\n\n{README_TABLE[0]}\n| old | table |\n{README_TABLE[1]}\n\nThe rest.\n"
+    readme.write_text(before)
+    write_text = Path.write_text
+
+    def cut_short(path, text, *args, **kwargs):
+        write_text(path, text[:20], *args, **kwargs)
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", cut_short)
+    with pytest.raises(ZooError, match="README.md: No space left on device"):
+        list_zoo(["--readme", str(readme)])
+    monkeypatch.undo()
+    assert readme.read_text() == before and [p.name for p in tmp_path.iterdir()] == ["README.md"]
