@@ -339,13 +339,6 @@ class ZooCLI(LightningCLI):
             raise ZooError(f"invalid configuration: {root}") from err
         refuse_overridden_sizes(self.model, self._sizes_given)
         data_refusal, self._data_refusal = self._data_refusal, None
-        data_class = type(self.datamodule).__qualname__
-        if self._data_states and data_class not in self._data_states:  # an out-of-distribution look: said, not refused
-            rank_zero_warn(
-                f"the checkpoint's model learnt from {next(iter(self._data_states))}'s data, these are {data_class}'s: "
-                "the options that made its samples are not checked, and a classifier's predictions are named by "
-                "these data's classes"
-            )
         if self._checkpoint is not None and isinstance(self.model, ZooModule):
             # Here, before any logger starts a run or DDP launches processes, not when Lightning loads it in fit.
             path, checkpoint = self._checkpoint
@@ -358,6 +351,13 @@ class ZooCLI(LightningCLI):
                 raise ZooError(f"{data_refusal}; and {refusal}") from refusal
         if data_refusal is not None:
             raise data_refusal
+        data_class = type(self.datamodule).__qualname__
+        if self._data_states and data_class not in self._data_states:  # an out-of-distribution look: said, not refused
+            rank_zero_warn(  # (after the checkpoint's model is checked: another model's data are beside the point)
+                f"the checkpoint's model learnt from {next(iter(self._data_states))}'s data, these are {data_class}'s: "
+                "the options that made its samples are not checked, and a classifier's predictions are named by "
+                "these data's classes"
+            )
 
     def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
         config = self.config_init[self.subcommand] if self.subcommand else self.config_init

@@ -174,6 +174,12 @@ def test_a_checkpoint_of_another_model_ends_with_a_clear_message_before_any_run_
             "error: the checkpoint last.ckpt holds the model DCGAN, not MLP: pass a checkpoint of this model, or the "
             "config of the model it holds"
         )
+    # Of other data too: the refusal alone (a warning that the data differ spoke first, as if the run would go on)
+    fashion = str(ROOT / "configs" / "classification" / "mlp_fashion_mnist.yaml")
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(SystemExit, match="holds the model DCGAN"):
+        warnings.simplefilter("always")
+        main(["test", "--config", fashion, "--data.data_dir", str(data_root), "--ckpt_path", checkpoint])
+    assert not [w for w in caught if "learnt from" in str(w.message)]
 
 
 def test_mlp_validate_test_and_predict_from_a_checkpoint(data_root: Path):
