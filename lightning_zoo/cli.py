@@ -200,6 +200,24 @@ def refuse_untrained(model: pl.LightningModule | None, subcommand: str, ckpt_pat
         )
 
 
+def refuse_finished(checkpoint: dict[str, Any], path: str, trainer_config: Namespace) -> None:
+    """A fit resumed from a checkpoint that has reached ``max_epochs`` or ``max_steps`` already: Lightning restores
+    it, trains nothing and writes the run's config again; refused here, naming the limit to raise."""
+    epochs = checkpoint.get("loops", {}).get("fit_loop", {}).get("epoch_progress", {}).get("current", {})
+    epochs, steps = epochs.get("processed"), checkpoint.get("global_step")
+    max_epochs, max_steps = trainer_config.get("max_epochs"), trainer_config.get("max_steps")
+    if epochs is not None and max_epochs is not None and 0 <= max_epochs <= epochs:
+        limit = f"--trainer.max_epochs {max_epochs}"
+    elif steps is not None and max_steps is not None and 0 <= max_steps <= steps:
+        limit = f"--trainer.max_steps {max_steps}"
+    else:
+        return
+    raise ZooError(
+        f"--ckpt_path {path} has trained {epochs} epoch(s), {steps} step(s): {limit} leaves nothing to train; raise "
+        "it to go on"
+    )
+
+
 def continue_run(trainer_config: Namespace, checkpoint: str) -> Path | None:
     """A fit resumed from a checkpoint of a run folder its first logger would lay out (W&B: ``<save_dir>/<project>/
     <id>``; TensorBoard, CSV: ``<save_dir>/<name>/<version>``) goes on in that folder, as that run: the logger
@@ -292,6 +310,8 @@ class ZooCLI(LightningCLI):
             except ZooError as err:
                 raise ZooError(f"--ckpt_path {err}") from err
             self._checkpoint = (path, checkpoint)  # checked against the model once it is built
+            if subcommand == "fit":
+                refuse_finished(checkpoint, path, self.config[subcommand].trainer)
             if subcommand != "fit":
                 self._data_states = {k: v for k, v in checkpoint.items() if isinstance(v, dict) and k[:1].isupper()}
 

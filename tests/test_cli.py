@@ -463,3 +463,33 @@ def test_one_text_on_the_command_line_is_read_as_it_is(text, form):
     assert ZooCLI(args=[*config, *option], run=False).datamodule.predict_text == [text]
     listed = ZooCLI(args=[*config, "--data.predict_text", '["#1 film", "- not good"]'], run=False)
     assert listed.datamodule.predict_text == ["#1 film", "- not good"]
+
+
+def test_resuming_a_finished_fit_is_refused_naming_the_limit_to_raise(data_root: Path):
+    """Lightning restored it, trained nothing, said "max_epochs=1 reached" and wrote the run's config again."""
+    fitted = fit_quickly(MLP_CONFIG, data_root, "--trainer.logger", "false")
+    checkpoint = fitted.trainer.checkpoint_callback.last_model_path
+    common = [
+        "fit",
+        "--config",
+        MLP_CONFIG,
+        "--data.data_dir",
+        str(data_root),
+        "--trainer.logger",
+        "false",
+        "--trainer.limit_train_batches",
+        "2",
+        "--trainer.limit_val_batches",
+        "1",
+        "--ckpt_path",
+        checkpoint,
+    ]
+    for limit in (["--trainer.max_epochs", "1"], ["--trainer.max_epochs", "5", "--trainer.max_steps", "2"]):
+        with pytest.raises(SystemExit) as exit_:
+            main([*common, *limit])
+        assert str(exit_.value.code) == (
+            f"error: --ckpt_path {checkpoint} has trained 1 epoch(s), 2 step(s): {limit[-2]} {limit[-1]} leaves "
+            "nothing to train; raise it to go on"
+        )
+    resumed = ZooCLI(args=[*common, "--trainer.max_epochs", "2"])
+    assert resumed.trainer.current_epoch == 2 and resumed.trainer.global_step == 4
