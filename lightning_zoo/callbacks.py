@@ -240,7 +240,7 @@ class PredictionWriter(BasePredictionWriter):
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, predictions: Any, batch_indices: Any
     ) -> None:
         paths = pl_module.write_predictions(predictions, self.resolve_dir(trainer))
-        rank_zero_info("predictions written to " + ", ".join(str(p) for p in paths))
+        rank_zero_info("predictions written to " + ", ".join(str(Path(p).absolute()) for p in paths))
 
 
 class CompileNetworks(Callback):

@@ -331,3 +331,17 @@ def test_the_progress_bar_left_after_fit_shows_the_last_epochs_means(tmp_path):
                          default_root_dir=tmp_path, enable_model_summary=False)  # fmt: skip
     trainer.fit(EpochMeans(), AugmentedDataModule(batch_size=8))
     assert bar._metric_component._metrics["train/epoch"] == 3.0
+
+
+def test_the_prediction_writer_names_its_files_by_absolute_path(tmp_path, caplog, monkeypatch):
+    """A relative output folder was printed as given ("predictions/forecasts.csv"), other runs' files absolutely."""
+    import logging
+    from types import SimpleNamespace
+
+    from lightning_zoo.callbacks import PredictionWriter
+
+    monkeypatch.chdir(tmp_path)
+    module = SimpleNamespace(write_predictions=lambda predictions, folder: [folder / "forecasts.csv"])
+    with caplog.at_level(logging.INFO):
+        PredictionWriter("out").write_on_epoch_end(None, module, [], [])
+    assert f"predictions written to {tmp_path / 'out' / 'forecasts.csv'}" in caplog.text
