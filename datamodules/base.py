@@ -22,6 +22,7 @@ from pytorch_lightning.utilities.model_helpers import is_overridden
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, default_collate
 
+from lightning_zoo.core import stream_seed
 from lightning_zoo.lightning_private import batches_trained_this_epoch
 
 
@@ -114,9 +115,7 @@ class EpochBatchSampler(DistributedSampler):
 
     def __iter__(self) -> Iterator[Tensor]:
         if self.shuffle:  # a stream per (seed, epoch): seed + epoch gave seed 1 the order of seed 0's next epoch
-            generator = torch.Generator().manual_seed(
-                int(np.random.SeedSequence([self.seed, self.epoch]).generate_state(1)[0])
-            )
+            generator = torch.Generator().manual_seed(stream_seed(self.seed, self.epoch))
             order = torch.randperm(self.dataset_size, generator=generator)
         else:
             order = torch.arange(self.dataset_size)
@@ -180,7 +179,7 @@ class PerSampleBatches(Dataset):
         samples = []
         with preserved_rng():
             for index in indices.tolist():
-                seed_everything_quietly(int(np.random.SeedSequence([self.seed, epoch, index]).generate_state(1)[0]))
+                seed_everything_quietly(stream_seed(self.seed, epoch, index))
                 samples.append(self.dataset[index])
         return self.collate_fn(samples)
 
@@ -287,8 +286,7 @@ class ZooDataModule(pl.LightningDataModule):
     def say_validation_is_the_test_set(self, name: str) -> None:
         """The books validate on the test set (``val_size`` 0): said when a validation will run on it (not in a test
         or predict, nor a fit without validation, such as a GAN's)."""
-        trainer = self.trainer
-        fn = getattr(getattr(trainer, "state", None), "fn", None)
+        trainer, fn = self.trainer, self.trainer_fn
         model = getattr(trainer, "lightning_module", None)
         validates = model is None or is_overridden("validation_step", model)  # a GAN has none (fast_dev_run or not)
         if trainer is None or (fn in ("fit", "validate") and trainer.limit_val_batches != 0 and validates):
@@ -354,7 +352,7 @@ class InMemoryDataModule(ZooDataModule):
 
     @property
     def has_validation(self) -> bool:
-        return "val" not in self.splits or len(self.splits["val"]) > 0
+        return not self.splits or len(self.splits.get("val", ())) > 0
 
     def _loader(self, split: str, shuffle: bool = False) -> DataLoader:
         if split not in self.splits:

@@ -130,7 +130,10 @@ def literal_texts(argv: Sequence[str]) -> list[str]:
     def is_list(value: str) -> bool:
         try:
             return value.lstrip().startswith("[") and isinstance(yaml.safe_load(value), list)
-        except yaml.YAMLError:  # "[spoiler] what a film": one text
+        except yaml.YAMLError:  # "[spoiler] what a film": one text, but '["a", "b"' a list cut short
+            if value.lstrip().startswith(('["', "['")):
+                unclosed = f"--data.predict_text {value}: a list of texts is not closed (a missing ] or quote?)"
+                raise ZooError(unclosed) from None
             return False
 
     out = list(argv)
@@ -140,7 +143,7 @@ def literal_texts(argv: Sequence[str]) -> list[str]:
             continue
         if equals and not is_list(value):
             out[i] = f"{name}={json.dumps([value])}"
-        elif not equals and i + 1 < len(out) and not is_list(out[i + 1]):
+        elif not equals and i + 1 < len(out) and not out[i + 1].startswith("--") and not is_list(out[i + 1]):
             out[i + 1] = json.dumps([out[i + 1]])
     return out
 
@@ -310,7 +313,8 @@ class ZooCLI(LightningCLI):
             except ZooError as err:
                 raise ZooError(f"--ckpt_path {err}") from err
             self._checkpoint = (path, checkpoint)  # checked against the model once it is built
-            if subcommand == "fit":
+            model_name = getattr(configured_model_class(self.config[subcommand]), "model_name", None)
+            if subcommand == "fit" and checkpoint_model_name(checkpoint) == model_name:  # (else refused as such)
                 refuse_finished(checkpoint, path, self.config[subcommand].trainer)
             if subcommand != "fit":
                 self._data_states = {k: v for k, v in checkpoint.items() if isinstance(v, dict) and k[:1].isupper()}

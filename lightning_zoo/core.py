@@ -27,6 +27,7 @@ from torchmetrics import Metric, MetricCollection
 
 from lightning_zoo.files import atomic_path
 from lightning_zoo.lightning_private import (
+    in_resumed_epoch,
     keep_hyperparameters,
     resumed_at_epoch_end,
     should_log_this_step,
@@ -94,10 +95,15 @@ def evaluating(module: torch.nn.Module) -> Iterator[None]:
         module.train(was_training)
 
 
+def stream_seed(*keys: int) -> int:
+    """A seed of its own for each tuple of ``keys`` ((seed, rank), (seed, epoch, index) ...): ``seed + rank`` would
+    give the next seed's rank 0 the stream of this seed's rank 1."""
+    return int(np.random.SeedSequence(list(keys)).generate_state(1)[0])
+
+
 def seed_rank(seed: int, rank: int) -> None:
-    """Seeds torch, numpy and random with a stream of its own for ``rank`` (not ``seed + rank``, which collides
-    with the next seed's rank 0)."""
-    rank_seed = int(np.random.SeedSequence([seed, rank]).generate_state(1)[0])
+    """Seeds torch, numpy and random with a stream of its own for ``rank`` (:func:`stream_seed`)."""
+    rank_seed = stream_seed(seed, rank)
     torch.manual_seed(rank_seed)
     np.random.seed(rank_seed)
     random.seed(rank_seed)
@@ -247,7 +253,9 @@ class ZooModule(pl.LightningModule):
             )
         super().__init__()
         self._last_train_epoch_end: int | None = None  # the epoch whose training end last ran
-        self._resumed_after_train_epoch_end = True  # whether the checkpoint resumed from followed that end
+        # A resumed fit's checkpoint: (epoch, this rank's metric sums, whether that epoch's training end had run)
+        self._saved_epoch_sums: tuple[int | None, dict[str, Any], bool] | None = None
+        self._train_plateau_due_on_resume = False  # its epoch's sums were restored and its step is still to take
         # This runs inside the constructor chain of the model, so Lightning collects the arguments of every class
         # in the hierarchy (the leaf's values win), including defaults of the bases that kwargs forwarding hides.
         self.save_hyperparameters(frame=inspect.currentframe().f_back)
@@ -299,8 +307,8 @@ class ZooModule(pl.LightningModule):
     # training epoch's end. Lightning still saves and restores the schedule's state. Plateaus stepped every
     # "step", and schedules of manual optimisation, stay as Lightning (or the model) steps them. A metric that is not
     # "val/" is stepped after a checkpoint written at the epoch's validation (validating several times an epoch or
-    # every n epochs): a resume from it takes that step, from the epoch's sums the checkpoint holds. Lightning also
-    # skips every epoch schedule at the end of an epoch resumed from within: the zoo's plateaus step there.
+    # every n epochs): a resume from it takes that step, from the epoch's sums the checkpoint holds. (Lightning skips
+    # its plateau step at the end of any epoch a resume started in.)
 
     def lr_scheduler_step(self, scheduler: Any, metric: Any) -> None:
         if not any(config.scheduler is scheduler for config in self._epoch_plateau_configs()):
@@ -317,10 +325,13 @@ class ZooModule(pl.LightningModule):
             return
         if not training_epoch_finished(trainer):
             return
-        # A resume from a checkpoint written at the epoch's end reruns that end: a step taken before the checkpoint
-        # (a validation metric's always; a training metric's if the checkpoint followed the training epoch's end) is
-        # in the checkpoint's scheduler state. (A resume from within the epoch steps as the whole run did.)
-        if resumed_at_epoch_end(trainer) and (after_validation or self._resumed_after_train_epoch_end):
+        # The end of the epoch a resume started in: a validation metric's step taken before a checkpoint written at
+        # the epoch's end is in its scheduler state; a training metric's step is taken only from the epoch's sums the
+        # checkpoint held (without them, as from a checkpoint of before they were saved, it is skipped: the epoch's
+        # training metric covers only the batches after the resume, or was not logged at all).
+        if in_resumed_epoch(trainer) and (
+            resumed_at_epoch_end(trainer) if after_validation else not self._train_plateau_due_on_resume
+        ):
             return
         for config in self._epoch_plateau_configs():
             if str(config.monitor).startswith("val/") != after_validation:
@@ -486,13 +497,24 @@ class ZooModule(pl.LightningModule):
         elif len(states) != self.trainer.world_size:
             rank_zero_warn(
                 f"this checkpoint was written by {len(states)} process(es), the run has {self.trainer.world_size}: "
-                "weights and optimizer state are restored, but data shards, dropout and noise continue differently"
+                "weights and optimizer state are restored, but data shards, dropout and noise continue differently, "
+                "and the resumed epoch's means cover its batches after the resume"
             )
         else:
             restore_rng_state(states[self.trainer.global_rank])
-            restore_metric_states(self, (checkpoint.get("metric_states") or [{}])[self.trainer.global_rank])
-        # (a checkpoint of before this was saved had its plateau steps of a training metric in it)
-        self._resumed_after_train_epoch_end = checkpoint.get("train_epoch_end_ran", True)
+            sums = checkpoint.get("metric_states")  # (none in a checkpoint of before they were saved)
+            if sums is not None and len(sums) == len(states):
+                ran = checkpoint.get("train_epoch_end_ran", True)
+                self._saved_epoch_sums = (checkpoint.get("epoch"), sums[self.trainer.global_rank], ran)
+
+    def on_train_start(self) -> None:
+        # An epoch's sums go back only into that epoch: from a checkpoint after an epoch's last batch Lightning goes
+        # on with the next epoch (without the end of that one), which starts from zero.
+        saved, self._saved_epoch_sums = self._saved_epoch_sums, None
+        self._train_plateau_due_on_resume = False
+        if saved is not None and saved[0] == self.current_epoch:
+            restore_metric_states(self, saved[1])
+            self._train_plateau_due_on_resume = not saved[2]  # unless the checkpoint followed the step
 
     def on_fit_start(self) -> None:
         # Only now does the trainer know whether it resumes (then the checkpoint holds the weights).

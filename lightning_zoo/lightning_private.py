@@ -80,10 +80,16 @@ def save_last_checkpoint_if_skipped(callback: ModelCheckpoint, trainer: pl.Train
         callback._save_last_checkpoint(trainer, callback._monitor_candidates(trainer))
 
 
+def in_resumed_epoch(trainer: pl.Trainer) -> bool:
+    """Whether the current epoch is the one a resumed fit started in (from within it, or at its end): Lightning keeps
+    ``fit_loop.restarting`` true until that epoch's end hooks have run."""
+    return trainer.fit_loop.restarting
+
+
 def resumed_at_epoch_end(trainer: pl.Trainer) -> bool:
-    """Whether the current epoch is one a resume started at its end (the checkpoint was written after its last batch):
-    Lightning reruns the end's hooks. (``fit_loop.restarting`` cannot tell: after a resume from within an epoch it
-    stays true to that epoch's end too.)"""
+    """Whether the current epoch is one a resume started at its end: the checkpoint was written in its
+    ``on_train_epoch_end`` hooks (a checkpoint at its last validation counts as one from within the epoch), and
+    Lightning reruns those hooks."""
     return trainer.fit_loop.restarted_on_epoch_end
 
 

@@ -223,6 +223,34 @@ def test_a_plateau_on_the_training_loss_resumes_from_a_checkpoint_written_after_
     assert resumed.losses == {epoch: whole.losses[epoch] for epoch in (1, 2, 3)}
 
 
+def test_a_checkpoint_without_epoch_sums_resumes_without_the_training_plateaus_step(data_root, tmp_path):
+    """A checkpoint of before the sums were saved (or of another number of processes): the resumed epoch's
+    training loss is of no batch at all here, so its step is skipped, not refused for a metric not logged."""
+    training_loss = {"monitor": "train/loss"}
+    fit_plateau(data_root, tmp_path / "whole", 4, model_args=training_loss, val_check_interval=0.5)
+    steps = {int(p.stem.rpartition("step=")[2]): p for p in (tmp_path / "whole" / "ckpt").glob("epoch=1-*.ckpt")}
+    old = torch.load(steps[max(steps)], weights_only=True)
+    del old["metric_states"], old["train_epoch_end_ran"]
+    torch.save(old, tmp_path / "old.ckpt")
+    resumed = fit_plateau(data_root, tmp_path / "resumed", 4, tmp_path / "old.ckpt", model_args=training_loss,
+                          val_check_interval=0.5)  # fmt: skip
+    assert resumed == [1.0, 0.5]  # epoch 1's step is lost with its sums
+
+
+def test_a_checkpoint_after_an_epochs_last_batch_starts_the_next_epochs_sums_from_zero(data_root, tmp_path):
+    """Lightning goes on with the next epoch without the end of that one: the restored sums of the finished epoch
+    were added to the next epoch's means."""
+    from tests.helpers.contract import SaveAfterBatch
+
+    per_epoch = 4  # the fixture's 256 training digits in batches of 64
+    whole, resumed = EpochTrainLosses(), EpochTrainLosses()
+    last_batch = SaveAfterBatch(2 * per_epoch, str(tmp_path / "last_batch.ckpt"))
+    for callbacks, ckpt_path in (([whole, last_batch], None), ([resumed], tmp_path / "last_batch.ckpt")):
+        t = trainer(tmp_path, max_epochs=4, callbacks=callbacks, limit_val_batches=0, enable_checkpointing=False)
+        t.fit(MLP(hidden_units=(8,)), mlp_data(data_root), ckpt_path=ckpt_path)
+    assert resumed.losses == {epoch: whole.losses[epoch] for epoch in (2, 3)}
+
+
 def test_a_resume_from_within_an_epoch_ends_that_epoch_as_the_whole_run(data_root, tmp_path):
     """A checkpoint after the second batch of epoch 2: the resumed epoch's train/loss is the mean of all its batches
     (it was of those after the resume), and its plateau steps (Lightning, and the zoo, skipped it: the whole run

@@ -12,7 +12,7 @@ import pytorch_lightning as pl
 import torch
 
 from lightning_zoo.cli import ZooCLI, main
-from lightning_zoo.core import load_zoo_module
+from lightning_zoo.core import ZooError, load_zoo_module
 from tests.conftest import CLI, PYTHON, ROOT, subprocess_env
 
 PRESETS = sorted((ROOT / "configs" / "trainer").glob("*.yaml"))
@@ -463,6 +463,16 @@ def test_one_text_on_the_command_line_is_read_as_it_is(text, form):
     assert ZooCLI(args=[*config, *option], run=False).datamodule.predict_text == [text]
     listed = ZooCLI(args=[*config, "--data.predict_text", '["#1 film", "- not good"]'], run=False)
     assert listed.datamodule.predict_text == ["#1 film", "- not good"]
+    spelt_out = ZooCLI(args=[*config, "--data.init_args.predict_text", text], run=False)
+    assert spelt_out.datamodule.predict_text == [text]
+
+
+def test_a_malformed_list_or_a_missing_text_is_refused_not_read_as_a_text():
+    config = ["--config", str(ROOT / "configs/sequence/lstm_imdb.yaml")]
+    with pytest.raises(ZooError, match=r"""^--data.predict_text \["a", "b": a list of texts is not closed"""):
+        ZooCLI(args=[*config, "--data.predict_text", '["a", "b"'], run=False)
+    with pytest.raises(SystemExit):  # the parser's "expected one argument", not the text "--trainer.max_epochs"
+        ZooCLI(args=[*config, "--data.predict_text", "--trainer.max_epochs", "1"], run=False)
 
 
 def test_resuming_a_finished_fit_is_refused_naming_the_limit_to_raise(data_root: Path):

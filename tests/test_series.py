@@ -753,5 +753,6 @@ def test_an_unreadable_jena_archive_says_to_delete_it(tmp_path):
     archive = dm.csv_path.with_name(dm.csv_path.name + ".zip")
     archive.parent.mkdir(parents=True)
     archive.write_bytes(b"not a zip")
-    with pytest.raises(DatasetUnavailableError, match=r"holds no readable jena_climate_2009_2016.csv .*: delete it"):
+    with pytest.raises(DatasetUnavailableError, match=r"holds no readable jena_climate_2009_2016.csv .*: delete it "
+                                                      r"and put a complete copy there$"):  # fmt: skip
         dm.prepare_data()

@@ -298,18 +298,18 @@ class CorpusDataModule(InMemoryDataModule):
             texts = predict_file_lines(self.predict_file, "prompt")
         else:
             texts = nonempty_texts(self.predict_text, "prompt", "It was", "leave it out to start from a random token")
-        prompts = [self.encode(self.prepare_text(text), f"the prompt {text[:40]!r}") for text in texts]
-        empty = [text for text, prompt in zip(texts, prompts, strict=True) if len(prompt) == 0]
-        if empty:
-            raise DataError(f"the prompt {empty[0]!r} has no {self.kind} to start from")
-        for text in texts:  # a word vocabulary reads unknown words as its OOV token: said, and refused if all are
+        prompts = []
+        for text in texts:
             tokens = self.tokenize(self.prepare_text(text))
-            if self.vocabulary.oov is None or set(tokens) <= self.vocabulary.index.keys():
-                continue
-            outside = self.vocabulary.outside(tokens, self.kind)
-            if not set(tokens) & self.vocabulary.index.keys():
-                raise DataError(f"the prompt {text[:40]!r} has no {self.kind} the model knows: {outside}")
-            rank_zero_warn(f"the prompt {text[:40]!r} has {outside}, each read as {self.vocabulary.oov}")
+            if not tokens:
+                raise DataError(f"the prompt {text!r} has no {self.kind} to start from")
+            known = self.vocabulary.index.keys()
+            if self.vocabulary.oov is not None and not set(tokens) <= known:  # read as OOV: said, refused if all are
+                outside = self.vocabulary.outside(tokens, self.kind)
+                if not set(tokens) & known:
+                    raise DataError(f"the prompt {text[:40]!r} has no {self.kind} the model knows: {outside}")
+                rank_zero_warn(f"the prompt {text[:40]!r} has {outside}, each read as {self.vocabulary.oov}")
+            prompts.append(self.vocabulary.encode(tokens, f"the prompt {text[:40]!r}"))
         return prompts
 
     def predict_dataloader(self) -> DataLoader:

@@ -181,11 +181,13 @@ class WeatherDataModule(SeriesDataModule):
         try:
             with zipfile.ZipFile(path.parent / archive) as zipped, atomic_path(path) as partial:
                 partial.write_bytes(zipped.read(JENA_FILE))
-        except (zipfile.BadZipFile, KeyError, OSError) as err:
+        except (zipfile.BadZipFile, KeyError) as err:
+            again = ", and the next run downloads it again" if self.download else " and put a complete copy there"
             raise DatasetUnavailableError(
-                f"{path.parent / archive} holds no readable {JENA_FILE} ({err}): delete it, and the next run downloads "
-                "it again"
+                f"{path.parent / archive} holds no readable {JENA_FILE} ({err}): delete it{again}"
             ) from err
+        except OSError as err:  # reading the archive or writing the CSV beside it
+            raise DatasetUnavailableError(f"{path.parent / archive}: {JENA_FILE} not extracted ({err})") from err
 
     def _make_samples(self, mean: Tensor, std: Tensor) -> None:
         """Every split's samples, the series normalised by ``mean`` and ``std``."""

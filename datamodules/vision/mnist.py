@@ -192,12 +192,8 @@ class MNISTDataModule(InMemoryDataModule):
             f"(--data.train_split train{', or --data.val_size for a validation part' if stage == 'validate' else ''})"
         )
 
-    @property
-    def has_validation(self) -> bool:
-        return not self.splits or "val" in self.splits
-
     def val_dataloader(self) -> DataLoader | list:
-        if "val" in self.splits or not self.splits:
+        if self.has_validation:
             return super().val_dataloader()
         if self.trainer_fn == "validate":
             raise self._nothing_held_out("validate")

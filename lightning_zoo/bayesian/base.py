@@ -182,6 +182,7 @@ class VariationalClassifierBase(ZooModule):
     training_size: int | None = None  # the samples the likelihood stands for, once known
 
     def on_train_start(self) -> None:
+        super().on_train_start()
         # The whole training set, on every DDP rank (each rank's batch gradient stands for it, and they are averaged),
         # and under limit_train_batches or overfit_batches too: the posterior is still the whole set's.
         given = self.hparams.dataset_size
