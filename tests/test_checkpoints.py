@@ -373,3 +373,18 @@ def test_a_second_test_of_a_checkpoint_keeps_the_firsts_results(tmp_path):
         path = results_path(tested, "n_way.csv")
         assert path == folder / expected
         path.write_text("ways\n")
+
+
+def test_a_checkpoint_of_two_processes_without_epoch_sums_resumes_on_either_rank():
+    """Written before the sums were saved: rank 1 looked up the second of none (IndexError) while rank 0 waited."""
+    from types import SimpleNamespace
+
+    from lightning_zoo.core import capture_rng_state
+
+    checkpoint = {"rng_states": [capture_rng_state(), capture_rng_state()], "zoo_model": "MLP", "state_dict": {}}
+    for rank in (0, 1):
+        model = MLP(hidden_units=(4,))
+        model.check_checkpoint = lambda *args: None  # (the weights are not the point here)
+        model._trainer = SimpleNamespace(state=SimpleNamespace(fn="fit"), world_size=2, global_rank=rank)
+        model.on_load_checkpoint(checkpoint)
+        assert model._saved_epoch_sums is None
