@@ -93,6 +93,18 @@ def resumed_at_epoch_end(trainer: pl.Trainer) -> bool:
     return trainer.fit_loop.restarted_on_epoch_end
 
 
+def training_stops_within_epoch(trainer: pl.Trainer) -> bool:
+    """At a training batch's end: whether training stops after this batch with batches of the epoch left
+    (``max_steps``, ``max_time``, a callback's ``should_stop`` once ``min_epochs``/``min_steps`` allow it). Lightning
+    then counts the cut epoch as processed, and a checkpoint written after that makes a resume skip its rest."""
+    return trainer.fit_loop.epoch_loop.done and not training_epoch_finished(trainer)
+
+
+def save_last_checkpoint_now(callback: ModelCheckpoint, trainer: pl.Trainer) -> None:
+    """Writes ``callback``'s ``last.ckpt`` of the current state."""
+    callback._save_last_checkpoint(trainer, callback._monitor_candidates(trainer))
+
+
 def training_epoch_finished(trainer: pl.Trainer) -> bool:
     """Whether every training batch of the current epoch has run: validation now is the one at the epoch's end (not
     one within it), and an epoch cut short by ``max_steps`` has not finished. Lightning steps epoch schedules on it."""

@@ -388,3 +388,26 @@ def test_a_checkpoint_of_two_processes_without_epoch_sums_resumes_on_either_rank
         model._trainer = SimpleNamespace(state=SimpleNamespace(fn="fit"), world_size=2, global_rank=rank)
         model.on_load_checkpoint(checkpoint)
         assert model._saved_epoch_sums is None
+
+
+@pytest.mark.parametrize("validates", [False, True], ids=["without validation", "validating"])
+def test_a_run_stopped_within_an_epoch_resumes_the_rest_of_that_epoch(data_root, tmp_path, validates):
+    """max_steps 6 stops after batch 2 of epoch 2 (4 batches an epoch); so does max_time or a callback's stop. The
+    last.ckpt written at the stop counted that epoch as done (Lightning marks a cut epoch processed): the resume to
+    step 12 skipped its other 2 batches and ended in epoch 4 with other weights than the uninterrupted run's."""
+
+    def fit(root: Path, steps: int, ckpt_path: Path | None = None) -> MLP:
+        seed_everything(0)
+        model = MLP(hidden_units=(8,))
+        t = trainer(root, max_steps=steps, callbacks=[ZooModelCheckpoint(dirpath=root / "ckpt")],
+                    limit_val_batches=1 if validates else 0)  # fmt: skip
+        t.fit(model, mlp_data(data_root), ckpt_path=ckpt_path)
+        return model
+
+    whole = fit(tmp_path / "whole", 12)
+    fit(tmp_path / "cut", 6)
+    loops = torch.load(tmp_path / "cut/ckpt/last.ckpt", weights_only=True)["loops"]["fit_loop"]
+    assert loops["epoch_progress"]["current"]["processed"] == 1  # epoch 2 not done: 2 of its batches trained
+    resumed = fit(tmp_path / "resumed", 12, tmp_path / "cut/ckpt/last.ckpt")
+    assert resumed.trainer.current_epoch == whole.trainer.current_epoch == 3
+    assert_same_state(state_of(resumed), state_of(whole))
