@@ -707,7 +707,11 @@ def run_checkpoint(path: str | Path) -> Path:
         return path
     found = sorted(path.rglob("checkpoints/last.ckpt"))
     if not found:
-        raise ZooError(f"{path} is a folder that holds no checkpoints/last.ckpt: pass a checkpoint file")
+        others = sorted(path.rglob("*.ckpt"))  # a run with a ModelCheckpoint of its own, without save_last
+        listed = f" (it holds {', '.join(str(p) for p in others[:3])}{' ...' if len(others) > 3 else ''})"
+        raise ZooError(
+            f"{path} is a folder that holds no checkpoints/last.ckpt: pass a checkpoint file{listed if others else ''}"
+        )
     if len(found) > 1:
         listed = ", ".join(str(p) for p in found[:3]) + (" ..." if len(found) > 3 else "")
         raise ZooError(f"{path} holds {len(found)} runs' checkpoints/last.ckpt ({listed}): pass one of them")

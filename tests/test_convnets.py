@@ -165,6 +165,11 @@ def test_init_from_a_run_folder_takes_its_one_last_checkpoint_and_says_which(pha
     (tmp_path / "empty").mkdir()
     with pytest.raises(ZooError, match=r"empty is a folder that holds no checkpoints/last.ckpt: pass a checkpoint"):
         model.initialise_from(tmp_path / "empty")
+    best = tmp_path / "best" / "checkpoints" / "epoch=3-step=40.ckpt"  # a ModelCheckpoint without save_last
+    best.parent.mkdir(parents=True)
+    best.write_bytes(phase_1.read_bytes())
+    with pytest.raises(ZooError, match=rf"holds no checkpoints/last.ckpt: pass a checkpoint file \(it holds {best}\)"):
+        model.initialise_from(tmp_path / "best")
 
 
 def test_init_from_a_model_of_other_sizes_names_the_misfit(phase_1):
