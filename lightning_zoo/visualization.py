@@ -253,11 +253,18 @@ def deep_dream(
         original = image[None].float().clone()  # see grad_cam
         dream = original.clone()
         shrunk_original = F.interpolate(original, size=shapes[0], mode="bilinear", align_corners=False)
-        for shape in shapes:
+        for octave, shape in enumerate(shapes, start=1):
             dream = F.interpolate(dream, size=shape, mode="bilinear", align_corners=False)
             for _ in range(iterations):
                 x = dream.clone().requires_grad_(True)
-                run_to(net, x)
+                try:
+                    run_to(net, x)
+                except RuntimeError as err:  # an octave too small for the layers up to the one dreamt on
+                    raise ZooError(
+                        f"DeepDream: octave {octave} of {octaves} shrinks the image to {shape[0]}x{shape[1]}, which "
+                        f"the network cannot read up to layer(s) {', '.join(names)} ({str(err).splitlines()[0]}): "
+                        "use fewer octaves or a smaller octave_scale"
+                    ) from err
                 loss = dream_loss(outputs, layers)
                 if float(loss.detach()) > max_loss:
                     break

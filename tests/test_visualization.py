@@ -114,6 +114,16 @@ def test_deep_dream_raises_its_layers_activations_at_every_octave():
     assert not torch.equal(dreamt, image.mul(255).round().to(torch.uint8))
 
 
+def test_deep_dream_names_an_octave_too_small_for_the_network():
+    """The MNIST intro convnet's layer 7 at 3 octaves: 28x28 shrinks to 14x14, too small for its convolutions (a
+    traceback from conv2d at the first validation's end, before the first checkpoint)."""
+    net = IntroConvNet(input_shape=(1, 28, 28)).net
+    with pytest.raises(ZooError, match=r"^DeepDream: octave 1 of 3 shrinks the image to 14x14, which the network "
+                                       r"cannot read up to layer\(s\) 7 \(.*\): use fewer octaves"):  # fmt: skip
+        deep_dream(net, torch.rand(1, 28, 28), {"7": 1.0}, octaves=3, iterations=1)
+    deep_dream(net, torch.rand(1, 28, 28), {"7": 1.0}, octaves=1, iterations=1)
+
+
 def test_the_callbacks_log_their_images_through_the_image_path(data_root, tmp_path):
     model = IntroConvNet(input_shape=(1, 28, 28))
     views = [
