@@ -342,6 +342,12 @@ class ZooCLI(LightningCLI):
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
         place_loggers(config.trainer)
+        if config.trainer.get("accelerator") == "cpu" and str(config.trainer.get("devices")) == "-1":
+            # ("every GPU" in the presets; Lightning's TypeError said only that it wants an int > 0)
+            raise ZooError(
+                f"--trainer.devices {config.trainer.devices} takes every GPU; on the CPU give the number of processes, "
+                "e.g. --trainer.devices 2 (with a ddp strategy) or 1"
+            )
         model_args = (config.get("model") or Namespace()).get("init_args") or Namespace()
         self._sizes_given = {size: model_args.get(size) for size in data_sizes() if model_args.get(size) is not None}
         if self.subcommand == "fit" and self._checkpoint is not None:
@@ -466,9 +472,9 @@ def without_gpu_hint(err: BaseException) -> str:
     if "No supported gpu backend found" not in str(err):
         return ""
     return (
-        " (accelerator gpu, from --trainer.accelerator or a config such as configs/trainer/gpu_bf16.yaml, but this "
-        "machine has no GPU that PyTorch can use: leave that config out, or add --trainer.accelerator cpu; "
-        "bf16-mixed precision runs on the CPU too)"
+        " (accelerator gpu, from --trainer.accelerator or a preset of configs/trainer/, but this machine has no GPU "
+        "that PyTorch can use: leave that preset out, or add --trainer.accelerator cpu and, for processes, "
+        "--trainer.devices N; bf16-mixed precision runs on the CPU too)"
     )
 
 

@@ -234,14 +234,21 @@ def test_a_run_folder_as_ckpt_path_stands_for_its_last_checkpoint(data_root: Pat
             "fit",
             MLP_CONFIG,
             ["--config", str(ROOT / "configs/trainer/gpu_bf16.yaml")],
-            "No supported gpu backend found! (accelerator gpu, from --trainer.accelerator or a config such as "
-            "configs/trainer/gpu_bf16.yaml, but this machine has no GPU",
+            "No supported gpu backend found! (accelerator gpu, from --trainer.accelerator or a preset of "
+            "configs/trainer/, but this machine has no GPU that PyTorch can use: leave that preset out, or add "
+            "--trainer.accelerator cpu and, for processes, --trainer.devices N",
             marks=pytest.mark.skipif(
                 torch.cuda.is_available() or torch.backends.mps.is_available(), reason="a GPU is there"
             ),
         ),
+        (
+            "fit",
+            MLP_CONFIG,
+            ["--config", str(ROOT / "configs/trainer/ddp.yaml"), "--trainer.accelerator", "cpu"],
+            "--trainer.devices -1 takes every GPU; on the CPU give the number of processes",
+        ),  # (Lightning's TypeError, a traceback)
     ],
-    ids=["optimizer", "gan_optimizer", "lightning", "requirement", "no_gpu"],
+    ids=["optimizer", "gan_optimizer", "lightning", "requirement", "no_gpu", "every_gpu_on_the_cpu"],
 )
 def test_a_value_lightning_or_torch_refuses_ends_with_one_line(data_root, subcommand, config, option, message):
     with pytest.raises(SystemExit) as exit_:
