@@ -169,16 +169,20 @@ def log_text(trainer: pl.Trainer, key: str, columns: list[str], rows: list[list]
     return path
 
 
-def log_table(trainer: pl.Trainer, key: str, columns: list[str], rows: list[list]) -> Path | None:
+def log_table(
+    trainer: pl.Trainer, key: str, columns: list[str], rows: list[list], file_if_not_shown: bool = True
+) -> Path | None:
     """Logs a table of numbers (an N-way evaluation) as a W&B table and as Markdown to TensorBoard; writes a CSV file
-    when no logger shows tables. Returns the CSV's path when one was written. Call on global rank zero only."""
+    when no logger shows tables (unless the caller writes its own: ``file_if_not_shown``). Returns the CSV's path when
+    one was written. Call on global rank zero only."""
     if not writes_files(trainer):
         return None
-    if shown_by_loggers(
+    shown = shown_by_loggers(
         trainer,
         lambda logger, step: logger.log_table(key=key, columns=columns, data=rows, step=step),
         lambda writer, step: writer.add_text(key, markdown_table(columns, rows), global_step=step),
-    ):
+    )
+    if shown or not file_if_not_shown:
         return None
     return write_csv(file_for(trainer, "tables", key, ".csv"), columns, rows)
 

@@ -258,6 +258,12 @@ def test_the_one_shot_table_is_logged_and_written_with_the_ways_the_gallery_allo
                  "--trainer.fast_dev_run", "true", "--model.trials", "20"])  # fmt: skip
     assert results.read_text() == written  # a fast_dev_run (one batch of the gallery) leaves it alone
     assert [int(r["ways"]) for r in rows] == [4, 9]  # 16-40 ways need more than the fixture's 14 subjects
+    # With the default logger, W&B disabled: the test's own run folder, which held only its config and a copy of the
+    # table, is gone again
+    at = common.index("--trainer.logger")
+    logged = common[:at] + common[at + 2 :]
+    ZooCLI(args=["test", *logged, "--ckpt_path", str(tmp_path / "checkpoints" / "last.ckpt")])
+    assert not list(tmp_path.rglob("tables")) and not list(tmp_path.glob("lightning-zoo/*"))
     assert list(rows[0]) == ["ways", "acc", "pixel_nn_acc", "acc_book_draw", "pixel_nn_acc_book_draw"]
     assert all(0 <= float(value) <= 1 for r in rows for key, value in r.items() if key != "ways")
     # The fixture's faces are blocks of 4x4 pixels shifted by at most 2: the pixel nearest neighbour tells them apart.

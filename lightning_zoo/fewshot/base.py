@@ -142,7 +142,9 @@ class PairModelBase(SharedStepModule):
         path = results_path(self.trainer, "n_way.csv")
         if self.trainer.is_global_zero and writes_files(self.trainer):
             columns, rows = ["ways", *TABLE_KEYS], [[n, *(round(v, 4) for v in values)] for n, *values in table]
-            log_table(self.trainer, "test/n_way", columns, rows)
+            # (the results file is the table's file: a copy in this run's folder kept a test's folder that is
+            # otherwise removed, its results being beside the checkpoint's run)
+            log_table(self.trainer, "test/n_way", columns, rows, file_if_not_shown=False)
             path = write_csv(path, columns, rows)
             rank_zero_info(f"N-way one-shot accuracies written to {path}")
 
