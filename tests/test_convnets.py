@@ -295,8 +295,17 @@ def test_fine_tuning_trains_block_5_and_the_head_only_and_the_frozen_base_stays_
     }  # fmt: skip
     [group] = model.configure_optimizers().param_groups
     assert len(group["params"]) == len(trained)
-    before = state_of(model)
     dm = CatsAndDogsSmallDataModule(data_dir=str(data_root), image_size=48, batch_size=4)
+    # As the book: from a trained head (an untrained one's gradients would wreck the base), so from the frozen run
+    with pytest.raises(ZooError, match=r"fine-tuning \(trainable_from\) starts from the frozen-base run's trained"):
+        trainer(tmp_path / "unstarted", max_steps=1, limit_val_batches=0).fit(model, dm)
+    frozen = VGG16Transfer(input_shape=(3, 48, 48), num_classes=2, weights=None)
+    first = trainer(tmp_path / "frozen", max_steps=1, limit_val_batches=0)
+    first.fit(frozen, dm)
+    first.save_checkpoint(tmp_path / "frozen.ckpt")
+    before = state_of(frozen)
+    model = VGG16Transfer(input_shape=(3, 48, 48), num_classes=2, trainable_from="block5_conv1", weights=None,
+                          init_from=str(tmp_path / "frozen.ckpt"))  # fmt: skip
     trainer(tmp_path, max_steps=3, limit_val_batches=0).fit(model, dm)
     after = state_of(model)
     moved = {k for k in before if not torch.equal(before[k], after[k])}

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from lightning_zoo.cards import DLWP, Card, Result
 from lightning_zoo.classification.base import Classifier
+from lightning_zoo.core import ZooError
 from lightning_zoo.keras import keras_init_
 from lightning_zoo.layers import checked_image_shape
 from lightning_zoo.pretrained import (
@@ -99,6 +100,15 @@ class VGG16Transfer(Classifier):
         # Lightning calls this on one process per machine before the others set up: the download happens once.
         if self.trainer.state.fn == "fit" and self.hparams.weights and not self.hparams.init_from:
             imagenet_weights_path(self.hparams.weights)
+
+    def check_fit_from_scratch(self) -> None:
+        # Not when the model is built: test and predict of a fine-tuned checkpoint need no frozen-base file.
+        if self.hparams.trainable_from is not None and not self.hparams.init_from:
+            raise ZooError(
+                "fine-tuning (trainable_from) starts from the frozen-base run's trained head, as the book's: give its "
+                "checkpoint with --model.init_from PATH (its checkpoints/last.ckpt, or its run folder); an untrained "
+                "head's large gradients would wreck the base's features"
+            )
 
     def load_initial_weights(self) -> None:
         if self.hparams.init_from:
