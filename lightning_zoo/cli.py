@@ -203,6 +203,21 @@ def refuse_untrained(model: pl.LightningModule | None, subcommand: str, ckpt_pat
         )
 
 
+def refuse_automatic_options(model: pl.LightningModule, trainer: pl.Trainer) -> None:
+    """Trainer options of automatic optimisation, for a model that steps its optimizers itself (a GAN): Lightning's
+    refusal says to switch to automatic optimisation, which a zoo user cannot."""
+    given = [f"--trainer.{name} {value}" for name, value, unset in (
+        ("accumulate_grad_batches", trainer.accumulate_grad_batches, 1),
+        ("gradient_clip_val", trainer.gradient_clip_val, None),
+    ) if value not in (unset, 0)]  # fmt: skip
+    if given and not model.automatic_optimization:
+        raise ZooError(
+            f"{type(model).__name__} steps its optimizers itself (manual optimisation, as a GAN's generator and "
+            f"discriminator take turns): {' and '.join(given)} {'are' if len(given) > 1 else 'is'} for automatic "
+            "optimisation only"
+        )
+
+
 def refuse_finished(checkpoint: dict[str, Any], path: str, trainer_config: Namespace) -> None:
     """A fit resumed from a checkpoint that has reached ``max_epochs`` or ``max_steps`` already: Lightning restores
     it, trains nothing and writes the run's config again; refused here, naming the limit to raise."""
@@ -398,6 +413,7 @@ class ZooCLI(LightningCLI):
     def fit(self, model: pl.LightningModule, datamodule: pl.LightningDataModule | None = None, **kwargs: Any):
         if kwargs.get("ckpt_path") is None and isinstance(model, ZooModule):
             model.check_fit_from_scratch()  # before any logger starts a run or DDP launches processes
+        refuse_automatic_options(model, self.trainer)
         try:
             return self.trainer.fit(model, datamodule=datamodule, **kwargs)
         except ValueError as err:

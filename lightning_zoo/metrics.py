@@ -156,7 +156,11 @@ def feature_extractor(
         value_range = source_range
     else:
         if dataset is None:
-            raise ZooError("a DataModule that names no dataset: pass a feature network's checkpoint (classifier_ckpt)")
+            raise ZooError(
+                "a DataModule that names no dataset (--data.dataset_name) has no shipped feature network: pass one's "
+                "checkpoint (classifier_ckpt), e.g. of configs/classification/feature_cnn_pokemon.yaml trained on "
+                "these images (a rotation task needs no labels)"
+            )
         classifier, entry = shipped_feature_network(dataset)
         value_range = tuple(entry["value_range"])
         if logits and entry.get("task", "classes") != "classes":

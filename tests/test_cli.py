@@ -247,8 +247,15 @@ def test_a_run_folder_as_ckpt_path_stands_for_its_last_checkpoint(data_root: Pat
             ["--config", str(ROOT / "configs/trainer/ddp.yaml"), "--trainer.accelerator", "cpu"],
             "--trainer.devices -1 takes every GPU; on the CPU give the number of processes",
         ),  # (Lightning's TypeError, a traceback)
+        (
+            "fit",
+            DCGAN_CONFIG,
+            ["--trainer.gradient_clip_val", "1.0", "--trainer.accumulate_grad_batches", "2"],
+            "DCGAN steps its optimizers itself (manual optimisation, as a GAN's generator and discriminator take "
+            "turns): --trainer.accumulate_grad_batches 2 and --trainer.gradient_clip_val 1.0 are for automatic",
+        ),  # (Lightning's refusal said to switch to automatic optimisation)
     ],
-    ids=["optimizer", "gan_optimizer", "lightning", "requirement", "no_gpu", "every_gpu_on_the_cpu"],
+    ids=["optimizer", "gan_optimizer", "lightning", "requirement", "no_gpu", "every_gpu_on_the_cpu", "gan_clipping"],
 )
 def test_a_value_lightning_or_torch_refuses_ends_with_one_line(data_root, subcommand, config, option, message):
     with pytest.raises(SystemExit) as exit_:

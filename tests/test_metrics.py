@@ -386,3 +386,12 @@ def test_sample_classifying_callbacks_refuse_counts_below_one_when_built(build, 
     """Not at the end of the first epoch, before its checkpoint (a ZeroDivisionError there lost the epoch)."""
     with pytest.raises(ValueError, match=message):
         build()
+
+
+def test_a_dataset_without_a_feature_network_says_how_to_get_one():
+    from lightning_zoo.metrics import feature_extractor
+
+    with pytest.raises(ZooError, match=r"names no dataset \(--data.dataset_name\) has no shipped feature network: "
+                                       r"pass one's checkpoint \(classifier_ckpt\), e.g. of configs/classification/"
+                                       r"feature_cnn_pokemon.yaml"):  # fmt: skip
+        feature_extractor(None, None)
