@@ -26,6 +26,7 @@ from pytorch_lightning.callbacks import (
     ProgressBar,
 )
 from pytorch_lightning.cli import ArgsType, LightningArgumentParser, LightningCLI
+from pytorch_lightning.plugins.environments import SLURMEnvironment
 from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 from pytorch_lightning.utilities.model_helpers import is_overridden
@@ -236,9 +237,23 @@ def refuse_finished(checkpoint: dict[str, Any], path: str, trainer_config: Names
     )
 
 
-def continue_run(trainer_config: Namespace, checkpoint: str) -> Path | None:
-    """A fit resumed from a checkpoint of a run folder its first logger would lay out (W&B: ``<save_dir>/<project>/
-    <id>``; TensorBoard, CSV: ``<save_dir>/<name>/<version>``) goes on in that folder, as that run: the logger
+def requeued_run(trainer_config: Namespace) -> Path | None:
+    """On SLURM, the run folder of the HPC checkpoint Lightning resumes a requeued job from (``hpc_ckpt_N.ckpt`` in
+    ``default_root_dir``, the newest; it records the folder of the run that wrote it), so that the job goes on as that
+    run; None elsewhere, or without one."""
+    if not SLURMEnvironment.detect():
+        return None
+    root = Path(trainer_config.get("default_root_dir") or os.getcwd())
+    numbered = [(int(p.stem.rpartition("_")[2]), p) for p in root.glob("hpc_ckpt_*.ckpt") if p.stem[9:].isdigit()]
+    if not numbered:
+        return None
+    folder = read_checkpoint(max(numbered)[1]).get("zoo_run_folder")
+    return Path(folder) if folder else None
+
+
+def continue_run(trainer_config: Namespace, run: Path) -> Path | None:
+    """A fit resumed from a checkpoint of a run folder ``run`` its first logger would lay out (W&B: ``<save_dir>/
+    <project>/<id>``; TensorBoard, CSV: ``<save_dir>/<name>/<version>``) goes on in that folder, as that run: the logger
     takes its id or version (W&B resumes the run), unless one was given. Otherwise Lightning starts a new folder,
     leaves the best checkpoint behind in the old one and cannot carry over its ranking. Returns the folder, if so."""
     loggers = [logger for logger in as_list(trainer_config.get("logger")) if isinstance(logger, Namespace)]
@@ -247,7 +262,6 @@ def continue_run(trainer_config: Namespace, checkpoint: str) -> Path | None:
         return None
     wandb = "project" in args
     group = args.get("project") if wandb else args.get("name") or ""  # no name: <save_dir>/<version>
-    run = checkpoint_run_folder(checkpoint)
     if group is None or Path(os.path.abspath(args["save_dir"])) / group != run.parent:
         return None
     args["id" if wandb else "version"] = run.name
@@ -365,8 +379,10 @@ class ZooCLI(LightningCLI):
             )
         model_args = (config.get("model") or Namespace()).get("init_args") or Namespace()
         self._sizes_given = {size: model_args.get(size) for size in data_sizes() if model_args.get(size) is not None}
-        if self.subcommand == "fit" and self._checkpoint is not None:
-            run = continue_run(config.trainer, self._checkpoint[0])
+        if self.subcommand == "fit":
+            # a --ckpt_path of a run folder, or the HPC checkpoint a requeued SLURM job resumes from
+            source = checkpoint_run_folder(self._checkpoint[0]) if self._checkpoint else requeued_run(config.trainer)
+            run = continue_run(config.trainer, source) if source is not None else None
             if run is not None:
                 rank_zero_info(f"resuming in the checkpoint's run folder {run}: its checkpoints and logs go on there")
         if self._data_states:

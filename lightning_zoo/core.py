@@ -33,6 +33,7 @@ from lightning_zoo.lightning_private import (
     should_log_this_step,
     training_epoch_finished,
 )
+from lightning_zoo.media import run_folder, written_checkpoints_run_folder
 
 STAGES = ("train", "val", "test")
 
@@ -418,6 +419,10 @@ class ZooModule(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["zoo_model"] = self.model_name
+        # the run that wrote it, which a requeued SLURM job goes on as (its HPC checkpoint lies outside the run folder)
+        if self._trainer is not None:
+            folder = written_checkpoints_run_folder(self._trainer) or run_folder(self._trainer)
+            checkpoint["zoo_run_folder"] = str(folder.absolute())
         checkpoint["rng_states"] = every_ranks(capture_rng_state())
         # An epoch's sums so far (a checkpoint within an epoch), so that the resumed epoch's means are the whole's.
         checkpoint["metric_states"] = every_ranks(metric_states(self))

@@ -422,6 +422,27 @@ def test_with_w_and_b_disabled_a_predict_or_a_refused_fit_leaves_no_run_folder_o
     assert sorted(run.parent.iterdir()) == runs and (run / "predictions" / "samples.pt").is_file()
 
 
+def test_a_requeued_slurm_job_goes_on_as_its_run(data_root: Path, tmp_path: Path, monkeypatch):
+    """Lightning resumes a requeued job from the HPC checkpoint it saved in default_root_dir: the weights came back,
+    but the job went on as a new run (a new folder and W&B run, the best checkpoint left behind in the old one)."""
+    slurm = {"SLURM_NTASKS": "1", "SLURM_JOB_NAME": "zoo", "SLURM_NODELIST": "localhost", "SLURM_PROCID": "0",
+             "SLURM_LOCALID": "0", "SLURM_NODEID": "0", "SLURM_JOB_ID": "7"}  # fmt: skip
+    for name, value in slurm.items():
+        monkeypatch.setenv(name, value)
+    tensorboard = ["--trainer.logger", "TensorBoardLogger", "--trainer.logger.save_dir", str(tmp_path / "tb"),
+                   "--trainer.default_root_dir", str(tmp_path)]  # fmt: skip
+    first = fit_quickly(MLP_CONFIG, data_root, *tensorboard)
+    run = Path(first.trainer.checkpoint_callback.last_model_path).parent.parent
+    hpc = tmp_path / "hpc_ckpt_1.ckpt"  # as Lightning's handler of SLURM's signal saves it before the requeue
+    hpc.write_bytes((run / "checkpoints" / "last.ckpt").read_bytes())
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="The dirpath has changed")
+        requeued = fit_quickly(MLP_CONFIG, data_root, *tensorboard, "--trainer.max_epochs", "2")
+    assert requeued.trainer.current_epoch == 2 and requeued.trainer.ckpt_path == str(hpc)
+    assert Path(requeued.trainer.checkpoint_callback.dirpath) == run / "checkpoints"
+    assert [p.name for p in run.parent.iterdir()] == [run.name]
+
+
 def test_a_checkpoint_outside_a_run_folder_resumes_into_a_new_run(data_root: Path, tmp_path: Path):
     first = fit_quickly(MLP_CONFIG, data_root)
     copy = tmp_path / "elsewhere.ckpt"
