@@ -15,12 +15,7 @@ from pytorch_lightning.utilities import rank_zero_info
 
 from lightning_zoo.core import ZooError, evaluating
 from lightning_zoo.files import numbered
-from lightning_zoo.lightning_private import (
-    save_last_checkpoint_if_skipped,
-    save_last_checkpoint_now,
-    training_epoch_finished,
-    training_stops_within_epoch,
-)
+from lightning_zoo.lightning_private import save_last_checkpoint_if_skipped
 from lightning_zoo.media import image_grid, log_image, tested_run_folder
 
 
@@ -67,17 +62,7 @@ class ZooModelCheckpoint(ModelCheckpoint):
         if self.dirpath and not trainer.fast_dev_run and Path(self.dirpath).is_dir():
             rank_zero_info(f"this run's checkpoints are in {self.dirpath}")
 
-    # A stop within an epoch (max_steps, max_time, a callback's should_stop) writes last.ckpt at the stopping batch, a
-    # checkpoint within the epoch, so that a resume trains the epoch's rest. Lightning counts a cut epoch as processed:
-    # a checkpoint written at its end (or at the training's end) made a resume skip the rest of it.
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: Any, **kwargs: Any) -> None:
-        super().on_train_batch_end(trainer, pl_module, *args, **kwargs)
-        if self.save_last and not self._should_skip_saving_checkpoint(trainer) and training_stops_within_epoch(trainer):
-            save_last_checkpoint_now(self, trainer)
-
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if not training_epoch_finished(trainer):  # a cut epoch: its checkpoint was written at the stopping batch
-            return
         super().on_train_epoch_end(trainer, pl_module)
         save_last_checkpoint_if_skipped(self, trainer, at_train_epoch_end=True)
 

@@ -243,7 +243,7 @@ def requeued_run(trainer_config: Namespace) -> Path | None:
     run; None elsewhere, or without one."""
     if not SLURMEnvironment.detect():
         return None
-    root = Path(trainer_config.get("default_root_dir") or os.getcwd())
+    root = Path(trainer_config.get("default_root_dir") or os.getcwd()).expanduser()  # as Lightning reads it
     numbered = [(int(p.stem.rpartition("_")[2]), p) for p in root.glob("hpc_ckpt_*.ckpt") if p.stem[9:].isdigit()]
     if not numbered:
         return None

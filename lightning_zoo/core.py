@@ -27,6 +27,7 @@ from torchmetrics import Metric, MetricCollection
 
 from lightning_zoo.files import atomic_path
 from lightning_zoo.lightning_private import (
+    count_cut_epoch_as_unfinished,
     in_resumed_epoch,
     keep_hyperparameters,
     resumed_at_epoch_end,
@@ -279,18 +280,23 @@ class ZooModule(pl.LightningModule):
                 raise ValueError(f"unknown stage {stage!r}; choose from {STAGES}")
             setattr(self, f"{stage}_metrics", MetricCollection(dict(metrics), prefix=f"{stage}/", compute_groups=False))
 
-    def _log_and_reset(self, stage: str) -> None:
+    def _log_and_reset(self, stage: str, reset: bool = True) -> None:
         # compute() syncs across DDP ranks, so every rank logs the same value; call it on every rank (collective).
         # One log_dict an epoch: self.log costs Lightning 0.3-1 ms a call on a CPU, about a small model's whole step.
         collection = getattr(self, f"{stage}_metrics", None)
         if collection is not None:
             self.log_dict(collection.compute(), prog_bar=True)
-            collection.reset()
+            if reset:
+                collection.reset()
 
     def on_train_epoch_end(self) -> None:
-        self._log_and_reset("train")
+        # An epoch cut by a stop within it (max_steps, max_time) logs its means so far but keeps its sums: a checkpoint
+        # written now is one within the epoch (see count_cut_epoch_as_unfinished), which a resume finishes.
+        finished = training_epoch_finished(self.trainer)
+        self._log_and_reset("train", reset=finished)
         self._step_epoch_plateaus(after_validation=False)
-        self._last_train_epoch_end = self.current_epoch
+        if finished:
+            self._last_train_epoch_end = self.current_epoch
 
     def on_validation_epoch_end(self) -> None:
         self._log_and_reset("val")
@@ -423,6 +429,7 @@ class ZooModule(pl.LightningModule):
         if self._trainer is not None:
             folder = written_checkpoints_run_folder(self._trainer) or run_folder(self._trainer)
             checkpoint["zoo_run_folder"] = str(folder.absolute())
+            count_cut_epoch_as_unfinished(self._trainer, checkpoint)
         checkpoint["rng_states"] = every_ranks(capture_rng_state())
         # An epoch's sums so far (a checkpoint within an epoch), so that the resumed epoch's means are the whole's.
         checkpoint["metric_states"] = every_ranks(metric_states(self))

@@ -93,16 +93,19 @@ def resumed_at_epoch_end(trainer: pl.Trainer) -> bool:
     return trainer.fit_loop.restarted_on_epoch_end
 
 
-def training_stops_within_epoch(trainer: pl.Trainer) -> bool:
-    """At a training batch's end: whether training stops after this batch with batches of the epoch left
-    (``max_steps``, ``max_time``, a callback's ``should_stop`` once ``min_epochs``/``min_steps`` allow it). Lightning
-    then counts the cut epoch as processed, and a checkpoint written after that makes a resume skip its rest."""
-    return trainer.fit_loop.epoch_loop.done and not training_epoch_finished(trainer)
-
-
-def save_last_checkpoint_now(callback: ModelCheckpoint, trainer: pl.Trainer) -> None:
-    """Writes ``callback``'s ``last.ckpt`` of the current state."""
-    callback._save_last_checkpoint(trainer, callback._monitor_candidates(trainer))
+def count_cut_epoch_as_unfinished(trainer: pl.Trainer, checkpoint: dict[str, Any]) -> None:
+    """A checkpoint written after training stopped within an epoch (``max_steps``, ``max_time``, a callback's stop),
+    at that epoch's end or the training's: Lightning has counted the cut epoch as processed (and completed), so a
+    resume from it would skip the rest of the epoch. Its counts are set back to those of a checkpoint within the
+    epoch, which a resume continues from the next batch (the loader skips the trained ones)."""
+    if trainer.state.fn != "fit" or training_epoch_finished(trainer):
+        return
+    progress = checkpoint.get("loops", {}).get("fit_loop", {}).get("epoch_progress")
+    if progress is None:
+        return
+    for counts in (progress["total"], progress["current"]):
+        if counts["processed"] == counts["started"]:  # (one within the epoch has processed = started - 1 already)
+            counts["processed"] = counts["completed"] = counts["started"] - 1
 
 
 def training_epoch_finished(trainer: pl.Trainer) -> bool:

@@ -260,6 +260,8 @@ def deep_dream(
                 try:
                     run_to(net, x)
                 except RuntimeError as err:  # an octave too small for the layers up to the one dreamt on
+                    if not any(size in str(err) for size in ("Kernel size", "Output size is too small")):
+                        raise
                     raise ZooError(
                         f"DeepDream: octave {octave} of {octaves} shrinks the image to {shape[0]}x{shape[1]}, which "
                         f"the network cannot read up to layer(s) {', '.join(names)} ({str(err).splitlines()[0]}): "

@@ -9,6 +9,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+import pytorch_lightning as pl
 import torch
 from pytorch_lightning import seed_everything
 from pytorch_lightning.callbacks import Callback
@@ -390,24 +391,43 @@ def test_a_checkpoint_of_two_processes_without_epoch_sums_resumes_on_either_rank
         assert model._saved_epoch_sums is None
 
 
+class StopAtStep(Callback):
+    """Stops training after the batch that reaches ``step``, as ``max_time``'s Timer does."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step >= self.step:
+            trainer.should_stop = True
+
+
 @pytest.mark.parametrize("validates", [False, True], ids=["without validation", "validating"])
-def test_a_run_stopped_within_an_epoch_resumes_the_rest_of_that_epoch(data_root, tmp_path, validates):
-    """max_steps 6 stops after batch 2 of epoch 2 (4 batches an epoch); so does max_time or a callback's stop. The
-    last.ckpt written at the stop counted that epoch as done (Lightning marks a cut epoch processed): the resume to
-    step 12 skipped its other 2 batches and ended in epoch 4 with other weights than the uninterrupted run's."""
+@pytest.mark.parametrize("stop", ["max_steps", "callback"])
+def test_a_run_stopped_within_an_epoch_resumes_the_rest_of_that_epoch(data_root, tmp_path, validates, stop):
+    """A stop after batch 2 of epoch 2 (4 batches an epoch): max_steps, or max_time and any callback's should_stop
+    (a validation runs at such a stop). Lightning counts the cut epoch as done, so the last.ckpt written at its end or
+    the training's made the resume to step 12 skip its other 2 batches, ending with other weights than the
+    uninterrupted run's. The cut epoch's means so far stay in the checkpoint: the resumed epoch's are the whole's."""
 
-    def fit(root: Path, steps: int, ckpt_path: Path | None = None) -> MLP:
+    def fit(root: Path, callbacks: list, ckpt_path: Path | None = None, **limits) -> pl.Trainer:
         seed_everything(0)
-        model = MLP(hidden_units=(8,))
-        t = trainer(root, max_steps=steps, callbacks=[ZooModelCheckpoint(dirpath=root / "ckpt")],
-                    limit_val_batches=1 if validates else 0)  # fmt: skip
-        t.fit(model, mlp_data(data_root), ckpt_path=ckpt_path)
-        return model
+        every = ZooModelCheckpoint(dirpath=root / "ckpt", save_top_k=-1)  # every validation's checkpoint, ranked
+        t = trainer(root, callbacks=[every, *callbacks], limit_val_batches=1 if validates else 0, **limits)
+        t.fit(MLP(hidden_units=(8,)), mlp_data(data_root), ckpt_path=ckpt_path)
+        return t
 
-    whole = fit(tmp_path / "whole", 12)
-    fit(tmp_path / "cut", 6)
+    whole_losses, resumed_losses = EpochTrainLosses(), EpochTrainLosses()
+    whole = fit(tmp_path / "whole", [whole_losses], max_steps=12)
+    if stop == "max_steps":
+        cut = fit(tmp_path / "cut", [], max_steps=6)
+    else:
+        cut = fit(tmp_path / "cut", [StopAtStep(6)], max_steps=12)
     loops = torch.load(tmp_path / "cut/ckpt/last.ckpt", weights_only=True)["loops"]["fit_loop"]
     assert loops["epoch_progress"]["current"]["processed"] == 1  # epoch 2 not done: 2 of its batches trained
-    resumed = fit(tmp_path / "resumed", 12, tmp_path / "cut/ckpt/last.ckpt")
-    assert resumed.trainer.current_epoch == whole.trainer.current_epoch == 3
-    assert_same_state(state_of(resumed), state_of(whole))
+    if validates and stop == "callback":  # the validation at the stop is ranked like any other
+        assert any("step=6" in path for path in cut.checkpoint_callback.best_k_models)
+    resumed = fit(tmp_path / "resumed", [resumed_losses], tmp_path / "cut/ckpt/last.ckpt", max_steps=12)
+    assert resumed.current_epoch == whole.current_epoch == 3
+    assert_same_state(state_of(resumed.lightning_module), state_of(whole.lightning_module))
+    assert resumed_losses.losses == {epoch: whole_losses.losses[epoch] for epoch in (1, 2)}
