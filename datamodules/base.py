@@ -294,9 +294,10 @@ class ZooDataModule(pl.LightningDataModule):
 
     @property
     def has_validation(self) -> bool:
-        """Whether a fit has validation samples (known after ``setup("fit")``; True where a DataModule cannot
-        tell)."""
-        return True
+        """Whether a fit has validation samples: a non-empty ``val`` among the ``splits`` that ``setup("fit")`` made
+        (True before, and for a DataModule without ``splits``, which cannot tell)."""
+        splits = getattr(self, "splits", None)
+        return not splits or len(splits.get("val", ())) > 0
 
     @property
     def class_names(self) -> tuple[str, ...] | None:
@@ -349,10 +350,6 @@ class InMemoryDataModule(ZooDataModule):
             raise ValueError("data_on_device serves batches from the GPU itself: set num_workers=0, pin_memory=false")
         self.data_on_device = data_on_device
         self.splits: dict[str, TensorBatchDataset] = {}
-
-    @property
-    def has_validation(self) -> bool:
-        return not self.splits or len(self.splits.get("val", ())) > 0
 
     def _loader(self, split: str, shuffle: bool = False) -> DataLoader:
         if split not in self.splits:

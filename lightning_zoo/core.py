@@ -430,9 +430,10 @@ class ZooModule(pl.LightningModule):
             folder = written_checkpoints_run_folder(self._trainer) or run_folder(self._trainer)
             checkpoint["zoo_run_folder"] = str(folder.absolute())
             count_cut_epoch_as_unfinished(self._trainer, checkpoint)
-        checkpoint["rng_states"] = every_ranks(capture_rng_state())
-        # An epoch's sums so far (a checkpoint within an epoch), so that the resumed epoch's means are the whole's.
-        checkpoint["metric_states"] = every_ranks(metric_states(self))
+        # Every rank's RNG and its epoch's sums so far (a checkpoint within an epoch: the resumed epoch's means are the
+        # whole's), in one gather
+        states = every_ranks((capture_rng_state(), metric_states(self)))
+        checkpoint["rng_states"], checkpoint["metric_states"] = ([state[i] for state in states] for i in (0, 1))
         checkpoint["train_epoch_end_ran"] = self._last_train_epoch_end == self.current_epoch
 
     def _check_weights_fit(

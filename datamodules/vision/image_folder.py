@@ -383,11 +383,6 @@ class ImageFolderDataModule(ZooDataModule):
         return self.has_targets and self.predict_folder is None
 
     @property
-    def has_validation(self) -> bool:
-        """Whether a fit has validation images (a validation folder, or ``val_size``); True before ``setup``."""
-        return not self.splits or "val" in self.splits
-
-    @property
     def predict_root(self) -> Path:
         """The folder the predicted images lie under."""
         return self.predict_folder if self.predict_folder is not None else self.folder
